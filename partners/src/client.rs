@@ -1,0 +1,342 @@
+//! A typed async client for the partner API.
+//!
+//! Every request is signed under the v1 profile (RFC 9421, `ed25519`, with
+//! `created` and a fresh `nonce`); every answer, success or problem, is
+//! accepted only after its receipt signature verifies against the gateway's
+//! published keys and is tied to this request (echoed nonce and idempotency key).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::digest;
+use crate::jwk::{JwkSet, PrivateKey};
+use crate::protocol::{self, PartnerKey, PartnerProfile, Problem, RegisterKeyRequest};
+use crate::signatures::{self, MessageParts, SignatureParams};
+
+/// What went wrong talking to the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the gateway: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("the gateway refused the request: {} ({}): {}", .problem.title, .problem.code, .problem.detail)]
+    Problem { problem: Problem },
+    #[error("the answer's receipt does not verify: {0}")]
+    Receipt(#[from] ReceiptError),
+    #[error("the answer is not the expected JSON: {0}")]
+    Decode(String),
+    #[error("invalid gateway address: {0}")]
+    Url(#[from] url::ParseError),
+    #[error("cannot sign the request: {0}")]
+    Signing(#[from] signatures::SignatureError),
+}
+
+/// Why a receipt (the gateway's response signature) was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("the response carries no signature")]
+    Unsigned,
+    #[error("the response signature headers are malformed: {0}")]
+    Malformed(String),
+    #[error("the response is signed with key {0:?}, which the gateway does not publish")]
+    UnknownKey(String),
+    #[error("the response signature does not cover {0}")]
+    NotCovered(String),
+    #[error("the response signature does not verify")]
+    Invalid,
+    #[error("the response body does not match its Content-Digest")]
+    DigestMismatch,
+    #[error("the receipt answers another request: {0} differs")]
+    NotOurs(&'static str),
+}
+
+/// What the receipt must be tied to: the request's idempotency key and nonce.
+#[derive(Debug, Clone, Default)]
+pub struct ExpectedReceipt<'a> {
+    pub idempotency_key: Option<&'a str>,
+    pub request_nonce: Option<&'a str>,
+}
+
+/// Verifies a gateway receipt and returns the key id that signed it.
+///
+/// `response` must hold the status and every response header (including
+/// `Signature-Input` and `Signature`).
+pub fn verify_receipt(
+    response: &MessageParts,
+    body: &[u8],
+    gateway_keys: &JwkSet,
+    expected: &ExpectedReceipt<'_>,
+) -> Result<String, ReceiptError> {
+    let (Some(input), Some(signature)) = (
+        response.header("signature-input"),
+        response.header("signature"),
+    ) else {
+        return Err(ReceiptError::Unsigned);
+    };
+    let parsed = signatures::parse(&input, &signature)
+        .map_err(|e| ReceiptError::Malformed(e.to_string()))?;
+    let receipt = parsed
+        .iter()
+        .find(|s| s.label == protocol::RECEIPT_LABEL)
+        .or(parsed.first())
+        .ok_or(ReceiptError::Unsigned)?;
+    let kid = receipt.params.keyid.clone().unwrap_or_default();
+    let key = gateway_keys
+        .find(&kid)
+        .ok_or_else(|| ReceiptError::UnknownKey(kid.clone()))?;
+    for component in protocol::receipt_components(
+        expected.idempotency_key.is_some(),
+        expected.request_nonce.is_some(),
+    ) {
+        if !receipt.covers(&component) {
+            return Err(ReceiptError::NotCovered(component.name().to_owned()));
+        }
+    }
+    receipt
+        .verify(response, &key.key)
+        .map_err(|_| ReceiptError::Invalid)?;
+    let content_digest = response
+        .header("content-digest")
+        .ok_or(ReceiptError::DigestMismatch)?;
+    digest::verify(&content_digest, body).map_err(|_| ReceiptError::DigestMismatch)?;
+    if expected.idempotency_key.is_some()
+        && response.header(protocol::IDEMPOTENCY_KEY).as_deref() != expected.idempotency_key
+    {
+        return Err(ReceiptError::NotOurs("idempotency-key"));
+    }
+    if expected.request_nonce.is_some()
+        && response.header(protocol::REQUEST_NONCE).as_deref() != expected.request_nonce
+    {
+        return Err(ReceiptError::NotOurs("request-nonce"));
+    }
+    Ok(kid)
+}
+
+/// A verified answer from the gateway.
+#[derive(Debug, Clone)]
+pub struct Receipt<T> {
+    pub status: u16,
+    pub body: T,
+    /// The exact body bytes the receipt signature vouches for.
+    pub raw_body: Vec<u8>,
+    /// The gateway key that signed the receipt.
+    pub gateway_key_id: String,
+    /// The gateway replayed the first answer to this idempotency key.
+    pub is_replay: bool,
+    /// The complete `Signature-Input` and `Signature` of the receipt, kept as proof.
+    pub signature_input: String,
+    pub signature: String,
+}
+
+/// How to reach and trust the gateway.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub gateway_url: Url,
+    pub key: PrivateKey,
+    /// An extra CA certificate (PEM) to trust, e.g. the development CA of `make run`.
+    pub ca_certificate_pem: Option<Vec<u8>>,
+    /// Pinned gateway keys; fetched from `/.well-known/jwks.json` when absent.
+    pub gateway_keys: Option<JwkSet>,
+}
+
+/// A signing, receipt-verifying client for one partner key.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    key: PrivateKey,
+    gateway_keys: JwkSet,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Client {
+    /// Builds the client and, unless keys were pinned, fetches the gateway's JWKS.
+    pub async fn connect(options: ClientOptions) -> Result<Self, ClientError> {
+        let mut builder = reqwest::Client::builder().use_rustls_tls();
+        if let Some(pem) = &options.ca_certificate_pem {
+            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem)?);
+        }
+        let http = builder.build()?;
+        let gateway_keys = match options.gateway_keys {
+            Some(keys) => keys,
+            None => {
+                let response = http
+                    .get(options.gateway_url.join("/.well-known/jwks.json")?)
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                response
+                    .json::<JwkSet>()
+                    .await
+                    .map_err(|e| ClientError::Decode(format!("JWKS: {e}")))?
+            }
+        };
+        Ok(Self {
+            http,
+            base: options.gateway_url,
+            key: options.key,
+            gateway_keys,
+        })
+    }
+
+    /// The key id this client signs with.
+    pub fn key_id(&self) -> &str {
+        &self.key.kid
+    }
+
+    /// The gateway keys receipts are checked against.
+    pub fn gateway_keys(&self) -> &JwkSet {
+        &self.gateway_keys
+    }
+
+    /// Sends a signed request and verifies the receipt; problems come back as `Ok` with status >= 400.
+    pub async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Receipt<Vec<u8>>, ClientError> {
+        let url = self.base.join(path_and_query)?;
+        let authority = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        let mut message = MessageParts::request(
+            method.as_str(),
+            url.scheme(),
+            &authority,
+            url.path(),
+            url.query(),
+        );
+        let mut request = self.http.request(method.clone(), url.clone());
+        if let Some(body) = &body {
+            let content_digest = digest::content_digest(body);
+            message.add_header("content-digest", &content_digest);
+            request = request
+                .header("content-type", "application/json")
+                .header("content-digest", content_digest)
+                .body(body.clone());
+        }
+        if let Some(key) = idempotency_key {
+            message.add_header(protocol::IDEMPOTENCY_KEY, key);
+            request = request.header(protocol::IDEMPOTENCY_KEY, key);
+        }
+        let nonce = signatures::new_nonce();
+        let params = SignatureParams {
+            created: Some(unix_now()),
+            nonce: Some(nonce.clone()),
+            alg: Some(protocol::ALGORITHM.into()),
+            keyid: Some(self.key.kid.clone()),
+            ..SignatureParams::default()
+        };
+        let components = protocol::required_request_components(
+            method.as_str(),
+            url.query().is_some(),
+            body.is_some(),
+        );
+        let signed = signatures::sign(
+            &message,
+            protocol::REQUEST_LABEL,
+            &components,
+            &params,
+            &self.key.key,
+        )?;
+        let response = request
+            .header("signature-input", &signed.signature_input)
+            .header("signature", &signed.signature)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let mut parts = MessageParts::response(status);
+        for (name, value) in response.headers() {
+            parts.add_header(name.as_str(), value.to_str().unwrap_or_default());
+        }
+        let raw_body = response.bytes().await?.to_vec();
+        let gateway_key_id = verify_receipt(
+            &parts,
+            &raw_body,
+            &self.gateway_keys,
+            &ExpectedReceipt {
+                idempotency_key,
+                request_nonce: Some(&nonce),
+            },
+        )?;
+        Ok(Receipt {
+            status,
+            body: raw_body.clone(),
+            raw_body,
+            gateway_key_id,
+            is_replay: parts.header(protocol::IDEMPOTENT_REPLAYED).as_deref() == Some("true"),
+            signature_input: parts.header("signature-input").unwrap_or_default(),
+            signature: parts.header("signature").unwrap_or_default(),
+        })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Receipt<T>, ClientError> {
+        let receipt = self.send(method, path, body, idempotency_key).await?;
+        if receipt.status >= 400 {
+            let problem = serde_json::from_slice::<Problem>(&receipt.raw_body)
+                .map_err(|e| ClientError::Decode(format!("problem document: {e}")))?;
+            return Err(ClientError::Problem { problem });
+        }
+        let body = serde_json::from_slice::<T>(&receipt.raw_body)
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        Ok(Receipt {
+            status: receipt.status,
+            body,
+            raw_body: receipt.raw_body,
+            gateway_key_id: receipt.gateway_key_id,
+            is_replay: receipt.is_replay,
+            signature_input: receipt.signature_input,
+            signature: receipt.signature,
+        })
+    }
+
+    /// A signed GET, decoded as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Receipt<T>, ClientError> {
+        self.call(Method::GET, path, None, None).await
+    }
+
+    /// A signed, idempotent POST of a JSON body, decoded as `T`.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        idempotency_key: &str,
+        body: &B,
+    ) -> Result<Receipt<T>, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.call(Method::POST, path, Some(bytes), Some(idempotency_key))
+            .await
+    }
+
+    /// `GET /v1/partner`: the calling partner's profile.
+    pub async fn whoami(&self) -> Result<Receipt<PartnerProfile>, ClientError> {
+        self.get("/v1/partner").await
+    }
+
+    /// `POST /v1/partner/keys`: registers the partner's next public key.
+    pub async fn register_key(
+        &self,
+        request: &RegisterKeyRequest,
+        idempotency_key: &str,
+    ) -> Result<Receipt<PartnerKey>, ClientError> {
+        self.post("/v1/partner/keys", idempotency_key, request)
+            .await
+    }
+}
