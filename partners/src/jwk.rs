@@ -162,7 +162,7 @@ impl PublicKey {
             x: URL_SAFE_NO_PAD.encode(self.key.as_bytes()),
             d: None,
             kid: Some(self.kid.clone()),
-            alg: Some("Ed25519".into()),
+            alg: None,
             key_use: Some("sig".into()),
             note: None,
         }

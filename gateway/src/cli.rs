@@ -1,0 +1,308 @@
+//! The `clubgate` command: serve, migrate, and the operator's registry commands.
+//!
+//! Operators onboard partners, open branches and rotate keys here without
+//! touching SQL. Every command but `keys generate` reads the configuration
+//! (`--config` or `CLUBGATE_CONFIG`) to reach the database.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use ::partners::jwk::{DEVELOPMENT_KEY_NOTE, Jwk, PrivateKey};
+use secrecy::ExposeSecret as _;
+
+use crate::config::Config;
+use crate::domain::partner_keys;
+use crate::domain::partners::{self, NewBranch, NewPartner, PartnerKind};
+use crate::storage::{Storage, migrations};
+
+#[derive(Parser)]
+#[command(name = "clubgate", version, about = "The clubgate loyalty gateway")]
+struct Cli {
+    /// Configuration file (TOML); e.g. gateway/config/development.toml.
+    #[arg(long, env = "CLUBGATE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gateway until SIGINT/SIGTERM.
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Partners of the network.
+    Partners {
+        #[command(subcommand)]
+        command: PartnersCommand,
+    },
+    /// Branches of a partner.
+    Branches {
+        #[command(subcommand)]
+        command: BranchesCommand,
+    },
+    /// Ed25519 keys: generate key files, register, list and revoke partner keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The demo network.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PartnersCommand {
+    /// Register a partner.
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// hotel, tour_agency, restaurant, retail or other.
+        #[arg(long)]
+        kind: PartnerKind,
+    },
+    /// List partners.
+    List,
+    /// Show a partner with its branches and keys.
+    Show { code: String },
+}
+
+#[derive(Subcommand)]
+enum BranchesCommand {
+    /// Open a branch for a partner.
+    Add {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        city: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new Ed25519 key pair: OUT.jwk (private) and OUT.pub.jwk (public).
+    Generate {
+        /// The key id (letters, digits, '.', '_', '-').
+        #[arg(long)]
+        kid: String,
+        /// Path prefix of the two files.
+        #[arg(long)]
+        out: PathBuf,
+        /// Mark the key as a development key inside the files.
+        #[arg(long)]
+        development: bool,
+    },
+    /// Register a partner's public key (a .pub.jwk file).
+    Register {
+        #[arg(long)]
+        partner: String,
+        file: PathBuf,
+    },
+    /// Revoke a key for good.
+    Revoke { kid: String },
+    /// List a partner's keys.
+    List {
+        #[arg(long)]
+        partner: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Load the demo partners, branches and keys (idempotent).
+    Load {
+        #[arg(long, default_value = "keys/dev/network.toml")]
+        file: PathBuf,
+    },
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let path = path.context(
+        "no configuration: pass --config FILE or set CLUBGATE_CONFIG \
+         (for development: gateway/config/development.toml)",
+    )?;
+    Ok(Config::load(path)?)
+}
+
+async fn storage(config: &Config) -> anyhow::Result<Storage> {
+    Storage::connect(&crate::app::storage_settings(config))
+        .await
+        .context("cannot connect to storage")
+}
+
+fn write_new(path: &Path, contents: &str, mode: u32) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+fn generate_key(kid: &str, out: &Path, is_development: bool) -> anyhow::Result<()> {
+    let key = PrivateKey::generate(kid)?;
+    let note = is_development.then(|| DEVELOPMENT_KEY_NOTE.to_owned());
+    let private = Jwk {
+        note: note.clone(),
+        ..key.to_jwk()
+    };
+    let public = Jwk {
+        note,
+        ..key.public_key().to_jwk()
+    };
+    let private_path = out.with_extension("jwk");
+    let public_path = out.with_extension("pub.jwk");
+    write_new(&private_path, &(serde_json::to_string_pretty(&private)? + "\n"), 0o600)?;
+    write_new(&public_path, &(serde_json::to_string_pretty(&public)? + "\n"), 0o644)?;
+    println!("wrote {} (private, keep it secret)", private_path.display());
+    println!("wrote {} (public, give it to the gateway operator)", public_path.display());
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Keys {
+        command: KeysCommand::Generate {
+            kid,
+            out,
+            development,
+        },
+    } = &cli.command
+    {
+        return generate_key(kid, out, *development);
+    }
+    let config = load_config(cli.config.as_deref())?;
+    crate::telemetry::init(&config.log);
+    match cli.command {
+        Command::Serve => crate::run(&config).await?,
+        Command::Migrate => {
+            let applied = migrations::run_pending(config.database_url.expose_secret()).await?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            }
+            for version in applied {
+                println!("applied {version}");
+            }
+        }
+        Command::Partners { command } => {
+            let storage = storage(&config).await?;
+            match command {
+                PartnersCommand::Add { code, name, kind } => {
+                    let partner = partners::add(&storage, NewPartner::parse(&code, &name, kind)?).await?;
+                    println!("added partner {} ({})", partner.code, partner.id);
+                }
+                PartnersCommand::List => {
+                    for p in partners::list(&storage).await? {
+                        println!(
+                            "{:<24} {:<12} {:<10} {}",
+                            p.code.as_str(),
+                            p.kind.as_str(),
+                            p.status.as_str(),
+                            p.name
+                        );
+                    }
+                }
+                PartnersCommand::Show { code } => {
+                    let profile = partners::show(&storage, &code).await?;
+                    let p = &profile.partner;
+                    println!("{} ({}, {})", p.name, p.code, p.kind.as_str());
+                    println!("  id:      {}", p.id);
+                    println!("  status:  {}", p.status.as_str());
+                    println!("  branches:");
+                    for b in &profile.branches {
+                        println!("    {:<16} {} ({})", b.code.as_str(), b.name, b.city.as_deref().unwrap_or("-"));
+                    }
+                    println!("  keys:");
+                    for k in partner_keys::list(&storage, &code).await? {
+                        println!("    {:<24} {}", k.kid, k.status.as_str());
+                    }
+                }
+            }
+        }
+        Command::Branches {
+            command:
+                BranchesCommand::Add {
+                    partner,
+                    code,
+                    name,
+                    city,
+                },
+        } => {
+            let storage = storage(&config).await?;
+            let branch = partners::add_branch(
+                &storage,
+                &partner,
+                NewBranch::parse(&code, &name, city.as_deref())?,
+            )
+            .await?;
+            println!("opened branch {partner}/{} ({})", branch.code, branch.id);
+        }
+        Command::Keys { command } => {
+            let storage = storage(&config).await?;
+            match command {
+                KeysCommand::Generate { .. } => unreachable!("handled before loading configuration"),
+                KeysCommand::Register { partner, file } => {
+                    let jwk = Jwk::read(&file)?;
+                    anyhow::ensure!(
+                        !jwk.is_private(),
+                        "{} holds a private key: register the partner's public key (.pub.jwk) only",
+                        file.display()
+                    );
+                    let key = partner_keys::register_for_code(&storage, &partner, &jwk.public_key()?).await?;
+                    println!("registered key {} for {partner}", key.kid);
+                }
+                KeysCommand::Revoke { kid } => {
+                    let key = partner_keys::revoke(&storage, &kid).await?;
+                    println!(
+                        "revoked key {} (requests signed with it are refused within the key cache TTL, {} s)",
+                        key.kid,
+                        config.protocol.key_cache_ttl.as_secs()
+                    );
+                }
+                KeysCommand::List { partner } => {
+                    for k in partner_keys::list(&storage, &partner).await? {
+                        let revoked = k.revoked_at.map(|t| format!(" revoked {t}")).unwrap_or_default();
+                        println!("{:<24} {:<8} created {}{revoked}", k.kid, k.status.as_str(), k.created_at);
+                    }
+                }
+            }
+        }
+        Command::Demo {
+            command: DemoCommand::Load { file },
+        } => {
+            let storage = storage(&config).await?;
+            let created = crate::demo::load(&storage, &file).await?;
+            if created.is_empty() {
+                println!("demo network already loaded");
+            }
+            for line in created {
+                println!("created {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the command line; errors are printed with their causes.
+pub async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

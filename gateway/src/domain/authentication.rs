@@ -1,0 +1,257 @@
+//! Who is calling: the v1 request-signature policy (see `docs/protocol.md`).
+//!
+//! The mechanics of RFC 9421 live in the `partners` crate; this module decides
+//! what a valid partner request is: one `ed25519` signature by a registered,
+//! active key, covering the required components, fresh, never seen before,
+//! over a body that matches its `Content-Digest`. Each way to fail has its own
+//! error so that partners can tell what to fix.
+
+use std::time::Duration;
+
+use moka::future::Cache;
+use partners::protocol;
+use partners::signatures::{self, MessageParts, SignatureError};
+
+use super::idempotency::{IdempotencyKey, InvalidIdempotencyKey};
+use super::partner_keys::{self, KeyOwner, KeyStatus};
+use super::partners::{Code, PartnerId, PartnerStatus};
+use crate::storage::{self, Storage, StorageError};
+
+/// Time limits of the signature policy.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// How old a signature's `created` may be.
+    pub window: Duration,
+    /// How far in the future `created` may be (clock skew between partner and gateway).
+    pub clock_skew: Duration,
+    /// How long a key lookup is cached; a revocation takes effect within this time.
+    pub key_cache_ttl: Duration,
+}
+
+/// The verified caller of a partner request.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedPartner {
+    pub partner_id: PartnerId,
+    pub partner_code: Code,
+    pub key_id: String,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// A request as received, before anything about it is trusted.
+#[derive(Debug)]
+pub struct IncomingRequest<'a> {
+    pub message: &'a MessageParts,
+    pub body: &'a [u8],
+}
+
+/// Why a request was not accepted as coming from a partner.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the request carries no Signature-Input and Signature headers")]
+    SignatureMissing,
+    #[error("{0}")]
+    SignatureMalformed(String),
+    #[error("signature algorithm {0:?} is not supported; use \"ed25519\"")]
+    AlgorithmUnsupported(String),
+    #[error("the signature has no {0:?} parameter")]
+    ParameterMissing(&'static str),
+    #[error("the signature must cover {0}")]
+    ComponentNotCovered(String),
+    #[error("the signature was created {age_secs} s ago; the window is {window_secs} s")]
+    TooOld { age_secs: i64, window_secs: u64 },
+    #[error("the signature was created {ahead_secs} s in the future")]
+    FromFuture { ahead_secs: i64 },
+    #[error("the signature expired {0} s ago")]
+    Expired(i64),
+    #[error("this nonce was already used by this key")]
+    Replayed,
+    #[error("key {0:?} is not registered")]
+    KeyUnknown(String),
+    #[error("key {0:?} has been revoked")]
+    KeyRevoked(String),
+    #[error("partner {0} is suspended")]
+    PartnerInactive(Code),
+    #[error("a request with a body must carry a Content-Digest header")]
+    DigestMissing,
+    #[error("{0}")]
+    DigestMalformed(String),
+    #[error("the Content-Digest does not match the body")]
+    DigestMismatch,
+    #[error("the signature does not verify")]
+    SignatureInvalid,
+    #[error("a POST must carry an Idempotency-Key header")]
+    IdempotencyKeyMissing,
+    #[error(transparent)]
+    IdempotencyKeyInvalid(#[from] InvalidIdempotencyKey),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Checks partner request signatures; one per application, shared by all workers.
+#[derive(Clone)]
+pub struct Authenticator {
+    storage: Storage,
+    settings: AuthSettings,
+    keys: Cache<String, Option<KeyOwner>>,
+}
+
+fn malformed(err: SignatureError) -> AuthError {
+    AuthError::SignatureMalformed(err.to_string())
+}
+
+impl Authenticator {
+    /// An authenticator reading keys from `storage`.
+    pub fn new(storage: Storage, settings: AuthSettings) -> Self {
+        let keys = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(settings.key_cache_ttl)
+            .build();
+        Self {
+            storage,
+            settings,
+            keys,
+        }
+    }
+
+    /// Drops a cached key so the next request reads it afresh (after register or revoke).
+    pub async fn forget_key(&self, kid: &str) {
+        self.keys.invalidate(kid).await;
+    }
+
+    async fn key_owner(&self, kid: &str) -> Result<Option<KeyOwner>, StorageError> {
+        if let Some(cached) = self.keys.get(kid).await {
+            return Ok(cached);
+        }
+        let owner = partner_keys::find_owner(&self.storage, kid).await?;
+        self.keys.insert(kid.to_owned(), owner.clone()).await;
+        Ok(owner)
+    }
+
+    /// The partner that signed `request`, if the signature is acceptable at `now` (UNIX seconds).
+    ///
+    /// Checks run cheapest first; the nonce is recorded only after the signature
+    /// verifies, so nobody can burn a partner's nonces with forged requests.
+    #[tracing::instrument(skip_all, fields(key.id))]
+    pub async fn authenticate(
+        &self,
+        request: &IncomingRequest<'_>,
+        now: i64,
+    ) -> Result<AuthenticatedPartner, AuthError> {
+        let message = request.message;
+        let (input, signature) = match (
+            message.header("signature-input"),
+            message.header("signature"),
+        ) {
+            (None, None) => return Err(AuthError::SignatureMissing),
+            (Some(input), Some(signature)) => (input, signature),
+            _ => {
+                return Err(AuthError::SignatureMalformed(
+                    "Signature-Input and Signature must be sent together".into(),
+                ));
+            }
+        };
+        let mut parsed = signatures::parse(&input, &signature).map_err(malformed)?;
+        if parsed.len() != 1 {
+            return Err(AuthError::SignatureMalformed(format!(
+                "expected exactly one signature, found {}",
+                parsed.len()
+            )));
+        }
+        let parsed = parsed.remove(0);
+        let params = &parsed.params;
+        if let Some(alg) = &params.alg
+            && alg != protocol::ALGORITHM
+        {
+            return Err(AuthError::AlgorithmUnsupported(alg.clone()));
+        }
+        let kid = params
+            .keyid
+            .clone()
+            .ok_or(AuthError::ParameterMissing("keyid"))?;
+        tracing::Span::current().record("key.id", kid.as_str());
+        let created = params.created.ok_or(AuthError::ParameterMissing("created"))?;
+        let nonce = params
+            .nonce
+            .clone()
+            .ok_or(AuthError::ParameterMissing("nonce"))?;
+        if nonce.is_empty() || nonce.len() > 128 {
+            return Err(AuthError::SignatureMalformed(
+                "the nonce must be 1 to 128 characters".into(),
+            ));
+        }
+
+        let method = message.method.as_deref().unwrap_or_default();
+        let is_post = method.eq_ignore_ascii_case("POST");
+        let idempotency_key = match message.header(protocol::IDEMPOTENCY_KEY) {
+            Some(value) => Some(IdempotencyKey::parse(&value)?),
+            None if is_post => return Err(AuthError::IdempotencyKeyMissing),
+            None => None,
+        };
+        let has_body = !request.body.is_empty();
+        if has_body && message.header("content-digest").is_none() {
+            return Err(AuthError::DigestMissing);
+        }
+        for component in
+            protocol::required_request_components(method, message.query.is_some(), has_body)
+        {
+            if !parsed.covers(&component) {
+                return Err(AuthError::ComponentNotCovered(component.name().to_owned()));
+            }
+        }
+
+        let skew = i64::try_from(self.settings.clock_skew.as_secs()).unwrap_or(i64::MAX);
+        let window = i64::try_from(self.settings.window.as_secs()).unwrap_or(i64::MAX);
+        if created > now.saturating_add(skew) {
+            return Err(AuthError::FromFuture {
+                ahead_secs: created - now,
+            });
+        }
+        if created < now.saturating_sub(window) {
+            return Err(AuthError::TooOld {
+                age_secs: now - created,
+                window_secs: self.settings.window.as_secs(),
+            });
+        }
+        if let Some(expires) = params.expires
+            && expires <= now
+        {
+            return Err(AuthError::Expired(now - expires));
+        }
+
+        let owner = self
+            .key_owner(&kid)
+            .await?
+            .ok_or_else(|| AuthError::KeyUnknown(kid.clone()))?;
+        if owner.key.status == KeyStatus::Revoked {
+            return Err(AuthError::KeyRevoked(kid));
+        }
+        if owner.partner_status != PartnerStatus::Active {
+            return Err(AuthError::PartnerInactive(owner.partner_code));
+        }
+
+        if let Some(content_digest) = message.header("content-digest") {
+            partners::digest::verify(&content_digest, request.body).map_err(|e| match e {
+                partners::digest::DigestError::Mismatch => AuthError::DigestMismatch,
+                other => AuthError::DigestMalformed(other.to_string()),
+            })?;
+        }
+        parsed
+            .verify(message, &owner.key.public_key)
+            .map_err(|e| match e {
+                SignatureError::Invalid => AuthError::SignatureInvalid,
+                other => malformed(other),
+            })?;
+
+        // A nonce must outlive every moment its signature could still be accepted.
+        let nonce_ttl = self.settings.window + self.settings.clock_skew * 2;
+        if !storage::nonces::remember(&self.storage, &kid, &nonce, nonce_ttl).await? {
+            return Err(AuthError::Replayed);
+        }
+        Ok(AuthenticatedPartner {
+            partner_id: owner.key.partner_id,
+            partner_code: owner.partner_code,
+            key_id: kid,
+            idempotency_key,
+        })
+    }
+}

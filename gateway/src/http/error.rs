@@ -1,0 +1,320 @@
+//! The only mapping from errors to HTTP: RFC 9457 problem documents with a stable `code`.
+//!
+//! Every `From` here is an exhaustive `match` with no catch-all arm, so a new
+//! error variant cannot compile until someone decides its status and code.
+//! Internal causes are logged once, here, and never sent to the client.
+//! `docs/errors.md` lists every code; a test keeps the two in step.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use partners::protocol::Problem;
+
+use crate::domain::authentication::AuthError;
+use crate::domain::idempotency::{ExecuteError, IdempotencyError, RecordedAnswer};
+use crate::domain::partner_keys::KeyError;
+use crate::domain::partners::PartnerError;
+use crate::storage::StorageError;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answer: status, stable code, human title and detail.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    /// The internal cause, logged and never sent.
+    internal: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            internal: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, title, detail)
+    }
+
+    pub fn unauthorized(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, title, detail)
+    }
+
+    pub fn forbidden(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, title, detail)
+    }
+
+    pub fn not_found(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, title, detail)
+    }
+
+    pub fn conflict(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, title, detail)
+    }
+
+    pub fn unprocessable(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, title, detail)
+    }
+
+    /// A failure of ours: the client sees a generic message, the log sees the cause.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            internal: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal error",
+                "the gateway failed to process the request; it was not applied, and it is safe to retry",
+            )
+        }
+    }
+
+    /// A dependency is down or saturated; retrying later may succeed.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        Self {
+            internal: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Service unavailable",
+                "the gateway cannot reach its storage right now; the request was not applied, retry later",
+            )
+        }
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("urn:clubgate:error:{}", self.code),
+            title: self.title.to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+        }
+    }
+
+    fn body(&self) -> Vec<u8> {
+        // Serialising a struct of strings and an integer cannot fail.
+        serde_json::to_vec(&self.problem()).unwrap_or_default()
+    }
+
+    /// The answer to store for an idempotent request that ended in this error.
+    pub fn recorded(&self) -> RecordedAnswer {
+        RecordedAnswer {
+            status: self.status.as_u16(),
+            body: self.body(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.title, self.code, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match &self.internal {
+            Some(cause) if self.status.is_server_error() => {
+                tracing::error!(error.code = self.code, error.cause = %cause, "request failed: {cause}");
+            }
+            _ => tracing::info!(error.code = self.code, "request refused: {}", self.code),
+        }
+        HttpResponse::build(self.status)
+            .content_type(PROBLEM_JSON)
+            .body(self.body())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::Database(_) => Self::internal(err),
+            StorageError::Pool(_) | StorageError::Redis(_) | StorageError::Contention => {
+                Self::unavailable(err)
+            }
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        let detail = err.to_string();
+        match err {
+            AuthError::SignatureMissing => {
+                Self::unauthorized("signature_missing", "Signature required", detail)
+            }
+            AuthError::SignatureMalformed(_) => {
+                Self::bad_request("signature_malformed", "Malformed signature headers", detail)
+            }
+            AuthError::AlgorithmUnsupported(_) => Self::bad_request(
+                "signature_algorithm_unsupported",
+                "Unsupported signature algorithm",
+                detail,
+            ),
+            AuthError::ParameterMissing(_) => Self::bad_request(
+                "signature_parameter_missing",
+                "Missing signature parameter",
+                detail,
+            ),
+            AuthError::ComponentNotCovered(_) => Self::bad_request(
+                "signature_component_not_covered",
+                "Required component not signed",
+                detail,
+            ),
+            AuthError::TooOld { .. } => {
+                Self::unauthorized("signature_too_old", "Signature too old", detail)
+            }
+            AuthError::FromFuture { .. } => {
+                Self::unauthorized("signature_from_future", "Signature from the future", detail)
+            }
+            AuthError::Expired(_) => {
+                Self::unauthorized("signature_expired", "Signature expired", detail)
+            }
+            AuthError::Replayed => {
+                Self::unauthorized("signature_replayed", "Replayed request", detail)
+            }
+            AuthError::KeyUnknown(_) => Self::unauthorized("key_unknown", "Unknown key", detail),
+            AuthError::KeyRevoked(_) => Self::unauthorized("key_revoked", "Revoked key", detail),
+            AuthError::PartnerInactive(_) => {
+                Self::forbidden("partner_suspended", "Partner suspended", detail)
+            }
+            AuthError::DigestMissing => {
+                Self::bad_request("content_digest_missing", "Content-Digest required", detail)
+            }
+            AuthError::DigestMalformed(_) => {
+                Self::bad_request("content_digest_malformed", "Malformed Content-Digest", detail)
+            }
+            AuthError::DigestMismatch => Self::bad_request(
+                "content_digest_mismatch",
+                "Body does not match its digest",
+                detail,
+            ),
+            AuthError::SignatureInvalid => {
+                Self::unauthorized("signature_invalid", "Invalid signature", detail)
+            }
+            AuthError::IdempotencyKeyMissing => {
+                Self::bad_request("idempotency_key_missing", "Idempotency-Key required", detail)
+            }
+            AuthError::IdempotencyKeyInvalid(_) => {
+                Self::bad_request("idempotency_key_invalid", "Invalid Idempotency-Key", detail)
+            }
+            AuthError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<IdempotencyError> for ApiError {
+    fn from(err: IdempotencyError) -> Self {
+        let detail = err.to_string();
+        match err {
+            IdempotencyError::PayloadMismatch => Self::unprocessable(
+                "idempotency_key_reused",
+                "Idempotency-Key reused with another request",
+                detail,
+            ),
+            IdempotencyError::InFlight => Self::conflict(
+                "idempotency_request_in_flight",
+                "Request still in progress",
+                detail,
+            ),
+            IdempotencyError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl<E: Into<ApiError>> From<ExecuteError<E>> for ApiError {
+    fn from(err: ExecuteError<E>) -> Self {
+        match err {
+            ExecuteError::Idempotency(e) => e.into(),
+            ExecuteError::Work(e) => e.into(),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(err: KeyError) -> Self {
+        let detail = err.to_string();
+        match err {
+            KeyError::KeyIdTaken(_) => Self::conflict("key_id_taken", "Key id taken", detail),
+            KeyError::PublicKeyTaken => {
+                Self::conflict("public_key_taken", "Public key already registered", detail)
+            }
+            KeyError::PartnerNotFound(_) => {
+                Self::not_found("partner_not_found", "Unknown partner", detail)
+            }
+            KeyError::NotFound(_) => Self::not_found("key_not_found", "Unknown key", detail),
+            KeyError::AlreadyRevoked(_) => {
+                Self::conflict("key_already_revoked", "Key already revoked", detail)
+            }
+            KeyError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<PartnerError> for ApiError {
+    fn from(err: PartnerError) -> Self {
+        let detail = err.to_string();
+        match err {
+            PartnerError::NotFound(_) => {
+                Self::not_found("partner_not_found", "Unknown partner", detail)
+            }
+            PartnerError::CodeTaken(_) => {
+                Self::conflict("partner_code_taken", "Partner code taken", detail)
+            }
+            PartnerError::BranchCodeTaken(..) => {
+                Self::conflict("branch_code_taken", "Branch code taken", detail)
+            }
+            PartnerError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Codes raised directly by the HTTP layer (not from a domain error).
+pub mod codes {
+    pub const MALFORMED_JSON: &str = "malformed_json";
+    pub const INVALID_KEY: &str = "invalid_key";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const ROUTE_NOT_FOUND: &str = "route_not_found";
+}
+
+/// The body is not the JSON the route expects.
+pub fn malformed_json(detail: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(codes::MALFORMED_JSON, "Malformed JSON", detail.to_string())
+}
+
+/// The request body is larger than the configured limit.
+pub fn payload_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::PAYLOAD_TOO_LARGE,
+        "Request body too large",
+        format!("the body exceeds the limit of {limit} bytes"),
+    )
+}
+
+/// No route answers this method and path.
+pub fn route_not_found(method: &str, path: &str) -> ApiError {
+    ApiError::not_found(
+        codes::ROUTE_NOT_FOUND,
+        "No such route",
+        format!("no route for {method} {path}"),
+    )
+}

@@ -1,0 +1,57 @@
+//! The route table: every route the gateway serves, in one place.
+//!
+//! Routes are mounted through utoipa-actix-web, so a route cannot exist without
+//! also appearing in the OpenAPI document served at `/openapi.json`.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, Data};
+use actix_web::{App, HttpRequest, HttpResponse};
+use utoipa::OpenApi as _;
+use utoipa_actix_web::AppExt as _;
+
+use super::error::{ApiError, route_not_found};
+use super::{health, jwks, openapi::ApiDoc, partner, receipts};
+use crate::app::AppState;
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(route_not_found(req.method().as_str(), req.path()))
+}
+
+/// The application with every route, the receipt signer and request tracing.
+pub fn app(
+    state: Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let payload_limit = web::PayloadConfig::new(state.max_body_bytes);
+    let (app, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(health::health)
+        .service(health::ready)
+        .service(jwks::show)
+        .service(partner::show)
+        .service(partner::register_key)
+        .split_for_parts();
+    let api = Data::new(api);
+    app.app_data(state)
+        .app_data(payload_limit)
+        .app_data(api)
+        .route(
+            "/openapi.json",
+            web::get().to(|api: Data<utoipa::openapi::OpenApi>| async move {
+                HttpResponse::Ok().json(api.get_ref())
+            }),
+        )
+        .default_service(web::to(not_found))
+        .wrap(from_fn(receipts::sign))
+        .wrap(tracing_actix_web::TracingLogger::default())
+}

@@ -1,0 +1,115 @@
+//! Storage: PostgreSQL through diesel-async, Redis, and the in-process caches.
+//!
+//! Functions here read and write rows and return domain types; they never make
+//! business decisions. Every Redis key is built by [`keys::RedisKeys`] so that no
+//! caller can forget the deployment's (or the test's) key prefix.
+
+pub mod branches;
+pub mod idempotency;
+pub mod keys;
+pub mod migrations;
+pub mod nonces;
+pub mod partner_keys;
+pub mod partners;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use redis::aio::ConnectionManager;
+
+pub use keys::RedisKeys;
+
+/// A pooled PostgreSQL connection.
+pub type DbConnection = Object<AsyncPgConnection>;
+
+/// Why a storage call failed; the caller decides what it means for its request.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("no database connection available: {0}")]
+    Pool(String),
+    #[error("redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("the record kept changing under concurrent requests")]
+    Contention,
+}
+
+/// The connection pools shared by every request.
+#[derive(Clone)]
+pub struct Storage {
+    pool: Pool<AsyncPgConnection>,
+    redis: ConnectionManager,
+    /// The Redis key builder for this deployment.
+    pub keys: RedisKeys,
+}
+
+/// Settings for [`Storage::connect`].
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub database_url: String,
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+    pub redis_url: String,
+    pub redis_key_prefix: String,
+}
+
+impl Storage {
+    /// Builds the PostgreSQL pool and connects to Redis.
+    pub async fn connect(settings: &StorageSettings) -> anyhow::Result<Self> {
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new(settings.database_url.clone());
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .wait_timeout(Some(settings.connect_timeout))
+            .create_timeout(Some(settings.connect_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()?;
+        let client = redis::Client::open(settings.redis_url.as_str())?;
+        let redis_config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(settings.connect_timeout))
+            .set_response_timeout(Some(settings.connect_timeout));
+        let redis = tokio::time::timeout(
+            settings.connect_timeout,
+            ConnectionManager::new_with_config(client, redis_config),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
+        Ok(Self {
+            pool,
+            redis,
+            keys: RedisKeys::new(&settings.redis_key_prefix),
+        })
+    }
+
+    /// A PostgreSQL connection from the pool.
+    pub async fn db(&self) -> Result<DbConnection, StorageError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StorageError::Pool(e.to_string()))
+    }
+
+    /// A handle to the shared, multiplexed Redis connection.
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// Checks that PostgreSQL answers a query.
+    pub async fn ping_database(&self) -> Result<(), StorageError> {
+        use diesel_async::RunQueryDsl as _;
+        let mut conn = self.db().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Checks that Redis answers PING.
+    pub async fn ping_redis(&self) -> Result<(), StorageError> {
+        let mut redis = self.redis();
+        redis::cmd("PING").query_async::<String>(&mut redis).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Project-local PostgreSQL and Redis for `make run` and `make test`.
+#
+#   scripts/dev-services.sh up     install what is missing, start both, write .data/services.env
+#   scripts/dev-services.sh down   stop both
+#
+# When DATABASE_URL (or REDIS_URL) is already set, that server is used as it is and nothing
+# local is started for it. Everything lives under .data/ on ports of its own, so it never
+# touches a system-wide cluster. Idempotent: running `up` twice starts nothing twice.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA="$ROOT/.data"
+PG_PORT="${CLUBGATE_PG_PORT:-55432}"
+REDIS_PORT="${CLUBGATE_REDIS_PORT:-56379}"
+PG_USER=clubgate
+PG_DB=clubgate
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root to run: $* (install it yourself, or point DATABASE_URL / REDIS_URL at existing servers)"
+  fi
+}
+
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* yourself, or set DATABASE_URL / REDIS_URL"
+  if [ "$apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    apt_updated=1
+  fi
+  log "apt-get install $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+pg_bindir() {
+  local dir
+  if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then
+    pg_config --bindir; return
+  fi
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres` user.
+pg_run() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_data_dir() {
+  # The cluster lives in .data/pg unless the postgres user cannot reach this checkout
+  # (e.g. a clone under /root); then it lives under /var/tmp, keyed by the checkout path.
+  local dir="$DATA/pg"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$DATA"; then
+    dir="/var/tmp/clubgate-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)/pg"
+  fi
+  echo "$dir"
+}
+
+start_postgres() {
+  local bindir pgdata
+  bindir=$(pg_bindir || true)
+  if [ -z "$bindir" ]; then
+    apt_install postgresql
+    bindir=$(pg_bindir) || die "PostgreSQL installed but initdb not found"
+  fi
+  pgdata=$(pg_data_dir)
+  mkdir -p "$(dirname "$pgdata")"
+  if [ ! -s "$pgdata/PG_VERSION" ]; then
+    log "initialising PostgreSQL cluster in $pgdata"
+    mkdir -p "$pgdata"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pgdata" && chmod 700 "$pgdata"
+    pg_run "$bindir/initdb" -D "$pgdata" -U "$PG_USER" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$pgdata/postgresql.conf" <<EOF
+# clubgate development cluster: loopback only, its own port, durable commits.
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = ''
+max_connections = 300
+shared_buffers = 256MB
+synchronous_commit = on
+fsync = on
+EOF
+  fi
+  if pg_run "$bindir/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+  else
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    pg_run "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 start >/dev/null \
+      || { tail -n 20 "$pgdata/server.log" >&2; die "PostgreSQL did not start (log above)"; }
+  fi
+  if ! "$bindir/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
+    "$bindir/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE $PG_DB" >&2
+  fi
+  DATABASE_URL="postgres://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB"
+}
+
+start_redis() {
+  if ! command -v redis-server >/dev/null; then
+    apt_install redis-server
+  fi
+  mkdir -p "$DATA/redis"
+  if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    log "Redis already running on 127.0.0.1:$REDIS_PORT"
+  else
+    log "starting Redis on 127.0.0.1:$REDIS_PORT"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
+      --dir "$DATA/redis" --pidfile "$DATA/redis/redis.pid" --logfile "$DATA/redis/redis.log" \
+      --save '' --appendonly no
+    for _ in $(seq 1 100); do
+      redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start (see $DATA/redis/redis.log)"
+  fi
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+}
+
+up() {
+  mkdir -p "$DATA"
+  if [ -n "${DATABASE_URL:-}" ]; then log "using DATABASE_URL as given"; else start_postgres; fi
+  if [ -n "${REDIS_URL:-}" ]; then log "using REDIS_URL as given"; else start_redis; fi
+  cat >"$DATA/services.env" <<EOF
+export DATABASE_URL='$DATABASE_URL'
+export REDIS_URL='$REDIS_URL'
+EOF
+}
+
+down() {
+  local bindir pgdata
+  bindir=$(pg_bindir || true)
+  pgdata=$(pg_data_dir)
+  if [ -n "$bindir" ] && [ -s "$pgdata/PG_VERSION" ] && pg_run "$bindir/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    log "stopping PostgreSQL"
+    pg_run "$bindir/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
+  fi
+  if command -v redis-cli >/dev/null && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    log "stopping Redis"
+    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  *) die "usage: $0 up|down" ;;
+esac

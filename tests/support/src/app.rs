@@ -1,0 +1,230 @@
+//! `TestApp`: the real gateway on `127.0.0.1:0` over HTTPS, with its own database,
+//! Redis key prefix, development CA and gateway signing key.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gateway::app::{AppState, Application};
+use gateway::config::{Config, RawConfig};
+use gateway::domain::partner_keys;
+use gateway::domain::partners::{self, NewBranch, NewPartner, Partner, PartnerKind};
+use gateway::storage::{Storage, StorageSettings};
+use ::partners::client::{Client, ClientOptions};
+use ::partners::jwk::{JwkSet, PrivateKey};
+use secrecy::SecretString;
+
+use crate::db::TestDb;
+
+/// The Redis server the tests use: `TEST_REDIS_URL`, else `REDIS_URL`.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL")
+        .or_else(|_| std::env::var("REDIS_URL"))
+        .unwrap_or_else(|_| panic!("set TEST_REDIS_URL (or REDIS_URL) to a Redis server; `make test` does this"))
+}
+
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// A unique lowercase code for fixtures.
+pub fn unique_code(prefix: &str) -> String {
+    let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// A partner seeded for a test, with a registered key and a client signing with it.
+pub struct TestPartner {
+    pub partner: Partner,
+    pub key: PrivateKey,
+    pub client: Client,
+}
+
+/// A running gateway for one test.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub db: TestDb,
+    pub storage: Storage,
+    pub config: Config,
+    pub ca_pem: Vec<u8>,
+    pub dir: PathBuf,
+    /// A plain HTTPS client trusting the test CA (for unsigned and hand-made requests).
+    pub http: reqwest::Client,
+}
+
+/// Knobs for [`TestApp::spawn_with`].
+#[derive(Debug, Clone)]
+pub struct TestAppOptions {
+    pub signature_window_secs: u64,
+    pub clock_skew_secs: u64,
+    pub key_cache_ttl_secs: u64,
+    pub idempotency_lease_secs: u64,
+}
+
+impl Default for TestAppOptions {
+    fn default() -> Self {
+        Self {
+            signature_window_secs: 300,
+            clock_skew_secs: 10,
+            key_cache_ttl_secs: 1,
+            idempotency_lease_secs: 30,
+        }
+    }
+}
+
+impl TestApp {
+    /// Starts the gateway with default settings.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(TestAppOptions::default()).await
+    }
+
+    /// Starts the gateway with the given protocol settings.
+    pub async fn spawn_with(options: TestAppOptions) -> Self {
+        let db = TestDb::new().await;
+        let dir = std::env::temp_dir().join(format!("clubgate-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let gateway_key = PrivateKey::generate(&unique_code("gateway")).unwrap_or_else(|e| panic!("{e}"));
+        let key_file = dir.join("gateway.jwk");
+        std::fs::write(&key_file, serde_json::to_vec(&gateway_key.to_jwk()).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let toml = format!(
+            r#"
+            [server]
+            listen = "127.0.0.1:0"
+            tls = "development"
+            tls_dir = "{tls}"
+            workers = 1
+            shutdown_timeout_secs = 1
+            max_body_bytes = 65536
+            [database]
+            pool_size = 4
+            [redis]
+            key_prefix = "test:{prefix}"
+            [signing]
+            key_file = "{key}"
+            [protocol]
+            signature_window_secs = {window}
+            clock_skew_secs = {skew}
+            key_cache_ttl_secs = {ttl}
+            idempotency_lease_secs = {lease}
+            [log]
+            filter = "warn"
+            "#,
+            tls = dir.join("tls").display(),
+            prefix = uuid::Uuid::new_v4().simple(),
+            key = key_file.display(),
+            window = options.signature_window_secs,
+            skew = options.clock_skew_secs,
+            ttl = options.key_cache_ttl_secs,
+            lease = options.idempotency_lease_secs,
+        );
+        let mut raw = RawConfig::parse(&toml).unwrap_or_else(|e| panic!("{e}"));
+        raw.set_secrets(SecretString::from(db.url().to_owned()), SecretString::from(redis_url()));
+        let config = Config::from_raw(raw).unwrap_or_else(|e| panic!("{e}"));
+        gateway::telemetry::init(&config.log);
+
+        let storage = Storage::connect(&gateway::app::storage_settings(&config))
+            .await
+            .unwrap_or_else(|e| panic!("storage: {e:#}"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let application = Application::build_with(&config, listener, AppState::with_storage(&config, storage.clone()))
+            .unwrap_or_else(|e| panic!("app: {e:#}"));
+        let port = application.port();
+        tokio::spawn(application.run_until_stopped());
+
+        let ca_pem = std::fs::read(dir.join("tls").join(gateway::tls::DEV_CA_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).unwrap_or_else(|e| panic!("{e}")))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            address: format!("https://127.0.0.1:{port}"),
+            port,
+            db,
+            storage,
+            config,
+            ca_pem,
+            dir,
+            http,
+        }
+    }
+
+    /// The gateway's published keys (what partners verify receipts with).
+    pub fn gateway_keys(&self) -> JwkSet {
+        self.config.keys.published.clone()
+    }
+
+    /// A client for `key`, fetching the gateway's JWKS like a real partner would.
+    pub async fn client(&self, key: &PrivateKey) -> Client {
+        Client::connect(ClientOptions {
+            gateway_url: self.address.parse().unwrap_or_else(|e| panic!("{e}")),
+            key: key.clone(),
+            ca_certificate_pem: Some(self.ca_pem.clone()),
+            gateway_keys: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("client: {e}"))
+    }
+
+    /// A partner (kind hotel) with one branch and a registered key.
+    pub async fn seed_partner(&self) -> TestPartner {
+        self.seed_partner_of_kind(PartnerKind::Hotel).await
+    }
+
+    /// A partner of `kind` with one branch and a registered key.
+    pub async fn seed_partner_of_kind(&self, kind: PartnerKind) -> TestPartner {
+        let code = unique_code("partner");
+        let partner = partners::add(
+            &self.storage,
+            NewPartner::parse(&code, &format!("Partner {code}"), kind).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        partners::add_branch(
+            &self.storage,
+            &code,
+            NewBranch::parse("main", "Main branch", Some("Tehran")).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let key = self.add_key(&code).await;
+        let client = self.client(&key).await;
+        TestPartner { partner, key, client }
+    }
+
+    /// Generates and registers another key for the partner with `code`.
+    pub async fn add_key(&self, code: &str) -> PrivateKey {
+        let key = PrivateKey::generate(&unique_code("key")).unwrap_or_else(|e| panic!("{e}"));
+        partner_keys::register_for_code(&self.storage, code, &key.public_key())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        key
+    }
+
+    /// Storage settings pointing at this test's database and Redis prefix.
+    pub fn storage_settings(&self) -> StorageSettings {
+        gateway::app::storage_settings(&self.config)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Redis keys of this test go with it; the database goes with `TestDb`.
+        let prefix = format!("{}*", self.config.redis_key_prefix);
+        let url = redis_url();
+        let cleaned = std::thread::spawn(move || {
+            let client = redis::Client::open(url.as_str()).ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+                let keys: Vec<String> = redis::cmd("KEYS").arg(&prefix).query_async(&mut conn).await.ok()?;
+                if !keys.is_empty() {
+                    let _deleted: Option<i64> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.ok();
+                }
+                Some(())
+            })
+        })
+        .join();
+        drop(cleaned);
+        let _removed = std::fs::remove_dir_all(&self.dir);
+    }
+}
