@@ -3,6 +3,7 @@
 #
 #   scripts/dev-services.sh up     install what is missing, start both, write .data/services.env
 #   scripts/dev-services.sh down   stop both
+#   scripts/dev-services.sh python a virtualenv (.data/venv) with the interop test's packages
 #
 # When DATABASE_URL (or REDIS_URL) is already set, that server is used as it is and nothing
 # local is started for it. Everything lives under .data/ on ports of its own, so it never
@@ -146,8 +147,25 @@ down() {
   fi
 }
 
+# A virtualenv with the independent RFC 9421 implementation the interop test uses.
+python_deps() {
+  local venv="$DATA/venv" requirements="$ROOT/tests/interop/requirements.txt"
+  mkdir -p "$DATA"
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating $venv"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+  fi
+  if ! cmp -s "$requirements" "$venv/.requirements" 2>/dev/null; then
+    log "installing $(tr '\n' ' ' <"$requirements")"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2
+    cp "$requirements" "$venv/.requirements"
+  fi
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  *) die "usage: $0 up|down" ;;
+  python) python_deps ;;
+  *) die "usage: $0 up|down|python" ;;
 esac

@@ -1,3 +1,11 @@
 //! Integration tests of the gateway: one binary, one module per feature.
+//! They run against real PostgreSQL and Redis (`TEST_DATABASE_URL`, `TEST_REDIS_URL`).
 
+mod errors;
 mod health;
+mod idempotency;
+mod interop;
+mod migrations;
+mod openapi;
+mod partner;
+mod signatures;

@@ -121,7 +121,11 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.title, self.code, self.detail)
+        write!(f, "{} ({}): {}", self.title, self.code, self.detail)?;
+        match &self.internal {
+            Some(cause) => write!(f, "; cause: {cause}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -130,13 +134,9 @@ impl ResponseError for ApiError {
         self.status
     }
 
+    // Logged once, by tracing-actix-web's request span (5xx at error, 4xx at warn),
+    // with this Debug form: the internal cause is in it, the client never sees it.
     fn error_response(&self) -> HttpResponse {
-        match &self.internal {
-            Some(cause) if self.status.is_server_error() => {
-                tracing::error!(error.code = self.code, error.cause = %cause, "request failed: {cause}");
-            }
-            _ => tracing::info!(error.code = self.code, "request refused: {}", self.code),
-        }
         HttpResponse::build(self.status)
             .content_type(PROBLEM_JSON)
             .body(self.body())

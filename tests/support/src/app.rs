@@ -106,7 +106,7 @@ impl TestApp {
             key_cache_ttl_secs = {ttl}
             idempotency_lease_secs = {lease}
             [log]
-            filter = "warn"
+            filter = "error"
             "#,
             tls = dir.join("tls").display(),
             prefix = uuid::Uuid::new_v4().simple(),

@@ -1,0 +1,61 @@
+# clubgate: the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+CONFIG ?= gateway/config/development.toml
+SERVICES_ENV := .data/services.env
+# Loads DATABASE_URL / REDIS_URL written by `scripts/dev-services.sh up`.
+WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) &&
+
+.PHONY: help run test stop services build migrate demo lint interop-deps clean-data
+
+help:
+	@echo "make run     install what is missing, start PostgreSQL + Redis, migrate, load the demo network, serve"
+	@echo "make test    the same set-up, then the whole test suite against real PostgreSQL and Redis"
+	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make stop    stop the project-local PostgreSQL and Redis"
+
+services:
+	@scripts/dev-services.sh up
+
+stop:
+	@scripts/dev-services.sh down
+
+build:
+	cargo build --workspace --bins
+
+migrate: services build
+	@$(WITH_SERVICES) target/debug/clubgate migrate
+
+demo: migrate
+	@$(WITH_SERVICES) target/debug/clubgate demo load
+
+run: demo
+	@echo
+	@echo "clubgate is starting on https://127.0.0.1:8443 (development CA: .data/tls/ca.pem)"
+	@echo "  try:      target/debug/partner --key keys/dev/hotel.jwk whoami"
+	@echo "  health:   curl --cacert .data/tls/ca.pem https://127.0.0.1:8443/ready"
+	@echo "  OpenAPI:  curl --cacert .data/tls/ca.pem https://127.0.0.1:8443/openapi.json"
+	@echo "  operator: CLUBGATE_CONFIG=$(CONFIG) target/debug/clubgate partners list   (after: source $(SERVICES_ENV))"
+	@echo "  stop:     Ctrl-C, then 'make stop' to stop PostgreSQL and Redis"
+	@echo
+	@$(WITH_SERVICES) exec target/debug/clubgate serve
+
+# The interoperability test drives the gateway with an independent RFC 9421 implementation
+# (Python's http-message-signatures), installed into a project-local virtualenv.
+interop-deps:
+	@scripts/dev-services.sh python
+
+test: services interop-deps
+	@$(WITH_SERVICES) export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" \
+	  TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}" INTEROP_PYTHON="$(CURDIR)/.data/venv/bin/python" && \
+	  cargo test --workspace --locked
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+clean-data: stop
+	rm -rf .data
