@@ -82,7 +82,11 @@ impl Application {
     }
 
     /// Serves on `listener` with `state` (tests bind port 0 and bring their own storage).
-    pub fn build_with(config: &Config, listener: TcpListener, state: AppState) -> anyhow::Result<Self> {
+    pub fn build_with(
+        config: &Config,
+        listener: TcpListener,
+        state: AppState,
+    ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let state = Data::new(state);
         let server = HttpServer::new(move || routes::app(state.clone()))
@@ -95,7 +99,11 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        Ok(Self { server, port, is_tls })
+        Ok(Self {
+            server,
+            port,
+            is_tls,
+        })
     }
 
     /// The port actually bound.

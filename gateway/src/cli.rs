@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use ::partners::jwk::{DEVELOPMENT_KEY_NOTE, Jwk, PrivateKey};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use ::partners::jwk::{DEVELOPMENT_KEY_NOTE, Jwk, PrivateKey};
 use secrecy::ExposeSecret as _;
 
 use crate::config::Config;
@@ -166,20 +166,32 @@ fn generate_key(kid: &str, out: &Path, is_development: bool) -> anyhow::Result<(
     };
     let private_path = out.with_extension("jwk");
     let public_path = out.with_extension("pub.jwk");
-    write_new(&private_path, &(serde_json::to_string_pretty(&private)? + "\n"), 0o600)?;
-    write_new(&public_path, &(serde_json::to_string_pretty(&public)? + "\n"), 0o644)?;
+    write_new(
+        &private_path,
+        &(serde_json::to_string_pretty(&private)? + "\n"),
+        0o600,
+    )?;
+    write_new(
+        &public_path,
+        &(serde_json::to_string_pretty(&public)? + "\n"),
+        0o644,
+    )?;
     println!("wrote {} (private, keep it secret)", private_path.display());
-    println!("wrote {} (public, give it to the gateway operator)", public_path.display());
+    println!(
+        "wrote {} (public, give it to the gateway operator)",
+        public_path.display()
+    );
     Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Keys {
-        command: KeysCommand::Generate {
-            kid,
-            out,
-            development,
-        },
+        command:
+            KeysCommand::Generate {
+                kid,
+                out,
+                development,
+            },
     } = &cli.command
     {
         return generate_key(kid, out, *development);
@@ -201,7 +213,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let storage = storage(&config).await?;
             match command {
                 PartnersCommand::Add { code, name, kind } => {
-                    let partner = partners::add(&storage, NewPartner::parse(&code, &name, kind)?).await?;
+                    let partner =
+                        partners::add(&storage, NewPartner::parse(&code, &name, kind)?).await?;
                     println!("added partner {} ({})", partner.code, partner.id);
                 }
                 PartnersCommand::List => {
@@ -223,7 +236,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("  status:  {}", p.status.as_str());
                     println!("  branches:");
                     for b in &profile.branches {
-                        println!("    {:<16} {} ({})", b.code.as_str(), b.name, b.city.as_deref().unwrap_or("-"));
+                        println!(
+                            "    {:<16} {} ({})",
+                            b.code.as_str(),
+                            b.name,
+                            b.city.as_deref().unwrap_or("-")
+                        );
                     }
                     println!("  keys:");
                     for k in partner_keys::list(&storage, &code).await? {
@@ -253,7 +271,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { command } => {
             let storage = storage(&config).await?;
             match command {
-                KeysCommand::Generate { .. } => unreachable!("handled before loading configuration"),
+                KeysCommand::Generate { .. } => {
+                    unreachable!("handled before loading configuration")
+                }
                 KeysCommand::Register { partner, file } => {
                     let jwk = Jwk::read(&file)?;
                     anyhow::ensure!(
@@ -261,7 +281,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         "{} holds a private key: register the partner's public key (.pub.jwk) only",
                         file.display()
                     );
-                    let key = partner_keys::register_for_code(&storage, &partner, &jwk.public_key()?).await?;
+                    let key =
+                        partner_keys::register_for_code(&storage, &partner, &jwk.public_key()?)
+                            .await?;
                     println!("registered key {} for {partner}", key.kid);
                 }
                 KeysCommand::Revoke { kid } => {
@@ -274,8 +296,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 KeysCommand::List { partner } => {
                     for k in partner_keys::list(&storage, &partner).await? {
-                        let revoked = k.revoked_at.map(|t| format!(" revoked {t}")).unwrap_or_default();
-                        println!("{:<24} {:<8} created {}{revoked}", k.kid, k.status.as_str(), k.created_at);
+                        let revoked = k
+                            .revoked_at
+                            .map(|t| format!(" revoked {t}"))
+                            .unwrap_or_default();
+                        println!(
+                            "{:<24} {:<8} created {}{revoked}",
+                            k.kid,
+                            k.status.as_str(),
+                            k.created_at
+                        );
                     }
                 }
             }

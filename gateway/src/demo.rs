@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use ::partners::jwk::Jwk;
+use anyhow::Context as _;
 use serde::Deserialize;
 
 use crate::domain::partner_keys;
@@ -40,10 +40,10 @@ struct DemoBranch {
 
 /// Loads the network described in `file`; returns one line per thing created.
 pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    let network: Network =
-        toml_from_str(&text).with_context(|| format!("{} is not a demo network", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let network: Network = toml_from_str(&text)
+        .with_context(|| format!("{} is not a demo network", file.display()))?;
     let dir = file.parent().unwrap_or(Path::new("."));
     let mut created = Vec::new();
     for demo in network.partner {
@@ -63,7 +63,10 @@ pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>>
         }
         let key_path = dir.join(&demo.public_key);
         let public = Jwk::read(&key_path)?.public_key()?;
-        if partner_keys::find_owner(storage, &public.kid).await?.is_none() {
+        if partner_keys::find_owner(storage, &public.kid)
+            .await?
+            .is_none()
+        {
             partner_keys::register_for_code(storage, &demo.code, &public).await?;
             created.push(format!("key {} for {}", public.kid, demo.code));
         }
@@ -71,7 +74,10 @@ pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>>
     Ok(created)
 }
 
-fn toml_from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, figment::Error> {
+fn toml_from_str<T: serde::de::DeserializeOwned>(text: &str) -> anyhow::Result<T> {
     use figment::providers::{Format as _, Toml};
-    figment::Figment::new().merge(Toml::string(text)).extract()
+    Ok(figment::Figment::new()
+        .merge(Toml::string(text))
+        .extract()
+        .map_err(Box::new)?)
 }

@@ -41,32 +41,38 @@ pub fn server_config(tls: &TlsConfig) -> anyhow::Result<Option<ServerConfig>> {
         .with_context(|| format!("bad certificate in {}", certificate.display()))?;
     let key = PrivateKeyDer::from_pem_file(&private_key)
         .with_context(|| format!("cannot read the private key {}", private_key.display()))?;
-    let config = ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)?;
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?;
     Ok(Some(config))
 }
 
 /// Writes a development CA and a `localhost` / `127.0.0.1` certificate into `dir` unless present.
 pub fn ensure_development_certificate(dir: &Path) -> anyhow::Result<()> {
-    if dir.join(DEV_CERT_FILE).exists() && dir.join(DEV_KEY_FILE).exists() && dir.join(DEV_CA_FILE).exists() {
+    if dir.join(DEV_CERT_FILE).exists()
+        && dir.join(DEV_KEY_FILE).exists()
+        && dir.join(DEV_CA_FILE).exists()
+    {
         return Ok(());
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "clubgate development CA (not for production)");
+    ca_params.distinguished_name.push(
+        DnType::CommonName,
+        "clubgate development CA (not for production)",
+    );
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_key = KeyPair::generate()?;
     let ca_cert = ca_params.self_signed(&ca_key)?;
 
-    let mut leaf_params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()])?;
+    let mut leaf_params = CertificateParams::new(vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ])?;
     leaf_params
         .distinguished_name
         .push(DnType::CommonName, "clubgate development gateway");

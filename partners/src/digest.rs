@@ -6,8 +6,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sha2::{Digest as _, Sha256, Sha512};
 use sfv::{BareItem, Dictionary, ListEntry, Parser};
+use sha2::{Digest as _, Sha256, Sha512};
 
 /// Why a `Content-Digest` header does not vouch for a body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,13 +74,22 @@ mod tests {
     fn own_digest_verifies_and_tampering_is_detected() {
         let header = content_digest(b"{\"points\":10}");
         assert_eq!(verify(&header, b"{\"points\":10}"), Ok(()));
-        assert_eq!(verify(&header, b"{\"points\":11}"), Err(DigestError::Mismatch));
+        assert_eq!(
+            verify(&header, b"{\"points\":11}"),
+            Err(DigestError::Mismatch)
+        );
     }
 
     #[test]
     fn unsupported_or_malformed_digests_are_refused() {
-        assert_eq!(verify("md5=:AAAA:", b""), Err(DigestError::NoSupportedAlgorithm));
+        assert_eq!(
+            verify("md5=:AAAA:", b""),
+            Err(DigestError::NoSupportedAlgorithm)
+        );
         assert_eq!(verify("sha-256=abc", b""), Err(DigestError::Malformed));
-        assert_eq!(verify("not a dictionary ((", b""), Err(DigestError::Malformed));
+        assert_eq!(
+            verify("not a dictionary ((", b""),
+            Err(DigestError::Malformed)
+        );
     }
 }

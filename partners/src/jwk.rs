@@ -242,7 +242,11 @@ mod tests {
     #[test]
     fn mismatched_private_key_is_refused() {
         let mut jwk = rfc8037_jwk();
-        jwk.x = PrivateKey::generate("other").unwrap().public_key().to_jwk().x;
+        jwk.x = PrivateKey::generate("other")
+            .unwrap()
+            .public_key()
+            .to_jwk()
+            .x;
         assert!(matches!(jwk.private_key(), Err(JwkError::KeyMismatch)));
     }
 
@@ -265,7 +269,10 @@ mod tests {
     fn generated_key_round_trips_through_jwk() {
         let key = PrivateKey::generate("round-trip").unwrap();
         let jwk = Jwk::from_json(&serde_json::to_string(&key.to_jwk()).unwrap()).unwrap();
-        assert_eq!(jwk.private_key().unwrap().key.to_bytes(), key.key.to_bytes());
+        assert_eq!(
+            jwk.private_key().unwrap().key.to_bytes(),
+            key.key.to_bytes()
+        );
         assert!(!key.public_key().to_jwk().is_private());
     }
 }

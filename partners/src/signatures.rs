@@ -127,7 +127,11 @@ impl MessageParts {
             method: Some(method.to_owned()),
             scheme: Some(scheme.to_ascii_lowercase()),
             authority: Some(normalize_authority(scheme, authority)),
-            path: Some(if path.is_empty() { "/".into() } else { path.to_owned() }),
+            path: Some(if path.is_empty() {
+                "/".into()
+            } else {
+                path.to_owned()
+            }),
             query: query.map(str::to_owned),
             ..Self::default()
         }
@@ -143,7 +147,8 @@ impl MessageParts {
 
     /// Adds one header field line; repeated names are combined as RFC 9421 says.
     pub fn add_header(&mut self, name: &str, value: &str) {
-        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
     }
 
     /// Builder form of [`MessageParts::add_header`].
@@ -232,8 +237,7 @@ pub struct SignatureHeaders {
 
 fn serialize_inner_list(list: InnerList) -> String {
     // An inner list on its own serialises exactly like a one-member list.
-    sfv::FieldType::serialize(&vec![ListEntry::InnerList(list)])
-        .unwrap_or_else(|| "()".to_owned())
+    sfv::FieldType::serialize(&vec![ListEntry::InnerList(list)]).unwrap_or_else(|| "()".to_owned())
 }
 
 fn key(name: &str) -> Key {
@@ -288,7 +292,9 @@ fn signature_base(
     let mut base = String::new();
     for (i, component) in components.iter().enumerate() {
         if components[..i].contains(component) {
-            return Err(SignatureError::DuplicateComponent(component.name().to_owned()));
+            return Err(SignatureError::DuplicateComponent(
+                component.name().to_owned(),
+            ));
         }
         let value = message.component_value(component)?;
         if value.contains(['\n', '\r']) {
@@ -347,7 +353,10 @@ fn integer_param(params: &Parameters, name: &'static str) -> Result<Option<i64>,
 }
 
 /// Parses every signature in the `Signature-Input` and `Signature` header values.
-pub fn parse(signature_input: &str, signature: &str) -> Result<Vec<ParsedSignature>, SignatureError> {
+pub fn parse(
+    signature_input: &str,
+    signature: &str,
+) -> Result<Vec<ParsedSignature>, SignatureError> {
     let malformed = |what: &str| SignatureError::Malformed(what.to_owned());
     let inputs: Dictionary = Parser::new(signature_input)
         .parse()
@@ -361,7 +370,9 @@ pub fn parse(signature_input: &str, signature: &str) -> Result<Vec<ParsedSignatu
     let mut parsed = Vec::with_capacity(inputs.len());
     for (label, entry) in inputs {
         let ListEntry::InnerList(list) = entry else {
-            return Err(malformed("each Signature-Input member must be an inner list"));
+            return Err(malformed(
+                "each Signature-Input member must be an inner list",
+            ));
         };
         let signature = match signatures.get(label.as_str()) {
             Some(ListEntry::Item(Item {
@@ -463,10 +474,17 @@ mod tests {
     }
 
     fn b26_components() -> Vec<Component> {
-        ["date", "@method", "@path", "@authority", "content-type", "content-length"]
-            .into_iter()
-            .map(|n| Component::parse(n).unwrap())
-            .collect()
+        [
+            "date",
+            "@method",
+            "@path",
+            "@authority",
+            "content-type",
+            "content-length",
+        ]
+        .into_iter()
+        .map(|n| Component::parse(n).unwrap())
+        .collect()
     }
 
     const B26_BASE: &str = "\"date\": Tue, 20 Apr 2021 02:07:55 GMT\n\
@@ -492,7 +510,14 @@ mod tests {
         let key = Jwk::from_json(B14_JWK).unwrap().private_key().unwrap();
         let base = base_for(&b26_message(), &b26_components(), &b26_params()).unwrap();
         assert_eq!(base, B26_BASE);
-        let headers = sign(&b26_message(), "sig-b26", &b26_components(), &b26_params(), &key.key).unwrap();
+        let headers = sign(
+            &b26_message(),
+            "sig-b26",
+            &b26_components(),
+            &b26_params(),
+            &key.key,
+        )
+        .unwrap();
         assert_eq!(headers.signature, B26_SIGNATURE);
         assert_eq!(
             headers.signature_input,
@@ -509,27 +534,48 @@ mod tests {
         assert_eq!(parsed[0].base(&b26_message()).unwrap(), B26_BASE);
         assert_eq!(parsed[0].verify(&b26_message(), &public.key), Ok(()));
         let tampered = b26_message().with_header("Date", "later");
-        assert_eq!(parsed[0].verify(&tampered, &public.key), Err(SignatureError::Invalid));
+        assert_eq!(
+            parsed[0].verify(&tampered, &public.key),
+            Err(SignatureError::Invalid)
+        );
     }
 
     #[test]
     fn derived_components_follow_rfc9421_section_2_2() {
-        let message = MessageParts::request("GET", "HTTPS", "WWW.Example.com:443", "/path", Some("param=value"));
-        let value = |name: &str| message.component_value(&Component::parse(name).unwrap()).unwrap();
+        let message = MessageParts::request(
+            "GET",
+            "HTTPS",
+            "WWW.Example.com:443",
+            "/path",
+            Some("param=value"),
+        );
+        let value = |name: &str| {
+            message
+                .component_value(&Component::parse(name).unwrap())
+                .unwrap()
+        };
         assert_eq!(value("@authority"), "www.example.com");
-        assert_eq!(value("@target-uri"), "https://www.example.com/path?param=value");
+        assert_eq!(
+            value("@target-uri"),
+            "https://www.example.com/path?param=value"
+        );
         assert_eq!(value("@request-target"), "/path?param=value");
         assert_eq!(value("@query"), "?param=value");
         assert_eq!(value("@scheme"), "https");
         let no_query = MessageParts::request("GET", "http", "h:8080", "", None);
         assert_eq!(no_query.component_value(&Component::Query).unwrap(), "?");
         assert_eq!(no_query.component_value(&Component::Path).unwrap(), "/");
-        assert_eq!(no_query.component_value(&Component::Authority).unwrap(), "h:8080");
+        assert_eq!(
+            no_query.component_value(&Component::Authority).unwrap(),
+            "h:8080"
+        );
     }
 
     #[test]
     fn repeated_header_fields_are_combined() {
-        let message = MessageParts::response(200).with_header("X-A", " one ").with_header("x-a", "two");
+        let message = MessageParts::response(200)
+            .with_header("X-A", " one ")
+            .with_header("x-a", "two");
         assert_eq!(message.header("x-a").as_deref(), Some("one, two"));
         assert_eq!(message.component_value(&Component::Status).unwrap(), "200");
     }
@@ -540,9 +586,18 @@ mod tests {
             parse("s=(\"@query-param\";name=\"a\");created=1", "s=:AA==:"),
             Err(SignatureError::UnsupportedComponent(_))
         ));
-        assert!(matches!(parse("s=(\"@method\")", "t=:AA==:"), Err(SignatureError::Malformed(_))));
-        assert!(matches!(parse("s=(\"@method\");created=\"x\"", "s=:AA==:"), Err(SignatureError::InvalidParameter("created"))));
-        assert!(matches!(parse("garbage((", "s=:AA==:"), Err(SignatureError::Malformed(_))));
+        assert!(matches!(
+            parse("s=(\"@method\")", "t=:AA==:"),
+            Err(SignatureError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse("s=(\"@method\");created=\"x\"", "s=:AA==:"),
+            Err(SignatureError::InvalidParameter("created"))
+        ));
+        assert!(matches!(
+            parse("garbage((", "s=:AA==:"),
+            Err(SignatureError::Malformed(_))
+        ));
         let twice = parse("s=(\"@method\" \"@method\")", "s=:AA==:").unwrap();
         assert!(matches!(
             twice[0].base(&MessageParts::request("GET", "https", "a", "/", None)),

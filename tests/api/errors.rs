@@ -7,7 +7,13 @@ async fn an_oversized_body_is_refused_with_its_own_code() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
     let big = serde_json::json!({ "jwk": { "kty": "OKP", "padding": "x".repeat(70_000) } });
-    let draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(big), Some("big-1"));
+    let draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(big),
+        Some("big-1"),
+    );
     let res = app.send(&draft, &partner.key).await;
     assert_eq!(res.status, 413);
     assert_eq!(res.error_code(), "payload_too_large");

@@ -11,8 +11,19 @@ fn register_body(kid: &str) -> serde_json::Value {
     serde_json::json!({ "jwk": key.public_key().to_jwk() })
 }
 
-async fn post_key(app: &TestApp, partner: &TestPartner, body: serde_json::Value, idempotency_key: &str) -> test_support::TestResponse {
-    let draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(body), Some(idempotency_key));
+async fn post_key(
+    app: &TestApp,
+    partner: &TestPartner,
+    body: serde_json::Value,
+    idempotency_key: &str,
+) -> test_support::TestResponse {
+    let draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(body),
+        Some(idempotency_key),
+    );
     app.send(&draft, &partner.key).await
 }
 
@@ -37,21 +48,35 @@ async fn a_retry_gets_the_byte_identical_first_answer() {
     let partner = app.seed_partner().await;
     let body = register_body("rotated-1");
     let first = post_key(&app, &partner, body.clone(), "rotate-1").await;
-    assert_eq!(first.status, 201, "{}", String::from_utf8_lossy(&first.body));
+    assert_eq!(
+        first.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
     assert_eq!(first.header("idempotent-replayed"), None);
     let retry = post_key(&app, &partner, body, "rotate-1").await;
     assert_eq!(retry.status, 201);
     assert_eq!(retry.body, first.body, "the replay must be byte-identical");
     assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));
     retry.verify_receipt(&app.gateway_keys()).unwrap();
-    assert_eq!(count_keys(&app, "rotated-1").await, 1, "the retry must not register twice");
+    assert_eq!(
+        count_keys(&app, "rotated-1").await,
+        1,
+        "the retry must not register twice"
+    );
 }
 
 #[tokio::test]
 async fn the_same_key_with_another_payload_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    assert_eq!(post_key(&app, &partner, register_body("first-payload"), "reuse-1").await.status, 201);
+    assert_eq!(
+        post_key(&app, &partner, register_body("first-payload"), "reuse-1")
+            .await
+            .status,
+        201
+    );
     let res = post_key(&app, &partner, register_body("second-payload"), "reuse-1").await;
     assert_eq!(res.status, 422);
     assert_eq!(res.error_code(), "idempotency_key_reused");
@@ -63,8 +88,19 @@ async fn idempotency_keys_are_scoped_to_the_partner() {
     let app = TestApp::spawn().await;
     let hotel = app.seed_partner().await;
     let restaurant = app.seed_partner().await;
-    assert_eq!(post_key(&app, &hotel, register_body("hotel-next"), "shared-key").await.status, 201);
-    let res = post_key(&app, &restaurant, register_body("restaurant-next"), "shared-key").await;
+    assert_eq!(
+        post_key(&app, &hotel, register_body("hotel-next"), "shared-key")
+            .await
+            .status,
+        201
+    );
+    let res = post_key(
+        &app,
+        &restaurant,
+        register_body("restaurant-next"),
+        "shared-key",
+    )
+    .await;
     assert_eq!(res.status, 201, "another partner's key space is separate");
 }
 
@@ -74,7 +110,13 @@ async fn a_retry_while_the_first_is_in_flight_gets_409() {
     let partner = app.seed_partner().await;
     let body = register_body("in-flight");
     // Another gateway instance holds the claim (as if mid-request): compute the same fingerprint.
-    let draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(body), Some("busy-1"));
+    let draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(body),
+        Some("busy-1"),
+    );
     let fingerprint = gateway::domain::idempotency::IdempotentRequest::new(
         partner.partner.id,
         gateway::domain::idempotency::IdempotencyKey::parse("busy-1").unwrap(),
@@ -138,9 +180,18 @@ async fn a_failed_request_stays_failed_for_its_key() {
 async fn malformed_json_is_refused_and_not_recorded() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(serde_json::json!({})), Some("json-1"));
+    let mut draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(serde_json::json!({})),
+        Some("json-1"),
+    );
     draft.body = b"{\"jwk\": ".to_vec();
-    draft.set_header("content-digest", &partners::digest::content_digest(&draft.body));
+    draft.set_header(
+        "content-digest",
+        &partners::digest::content_digest(&draft.body),
+    );
     let res = app.send(&draft, &partner.key).await;
     assert_eq!(res.status, 400);
     assert_eq!(res.error_code(), "malformed_json");

@@ -11,10 +11,18 @@ async fn an_independent_rfc9421_implementation_interoperates() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
     let key_file = app.dir.join("partner.jwk");
-    std::fs::write(&key_file, serde_json::to_vec(&partner.key.to_jwk()).unwrap()).unwrap();
+    std::fs::write(
+        &key_file,
+        serde_json::to_vec(&partner.key.to_jwk()).unwrap(),
+    )
+    .unwrap();
     let next = PrivateKey::generate("python-registered").unwrap();
     let next_file = app.dir.join("next.pub.jwk");
-    std::fs::write(&next_file, serde_json::to_vec(&next.public_key().to_jwk()).unwrap()).unwrap();
+    std::fs::write(
+        &next_file,
+        serde_json::to_vec(&next.public_key().to_jwk()).unwrap(),
+    )
+    .unwrap();
     let ca_file = app.dir.join("ca.pem");
     std::fs::write(&ca_file, &app.ca_pem).unwrap();
 
@@ -52,5 +60,8 @@ async fn an_independent_rfc9421_implementation_interoperates() {
     assert_eq!(report["registered"]["key_id"], "python-registered");
     assert_eq!(report["receipts_verified"], 2);
     // The key registered by the Python partner now signs for it through our own client.
-    assert_eq!(app.client(&next).await.whoami().await.unwrap().body.key_id, "python-registered");
+    assert_eq!(
+        app.client(&next).await.whoami().await.unwrap().body.key_id,
+        "python-registered"
+    );
 }

@@ -30,15 +30,29 @@ async fn schema_objects(db: &TestDb) -> Vec<String> {
 #[tokio::test]
 async fn migrations_apply_revert_and_apply_again() {
     let db = TestDb::empty().await;
-    let applied = gateway::storage::migrations::run_pending(db.url()).await.unwrap();
+    let applied = gateway::storage::migrations::run_pending(db.url())
+        .await
+        .unwrap();
     assert!(!applied.is_empty());
     let after_up = schema_objects(&db).await;
     assert!(after_up.contains(&"partners".to_owned()), "{after_up:?}");
 
-    let reverted = gateway::storage::migrations::revert_all(db.url()).await.unwrap();
+    let reverted = gateway::storage::migrations::revert_all(db.url())
+        .await
+        .unwrap();
     assert_eq!(reverted.len(), applied.len());
-    assert_eq!(schema_objects(&db).await, Vec::<String>::new(), "down migrations left objects behind");
+    assert_eq!(
+        schema_objects(&db).await,
+        Vec::<String>::new(),
+        "down migrations left objects behind"
+    );
 
-    gateway::storage::migrations::run_pending(db.url()).await.unwrap();
-    assert_eq!(schema_objects(&db).await, after_up, "up after down must rebuild the same schema");
+    gateway::storage::migrations::run_pending(db.url())
+        .await
+        .unwrap();
+    assert_eq!(
+        schema_objects(&db).await,
+        after_up,
+        "up after down must rebuild the same schema"
+    );
 }

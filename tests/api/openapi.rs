@@ -25,12 +25,18 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
     ];
     assert_eq!(
         documented,
-        expected.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect::<Vec<_>>(),
+        expected
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect::<Vec<_>>(),
         "a route was added or removed: update this list and docs/"
     );
     for (method, path) in &documented {
         let res = app.send_raw(method, path, &[], Vec::new()).await;
-        assert_ne!(res.status, 404, "{method} {path} is documented but not served");
+        assert_ne!(
+            res.status, 404,
+            "{method} {path} is documented but not served"
+        );
         res.verify_receipt(&app.gateway_keys()).unwrap();
     }
     let unknown = app.send_raw("GET", "/v1/nowhere", &[], Vec::new()).await;

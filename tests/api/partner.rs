@@ -25,8 +25,14 @@ async fn a_partner_sees_only_itself() {
     let app = TestApp::spawn().await;
     let hotel = app.seed_partner().await;
     let restaurant = app.seed_partner().await;
-    assert_eq!(hotel.client.whoami().await.unwrap().body.id, hotel.partner.id.0);
-    assert_eq!(restaurant.client.whoami().await.unwrap().body.id, restaurant.partner.id.0);
+    assert_eq!(
+        hotel.client.whoami().await.unwrap().body.id,
+        hotel.partner.id.0
+    );
+    assert_eq!(
+        restaurant.client.whoami().await.unwrap().body.id,
+        restaurant.partner.id.0
+    );
 }
 
 #[tokio::test]
@@ -36,7 +42,12 @@ async fn key_rotation_registers_the_next_key_and_both_work_until_the_old_is_revo
     let next = PrivateKey::generate(&format!("{}-next", partner.key.kid)).unwrap();
     let receipt = partner
         .client
-        .register_key(&RegisterKeyRequest { jwk: next.public_key().to_jwk() }, "rotate-next")
+        .register_key(
+            &RegisterKeyRequest {
+                jwk: next.public_key().to_jwk(),
+            },
+            "rotate-next",
+        )
         .await
         .unwrap();
     assert_eq!(receipt.status, 201);
@@ -45,9 +56,14 @@ async fn key_rotation_registers_the_next_key_and_both_work_until_the_old_is_revo
 
     let next_client = app.client(&next).await;
     assert_eq!(next_client.whoami().await.unwrap().body.key_id, next.kid);
-    assert_eq!(partner.client.whoami().await.unwrap().body.key_id, partner.key.kid);
+    assert_eq!(
+        partner.client.whoami().await.unwrap().body.key_id,
+        partner.key.kid
+    );
 
-    gateway::domain::partner_keys::revoke(&app.storage, &partner.key.kid).await.unwrap();
+    gateway::domain::partner_keys::revoke(&app.storage, &partner.key.kid)
+        .await
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         match partner.client.whoami().await {
@@ -55,7 +71,10 @@ async fn key_rotation_registers_the_next_key_and_both_work_until_the_old_is_revo
                 assert_eq!(problem.code, "key_revoked");
                 break;
             }
-            Ok(_) => assert!(std::time::Instant::now() < deadline, "revoked key still accepted"),
+            Ok(_) => assert!(
+                std::time::Instant::now() < deadline,
+                "revoked key still accepted"
+            ),
             Err(other) => panic!("unexpected error: {other}"),
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -73,7 +92,9 @@ async fn a_private_jwk_is_refused_for_registration() {
         .register_key(&RegisterKeyRequest { jwk: next.to_jwk() }, "leak-1")
         .await
         .unwrap_err();
-    let ClientError::Problem { problem } = err else { panic!("expected a problem, got {err}") };
+    let ClientError::Problem { problem } = err else {
+        panic!("expected a problem, got {err}")
+    };
     assert_eq!(problem.code, "invalid_key");
     assert_eq!(problem.status, 422);
 }
@@ -82,10 +103,19 @@ async fn a_private_jwk_is_refused_for_registration() {
 async fn a_non_ed25519_jwk_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut jwk = PrivateKey::generate("x25519").unwrap().public_key().to_jwk();
+    let mut jwk = PrivateKey::generate("x25519")
+        .unwrap()
+        .public_key()
+        .to_jwk();
     jwk.crv = "X25519".into();
-    let err = partner.client.register_key(&RegisterKeyRequest { jwk }, "crv-1").await.unwrap_err();
-    let ClientError::Problem { problem } = err else { panic!("expected a problem, got {err}") };
+    let err = partner
+        .client
+        .register_key(&RegisterKeyRequest { jwk }, "crv-1")
+        .await
+        .unwrap_err();
+    let ClientError::Problem { problem } = err else {
+        panic!("expected a problem, got {err}")
+    };
     assert_eq!(problem.code, "invalid_key");
 }
 
@@ -95,20 +125,34 @@ async fn registering_a_public_key_twice_is_refused() {
     let partner = app.seed_partner().await;
     let mut jwk = partner.key.public_key().to_jwk();
     jwk.kid = Some("same-bytes-new-kid".into());
-    let err = partner.client.register_key(&RegisterKeyRequest { jwk }, "dup-1").await.unwrap_err();
-    let ClientError::Problem { problem } = err else { panic!("expected a problem, got {err}") };
+    let err = partner
+        .client
+        .register_key(&RegisterKeyRequest { jwk }, "dup-1")
+        .await
+        .unwrap_err();
+    let ClientError::Problem { problem } = err else {
+        panic!("expected a problem, got {err}")
+    };
     assert_eq!(problem.code, "public_key_taken");
 }
 
 #[tokio::test]
 async fn jwks_publishes_the_gateway_signing_key() {
     let app = TestApp::spawn().await;
-    let res = app.send_raw("GET", "/.well-known/jwks.json", &[], Vec::new()).await;
+    let res = app
+        .send_raw("GET", "/.well-known/jwks.json", &[], Vec::new())
+        .await;
     assert_eq!(res.status, 200);
-    assert_eq!(res.header("content-type").as_deref(), Some("application/jwk-set+json"));
+    assert_eq!(
+        res.header("content-type").as_deref(),
+        Some("application/jwk-set+json")
+    );
     let set: partners::jwk::JwkSet = res.json();
     assert_eq!(set, app.gateway_keys());
-    assert!(set.keys.iter().all(|k| k.d.is_none()), "no private key material may be published");
+    assert!(
+        set.keys.iter().all(|k| k.d.is_none()),
+        "no private key material may be published"
+    );
     let key = set.find(&app.config.keys.current.kid).unwrap();
     assert_eq!(key.key, app.config.keys.current.key.verifying_key());
 }

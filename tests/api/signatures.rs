@@ -24,7 +24,9 @@ fn register_body() -> serde_json::Value {
 async fn a_well_formed_request_is_accepted_and_its_receipt_verifies() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let res = app.send(&whoami_draft(&app, &partner).await, &partner.key).await;
+    let res = app
+        .send(&whoami_draft(&app, &partner).await, &partner.key)
+        .await;
     assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
     let kid = res.verify_receipt(&app.gateway_keys()).unwrap();
     assert_eq!(kid, app.config.keys.current.kid);
@@ -42,9 +44,15 @@ async fn malformed_signature_headers_are_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
     for (input, signature) in [
-        (Some("sig1=not-a-list".to_owned()), Some("sig1=:AAAA:".to_owned())),
+        (
+            Some("sig1=not-a-list".to_owned()),
+            Some("sig1=:AAAA:".to_owned()),
+        ),
         (Some("sig1=(\"@method\");created=1".to_owned()), None),
-        (Some("sig1=(\"@method\")".to_owned()), Some("other=:AAAA:".to_owned())),
+        (
+            Some("sig1=(\"@method\")".to_owned()),
+            Some("other=:AAAA:".to_owned()),
+        ),
         (Some("((((".to_owned()), Some("sig1=:AAAA:".to_owned())),
     ] {
         let mut draft = whoami_draft(&app, &partner).await;
@@ -82,7 +90,13 @@ async fn wrong_signature_is_refused() {
 async fn tampered_body_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(register_body()), Some("tamper-1"));
+    let mut draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(register_body()),
+        Some("tamper-1"),
+    );
     let mut tampered = draft.body.clone();
     tampered.extend_from_slice(b" ");
     draft.sent_body = Some(tampered);
@@ -94,8 +108,17 @@ async fn tampered_body_is_refused() {
 async fn wrong_digest_is_refused_even_when_signed() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(register_body()), Some("digest-1"));
-    draft.set_header("content-digest", &partners::digest::content_digest(b"something else"));
+    let mut draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(register_body()),
+        Some("digest-1"),
+    );
+    draft.set_header(
+        "content-digest",
+        &partners::digest::content_digest(b"something else"),
+    );
     let res = app.send(&draft, &partner.key).await;
     assert_refused(&app, &res, 400, "content_digest_mismatch");
 }
@@ -104,7 +127,13 @@ async fn wrong_digest_is_refused_even_when_signed() {
 async fn missing_digest_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(register_body()), Some("digest-2"));
+    let mut draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(register_body()),
+        Some("digest-2"),
+    );
     draft.remove_header("content-digest");
     draft.uncover("content-digest");
     let res = app.send(&draft, &partner.key).await;
@@ -115,7 +144,13 @@ async fn missing_digest_is_refused() {
 async fn malformed_digest_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(register_body()), Some("digest-3"));
+    let mut draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(register_body()),
+        Some("digest-3"),
+    );
     draft.set_header("content-digest", "md5=:AAAA:");
     let res = app.send(&draft, &partner.key).await;
     assert_refused(&app, &res, 400, "content_digest_malformed");
@@ -137,7 +172,11 @@ async fn created_in_the_future_is_refused_beyond_the_skew() {
     let partner = app.seed_partner().await;
     let mut within = whoami_draft(&app, &partner).await;
     within.params.created = Some(within.params.created.unwrap() + 5);
-    assert_eq!(app.send(&within, &partner.key).await.status, 200, "5 s ahead is within the 10 s skew");
+    assert_eq!(
+        app.send(&within, &partner.key).await.status,
+        200,
+        "5 s ahead is within the 10 s skew"
+    );
     let mut draft = whoami_draft(&app, &partner).await;
     draft.params.created = Some(draft.params.created.unwrap() + 60);
     let res = app.send(&draft, &partner.key).await;
@@ -173,7 +212,10 @@ async fn a_forged_request_does_not_burn_the_nonce() {
     let partner = app.seed_partner().await;
     let impostor = partners::jwk::PrivateKey::generate("impostor").unwrap();
     let draft = whoami_draft(&app, &partner).await;
-    assert_eq!(app.send(&draft, &impostor).await.error_code(), "signature_invalid");
+    assert_eq!(
+        app.send(&draft, &impostor).await.error_code(),
+        "signature_invalid"
+    );
     assert_eq!(app.send(&draft, &partner.key).await.status, 200);
 }
 
@@ -190,9 +232,13 @@ async fn unknown_key_is_refused() {
 async fn revoked_key_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    gateway::domain::partner_keys::revoke(&app.storage, &partner.key.kid).await.unwrap();
+    gateway::domain::partner_keys::revoke(&app.storage, &partner.key.kid)
+        .await
+        .unwrap();
     // The key cache holds a looked-up key for its TTL; this key was never looked up.
-    let res = app.send(&whoami_draft(&app, &partner).await, &partner.key).await;
+    let res = app
+        .send(&whoami_draft(&app, &partner).await, &partner.key)
+        .await;
     assert_refused(&app, &res, 401, "key_revoked");
 }
 
@@ -204,17 +250,29 @@ async fn revocation_takes_effect_after_the_key_cache_ttl() {
     })
     .await;
     let partner = app.seed_partner().await;
-    assert_eq!(app.send(&whoami_draft(&app, &partner).await, &partner.key).await.status, 200);
-    gateway::domain::partner_keys::revoke(&app.storage, &partner.key.kid).await.unwrap();
+    assert_eq!(
+        app.send(&whoami_draft(&app, &partner).await, &partner.key)
+            .await
+            .status,
+        200
+    );
+    gateway::domain::partner_keys::revoke(&app.storage, &partner.key.kid)
+        .await
+        .unwrap();
     // Poll instead of sleeping a fixed time: the refusal must come within the TTL (plus slack).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let res = app.send(&whoami_draft(&app, &partner).await, &partner.key).await;
+        let res = app
+            .send(&whoami_draft(&app, &partner).await, &partner.key)
+            .await;
         if res.status == 401 {
             assert_eq!(res.error_code(), "key_revoked");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "revoked key still accepted after 5 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "revoked key still accepted after 5 s"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
@@ -230,7 +288,9 @@ async fn suspended_partner_is_refused() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let res = app.send(&whoami_draft(&app, &partner).await, &partner.key).await;
+    let res = app
+        .send(&whoami_draft(&app, &partner).await, &partner.key)
+        .await;
     assert_refused(&app, &res, 403, "partner_suspended");
 }
 
@@ -249,7 +309,13 @@ async fn each_required_component_must_be_covered() {
     let res = app.send(&with_query, &partner.key).await;
     assert_refused(&app, &res, 400, "signature_component_not_covered");
     for name in ["content-digest", "idempotency-key"] {
-        let mut draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(register_body()), Some("cover-1"));
+        let mut draft = app.draft(
+            &partner.key,
+            "POST",
+            "/v1/partner/keys",
+            Some(register_body()),
+            Some("cover-1"),
+        );
         draft.uncover(name);
         let res = app.send(&draft, &partner.key).await;
         assert_refused(&app, &res, 400, "signature_component_not_covered");
@@ -269,7 +335,13 @@ async fn a_covered_query_is_accepted() {
 async fn post_without_idempotency_key_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(register_body()), None);
+    let mut draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(register_body()),
+        None,
+    );
     draft.uncover("idempotency-key");
     let res = app.send(&draft, &partner.key).await;
     assert_refused(&app, &res, 400, "idempotency_key_missing");
@@ -280,7 +352,13 @@ async fn overlong_idempotency_key_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
     let key = "k".repeat(256);
-    let draft = app.draft(&partner.key, "POST", "/v1/partner/keys", Some(register_body()), Some(&key));
+    let draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/partner/keys",
+        Some(register_body()),
+        Some(&key),
+    );
     let res = app.send(&draft, &partner.key).await;
     assert_eq!(res.status, 400);
     assert_eq!(res.error_code(), "idempotency_key_invalid");
@@ -312,7 +390,11 @@ async fn another_algorithm_is_refused() {
     assert_refused(&app, &res, 400, "signature_algorithm_unsupported");
     let mut without_alg = whoami_draft(&app, &partner).await;
     without_alg.params.alg = None;
-    assert_eq!(app.send(&without_alg, &partner.key).await.status, 200, "alg is optional");
+    assert_eq!(
+        app.send(&without_alg, &partner.key).await.status,
+        200,
+        "alg is optional"
+    );
 }
 
 #[tokio::test]

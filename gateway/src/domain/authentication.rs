@@ -169,7 +169,9 @@ impl Authenticator {
             .clone()
             .ok_or(AuthError::ParameterMissing("keyid"))?;
         tracing::Span::current().record("key.id", kid.as_str());
-        let created = params.created.ok_or(AuthError::ParameterMissing("created"))?;
+        let created = params
+            .created
+            .ok_or(AuthError::ParameterMissing("created"))?;
         let nonce = params
             .nonce
             .clone()

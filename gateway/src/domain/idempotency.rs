@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use futures_util::future::BoxFuture;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
@@ -66,7 +66,11 @@ impl IdempotentRequest {
         body: &[u8],
     ) -> Self {
         let mut hash = Sha256::new();
-        for part in [method.as_bytes(), path.as_bytes(), query.unwrap_or("").as_bytes()] {
+        for part in [
+            method.as_bytes(),
+            path.as_bytes(),
+            query.unwrap_or("").as_bytes(),
+        ] {
             hash.update((part.len() as u64).to_be_bytes());
             hash.update(part);
         }
@@ -261,6 +265,9 @@ mod tests {
         assert_ne!(base, fp("POST", "/v1/b", None, b"{}"));
         assert_ne!(base, fp("POST", "/v1/a", Some("x=1"), b"{}"));
         // Moving bytes between parts must not collide.
-        assert_ne!(fp("POST", "/v1/ab", None, b""), fp("POST", "/v1/a", Some("b"), b""));
+        assert_ne!(
+            fp("POST", "/v1/ab", None, b""),
+            fp("POST", "/v1/a", Some("b"), b"")
+        );
     }
 }

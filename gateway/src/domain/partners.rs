@@ -36,7 +36,9 @@ pub struct Code(String);
 /// Why a value given for a new partner or branch is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidInput {
-    #[error("code {0:?} must be 1 to 63 lowercase letters, digits or '-', starting with a letter or digit")]
+    #[error(
+        "code {0:?} must be 1 to 63 lowercase letters, digits or '-', starting with a letter or digit"
+    )]
     Code(String),
     #[error("{0} must be 1 to {1} characters")]
     Length(&'static str, usize),

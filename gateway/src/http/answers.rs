@@ -25,7 +25,11 @@ pub fn answer_response(answer: Answer) -> HttpResponse {
     };
     let status = StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
-    response.content_type(if status.is_success() { "application/json" } else { PROBLEM_JSON });
+    response.content_type(if status.is_success() {
+        "application/json"
+    } else {
+        PROBLEM_JSON
+    });
     if is_replay {
         response.insert_header((protocol::IDEMPOTENT_REPLAYED, "true"));
     }

@@ -30,7 +30,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -44,7 +49,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, title, detail)
     }
 
-    pub fn unauthorized(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unauthorized(
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, title, detail)
     }
 
@@ -60,7 +69,11 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, title, detail)
     }
 
-    pub fn unprocessable(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unprocessable(
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, title, detail)
     }
 
@@ -199,9 +212,11 @@ impl From<AuthError> for ApiError {
             AuthError::DigestMissing => {
                 Self::bad_request("content_digest_missing", "Content-Digest required", detail)
             }
-            AuthError::DigestMalformed(_) => {
-                Self::bad_request("content_digest_malformed", "Malformed Content-Digest", detail)
-            }
+            AuthError::DigestMalformed(_) => Self::bad_request(
+                "content_digest_malformed",
+                "Malformed Content-Digest",
+                detail,
+            ),
             AuthError::DigestMismatch => Self::bad_request(
                 "content_digest_mismatch",
                 "Body does not match its digest",
@@ -210,9 +225,11 @@ impl From<AuthError> for ApiError {
             AuthError::SignatureInvalid => {
                 Self::unauthorized("signature_invalid", "Invalid signature", detail)
             }
-            AuthError::IdempotencyKeyMissing => {
-                Self::bad_request("idempotency_key_missing", "Idempotency-Key required", detail)
-            }
+            AuthError::IdempotencyKeyMissing => Self::bad_request(
+                "idempotency_key_missing",
+                "Idempotency-Key required",
+                detail,
+            ),
             AuthError::IdempotencyKeyInvalid(_) => {
                 Self::bad_request("idempotency_key_invalid", "Invalid Idempotency-Key", detail)
             }

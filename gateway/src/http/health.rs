@@ -40,7 +40,11 @@ pub async fn ready(state: Data<AppState>) -> HttpResponse {
     let (database, redis) = tokio::join!(state.storage.ping_database(), state.storage.ping_redis());
     let verdict = |r: &Result<(), _>| if r.is_ok() { "ok" } else { "unreachable" };
     let body = HealthResponse {
-        status: if database.is_ok() && redis.is_ok() { "ready" } else { "not_ready" },
+        status: if database.is_ok() && redis.is_ok() {
+            "ready"
+        } else {
+            "not_ready"
+        },
         database: Some(verdict(&database)),
         redis: Some(verdict(&redis)),
     };

@@ -13,6 +13,6 @@ use utoipa::OpenApi;
                        is signed by the gateway; see docs/protocol.md. Errors are RFC 9457 problem documents \
                        with a stable `code` (docs/errors.md).",
     ),
-    components(schemas(protocol::Problem, protocol::PartnerKind, protocol::Branch)),
+    components(schemas(protocol::Problem, protocol::PartnerKind, protocol::Branch))
 )]
 pub struct ApiDoc;

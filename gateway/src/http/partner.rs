@@ -1,8 +1,8 @@
 //! `/v1/partner`: the calling partner's own profile and keys.
 
+use ::partners::protocol::{self, Problem, RegisterKeyRequest};
 use actix_web::web::Data;
 use actix_web::{HttpResponse, get, post};
-use ::partners::protocol::{self, Problem, RegisterKeyRequest};
 
 use super::answers::{answer_response, json_answer};
 use super::error::{ApiError, codes};
@@ -55,7 +55,10 @@ impl FinalOutcome for KeyError {
     (status = 401, description = "Signature refused", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/partner")]
-pub async fn show(state: Data<AppState>, request: VerifiedPartner) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    state: Data<AppState>,
+    request: VerifiedPartner,
+) -> Result<HttpResponse, ApiError> {
     let caller = request.caller();
     let profile = partners::profile(&state.storage, caller.partner_id).await?;
     Ok(HttpResponse::Ok().json(profile_body(profile, &caller.key_id)))
@@ -73,20 +76,26 @@ pub async fn register_key(
     request: VerifiedPartner,
 ) -> Result<HttpResponse, ApiError> {
     let body: RegisterKeyRequest = request.json()?;
-    let invalid_key = |detail: String| ApiError::unprocessable(codes::INVALID_KEY, "Invalid key", detail);
+    let invalid_key =
+        |detail: String| ApiError::unprocessable(codes::INVALID_KEY, "Invalid key", detail);
     if body.jwk.is_private() {
         return Err(invalid_key(
             "the JWK contains the private key \"d\": send only the public key, and consider this private key exposed".into(),
         ));
     }
-    let public = body.jwk.public_key().map_err(|e| invalid_key(e.to_string()))?;
+    let public = body
+        .jwk
+        .public_key()
+        .map_err(|e| invalid_key(e.to_string()))?;
     let kid = public.kid.clone();
     let partner_id = request.caller().partner_id;
     let answer = idempotency::execute(
         &state.storage,
         state.idempotency,
         &request.idempotent_request()?,
-        move |conn| Box::pin(async move { partner_keys::register(conn, partner_id, &public).await }),
+        move |conn| {
+            Box::pin(async move { partner_keys::register(conn, partner_id, &public).await })
+        },
         |key| json_answer(201, &key_body(key)),
         |err| ApiError::from(err).recorded(),
     )

@@ -36,7 +36,11 @@ pub async fn sign(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| IdempotencyKey::parse(v).ok());
     let response = next.call(req).await?;
-    let nonce = response.request().extensions().get::<RequestNonce>().cloned();
+    let nonce = response
+        .request()
+        .extensions()
+        .get::<RequestNonce>()
+        .cloned();
     let Some(state) = state else {
         return Ok(response.map_into_boxed_body());
     };
@@ -53,10 +57,16 @@ pub async fn sign(
         header_value(&partners::digest::content_digest(&body))?,
     );
     if let Some(key) = &idempotency_key {
-        headers.insert(HeaderName::from_static(protocol::IDEMPOTENCY_KEY), header_value(key.as_str())?);
+        headers.insert(
+            HeaderName::from_static(protocol::IDEMPOTENCY_KEY),
+            header_value(key.as_str())?,
+        );
     }
     if let Some(RequestNonce(nonce)) = &nonce {
-        headers.insert(HeaderName::from_static(protocol::REQUEST_NONCE), header_value(nonce)?);
+        headers.insert(
+            HeaderName::from_static(protocol::REQUEST_NONCE),
+            header_value(nonce)?,
+        );
     }
     let mut message = MessageParts::response(status);
     for (name, value) in headers.iter() {
@@ -71,13 +81,22 @@ pub async fn sign(
         ..SignatureParams::default()
     };
     let components = protocol::receipt_components(idempotency_key.is_some(), nonce.is_some());
-    let signed = signatures::sign(&message, protocol::RECEIPT_LABEL, &components, &params, &key.key)
-        .map_err(ApiError::internal)?;
+    let signed = signatures::sign(
+        &message,
+        protocol::RECEIPT_LABEL,
+        &components,
+        &params,
+        &key.key,
+    )
+    .map_err(ApiError::internal)?;
     headers.insert(
         HeaderName::from_static("signature-input"),
         header_value(&signed.signature_input)?,
     );
-    headers.insert(HeaderName::from_static("signature"), header_value(&signed.signature)?);
+    headers.insert(
+        HeaderName::from_static("signature"),
+        header_value(&signed.signature)?,
+    );
     let response = head.set_body(body).map_into_boxed_body();
     Ok(ServiceResponse::new(request, response))
 }

@@ -39,7 +39,9 @@ impl VerifiedPartner {
     /// The body as JSON of type `T`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         if self.body.is_empty() {
-            return Err(malformed_json("the request has no body; a JSON object is expected"));
+            return Err(malformed_json(
+                "the request has no body; a JSON object is expected",
+            ));
         }
         serde_json::from_slice(&self.body).map_err(malformed_json)
     }
@@ -127,7 +129,8 @@ impl FromRequest for VerifiedPartner {
                     chrono::Utc::now().timestamp(),
                 )
                 .await?;
-            tracing::Span::current().record("partner.id", tracing::field::display(caller.partner_id));
+            tracing::Span::current()
+                .record("partner.id", tracing::field::display(caller.partner_id));
             Ok(Self {
                 caller,
                 body,

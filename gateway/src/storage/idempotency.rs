@@ -30,7 +30,10 @@ pub struct ClaimedRecord {
 #[derive(QueryableByName)]
 struct LeaseRow {
     #[diesel(sql_type = SqlUuid)]
-    #[expect(dead_code, reason = "RETURNING needs a column; only the row's presence matters")]
+    #[expect(
+        dead_code,
+        reason = "RETURNING needs a column; only the row's presence matters"
+    )]
     lease_token: Uuid,
 }
 

@@ -16,13 +16,22 @@ use partners::protocol::RegisterKeyRequest;
 const DEV_CA: &str = ".data/tls/ca.pem";
 
 #[derive(Parser)]
-#[command(name = "partner", version, about = "Talk to a clubgate gateway as a partner")]
+#[command(
+    name = "partner",
+    version,
+    about = "Talk to a clubgate gateway as a partner"
+)]
 struct Cli {
     /// The partner's private key (RFC 8037 JWK).
     #[arg(long, env = "PARTNER_KEY", global = true)]
     key: Option<PathBuf>,
     /// The gateway's base URL.
-    #[arg(long, env = "CLUBGATE_URL", default_value = "https://127.0.0.1:8443", global = true)]
+    #[arg(
+        long,
+        env = "CLUBGATE_URL",
+        default_value = "https://127.0.0.1:8443",
+        global = true
+    )]
     gateway: url::Url,
     /// A CA certificate (PEM) to trust; defaults to the development CA of `make run` when it exists.
     #[arg(long, env = "PARTNER_CA_CERT", global = true)]
@@ -74,9 +83,9 @@ async fn connect(cli: &Cli) -> anyhow::Result<Client> {
         .clone()
         .or_else(|| std::path::Path::new(DEV_CA).exists().then(|| DEV_CA.into()));
     let ca_certificate_pem = match ca_path {
-        Some(path) => Some(
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
-        ),
+        Some(path) => {
+            Some(std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?)
+        }
         None => None,
     };
     let gateway_keys = match &cli.gateway_jwks {
@@ -109,14 +118,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return print_json(&receipt.raw_body);
             }
             let profile = receipt.body;
-            println!("{} ({}, {})", profile.name, profile.code, profile.kind.as_str());
+            println!(
+                "{} ({}, {})",
+                profile.name,
+                profile.code,
+                profile.kind.as_str()
+            );
             println!("  partner id: {}", profile.id);
             println!("  status:     {}", profile.status);
             println!("  signed with key {}", profile.key_id);
             println!("  branches:");
             for branch in &profile.branches {
                 let city = branch.city.as_deref().unwrap_or("-");
-                println!("    {:<16} {} ({city}, {})", branch.code, branch.name, branch.status);
+                println!(
+                    "    {:<16} {} ({city}, {})",
+                    branch.code, branch.name, branch.status
+                );
             }
             println!("receipt verified: gateway key {}", receipt.gateway_key_id);
         }
@@ -161,7 +178,10 @@ async fn main() -> ExitCode {
         Err(err) => {
             match err.downcast_ref::<ClientError>() {
                 Some(ClientError::Problem { problem }) => {
-                    eprintln!("error: {} [{}]: {}", problem.title, problem.code, problem.detail);
+                    eprintln!(
+                        "error: {} [{}]: {}",
+                        problem.title, problem.code, problem.detail
+                    );
                 }
                 _ => eprintln!("error: {err:#}"),
             }

@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ::partners::client::{Client, ClientOptions};
+use ::partners::jwk::{JwkSet, PrivateKey};
 use gateway::app::{AppState, Application};
 use gateway::config::{Config, RawConfig};
 use gateway::domain::partner_keys;
 use gateway::domain::partners::{self, NewBranch, NewPartner, Partner, PartnerKind};
 use gateway::storage::{Storage, StorageSettings};
-use ::partners::client::{Client, ClientOptions};
-use ::partners::jwk::{JwkSet, PrivateKey};
 use secrecy::SecretString;
 
 use crate::db::TestDb;
@@ -19,7 +19,9 @@ use crate::db::TestDb;
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL")
         .or_else(|_| std::env::var("REDIS_URL"))
-        .unwrap_or_else(|_| panic!("set TEST_REDIS_URL (or REDIS_URL) to a Redis server; `make test` does this"))
+        .unwrap_or_else(|_| {
+            panic!("set TEST_REDIS_URL (or REDIS_URL) to a Redis server; `make test` does this")
+        })
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -27,7 +29,10 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 /// A unique lowercase code for fixtures.
 pub fn unique_code(prefix: &str) -> String {
     let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}-{}-{n}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{prefix}-{}-{n}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// A partner seeded for a test, with a registered key and a client signing with it.
@@ -79,12 +84,17 @@ impl TestApp {
     /// Starts the gateway with the given protocol settings.
     pub async fn spawn_with(options: TestAppOptions) -> Self {
         let db = TestDb::new().await;
-        let dir = std::env::temp_dir().join(format!("clubgate-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("clubgate-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
-        let gateway_key = PrivateKey::generate(&unique_code("gateway")).unwrap_or_else(|e| panic!("{e}"));
+        let gateway_key =
+            PrivateKey::generate(&unique_code("gateway")).unwrap_or_else(|e| panic!("{e}"));
         let key_file = dir.join("gateway.jwk");
-        std::fs::write(&key_file, serde_json::to_vec(&gateway_key.to_jwk()).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            &key_file,
+            serde_json::to_vec(&gateway_key.to_jwk()).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let toml = format!(
             r#"
             [server]
@@ -117,7 +127,10 @@ impl TestApp {
             lease = options.idempotency_lease_secs,
         );
         let mut raw = RawConfig::parse(&toml).unwrap_or_else(|e| panic!("{e}"));
-        raw.set_secrets(SecretString::from(db.url().to_owned()), SecretString::from(redis_url()));
+        raw.set_secrets(
+            SecretString::from(db.url().to_owned()),
+            SecretString::from(redis_url()),
+        );
         let config = Config::from_raw(raw).unwrap_or_else(|e| panic!("{e}"));
         gateway::telemetry::init(&config.log);
 
@@ -125,15 +138,22 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("storage: {e:#}"));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let application = Application::build_with(&config, listener, AppState::with_storage(&config, storage.clone()))
-            .unwrap_or_else(|e| panic!("app: {e:#}"));
+        let application = Application::build_with(
+            &config,
+            listener,
+            AppState::with_storage(&config, storage.clone()),
+        )
+        .unwrap_or_else(|e| panic!("app: {e:#}"));
         let port = application.port();
         tokio::spawn(application.run_until_stopped());
 
-        let ca_pem = std::fs::read(dir.join("tls").join(gateway::tls::DEV_CA_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        let ca_pem = std::fs::read(dir.join("tls").join(gateway::tls::DEV_CA_FILE))
+            .unwrap_or_else(|e| panic!("{e}"));
         let http = reqwest::Client::builder()
             .use_rustls_tls()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).unwrap_or_else(|e| panic!("{e}")))
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&ca_pem).unwrap_or_else(|e| panic!("{e}")),
+            )
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
         Self {
@@ -175,20 +195,26 @@ impl TestApp {
         let code = unique_code("partner");
         let partner = partners::add(
             &self.storage,
-            NewPartner::parse(&code, &format!("Partner {code}"), kind).unwrap_or_else(|e| panic!("{e}")),
+            NewPartner::parse(&code, &format!("Partner {code}"), kind)
+                .unwrap_or_else(|e| panic!("{e}")),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
         partners::add_branch(
             &self.storage,
             &code,
-            NewBranch::parse("main", "Main branch", Some("Tehran")).unwrap_or_else(|e| panic!("{e}")),
+            NewBranch::parse("main", "Main branch", Some("Tehran"))
+                .unwrap_or_else(|e| panic!("{e}")),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
         let key = self.add_key(&code).await;
         let client = self.client(&key).await;
-        TestPartner { partner, key, client }
+        TestPartner {
+            partner,
+            key,
+            client,
+        }
     }
 
     /// Generates and registers another key for the partner with `code`.
@@ -213,12 +239,23 @@ impl Drop for TestApp {
         let url = redis_url();
         let cleaned = std::thread::spawn(move || {
             let client = redis::Client::open(url.as_str()).ok()?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
                 let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-                let keys: Vec<String> = redis::cmd("KEYS").arg(&prefix).query_async(&mut conn).await.ok()?;
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(&prefix)
+                    .query_async(&mut conn)
+                    .await
+                    .ok()?;
                 if !keys.is_empty() {
-                    let _deleted: Option<i64> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.ok();
+                    let _deleted: Option<i64> = redis::cmd("DEL")
+                        .arg(keys)
+                        .query_async(&mut conn)
+                        .await
+                        .ok();
                 }
                 Some(())
             })

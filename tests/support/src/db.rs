@@ -41,11 +41,17 @@ fn migrations_hash() -> String {
         hash.update(file.to_string_lossy().as_bytes());
         hash.update(std::fs::read(&file).unwrap_or_default());
     }
-    hash.finalize()[..6].iter().map(|b| format!("{b:02x}")).collect()
+    hash.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten() {
+    for entry in std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+    {
         let path = entry.path();
         if path.is_dir() {
             collect(&path, out);
@@ -83,19 +89,28 @@ async fn template() -> &'static str {
             let name = format!("gw_template_{}", migrations_hash());
             let mut conn = connect(&admin).await;
             exec(&mut conn, "SELECT pg_advisory_lock(74210021)").await;
-            let existing: Vec<Name> = diesel::sql_query("SELECT datname FROM pg_database WHERE datname = $1")
-                .bind::<Text, _>(&name)
-                .load(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("listing databases: {e}"));
+            let existing: Vec<Name> =
+                diesel::sql_query("SELECT datname FROM pg_database WHERE datname = $1")
+                    .bind::<Text, _>(&name)
+                    .load(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("listing databases: {e}"));
             if existing.is_empty() {
                 let building = format!("{name}_building");
-                exec(&mut conn, &format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).await;
+                exec(
+                    &mut conn,
+                    &format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"),
+                )
+                .await;
                 exec(&mut conn, &format!("CREATE DATABASE \"{building}\"")).await;
                 gateway::storage::migrations::run_pending(&with_database(&admin, &building))
                     .await
                     .unwrap_or_else(|e| panic!("migrating the template: {e:#}"));
-                exec(&mut conn, &format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"")).await;
+                exec(
+                    &mut conn,
+                    &format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""),
+                )
+                .await;
             }
             remove_stale(&mut conn).await;
             exec(&mut conn, "SELECT pg_advisory_unlock(74210021)").await;
@@ -105,14 +120,18 @@ async fn template() -> &'static str {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 async fn remove_stale(conn: &mut AsyncPgConnection) {
-    let names: Vec<Name> = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'gw\\_test\\_%'")
-        .load(conn)
-        .await
-        .unwrap_or_default();
+    let names: Vec<Name> =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'gw\\_test\\_%'")
+            .load(conn)
+            .await
+            .unwrap_or_default();
     let cutoff = unix_now().saturating_sub(3600);
     for Name { datname } in names {
         let created = datname
@@ -120,7 +139,11 @@ async fn remove_stale(conn: &mut AsyncPgConnection) {
             .and_then(|rest| rest.split('_').next())
             .and_then(|t| t.parse::<u64>().ok());
         if created.is_some_and(|t| t < cutoff) {
-            exec(conn, &format!("DROP DATABASE IF EXISTS \"{datname}\" WITH (FORCE)")).await;
+            exec(
+                conn,
+                &format!("DROP DATABASE IF EXISTS \"{datname}\" WITH (FORCE)"),
+            )
+            .await;
         }
     }
 }
@@ -138,7 +161,11 @@ impl TestDb {
         let name = format!("gw_test_{}_{}", unix_now(), uuid::Uuid::new_v4().simple());
         let admin = admin_url();
         let mut conn = connect(&admin).await;
-        exec(&mut conn, &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")).await;
+        exec(
+            &mut conn,
+            &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+        )
+        .await;
         Self {
             url: with_database(&admin, &name),
             name,
@@ -173,13 +200,17 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop cannot await, and the test's runtime may be shutting down: use a thread of its own.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async {
                     if let Ok(mut conn) = AsyncPgConnection::establish(&admin_url()).await {
-                        let _dropped = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                        let _dropped = diesel::sql_query(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
                     }
                 });
             }

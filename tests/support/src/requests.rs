@@ -37,7 +37,8 @@ impl Draft {
     /// Sets (or replaces) a header field.
     pub fn set_header(&mut self, name: &str, value: &str) {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
     }
 
     /// Removes a header field before signing.
@@ -75,8 +76,12 @@ impl TestResponse {
 
     /// The body as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not the expected JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not the expected JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// The `code` of a problem+json body.
@@ -137,17 +142,26 @@ impl TestApp {
             Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
             None => (path_and_query.to_owned(), None),
         };
-        let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default()).unwrap_or_default();
+        let body = body
+            .map(|b| serde_json::to_vec(&b).unwrap_or_default())
+            .unwrap_or_default();
         let mut headers = Vec::new();
         if !body.is_empty() {
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
-            headers.push(("content-digest".to_owned(), partners::digest::content_digest(&body)));
+            headers.push((
+                "content-digest".to_owned(),
+                partners::digest::content_digest(&body),
+            ));
         }
         if let Some(k) = idempotency_key {
             headers.push((protocol::IDEMPOTENCY_KEY.to_owned(), k.to_owned()));
         }
         Draft {
-            components: protocol::required_request_components(method, query.is_some(), !body.is_empty()),
+            components: protocol::required_request_components(
+                method,
+                query.is_some(),
+                !body.is_empty(),
+            ),
             method: method.to_owned(),
             path,
             query,
@@ -170,13 +184,24 @@ impl TestApp {
     /// Signs `draft` with `key` and sends it.
     pub async fn send(&self, draft: &Draft, key: &PrivateKey) -> TestResponse {
         let authority = format!("127.0.0.1:{}", self.port);
-        let mut message =
-            MessageParts::request(&draft.method, "https", &authority, &draft.path, draft.query.as_deref());
+        let mut message = MessageParts::request(
+            &draft.method,
+            "https",
+            &authority,
+            &draft.path,
+            draft.query.as_deref(),
+        );
         for (name, value) in &draft.headers {
             message.add_header(name, value);
         }
-        let signed = signatures::sign(&message, &draft.label, &draft.components, &draft.params, &key.key)
-            .unwrap_or_else(|e| panic!("signing the draft: {e}"));
+        let signed = signatures::sign(
+            &message,
+            &draft.label,
+            &draft.components,
+            &draft.params,
+            &key.key,
+        )
+        .unwrap_or_else(|e| panic!("signing the draft: {e}"));
         let (input, signature) = match &draft.signature_headers_override {
             Some((input, signature)) => (input.clone(), signature.clone()),
             None => (Some(signed.signature_input), Some(signed.signature)),
@@ -189,7 +214,10 @@ impl TestApp {
             .collect();
         headers.extend(input.map(|v| ("signature-input".to_owned(), v)));
         headers.extend(signature.map(|v| ("signature".to_owned(), v)));
-        let body = draft.sent_body.clone().unwrap_or_else(|| draft.body.clone());
+        let body = draft
+            .sent_body
+            .clone()
+            .unwrap_or_else(|| draft.body.clone());
         let path = match &draft.query {
             Some(q) => format!("{}?{q}", draft.path),
             None => draft.path.clone(),
@@ -212,22 +240,37 @@ impl TestApp {
         headers: &[(String, String)],
         body: Vec<u8>,
     ) -> TestResponse {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-        let mut request = self.http.request(method, format!("{}{path_and_query}", self.address));
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let mut request = self
+            .http
+            .request(method, format!("{}{path_and_query}", self.address));
         for (name, value) in headers {
             request = request.header(name, value);
         }
         if !body.is_empty() {
             request = request.body(body);
         }
-        let response = request.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request failed: {e}"));
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
-        let body = response.bytes().await.unwrap_or_else(|e| panic!("{e}")).to_vec();
+        let body = response
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_vec();
         TestResponse {
             status,
             headers,
