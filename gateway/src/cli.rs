@@ -197,7 +197,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return generate_key(kid, out, *development);
     }
     let config = load_config(cli.config.as_deref())?;
-    crate::telemetry::init(&config.log);
+    // Operator commands print their own results; their logs only say what went wrong.
+    let log = match cli.command {
+        Command::Serve | Command::Migrate => config.log.clone(),
+        _ => crate::config::LogConfig {
+            filter: "warn".into(),
+            ..config.log.clone()
+        },
+    };
+    crate::telemetry::init(&log);
     match cli.command {
         Command::Serve => crate::run(&config).await?,
         Command::Migrate => {

@@ -614,3 +614,51 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod protocol_doc {
+    use super::*;
+    use crate::{digest, jwk::Jwk, protocol};
+
+    const HOTEL_KEY: &str = include_str!("../../keys/dev/hotel.jwk");
+    const DOC: &str = include_str!("../../docs/protocol.md");
+    const BODY: &str = r#"{"jwk":{"kty":"OKP","crv":"Ed25519","x":"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs","kid":"hotel-2027"}}"#;
+
+    fn example() -> (String, SignatureHeaders, String) {
+        let key = Jwk::from_json(HOTEL_KEY).unwrap().private_key().unwrap();
+        let content_digest = digest::content_digest(BODY.as_bytes());
+        let message =
+            MessageParts::request("POST", "https", "127.0.0.1:8443", "/v1/partner/keys", None)
+                .with_header("content-type", "application/json")
+                .with_header("content-digest", &content_digest)
+                .with_header("idempotency-key", "rotate-hotel-2027");
+        let components = protocol::required_request_components("POST", false, true);
+        let params = SignatureParams {
+            created: Some(1_795_340_000),
+            nonce: Some("m4Qf2tXJ0kSq7YV9cB3hWg".into()),
+            alg: Some("ed25519".into()),
+            keyid: Some(key.kid.clone()),
+            ..SignatureParams::default()
+        };
+        let base = base_for(&message, &components, &params).unwrap();
+        let headers = sign(&message, "sig1", &components, &params, &key.key).unwrap();
+        (base, headers, content_digest)
+    }
+
+    #[test]
+    fn the_worked_example_in_docs_protocol_md_is_exact() {
+        let (base, headers, content_digest) = example();
+        for expected in [
+            base.as_str(),
+            &headers.signature_input,
+            &headers.signature,
+            &content_digest,
+            BODY,
+        ] {
+            assert!(
+                DOC.contains(expected),
+                "docs/protocol.md is out of date; it must contain:\n{expected}"
+            );
+        }
+    }
+}

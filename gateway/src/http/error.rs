@@ -335,3 +335,66 @@ pub fn route_not_found(method: &str, path: &str) -> ApiError {
         format!("no route for {method} {path}"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    /// Codes in the mapping above, each with the status of the constructor that raises it.
+    fn codes_in_source() -> BTreeMap<String, u16> {
+        let source = include_str!("error.rs");
+        let mapping = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        let status_of = |constructor: &str| match constructor {
+            "bad_request" => Some(400),
+            "unauthorized" => Some(401),
+            "forbidden" => Some(403),
+            "not_found" => Some(404),
+            "conflict" => Some(409),
+            "unprocessable" => Some(422),
+            _ => None,
+        };
+        let mut codes = BTreeMap::new();
+        let words: Vec<&str> = mapping
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '"'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        for pair in words.windows(2) {
+            if let (Some(status), Some(code)) = (status_of(pair[0]), pair[1].strip_prefix('"')) {
+                if let Some(code) = code.strip_suffix('"') {
+                    codes.insert(code.to_owned(), status);
+                }
+            }
+        }
+        for (code, status) in [
+            ("internal_error", 500),
+            ("service_unavailable", 503),
+            ("malformed_json", 400),
+            ("payload_too_large", 413),
+            ("route_not_found", 404),
+            ("invalid_key", 422),
+        ] {
+            assert!(
+                mapping.contains(&format!("\"{code}\"")),
+                "{code} no longer raised here"
+            );
+            codes.insert(code.to_owned(), status);
+        }
+        codes
+    }
+
+    fn codes_in_docs() -> BTreeMap<String, u16> {
+        include_str!("../../../docs/errors.md")
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((code.to_owned(), cells.get(2)?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn docs_errors_md_lists_every_code_with_its_status() {
+        assert_eq!(codes_in_docs(), codes_in_source());
+    }
+}

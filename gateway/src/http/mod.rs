@@ -8,5 +8,6 @@ pub mod jwks;
 pub mod openapi;
 pub mod partner;
 pub mod receipts;
+pub mod request_span;
 pub mod routes;
 pub mod verified;

@@ -13,6 +13,7 @@ use actix_web::web::Data;
 use actix_web::{Error, HttpMessage as _};
 use partners::protocol;
 use partners::signatures::{self, MessageParts, SignatureParams};
+use tracing_actix_web::RequestId;
 
 use super::error::ApiError;
 use super::verified::RequestNonce;
@@ -41,6 +42,7 @@ pub async fn sign(
         .extensions()
         .get::<RequestNonce>()
         .cloned();
+    let request_id = response.request().extensions().get::<RequestId>().copied();
     let Some(state) = state else {
         return Ok(response.map_into_boxed_body());
     };
@@ -66,6 +68,12 @@ pub async fn sign(
         headers.insert(
             HeaderName::from_static(protocol::REQUEST_NONCE),
             header_value(nonce)?,
+        );
+    }
+    if let Some(id) = request_id {
+        headers.insert(
+            HeaderName::from_static("request-id"),
+            header_value(&id.to_string())?,
         );
     }
     let mut message = MessageParts::response(status);

@@ -12,6 +12,7 @@ use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt as _;
 
 use super::error::{ApiError, route_not_found};
+use super::request_span::GatewayRootSpan;
 use super::{health, jwks, openapi::ApiDoc, partner, receipts};
 use crate::app::AppState;
 
@@ -53,5 +54,5 @@ pub fn app(
         )
         .default_service(web::to(not_found))
         .wrap(from_fn(receipts::sign))
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<GatewayRootSpan>::new())
 }

@@ -129,8 +129,9 @@ impl FromRequest for VerifiedPartner {
                     chrono::Utc::now().timestamp(),
                 )
                 .await?;
-            tracing::Span::current()
-                .record("partner.id", tracing::field::display(caller.partner_id));
+            let span = tracing::Span::current();
+            span.record("partner.id", tracing::field::display(caller.partner_id));
+            span.record("key.id", caller.key_id.as_str());
             Ok(Self {
                 caller,
                 body,
