@@ -359,10 +359,10 @@ mod tests {
             .filter(|w| !w.is_empty())
             .collect();
         for pair in words.windows(2) {
-            if let (Some(status), Some(code)) = (status_of(pair[0]), pair[1].strip_prefix('"')) {
-                if let Some(code) = code.strip_suffix('"') {
-                    codes.insert(code.to_owned(), status);
-                }
+            if let (Some(status), Some(quoted)) = (status_of(pair[0]), pair[1].strip_prefix('"'))
+                && let Some(code) = quoted.strip_suffix('"')
+            {
+                codes.insert(code.to_owned(), status);
             }
         }
         for (code, status) in [
