@@ -344,3 +344,43 @@ pub async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_key_files_pair_up_are_private_and_never_overwritten() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir =
+            std::env::temp_dir().join(format!("clubgate-keygen-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("acme");
+        generate_key("acme-2027", &out, true).unwrap();
+
+        let private = Jwk::read(&dir.join("acme.jwk")).unwrap();
+        let public = Jwk::read(&dir.join("acme.pub.jwk")).unwrap();
+        assert_eq!(
+            private.private_key().unwrap().public_key(),
+            public.public_key().unwrap()
+        );
+        assert!(!public.is_private());
+        assert_eq!(public.note.as_deref(), Some(DEVELOPMENT_KEY_NOTE));
+        let mode = std::fs::metadata(dir.join("acme.jwk"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the private key file must not be readable by others"
+        );
+
+        assert!(
+            generate_key("acme-2027", &out, false).is_err(),
+            "existing files are never overwritten"
+        );
+        assert_eq!(Jwk::read(&dir.join("acme.jwk")).unwrap(), private);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -12,3 +12,24 @@ async fn health_and_ready_answer_over_https() {
     assert_eq!(body["database"], "ok");
     assert_eq!(body["redis"], "ok");
 }
+
+#[tokio::test]
+async fn plain_http_is_served_only_when_configured() {
+    let app = TestApp::spawn_with(test_support::TestAppOptions {
+        is_plain_http: true,
+        ..Default::default()
+    })
+    .await;
+    assert!(app.address.starts_with("http://"));
+    let partner = app.seed_partner().await;
+    let receipt = partner.client.whoami().await.unwrap();
+    assert_eq!(receipt.body.id, partner.partner.id.0);
+}
+
+#[tokio::test]
+async fn https_is_the_default_and_refuses_plain_http() {
+    let app = TestApp::spawn().await;
+    assert!(app.address.starts_with("https://"));
+    let plain = reqwest::get(format!("http://127.0.0.1:{}/health", app.port)).await;
+    assert!(plain.is_err() || plain.is_ok_and(|r| !r.status().is_success()));
+}

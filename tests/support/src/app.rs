@@ -62,6 +62,8 @@ pub struct TestAppOptions {
     pub clock_skew_secs: u64,
     pub key_cache_ttl_secs: u64,
     pub idempotency_lease_secs: u64,
+    /// Serve plain HTTP (`tls = "off"`) instead of HTTPS.
+    pub is_plain_http: bool,
 }
 
 impl Default for TestAppOptions {
@@ -71,6 +73,7 @@ impl Default for TestAppOptions {
             clock_skew_secs: 10,
             key_cache_ttl_secs: 1,
             idempotency_lease_secs: 30,
+            is_plain_http: false,
         }
     }
 }
@@ -99,7 +102,7 @@ impl TestApp {
             r#"
             [server]
             listen = "127.0.0.1:0"
-            tls = "development"
+            tls = "{tls_mode}"
             tls_dir = "{tls}"
             workers = 1
             shutdown_timeout_secs = 1
@@ -118,6 +121,11 @@ impl TestApp {
             [log]
             filter = "error"
             "#,
+            tls_mode = if options.is_plain_http {
+                "off"
+            } else {
+                "development"
+            },
             tls = dir.join("tls").display(),
             prefix = uuid::Uuid::new_v4().simple(),
             key = key_file.display(),
@@ -145,19 +153,23 @@ impl TestApp {
         )
         .unwrap_or_else(|e| panic!("app: {e:#}"));
         let port = application.port();
+        let scheme = application.scheme();
         tokio::spawn(application.run_until_stopped());
 
-        let ca_pem = std::fs::read(dir.join("tls").join(gateway::tls::DEV_CA_FILE))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(&ca_pem).unwrap_or_else(|e| panic!("{e}")),
-            )
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut http = reqwest::Client::builder().use_rustls_tls();
+        let ca_pem = if options.is_plain_http {
+            Vec::new()
+        } else {
+            let pem = std::fs::read(dir.join("tls").join(gateway::tls::DEV_CA_FILE))
+                .unwrap_or_else(|e| panic!("{e}"));
+            http = http.add_root_certificate(
+                reqwest::Certificate::from_pem(&pem).unwrap_or_else(|e| panic!("{e}")),
+            );
+            pem
+        };
+        let http = http.build().unwrap_or_else(|e| panic!("{e}"));
         Self {
-            address: format!("https://127.0.0.1:{port}"),
+            address: format!("{scheme}://127.0.0.1:{port}"),
             port,
             db,
             storage,
@@ -178,7 +190,7 @@ impl TestApp {
         Client::connect(ClientOptions {
             gateway_url: self.address.parse().unwrap_or_else(|e| panic!("{e}")),
             key: key.clone(),
-            ca_certificate_pem: Some(self.ca_pem.clone()),
+            ca_certificate_pem: (!self.ca_pem.is_empty()).then(|| self.ca_pem.clone()),
             gateway_keys: None,
         })
         .await

@@ -184,9 +184,10 @@ impl TestApp {
     /// Signs `draft` with `key` and sends it.
     pub async fn send(&self, draft: &Draft, key: &PrivateKey) -> TestResponse {
         let authority = format!("127.0.0.1:{}", self.port);
+        let scheme = self.address.split("://").next().unwrap_or("https");
         let mut message = MessageParts::request(
             &draft.method,
-            "https",
+            scheme,
             &authority,
             &draft.path,
             draft.query.as_deref(),

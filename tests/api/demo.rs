@@ -1,0 +1,43 @@
+//! The demo network `make run` loads: three partners, five branches, their development keys.
+
+use gateway::domain::{partner_keys, partners};
+use test_support::TestApp;
+
+#[tokio::test]
+async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/network.toml");
+    let created = gateway::demo::load(&app.storage, file.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 3 + 5 + 3, "{created:?}");
+    assert!(
+        gateway::demo::load(&app.storage, file.as_ref())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let all = partners::list(&app.storage).await.unwrap();
+    let codes: Vec<&str> = all.iter().map(|p| p.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["azadi-hotel", "persepolis-tours", "saffron-kitchen"]
+    );
+    let hotel = partners::show(&app.storage, "azadi-hotel").await.unwrap();
+    assert_eq!(hotel.branches.len(), 2);
+    let keys = partner_keys::list(&app.storage, "azadi-hotel")
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kid, "hotel-dev-2026");
+
+    // The committed development key signs for the hotel.
+    let key_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/hotel.jwk");
+    let key = ::partners::jwk::Jwk::read(key_file.as_ref())
+        .unwrap()
+        .private_key()
+        .unwrap();
+    let profile = app.client(&key).await.whoami().await.unwrap().body;
+    assert_eq!(profile.code, "azadi-hotel");
+}
