@@ -4,12 +4,7 @@
 
 use diesel_async::RunQueryDsl as _;
 use partners::jwk::PrivateKey;
-use test_support::{TestApp, TestPartner};
-
-fn register_body(kid: &str) -> serde_json::Value {
-    let key = PrivateKey::generate(kid).unwrap();
-    serde_json::json!({ "jwk": key.public_key().to_jwk() })
-}
+use test_support::{TestApp, TestPartner, key_registration_body};
 
 async fn post_key(
     app: &TestApp,
@@ -46,7 +41,7 @@ async fn count_keys(app: &TestApp, kid: &str) -> i64 {
 async fn a_retry_gets_the_byte_identical_first_answer() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let body = register_body("rotated-1");
+    let body = key_registration_body("rotated-1");
     let first = post_key(&app, &partner, body.clone(), "rotate-1").await;
     assert_eq!(
         first.status,
@@ -72,12 +67,23 @@ async fn the_same_key_with_another_payload_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
     assert_eq!(
-        post_key(&app, &partner, register_body("first-payload"), "reuse-1")
-            .await
-            .status,
+        post_key(
+            &app,
+            &partner,
+            key_registration_body("first-payload"),
+            "reuse-1"
+        )
+        .await
+        .status,
         201
     );
-    let res = post_key(&app, &partner, register_body("second-payload"), "reuse-1").await;
+    let res = post_key(
+        &app,
+        &partner,
+        key_registration_body("second-payload"),
+        "reuse-1",
+    )
+    .await;
     assert_eq!(res.status, 422);
     assert_eq!(res.error_code(), "idempotency_key_reused");
     assert_eq!(count_keys(&app, "second-payload").await, 0);
@@ -89,15 +95,20 @@ async fn idempotency_keys_are_scoped_to_the_partner() {
     let hotel = app.seed_partner().await;
     let restaurant = app.seed_partner().await;
     assert_eq!(
-        post_key(&app, &hotel, register_body("hotel-next"), "shared-key")
-            .await
-            .status,
+        post_key(
+            &app,
+            &hotel,
+            key_registration_body("hotel-next"),
+            "shared-key"
+        )
+        .await
+        .status,
         201
     );
     let res = post_key(
         &app,
         &restaurant,
-        register_body("restaurant-next"),
+        key_registration_body("restaurant-next"),
         "shared-key",
     )
     .await;
@@ -108,7 +119,7 @@ async fn idempotency_keys_are_scoped_to_the_partner() {
 async fn a_retry_while_the_first_is_in_flight_gets_409() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let body = register_body("in-flight");
+    let body = key_registration_body("in-flight");
     // Another gateway instance holds the claim (as if mid-request): compute the same fingerprint.
     let draft = app.draft(
         &partner.key,
@@ -196,6 +207,12 @@ async fn malformed_json_is_refused_and_not_recorded() {
     assert_eq!(res.status, 400);
     assert_eq!(res.error_code(), "malformed_json");
     // The corrected request may reuse the key: validation failures are not recorded.
-    let res = post_key(&app, &partner, register_body("after-typo"), "json-1").await;
+    let res = post_key(
+        &app,
+        &partner,
+        key_registration_body("after-typo"),
+        "json-1",
+    )
+    .await;
     assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
 }

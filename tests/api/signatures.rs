@@ -15,11 +15,6 @@ async fn whoami_draft(app: &TestApp, partner: &TestPartner) -> Draft {
     app.draft(&partner.key, "GET", "/v1/partner", None, None)
 }
 
-fn register_body() -> serde_json::Value {
-    let key = partners::jwk::PrivateKey::generate("next-key").unwrap();
-    serde_json::json!({ "jwk": key.public_key().to_jwk() })
-}
-
 #[tokio::test]
 async fn a_well_formed_request_is_accepted_and_its_receipt_verifies() {
     let app = TestApp::spawn().await;
@@ -90,13 +85,7 @@ async fn wrong_signature_is_refused() {
 async fn tampered_body_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(
-        &partner.key,
-        "POST",
-        "/v1/partner/keys",
-        Some(register_body()),
-        Some("tamper-1"),
-    );
+    let mut draft = app.key_registration_draft(&partner.key, "tamper-1");
     let mut tampered = draft.body.clone();
     tampered.extend_from_slice(b" ");
     draft.sent_body = Some(tampered);
@@ -108,13 +97,7 @@ async fn tampered_body_is_refused() {
 async fn wrong_digest_is_refused_even_when_signed() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(
-        &partner.key,
-        "POST",
-        "/v1/partner/keys",
-        Some(register_body()),
-        Some("digest-1"),
-    );
+    let mut draft = app.key_registration_draft(&partner.key, "digest-1");
     draft.set_header(
         "content-digest",
         &partners::digest::content_digest(b"something else"),
@@ -127,13 +110,7 @@ async fn wrong_digest_is_refused_even_when_signed() {
 async fn missing_digest_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(
-        &partner.key,
-        "POST",
-        "/v1/partner/keys",
-        Some(register_body()),
-        Some("digest-2"),
-    );
+    let mut draft = app.key_registration_draft(&partner.key, "digest-2");
     draft.remove_header("content-digest");
     draft.uncover("content-digest");
     let res = app.send(&draft, &partner.key).await;
@@ -144,13 +121,7 @@ async fn missing_digest_is_refused() {
 async fn malformed_digest_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let mut draft = app.draft(
-        &partner.key,
-        "POST",
-        "/v1/partner/keys",
-        Some(register_body()),
-        Some("digest-3"),
-    );
+    let mut draft = app.key_registration_draft(&partner.key, "digest-3");
     draft.set_header("content-digest", "md5=:AAAA:");
     let res = app.send(&draft, &partner.key).await;
     assert_refused(&app, &res, 400, "content_digest_malformed");
@@ -309,13 +280,7 @@ async fn each_required_component_must_be_covered() {
     let res = app.send(&with_query, &partner.key).await;
     assert_refused(&app, &res, 400, "signature_component_not_covered");
     for name in ["content-digest", "idempotency-key"] {
-        let mut draft = app.draft(
-            &partner.key,
-            "POST",
-            "/v1/partner/keys",
-            Some(register_body()),
-            Some("cover-1"),
-        );
+        let mut draft = app.key_registration_draft(&partner.key, "cover-1");
         draft.uncover(name);
         let res = app.send(&draft, &partner.key).await;
         assert_refused(&app, &res, 400, "signature_component_not_covered");
@@ -339,7 +304,7 @@ async fn post_without_idempotency_key_is_refused() {
         &partner.key,
         "POST",
         "/v1/partner/keys",
-        Some(register_body()),
+        Some(test_support::key_registration_body("next-key")),
         None,
     );
     draft.uncover("idempotency-key");
@@ -352,13 +317,7 @@ async fn overlong_idempotency_key_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
     let key = "k".repeat(256);
-    let draft = app.draft(
-        &partner.key,
-        "POST",
-        "/v1/partner/keys",
-        Some(register_body()),
-        Some(&key),
-    );
+    let draft = app.key_registration_draft(&partner.key, &key);
     let res = app.send(&draft, &partner.key).await;
     assert_eq!(res.status, 400);
     assert_eq!(res.error_code(), "idempotency_key_invalid");

@@ -13,4 +13,4 @@ pub mod requests;
 
 pub use app::{TestApp, TestAppOptions, TestPartner};
 pub use db::TestDb;
-pub use requests::{Draft, TestResponse};
+pub use requests::{Draft, TestResponse, key_registration_body};

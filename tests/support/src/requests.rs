@@ -128,7 +128,24 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// The body of `POST /v1/partner/keys` for a fresh public key with this key id.
+pub fn key_registration_body(kid: &str) -> serde_json::Value {
+    let key = PrivateKey::generate(kid).unwrap_or_else(|e| panic!("{e}"));
+    serde_json::json!({ "jwk": key.public_key().to_jwk() })
+}
+
 impl TestApp {
+    /// A well-formed `POST /v1/partner/keys` draft registering a fresh key.
+    pub fn key_registration_draft(&self, key: &PrivateKey, idempotency_key: &str) -> Draft {
+        self.draft(
+            key,
+            "POST",
+            "/v1/partner/keys",
+            Some(key_registration_body("next-key")),
+            Some(idempotency_key),
+        )
+    }
+
     /// A well-formed draft, signed as the v1 profile requires.
     pub fn draft(
         &self,
