@@ -30,3 +30,19 @@ async fn problem_documents_follow_rfc9457() {
     assert!(problem["title"].as_str().is_some_and(|t| !t.is_empty()));
     assert!(problem["detail"].as_str().is_some_and(|t| !t.is_empty()));
 }
+
+#[tokio::test]
+async fn a_body_that_cannot_be_decoded_is_refused_with_its_own_code() {
+    let app = TestApp::spawn().await;
+    let headers = [("content-encoding".to_owned(), "gzip".to_owned())];
+    let res = app
+        .send_raw(
+            "POST",
+            "/v1/partner/keys",
+            &headers,
+            b"this is not gzip".to_vec(),
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    assert_eq!(res.error_code(), "body_unreadable");
+}

@@ -309,6 +309,7 @@ pub mod codes {
     pub const MALFORMED_JSON: &str = "malformed_json";
     pub const INVALID_KEY: &str = "invalid_key";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const BODY_UNREADABLE: &str = "body_unreadable";
     pub const ROUTE_NOT_FOUND: &str = "route_not_found";
 }
 
@@ -324,6 +325,15 @@ pub fn payload_too_large(limit: usize) -> ApiError {
         codes::PAYLOAD_TOO_LARGE,
         "Request body too large",
         format!("the body exceeds the limit of {limit} bytes"),
+    )
+}
+
+/// The body could not be read (truncated, or an unsupported `Content-Encoding`).
+pub fn body_unreadable(detail: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(
+        codes::BODY_UNREADABLE,
+        "Unreadable body",
+        detail.to_string(),
     )
 }
 
@@ -370,6 +380,7 @@ mod tests {
             ("service_unavailable", 503),
             ("malformed_json", 400),
             ("payload_too_large", 413),
+            ("body_unreadable", 400),
             ("route_not_found", 404),
             ("invalid_key", 422),
         ] {

@@ -5,13 +5,14 @@
 //! exact bytes), so handlers parse JSON from it with [`VerifiedPartner::json`].
 
 use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use partners::signatures::{self, MessageParts};
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, malformed_json, payload_too_large};
+use super::error::{ApiError, body_unreadable, malformed_json, payload_too_large};
 use crate::app::AppState;
 use crate::domain::authentication::{AuthenticatedPartner, IncomingRequest};
 use crate::domain::idempotency::IdempotentRequest;
@@ -114,7 +115,10 @@ impl FromRequest for VerifiedPartner {
             let limit = state.max_body_bytes;
             let body = Bytes::from_request(&req, &mut payload)
                 .await
-                .map_err(|_| payload_too_large(limit))?;
+                .map_err(|err| match err.as_error::<PayloadError>() {
+                    Some(PayloadError::Overflow) => payload_too_large(limit),
+                    _ => body_unreadable(err),
+                })?;
             let message = message_parts(&req);
             if let Some(nonce) = signature_nonce(&message) {
                 req.extensions_mut().insert(RequestNonce(nonce));
