@@ -7,7 +7,9 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CONFIG ?= gateway/config/development.toml
 SERVICES_ENV := .data/services.env
 # Loads DATABASE_URL / REDIS_URL written by `scripts/dev-services.sh up`.
-WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) &&
+# The development member-data key (keys/dev/) unless MEMBER_DATA_KEY(_FILE) is given.
+WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) && \
+	{ [ -n "$${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="$${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"; } &&
 
 .PHONY: help run test stop services build migrate demo lint interop-deps clean-data
 

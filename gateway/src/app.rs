@@ -10,6 +10,8 @@ use secrecy::ExposeSecret as _;
 use crate::config::{Config, GatewayKeys};
 use crate::domain::authentication::{AuthSettings, Authenticator};
 use crate::domain::idempotency::IdempotencySettings;
+use crate::domain::ledger::{self, ProgramSettings};
+use crate::domain::member_data::MemberDataKeys;
 use crate::http::routes;
 use crate::storage::{Storage, StorageSettings};
 use crate::tls;
@@ -21,6 +23,8 @@ pub struct AppState {
     pub gateway_keys: GatewayKeys,
     pub idempotency: IdempotencySettings,
     pub max_body_bytes: usize,
+    pub program: ProgramSettings,
+    pub member_data_keys: MemberDataKeys,
 }
 
 /// The storage settings a configuration describes.
@@ -61,8 +65,25 @@ impl AppState {
                 lease: config.protocol.idempotency_lease,
             },
             max_body_bytes: config.server.max_body_bytes,
+            program: config.program.clone(),
+            member_data_keys: config.member_data_keys.clone(),
         }
     }
+}
+
+/// Runs ledger maintenance (expired holds, due pending earns, expired lots) every `interval`.
+fn spawn_maintenance(storage: Storage, program: ProgramSettings, interval: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(err) = ledger::run_maintenance(&storage, &program, chrono::Utc::now()).await
+            {
+                tracing::warn!(error = %err, "ledger maintenance failed; it runs again in {} s", interval.as_secs());
+            }
+        }
+    });
 }
 
 /// A bound, not yet running gateway.
@@ -88,6 +109,11 @@ impl Application {
         state: AppState,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
+        spawn_maintenance(
+            state.storage.clone(),
+            state.program.clone(),
+            config.maintenance_interval,
+        );
         let state = Data::new(state);
         let server = HttpServer::new(move || routes::app(state.clone()))
             .workers(config.server.workers)

@@ -17,6 +17,10 @@ use partners::jwk::{Jwk, JwkSet, PrivateKey};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
+use crate::domain::cards::validate_prefix;
+use crate::domain::ledger::ProgramSettings;
+use crate::domain::member_data::MemberDataKeys;
+
 /// A configuration problem, naming the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -103,6 +107,23 @@ struct RawSigning {
     published_key_files: Vec<PathBuf>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProgram {
+    card_prefix: String,
+    points_validity_days: u32,
+    #[serde(default = "defaults::hold_timeout_secs")]
+    hold_timeout_secs: u64,
+    #[serde(default = "defaults::max_hold_timeout_secs")]
+    max_hold_timeout_secs: u64,
+    #[serde(default = "defaults::max_release_days")]
+    max_release_days: u32,
+    #[serde(default = "defaults::maintenance_interval_secs")]
+    maintenance_interval_secs: u64,
+    silver_tier_points: i64,
+    gold_tier_points: i64,
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawProtocol {
@@ -133,8 +154,12 @@ pub struct RawConfig {
     database: RawDatabase,
     redis: RawRedis,
     signing: RawSigning,
+    program: RawProgram,
     #[serde(default)]
     protocol: RawProtocol,
+    /// Never read from the file: `MEMBER_DATA_KEY` / `MEMBER_DATA_KEY_FILE`.
+    #[serde(skip)]
+    member_data_key: Option<SecretString>,
     #[serde(default)]
     log: RawLog,
 }
@@ -154,6 +179,18 @@ mod defaults {
     }
     pub fn key_prefix() -> String {
         "clubgate".into()
+    }
+    pub fn hold_timeout_secs() -> u64 {
+        15 * 60
+    }
+    pub fn max_hold_timeout_secs() -> u64 {
+        7 * 24 * 3600
+    }
+    pub fn max_release_days() -> u32 {
+        365
+    }
+    pub fn maintenance_interval_secs() -> u64 {
+        30
     }
 }
 
@@ -227,6 +264,10 @@ pub struct Config {
     pub redis_key_prefix: String,
     pub keys: GatewayKeys,
     pub protocol: ProtocolConfig,
+    pub program: ProgramSettings,
+    /// How often holds, pending earns and lots are checked for their time.
+    pub maintenance_interval: Duration,
+    pub member_data_keys: MemberDataKeys,
     pub log: LogConfig,
 }
 
@@ -257,10 +298,16 @@ impl RawConfig {
             .map_err(|e| ConfigError::Parse(Box::new(e)))
     }
 
-    /// Sets the database and Redis URLs (normally read from the environment).
-    pub fn set_secrets(&mut self, database_url: SecretString, redis_url: SecretString) {
+    /// Sets the secrets normally read from the environment.
+    pub fn set_secrets(
+        &mut self,
+        database_url: SecretString,
+        redis_url: SecretString,
+        member_data_key: SecretString,
+    ) {
         self.database.url = Some(database_url);
         self.redis.url = Some(redis_url);
+        self.member_data_key = Some(member_data_key);
     }
 
     /// Reads the TOML file and the `GATEWAY__…` environment overlay.
@@ -284,6 +331,7 @@ impl RawConfig {
         }
         raw.database.url = secret_from_env("DATABASE_URL", "database.url")?;
         raw.redis.url = secret_from_env("REDIS_URL", "redis.url")?;
+        raw.member_data_key = secret_from_env("MEMBER_DATA_KEY", "member_data_key")?;
         Ok(raw)
     }
 }
@@ -390,6 +438,56 @@ impl Config {
             published.push(public.to_jwk());
         }
 
+        let member_data_keys = raw
+            .member_data_key
+            .ok_or_else(|| {
+                invalid(
+                    "member_data_key",
+                    "missing: set MEMBER_DATA_KEY or MEMBER_DATA_KEY_FILE",
+                )
+            })
+            .and_then(|secret| {
+                MemberDataKeys::parse(secret.expose_secret())
+                    .map_err(|e| invalid("member_data_key", e.to_string()))
+            })?;
+        let program = raw.program;
+        validate_prefix(&program.card_prefix).map_err(|e| invalid("program.card_prefix", e))?;
+        if program.points_validity_days == 0 {
+            return Err(invalid(
+                "program.points_validity_days",
+                "must be above zero",
+            ));
+        }
+        if program.hold_timeout_secs == 0
+            || program.hold_timeout_secs > program.max_hold_timeout_secs
+        {
+            return Err(invalid(
+                "program.hold_timeout_secs",
+                "must be above zero and at most max_hold_timeout_secs",
+            ));
+        }
+        if program.silver_tier_points <= 0 || program.gold_tier_points <= program.silver_tier_points
+        {
+            return Err(invalid(
+                "program.gold_tier_points",
+                "tiers need 0 < silver_tier_points < gold_tier_points",
+            ));
+        }
+        let maintenance_interval = secs(
+            "program.maintenance_interval_secs",
+            Some(program.maintenance_interval_secs),
+            Duration::from_secs(30),
+        )?;
+        let program = ProgramSettings {
+            card_prefix: program.card_prefix,
+            points_validity: chrono::Duration::days(i64::from(program.points_validity_days)),
+            default_hold: Duration::from_secs(program.hold_timeout_secs),
+            max_hold: Duration::from_secs(program.max_hold_timeout_secs),
+            max_release: chrono::Duration::days(i64::from(program.max_release_days)),
+            silver_points: program.silver_tier_points,
+            gold_points: program.gold_tier_points,
+        };
+
         let defaults = ProtocolConfig::default();
         let p = raw.protocol;
         let protocol = ProtocolConfig {
@@ -436,6 +534,9 @@ impl Config {
                 published: JwkSet { keys: published },
             },
             protocol,
+            program,
+            maintenance_interval,
+            member_data_keys,
             log: LogConfig {
                 format: raw.log.format,
                 filter: raw.log.filter.unwrap_or_else(|| "info".into()),
@@ -465,11 +566,17 @@ mod tests {
         [redis]
         [signing]
         key_file = "../keys/dev/gateway.jwk"
+        [program]
+        card_prefix = "6037"
+        points_validity_days = 730
+        silver_tier_points = 5000
+        gold_tier_points = 20000
     "#;
 
     fn with_urls(mut raw: RawConfig) -> RawConfig {
         raw.database.url = Some(SecretString::from("postgres://u:hunter2@localhost/db"));
         raw.redis.url = Some(SecretString::from("redis://localhost"));
+        raw.member_data_key = Some(SecretString::from(MemberDataKeys::generate_master()));
         raw
     }
 

@@ -158,3 +158,188 @@ pub struct Problem {
     /// The stable error code; see `docs/errors.md`.
     pub code: String,
 }
+
+/// An amount of money: an integer in the currency's minor unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    pub amount_minor: i64,
+    /// ISO 4217 code, e.g. `IRR`.
+    pub currency: String,
+}
+
+/// `POST /v1/members`: enrol a member at the till.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// Branch code (or id) of the calling partner.
+    pub branch: String,
+    /// International form, e.g. `+989121234567`.
+    pub phone: String,
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub birth_date: Option<chrono::NaiveDate>,
+}
+
+/// A new member and their club card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Enrollment {
+    pub member_id: uuid::Uuid,
+    pub card_number: String,
+}
+
+/// A member's points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Balance {
+    /// Posted points, held points included.
+    pub posted: i64,
+    /// Points that can be redeemed now.
+    pub available: i64,
+    /// Points in open redemption holds.
+    pub held: i64,
+    /// Earned points not released yet (pending earns).
+    pub pending_earned: i64,
+}
+
+/// `GET /v1/cards/{number}`: what the cashier sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardCheck {
+    pub card_number: String,
+    pub status: String,
+    pub first_name: String,
+    /// `basic`, `silver` or `gold`.
+    pub tier: String,
+    pub balance: Balance,
+    /// What the available points take off a bill at the given branch (when `branch` was given).
+    pub redeemable_value: Option<Money>,
+}
+
+/// `GET /v1/quote`: prices a purchase and/or points at a branch; posts nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Quote {
+    /// Points the purchase amount would earn (rounded down).
+    pub earn_points: Option<i64>,
+    /// The discount the points would buy.
+    pub discount: Option<Money>,
+    /// The rule applied: `earn_points` per `per_amount_minor`, each point worth `point_value_minor`.
+    pub rule: PointRule,
+}
+
+/// A partner's (or branch's) point rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PointRule {
+    pub currency: String,
+    pub earn_points: i64,
+    pub per_amount_minor: i64,
+    pub point_value_minor: i64,
+}
+
+/// `POST /v1/earns`: a purchase that earns points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EarnRequest {
+    pub branch: String,
+    pub card_number: String,
+    /// The purchase amount.
+    pub amount: Money,
+    /// The partner's own order reference, unique among its earns.
+    pub reference: String,
+    /// Keep the points pending until this time (end of stay, return period).
+    #[serde(default)]
+    pub release_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `POST /v1/redemptions`: spend points for a discount, at once or as a hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    pub branch: String,
+    pub card_number: String,
+    pub points: i64,
+    /// The partner's own reference, unique among its redemptions.
+    pub reference: String,
+    /// Only authorize: hold the points until captured or voided.
+    #[serde(default)]
+    pub hold: bool,
+    /// How long the hold lasts (default 900 s).
+    #[serde(default)]
+    pub hold_timeout_secs: Option<u64>,
+}
+
+/// `POST /v1/redemptions/{id}/capture`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CaptureRequest {
+    /// Points to capture; the whole hold when absent. The rest is released.
+    #[serde(default)]
+    pub points: Option<i64>,
+}
+
+/// `POST /v1/reversals`: reverse (part of) an earn or a redemption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReverseRequest {
+    /// The earn or redemption id.
+    pub transaction_id: uuid::Uuid,
+    /// Points to reverse; everything not yet reversed when absent.
+    #[serde(default)]
+    pub points: Option<i64>,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// A ledger transfer as the partner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Transaction {
+    pub id: uuid::Uuid,
+    /// `earn`, `redeem`, `earn_reversal`, `redeem_reversal`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `single`, `pending` (a hold or unreleased earn), `post` (captures/releases `pending_id`), `void`.
+    pub phase: String,
+    /// `posted`, `pending` or `voided`.
+    pub state: String,
+    pub points: i64,
+    pub card_last4: Option<String>,
+    pub branch_id: Option<uuid::Uuid>,
+    pub reference: Option<String>,
+    /// Purchase amount (earn) or discount (redemption).
+    pub money: Option<Money>,
+    pub pending_id: Option<uuid::Uuid>,
+    pub reverses_id: Option<uuid::Uuid>,
+    /// When a hold expires or a pending earn is released.
+    pub timeout_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The answer to a ledger operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Movement {
+    pub transaction: Transaction,
+    /// The member's balance after it.
+    pub balance: Balance,
+}
+
+/// `GET /v1/transactions`: one page of the partner's transactions, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TransactionPage {
+    pub transactions: Vec<Transaction>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<uuid::Uuid>,
+}

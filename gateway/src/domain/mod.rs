@@ -1,7 +1,12 @@
-//! Business types and operations: partners, their keys, who is calling, and
-//! idempotent writes. No actix here; storage is reached through `crate::storage`.
+//! Business types and operations: partners and their keys, who is calling,
+//! idempotent writes, members and cards, point rules and the points ledger. No actix here; storage is reached through `crate::storage`.
 
 pub mod authentication;
+pub mod cards;
 pub mod idempotency;
+pub mod ledger;
+pub mod member_data;
+pub mod members;
 pub mod partner_keys;
 pub mod partners;
+pub mod rules;

@@ -11,6 +11,8 @@ use partners::protocol::Problem;
 
 use crate::domain::authentication::AuthError;
 use crate::domain::idempotency::{ExecuteError, IdempotencyError, RecordedAnswer};
+use crate::domain::ledger::LedgerError;
+use crate::domain::member_data::InvalidPersonalData;
 use crate::domain::partner_keys::KeyError;
 use crate::domain::partners::PartnerError;
 use crate::storage::StorageError;
@@ -304,6 +306,105 @@ impl From<PartnerError> for ApiError {
     }
 }
 
+impl From<LedgerError> for ApiError {
+    fn from(err: LedgerError) -> Self {
+        let detail = err.to_string();
+        match err {
+            LedgerError::CardNumberInvalid(_) => {
+                Self::bad_request("card_number_invalid", "Invalid card number", detail)
+            }
+            LedgerError::CardUnknown => Self::not_found("card_unknown", "Unknown card", detail),
+            LedgerError::CardBlocked => Self::forbidden("card_blocked", "Card blocked", detail),
+            LedgerError::CardLost => Self::forbidden("card_lost", "Card reported lost", detail),
+            LedgerError::MemberClosed => {
+                Self::forbidden("member_closed", "Member account closed", detail)
+            }
+            LedgerError::BranchUnknown(_) => {
+                Self::unprocessable("branch_unknown", "Unknown branch", detail)
+            }
+            LedgerError::BranchOfAnotherPartner(_) => Self::forbidden(
+                "branch_of_another_partner",
+                "Branch of another partner",
+                detail,
+            ),
+            LedgerError::RuleMissing => {
+                Self::conflict("point_rule_missing", "No point rule", detail)
+            }
+            LedgerError::CurrencyMismatch { .. } => {
+                Self::unprocessable("currency_mismatch", "Wrong currency", detail)
+            }
+            LedgerError::PurchaseTooSmall => {
+                Self::unprocessable("purchase_too_small", "Purchase too small to earn", detail)
+            }
+            LedgerError::AmountTooLarge => {
+                Self::unprocessable("amount_too_large", "Amount too large", detail)
+            }
+            LedgerError::InsufficientPoints { .. } => {
+                Self::conflict("insufficient_points", "Not enough points", detail)
+            }
+            LedgerError::TransferNotFound(_) => {
+                Self::not_found("transaction_not_found", "Unknown transaction", detail)
+            }
+            LedgerError::NotAHold(_) => {
+                Self::conflict("not_a_hold", "Not a redemption hold", detail)
+            }
+            LedgerError::NotAPendingEarn(_) => {
+                Self::conflict("not_a_pending_earn", "Not a pending earn", detail)
+            }
+            LedgerError::HoldExpired(_) => Self::conflict("hold_expired", "Hold expired", detail),
+            LedgerError::HoldAlreadyCaptured => {
+                Self::conflict("hold_already_captured", "Hold already captured", detail)
+            }
+            LedgerError::HoldAlreadyVoided => {
+                Self::conflict("hold_already_voided", "Hold already voided", detail)
+            }
+            LedgerError::EarnAlreadyPosted => {
+                Self::conflict("earn_already_posted", "Earn already posted", detail)
+            }
+            LedgerError::EarnAlreadyVoided => {
+                Self::conflict("earn_already_voided", "Earn already voided", detail)
+            }
+            LedgerError::CaptureExceedsHold { .. } => {
+                Self::unprocessable("capture_exceeds_hold", "Capture above the hold", detail)
+            }
+            LedgerError::NotReversible(_) => Self::conflict(
+                "transaction_not_reversible",
+                "Transaction cannot be reversed",
+                detail,
+            ),
+            LedgerError::ReversalExceedsOriginal { .. } => Self::unprocessable(
+                "reversal_exceeds_original",
+                "Reversal above the original",
+                detail,
+            ),
+            LedgerError::ReferenceTaken => {
+                Self::conflict("reference_already_used", "Reference already used", detail)
+            }
+            LedgerError::HoldTimeoutInvalid { .. } => {
+                Self::unprocessable("hold_timeout_invalid", "Invalid hold timeout", detail)
+            }
+            LedgerError::ReleaseAtInvalid { .. } => {
+                Self::unprocessable("release_at_invalid", "Invalid release time", detail)
+            }
+            LedgerError::PhoneTaken => {
+                Self::conflict("member_already_enrolled", "Member already enrolled", detail)
+            }
+            LedgerError::MemberData(e) => Self::internal(e),
+            LedgerError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<InvalidPersonalData> for ApiError {
+    fn from(err: InvalidPersonalData) -> Self {
+        Self::unprocessable(
+            "invalid_member_data",
+            "Invalid member data",
+            err.to_string(),
+        )
+    }
+}
+
 /// Codes raised directly by the HTTP layer (not from a domain error).
 pub mod codes {
     pub const MALFORMED_JSON: &str = "malformed_json";
@@ -311,6 +412,7 @@ pub mod codes {
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const BODY_UNREADABLE: &str = "body_unreadable";
     pub const ROUTE_NOT_FOUND: &str = "route_not_found";
+    pub const INVALID_REQUEST: &str = "invalid_request";
 }
 
 /// The body is not the JSON the route expects.
@@ -335,6 +437,11 @@ pub fn body_unreadable(detail: impl std::fmt::Display) -> ApiError {
         "Unreadable body",
         detail.to_string(),
     )
+}
+
+/// A field of the request is out of range; `detail` names it.
+pub fn invalid_request(detail: impl Into<String>) -> ApiError {
+    ApiError::unprocessable(codes::INVALID_REQUEST, "Invalid request", detail)
 }
 
 /// No route answers this method and path.
@@ -383,6 +490,7 @@ mod tests {
             ("body_unreadable", 400),
             ("route_not_found", 404),
             ("invalid_key", 422),
+            ("invalid_request", 422),
         ] {
             assert!(
                 mapping.contains(&format!("\"{code}\"")),

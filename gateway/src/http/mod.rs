@@ -2,12 +2,19 @@
 //! operation, shape the answer. No SQL and no business rules live here.
 
 pub mod answers;
+pub mod earns;
 pub mod error;
 pub mod health;
 pub mod jwks;
+pub mod ledger_answers;
+pub mod members;
 pub mod openapi;
 pub mod partner;
+pub mod quote;
 pub mod receipts;
+pub mod redemptions;
 pub mod request_span;
+pub mod reversals;
 pub mod routes;
+pub mod transactions;
 pub mod verified;

@@ -13,7 +13,10 @@ use utoipa_actix_web::AppExt as _;
 
 use super::error::{ApiError, route_not_found};
 use super::request_span::GatewayRootSpan;
-use super::{health, jwks, openapi::ApiDoc, partner, receipts};
+use super::{
+    earns, health, jwks, members, openapi::ApiDoc, partner, quote, receipts, redemptions,
+    reversals, transactions,
+};
 use crate::app::AppState;
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -41,6 +44,17 @@ pub fn app(
         .service(jwks::show)
         .service(partner::show)
         .service(partner::register_key)
+        .service(members::enroll)
+        .service(members::check)
+        .service(quote::quote)
+        .service(earns::create)
+        .service(earns::post_pending)
+        .service(earns::void_pending)
+        .service(redemptions::create)
+        .service(redemptions::capture)
+        .service(redemptions::void)
+        .service(reversals::create)
+        .service(transactions::list)
         .split_for_parts();
     let api = Data::new(api);
     app.app_data(state)

@@ -75,3 +75,30 @@ pub async fn list_for_partner(
         .await?;
     Ok(rows.into_iter().map(Branch::from).collect())
 }
+
+/// A branch by id.
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Branch>, StorageError> {
+    let row = branches::table
+        .find(id)
+        .select(BranchRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.map(Branch::from))
+}
+
+/// A partner's branch by code.
+pub async fn find_by_code(
+    conn: &mut AsyncPgConnection,
+    partner_id: PartnerId,
+    code: &str,
+) -> Result<Option<Branch>, StorageError> {
+    let row = branches::table
+        .filter(branches::partner_id.eq(partner_id.0))
+        .filter(branches::code.eq(code))
+        .select(BranchRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.map(Branch::from))
+}

@@ -7,10 +7,13 @@
 pub mod branches;
 pub mod idempotency;
 pub mod keys;
+pub mod ledger;
+pub mod members;
 pub mod migrations;
 pub mod nonces;
 pub mod partner_keys;
 pub mod partners;
+pub mod rules;
 pub mod schema;
 
 use std::time::Duration;

@@ -1,6 +1,105 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    accounts (id) {
+        id -> Uuid,
+        kind -> Text,
+        member_id -> Nullable<Uuid>,
+        partner_id -> Nullable<Uuid>,
+        debits_posted -> Int8,
+        credits_posted -> Int8,
+        debits_pending -> Int8,
+        credits_pending -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    cards (number) {
+        number -> Text,
+        member_id -> Uuid,
+        status -> Text,
+        replaced_by -> Nullable<Text>,
+        issued_at -> Timestamptz,
+        status_changed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    earn_lots (id) {
+        id -> Uuid,
+        member_account_id -> Uuid,
+        amount -> Int8,
+        remaining -> Int8,
+        earned_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    lot_allocations (transfer_id, lot_id) {
+        transfer_id -> Uuid,
+        lot_id -> Uuid,
+        amount -> Int8,
+    }
+}
+
+diesel::table! {
+    members (id) {
+        id -> Uuid,
+        phone_lookup -> Bytea,
+        personal_data -> Bytea,
+        status -> Text,
+        enrolled_by_partner -> Uuid,
+        enrolled_at_branch -> Uuid,
+        enrolled_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    pending_transfers (transfer_id) {
+        transfer_id -> Uuid,
+        timeout_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    point_rules (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        branch_id -> Nullable<Uuid>,
+        currency -> Text,
+        earn_points -> Int8,
+        per_amount_minor -> Int8,
+        point_value_minor -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    transfers (id) {
+        id -> Uuid,
+        debit_account_id -> Uuid,
+        credit_account_id -> Uuid,
+        amount -> Int8,
+        code -> Text,
+        phase -> Text,
+        pending_id -> Nullable<Uuid>,
+        reverses_id -> Nullable<Uuid>,
+        member_id -> Nullable<Uuid>,
+        partner_id -> Nullable<Uuid>,
+        branch_id -> Nullable<Uuid>,
+        card_number -> Nullable<Text>,
+        partner_reference -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        money_minor -> Nullable<Int8>,
+        currency -> Nullable<Text>,
+        timeout_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     branches (id) {
         id -> Uuid,
         partner_id -> Uuid,
@@ -49,13 +148,35 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(accounts -> members (member_id));
+diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(branches -> partners (partner_id));
+diesel::joinable!(cards -> members (member_id));
+diesel::joinable!(earn_lots -> accounts (member_account_id));
+diesel::joinable!(lot_allocations -> earn_lots (lot_id));
+diesel::joinable!(lot_allocations -> transfers (transfer_id));
+diesel::joinable!(members -> branches (enrolled_at_branch));
+diesel::joinable!(members -> partners (enrolled_by_partner));
+diesel::joinable!(pending_transfers -> transfers (transfer_id));
+diesel::joinable!(point_rules -> branches (branch_id));
+diesel::joinable!(point_rules -> partners (partner_id));
+diesel::joinable!(transfers -> branches (branch_id));
+diesel::joinable!(transfers -> members (member_id));
+diesel::joinable!(transfers -> partners (partner_id));
 diesel::joinable!(idempotency_records -> partners (partner_id));
 diesel::joinable!(partner_keys -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
     branches,
+    cards,
+    earn_lots,
     idempotency_records,
+    lot_allocations,
+    members,
     partner_keys,
     partners,
+    pending_transfers,
+    point_rules,
+    transfers,
 );

@@ -118,6 +118,12 @@ impl TestApp {
             clock_skew_secs = {skew}
             key_cache_ttl_secs = {ttl}
             idempotency_lease_secs = {lease}
+            [program]
+            card_prefix = "6037"
+            points_validity_days = 730
+            maintenance_interval_secs = 86400
+            silver_tier_points = 5000
+            gold_tier_points = 20000
             [log]
             filter = "error"
             "#,
@@ -138,6 +144,7 @@ impl TestApp {
         raw.set_secrets(
             SecretString::from(db.url().to_owned()),
             SecretString::from(redis_url()),
+            SecretString::from(gateway::domain::member_data::MemberDataKeys::generate_master()),
         );
         let config = Config::from_raw(raw).unwrap_or_else(|e| panic!("{e}"));
         gateway::telemetry::init(&config.log);

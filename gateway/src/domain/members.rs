@@ -1,0 +1,256 @@
+//! Members and their cards: enrolment at the till, the card check, lost and
+//! blocked cards, and the quote a cashier shows before posting anything.
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use super::cards::{CardNumber, CardStatus};
+use super::ledger::postings::{Balance, branch_of, usable_card};
+use super::ledger::{LedgerError, ProgramSettings, Teller};
+use super::member_data::{MemberDataKeys, PersonalData};
+use super::partners::PartnerId;
+use super::rules::{self, PointRule};
+use crate::storage::members::{CardRow, MemberRow};
+use crate::storage::{self, Storage, StorageError};
+
+/// The outcome of an enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    pub member_id: Uuid,
+    pub card: CardNumber,
+}
+
+/// Enrols a member at the partner's branch and issues their first card (a random
+/// number, or `card` for the demo network's fixed numbers).
+#[tracing::instrument(skip_all, fields(partner.id = %teller.partner_id, member.id))]
+pub async fn enroll(
+    conn: &mut AsyncPgConnection,
+    settings: &ProgramSettings,
+    keys: &MemberDataKeys,
+    teller: &Teller,
+    branch: &str,
+    personal: &PersonalData,
+    card: Option<CardNumber>,
+    now: DateTime<Utc>,
+) -> Result<Enrollment, LedgerError> {
+    let branch = branch_of(conn, teller.partner_id, branch).await?;
+    let id = Uuid::now_v7();
+    let member = MemberRow {
+        id,
+        phone_lookup: keys.phone_lookup(&personal.phone).to_vec(),
+        personal_data: keys.seal(id, personal),
+        status: "active".into(),
+        enrolled_by_partner: teller.partner_id.0,
+        enrolled_at_branch: branch.id.0,
+        enrolled_at: now,
+    };
+    if !storage::members::insert(conn, &member).await? {
+        return Err(LedgerError::PhoneTaken);
+    }
+    storage::ledger::insert_member_account(conn, id).await?;
+    let card = issue_card(conn, settings, id, card, now).await?;
+    tracing::Span::current().record("member.id", tracing::field::display(id));
+    tracing::info!(card.last4 = card.last4(), "enrolled member {id}");
+    Ok(Enrollment {
+        member_id: id,
+        card,
+    })
+}
+
+/// Issues a fresh random card number to a member.
+async fn issue_card(
+    conn: &mut AsyncPgConnection,
+    settings: &ProgramSettings,
+    member_id: Uuid,
+    number: Option<CardNumber>,
+    now: DateTime<Utc>,
+) -> Result<CardNumber, StorageError> {
+    let mut number = number.unwrap_or_else(|| CardNumber::random(&settings.card_prefix));
+    // A clash among 10^11 numbers is rare; draw again rather than fail.
+    loop {
+        let row = CardRow {
+            number: number.as_str().to_owned(),
+            member_id,
+            status: CardStatus::Active.as_str().into(),
+            replaced_by: None,
+            issued_at: now,
+            status_changed_at: now,
+        };
+        if storage::members::insert_card(conn, &row).await? {
+            return Ok(number);
+        }
+        number = CardNumber::random(&settings.card_prefix);
+    }
+}
+
+/// What a cashier sees when checking a card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardCheck {
+    pub card: CardNumber,
+    pub member_id: Uuid,
+    pub first_name: String,
+    pub tier: &'static str,
+    pub balance: Balance,
+    /// The rule at the branch, to value the redeemable points (absent if none is set).
+    pub rule: Option<PointRule>,
+}
+
+/// The member's tier for their lifetime earned points.
+pub fn tier(settings: &ProgramSettings, lifetime_points: i64) -> &'static str {
+    if lifetime_points >= settings.gold_points {
+        "gold"
+    } else if lifetime_points >= settings.silver_points {
+        "silver"
+    } else {
+        "basic"
+    }
+}
+
+/// Checks a card at a partner's branch.
+#[tracing::instrument(skip_all, fields(partner.id = %partner_id))]
+pub async fn check_card(
+    storage: &Storage,
+    settings: &ProgramSettings,
+    keys: &MemberDataKeys,
+    partner_id: PartnerId,
+    branch: Option<&str>,
+    card: &CardNumber,
+    now: DateTime<Utc>,
+) -> Result<CardCheck, LedgerError> {
+    let mut conn = storage.db().await?;
+    let (card_row, member) = usable_card(&mut conn, card).await?;
+    let rule = match branch {
+        Some(code) => {
+            let branch = branch_of(&mut conn, partner_id, code).await?;
+            rules::for_branch(&mut conn, partner_id, branch.id).await?
+        }
+        None => None,
+    };
+    let account = storage::ledger::member_account(&mut conn, member.id).await?;
+    let overdue = storage::ledger::overdue_points(&mut conn, account.id, now).await?;
+    let mut balance = Balance::of(&account);
+    // Lots past their expiry are gone even before maintenance moves them to breakage.
+    balance.posted -= overdue;
+    balance.available -= overdue;
+    let lifetime = storage::ledger::lifetime_earned(&mut conn, account.id).await?;
+    let personal = keys.open(member.id, &member.personal_data)?;
+    Ok(CardCheck {
+        card: CardNumber::parse(&card_row.number).map_err(LedgerError::CardNumberInvalid)?,
+        member_id: member.id,
+        first_name: personal.first_name().to_owned(),
+        tier: tier(settings, lifetime),
+        balance,
+        rule,
+    })
+}
+
+/// Why an operator card command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    #[error("no card {0}")]
+    NotFound(String),
+    #[error("card {0} is {1}; only an active card can be {2}")]
+    WrongStatus(String, String, &'static str),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<diesel::result::Error> for CardError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Storage(err.into())
+    }
+}
+
+async fn card_in(
+    conn: &mut AsyncPgConnection,
+    number: &CardNumber,
+    expected: CardStatus,
+    action: &'static str,
+) -> Result<CardRow, CardError> {
+    let (card, _) = storage::members::find_card(conn, number.as_str())
+        .await?
+        .ok_or_else(|| CardError::NotFound(number.to_string()))?;
+    if card.status != expected.as_str() {
+        return Err(CardError::WrongStatus(
+            number.to_string(),
+            card.status,
+            action,
+        ));
+    }
+    Ok(card)
+}
+
+/// Blocks an active card (fraud, dispute); the member keeps their points.
+pub async fn block_card(storage: &Storage, number: &CardNumber) -> Result<(), CardError> {
+    let mut conn = storage.db().await?;
+    card_in(&mut conn, number, CardStatus::Active, "blocked").await?;
+    storage::members::set_card_status(
+        &mut conn,
+        number.as_str(),
+        CardStatus::Blocked.as_str(),
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Unblocks a blocked card.
+pub async fn unblock_card(storage: &Storage, number: &CardNumber) -> Result<(), CardError> {
+    let mut conn = storage.db().await?;
+    card_in(&mut conn, number, CardStatus::Blocked, "unblocked").await?;
+    storage::members::set_card_status(
+        &mut conn,
+        number.as_str(),
+        CardStatus::Active.as_str(),
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks a card lost and issues its replacement, which keeps the member's points and history.
+pub async fn replace_lost_card(
+    storage: &Storage,
+    settings: &ProgramSettings,
+    number: &CardNumber,
+    now: DateTime<Utc>,
+) -> Result<CardNumber, CardError> {
+    use diesel_async::AsyncConnection as _;
+    let mut conn = storage.db().await?;
+    conn.transaction::<_, CardError, _>(async |conn| {
+        let card = card_in(conn, number, CardStatus::Active, "reported lost").await;
+        let card = match card {
+            Ok(card) => card,
+            Err(CardError::WrongStatus(..)) => {
+                card_in(conn, number, CardStatus::Blocked, "reported lost").await?
+            }
+            Err(e) => return Err(e),
+        };
+        // The old card stops being active first: a member has one active card at a time.
+        storage::members::set_card_status(conn, number.as_str(), CardStatus::Lost.as_str(), None)
+            .await?;
+        let replacement = issue_card(conn, settings, card.member_id, None, now).await?;
+        storage::members::set_card_status(
+            conn,
+            number.as_str(),
+            CardStatus::Lost.as_str(),
+            Some(replacement.as_str()),
+        )
+        .await?;
+        tracing::info!(
+            card.last4 = number.last4(),
+            "card reported lost and replaced"
+        );
+        Ok(replacement)
+    })
+    .await
+}
+
+/// A member's personal data, decrypted (operator use only).
+pub fn personal_data(
+    keys: &MemberDataKeys,
+    member: &MemberRow,
+) -> Result<PersonalData, LedgerError> {
+    Ok(keys.open(member.id, &member.personal_data)?)
+}
