@@ -14,7 +14,11 @@ use url::Url;
 
 use crate::digest;
 use crate::jwk::{JwkSet, PrivateKey};
-use crate::protocol::{self, PartnerKey, PartnerProfile, Problem, RegisterKeyRequest};
+use crate::protocol::{
+    self, CaptureRequest, CardCheck, EarnRequest, EnrollRequest, Enrollment, Movement, PartnerKey,
+    PartnerProfile, Problem, Quote, RedeemRequest, RegisterKeyRequest, ReverseRequest,
+    TransactionPage,
+};
 use crate::signatures::{self, MessageParts, SignatureParams};
 
 /// What went wrong talking to the gateway.
@@ -339,4 +343,145 @@ impl Client {
         self.post("/v1/partner/keys", idempotency_key, request)
             .await
     }
+
+    /// `POST /v1/members`: enrols a member and issues a card.
+    pub async fn enroll(
+        &self,
+        request: &EnrollRequest,
+        idempotency_key: &str,
+    ) -> Result<Receipt<Enrollment>, ClientError> {
+        self.post("/v1/members", idempotency_key, request).await
+    }
+
+    /// `GET /v1/cards/{number}`: checks a card (valued at `branch` when given).
+    pub async fn check_card(
+        &self,
+        number: &str,
+        branch: Option<&str>,
+    ) -> Result<Receipt<CardCheck>, ClientError> {
+        let mut path = format!("/v1/cards/{}", encode(number));
+        if let Some(branch) = branch {
+            path.push_str(&format!("?branch={}", encode(branch)));
+        }
+        self.get(&path).await
+    }
+
+    /// `GET /v1/quote`: prices an amount and/or points at a branch.
+    pub async fn quote(
+        &self,
+        branch: &str,
+        amount: Option<&protocol::Money>,
+        points: Option<i64>,
+    ) -> Result<Receipt<Quote>, ClientError> {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("branch", branch);
+        if let Some(amount) = amount {
+            query.append_pair("amount_minor", &amount.amount_minor.to_string());
+            query.append_pair("currency", &amount.currency);
+        }
+        if let Some(points) = points {
+            query.append_pair("points", &points.to_string());
+        }
+        self.get(&format!("/v1/quote?{}", query.finish())).await
+    }
+
+    /// `POST /v1/earns`.
+    pub async fn earn(
+        &self,
+        request: &EarnRequest,
+        idempotency_key: &str,
+    ) -> Result<Receipt<Movement>, ClientError> {
+        self.post("/v1/earns", idempotency_key, request).await
+    }
+
+    /// `POST /v1/earns/{id}/post`: releases a pending earn now.
+    pub async fn post_earn(
+        &self,
+        id: uuid::Uuid,
+        idempotency_key: &str,
+    ) -> Result<Receipt<Movement>, ClientError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/earns/{id}/post"),
+            None,
+            Some(idempotency_key),
+        )
+        .await
+    }
+
+    /// `POST /v1/earns/{id}/void`: cancels a pending earn.
+    pub async fn void_earn(
+        &self,
+        id: uuid::Uuid,
+        idempotency_key: &str,
+    ) -> Result<Receipt<Movement>, ClientError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/earns/{id}/void"),
+            None,
+            Some(idempotency_key),
+        )
+        .await
+    }
+
+    /// `POST /v1/redemptions`: redeems, or holds with `hold: true`.
+    pub async fn redeem(
+        &self,
+        request: &RedeemRequest,
+        idempotency_key: &str,
+    ) -> Result<Receipt<Movement>, ClientError> {
+        self.post("/v1/redemptions", idempotency_key, request).await
+    }
+
+    /// `POST /v1/redemptions/{id}/capture`.
+    pub async fn capture(
+        &self,
+        id: uuid::Uuid,
+        request: &CaptureRequest,
+        idempotency_key: &str,
+    ) -> Result<Receipt<Movement>, ClientError> {
+        self.post(
+            &format!("/v1/redemptions/{id}/capture"),
+            idempotency_key,
+            request,
+        )
+        .await
+    }
+
+    /// `POST /v1/redemptions/{id}/void`.
+    pub async fn void_hold(
+        &self,
+        id: uuid::Uuid,
+        idempotency_key: &str,
+    ) -> Result<Receipt<Movement>, ClientError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/redemptions/{id}/void"),
+            None,
+            Some(idempotency_key),
+        )
+        .await
+    }
+
+    /// `POST /v1/reversals`.
+    pub async fn reverse(
+        &self,
+        request: &ReverseRequest,
+        idempotency_key: &str,
+    ) -> Result<Receipt<Movement>, ClientError> {
+        self.post("/v1/reversals", idempotency_key, request).await
+    }
+
+    /// `GET /v1/transactions` with a query string such as `type=earn&limit=20`.
+    pub async fn transactions(&self, query: &str) -> Result<Receipt<TransactionPage>, ClientError> {
+        if query.is_empty() {
+            self.get("/v1/transactions").await
+        } else {
+            self.get(&format!("/v1/transactions?{query}")).await
+        }
+    }
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -6,6 +6,8 @@ mod errors;
 mod health;
 mod idempotency;
 mod interop;
+mod ledger;
+mod ledger_model;
 mod migrations;
 mod openapi;
 mod partner;

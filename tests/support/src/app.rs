@@ -245,6 +245,88 @@ impl TestApp {
         key
     }
 
+    /// Sets the partner's point rule: one point per 10,000 IRR minor units, a point worth 1,000.
+    pub async fn seed_rule(&self, partner: &TestPartner) {
+        self.set_rule(partner, 1, 10_000, 1_000).await;
+    }
+
+    /// Sets the partner's point rule.
+    pub async fn set_rule(
+        &self,
+        partner: &TestPartner,
+        earn_points: i64,
+        per_amount_minor: i64,
+        point_value_minor: i64,
+    ) {
+        let rule = gateway::domain::rules::PointRule::new(
+            "IRR",
+            earn_points,
+            per_amount_minor,
+            point_value_minor,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        gateway::domain::rules::set(&self.storage, partner.partner.id, None, &rule)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Enrols a fresh member at the partner's `main` branch and returns the card number.
+    pub async fn enroll_member(&self, partner: &TestPartner) -> String {
+        let phone = format!(
+            "+98912{:07}",
+            SEQUENCE.fetch_add(1, Ordering::Relaxed) % 10_000_000
+        );
+        let receipt = partner
+            .client
+            .enroll(
+                &::partners::protocol::EnrollRequest {
+                    branch: "main".into(),
+                    phone,
+                    name: "Test Member".into(),
+                    email: None,
+                    birth_date: None,
+                },
+                &unique_code("enroll"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("enrol: {e}"));
+        receipt.body.card_number
+    }
+
+    /// Earns `points` for the card at the partner (whose rule is [`TestApp::seed_rule`]'s).
+    pub async fn earn_points(
+        &self,
+        partner: &TestPartner,
+        card: &str,
+        points: i64,
+    ) -> ::partners::protocol::Movement {
+        partner
+            .client
+            .earn(
+                &::partners::protocol::EarnRequest {
+                    branch: "main".into(),
+                    card_number: card.to_owned(),
+                    amount: ::partners::protocol::Money {
+                        amount_minor: points * 10_000,
+                        currency: "IRR".into(),
+                    },
+                    reference: unique_code("order"),
+                    release_at: None,
+                },
+                &unique_code("earn"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("earn: {e}"))
+            .body
+    }
+
+    /// Runs every ledger invariant against this test's database.
+    pub async fn ledger_report(&self) -> gateway::domain::ledger::check::LedgerReport {
+        gateway::domain::ledger::check::check(&self.storage)
+            .await
+            .unwrap_or_else(|e| panic!("ledger check: {e}"))
+    }
+
     /// Storage settings pointing at this test's database and Redis prefix.
     pub fn storage_settings(&self) -> StorageSettings {
         gateway::app::storage_settings(&self.config)
@@ -253,6 +335,31 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Every test ends by proving the ledger exact (unless it is already failing).
+        if !std::thread::panicking() {
+            let settings = self.storage_settings();
+            let report = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async {
+                    let storage = Storage::connect(&settings).await.ok()?;
+                    gateway::domain::ledger::check::check(&storage).await.ok()
+                })
+            })
+            .join()
+            .ok()
+            .flatten();
+            match report {
+                Some(report) => assert!(
+                    report.is_exact(),
+                    "the ledger is not exact after this test:\n{}",
+                    report.violations.join("\n")
+                ),
+                None => panic!("the ledger check could not run after this test"),
+            }
+        }
         // Redis keys of this test go with it; the database goes with `TestDb`.
         let prefix = format!("{}*", self.config.redis_key_prefix);
         let url = redis_url();

@@ -1,0 +1,1022 @@
+//! The core partner operations through the signed HTTP API: enrol, card check,
+//! quote, earn, redeem (one step and two phase), reversals, transactions.
+//! Every test ends with the ledger check (in `TestApp`'s drop).
+
+use diesel_async::RunQueryDsl as _;
+use partners::client::ClientError;
+use partners::protocol::{
+    CaptureRequest, EarnRequest, EnrollRequest, Money, RedeemRequest, ReverseRequest,
+};
+use test_support::{TestApp, TestPartner, app::unique_code};
+
+fn code(err: ClientError) -> String {
+    match err {
+        ClientError::Problem { problem } => problem.code,
+        other => panic!("expected a problem document, got {other}"),
+    }
+}
+
+fn irr(amount_minor: i64) -> Money {
+    Money {
+        amount_minor,
+        currency: "IRR".into(),
+    }
+}
+
+fn earn_request(card: &str, amount_minor: i64) -> EarnRequest {
+    EarnRequest {
+        branch: "main".into(),
+        card_number: card.into(),
+        amount: irr(amount_minor),
+        reference: unique_code("order"),
+        release_at: None,
+    }
+}
+
+fn redeem_request(card: &str, points: i64, hold: bool) -> RedeemRequest {
+    RedeemRequest {
+        branch: "main".into(),
+        card_number: card.into(),
+        points,
+        reference: unique_code("bill"),
+        hold,
+        hold_timeout_secs: None,
+    }
+}
+
+async fn partner_with_rule(app: &TestApp) -> TestPartner {
+    let partner = app.seed_partner().await;
+    app.seed_rule(&partner).await;
+    partner
+}
+
+fn key() -> String {
+    unique_code("idem")
+}
+
+#[tokio::test]
+async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let enrolled = hotel
+        .client
+        .enroll(
+            &EnrollRequest {
+                branch: "main".into(),
+                phone: "+98 912 555 0101".into(),
+                name: "Darya Karimi".into(),
+                email: Some("darya@example.com".into()),
+                birth_date: chrono::NaiveDate::from_ymd_opt(1991, 3, 21),
+            },
+            &key(),
+        )
+        .await
+        .unwrap()
+        .body;
+    assert!(enrolled.card_number.starts_with("6037"));
+    assert!(gateway::domain::cards::CardNumber::parse(&enrolled.card_number).is_ok());
+
+    let check = hotel
+        .client
+        .check_card(&enrolled.card_number, Some("main"))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(check.first_name, "Darya");
+    assert_eq!(check.tier, "basic");
+    assert_eq!(check.balance.available, 0);
+    assert_eq!(check.redeemable_value, Some(irr(0)));
+
+    #[derive(diesel::QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        personal_data: Vec<u8>,
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        phone_lookup: Vec<u8>,
+    }
+    let mut conn = app.db.connect().await;
+    let stored: Stored = diesel::sql_query("SELECT personal_data, phone_lookup FROM members")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    let bytes = [stored.personal_data, stored.phone_lookup].concat();
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in ["Darya", "Karimi", "9125550101", "darya@example.com", "1991"] {
+        assert!(!text.contains(secret), "{secret} is stored in clear");
+    }
+
+    let again = hotel
+        .client
+        .enroll(
+            &EnrollRequest {
+                branch: "main".into(),
+                phone: "0098-912-555-0101".into(),
+                name: "Someone Else".into(),
+                email: None,
+                birth_date: None,
+            },
+            &key(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(again), "member_already_enrolled");
+    let bad = hotel
+        .client
+        .enroll(
+            &EnrollRequest {
+                branch: "main".into(),
+                phone: "0912".into(),
+                name: "X".into(),
+                email: None,
+                birth_date: None,
+            },
+            &key(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(bad), "invalid_member_data");
+}
+
+#[tokio::test]
+async fn card_numbers_are_checked_before_lookup_and_card_states_are_enforced() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 120).await;
+
+    let mut typo: Vec<char> = card.chars().collect();
+    typo[5] = if typo[5] == '1' { '2' } else { '1' };
+    let typo: String = typo.into_iter().collect();
+    assert_eq!(
+        code(hotel.client.check_card(&typo, None).await.unwrap_err()),
+        "card_number_invalid"
+    );
+    let unissued = gateway::domain::cards::CardNumber::from_serial("9999", 1).to_string();
+    assert_eq!(
+        code(hotel.client.check_card(&unissued, None).await.unwrap_err()),
+        "card_unknown"
+    );
+
+    let number = gateway::domain::cards::CardNumber::parse(&card).unwrap();
+    gateway::domain::members::block_card(&app.storage, &number)
+        .await
+        .unwrap();
+    assert_eq!(
+        code(hotel.client.check_card(&card, None).await.unwrap_err()),
+        "card_blocked"
+    );
+    let err = hotel
+        .client
+        .redeem(&redeem_request(&card, 10, false), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "card_blocked");
+    gateway::domain::members::unblock_card(&app.storage, &number)
+        .await
+        .unwrap();
+
+    let replacement = gateway::domain::members::replace_lost_card(
+        &app.storage,
+        &app.config.program,
+        &number,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        code(hotel.client.check_card(&card, None).await.unwrap_err()),
+        "card_lost"
+    );
+    let err = hotel
+        .client
+        .earn(&earn_request(&card, 10_000), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "card_lost");
+    let check = hotel
+        .client
+        .check_card(replacement.as_str(), None)
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(
+        check.balance.available, 120,
+        "the replacement keeps the balance"
+    );
+}
+
+#[tokio::test]
+async fn quote_prices_purchases_and_points_without_posting() {
+    let app = TestApp::spawn().await;
+    let hotel = app.seed_partner().await;
+    let err = hotel
+        .client
+        .quote("main", Some(&irr(50_000)), None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "point_rule_missing");
+    app.seed_rule(&hotel).await;
+    let quote = hotel
+        .client
+        .quote("main", Some(&irr(259_999)), Some(40))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(quote.earn_points, Some(25), "points round down");
+    assert_eq!(quote.discount, Some(irr(40_000)));
+    let usd = Money {
+        amount_minor: 100,
+        currency: "USD".into(),
+    };
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .quote("main", Some(&usd), None)
+                .await
+                .unwrap_err()
+        ),
+        "currency_mismatch"
+    );
+    assert_eq!(
+        code(hotel.client.quote("main", None, None).await.unwrap_err()),
+        "invalid_request"
+    );
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .quote("nowhere", None, Some(1))
+                .await
+                .unwrap_err()
+        ),
+        "branch_unknown"
+    );
+    let page = hotel.client.transactions("").await.unwrap().body;
+    assert!(page.transactions.is_empty(), "a quote posts nothing");
+}
+
+#[tokio::test]
+async fn earning_validates_the_purchase_and_the_branch() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let other = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+
+    let movement = hotel
+        .client
+        .earn(&earn_request(&card, 259_999), &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(movement.transaction.points, 25);
+    assert_eq!(movement.transaction.kind, "earn");
+    assert_eq!(movement.transaction.state, "posted");
+    assert_eq!(
+        movement.transaction.card_last4.as_deref(),
+        Some(&card[12..])
+    );
+    assert_eq!(movement.balance.available, 25);
+
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .earn(&earn_request(&card, 9_999), &key())
+                .await
+                .unwrap_err()
+        ),
+        "purchase_too_small"
+    );
+    let mut usd = earn_request(&card, 100_000);
+    usd.amount.currency = "USD".into();
+    assert_eq!(
+        code(hotel.client.earn(&usd, &key()).await.unwrap_err()),
+        "currency_mismatch"
+    );
+    let mut reused = earn_request(&card, 100_000);
+    reused.reference = movement.transaction.reference.clone().unwrap();
+    assert_eq!(
+        code(hotel.client.earn(&reused, &key()).await.unwrap_err()),
+        "reference_already_used"
+    );
+    let mut zero = earn_request(&card, 0);
+    zero.amount.amount_minor = 0;
+    assert_eq!(
+        code(hotel.client.earn(&zero, &key()).await.unwrap_err()),
+        "invalid_request"
+    );
+    let mut elsewhere = earn_request(&card, 100_000);
+    elsewhere.branch = "nowhere".into();
+    assert_eq!(
+        code(hotel.client.earn(&elsewhere, &key()).await.unwrap_err()),
+        "branch_unknown"
+    );
+    let others_branch = other.client.whoami().await.unwrap().body.branches[0].id;
+    let mut foreign = earn_request(&card, 100_000);
+    foreign.branch = others_branch.to_string();
+    assert_eq!(
+        code(hotel.client.earn(&foreign, &key()).await.unwrap_err()),
+        "branch_of_another_partner"
+    );
+}
+
+#[tokio::test]
+async fn an_earn_retried_with_its_key_is_answered_once() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    let request = earn_request(&card, 500_000);
+    let first = hotel.client.earn(&request, "earn-once").await.unwrap();
+    let retry = hotel.client.earn(&request, "earn-once").await.unwrap();
+    assert!(retry.is_replay);
+    assert_eq!(retry.raw_body, first.raw_body);
+    assert_eq!(
+        hotel
+            .client
+            .check_card(&card, None)
+            .await
+            .unwrap()
+            .body
+            .balance
+            .available,
+        50
+    );
+}
+
+#[tokio::test]
+async fn earn_at_the_hotel_and_redeem_at_the_restaurant() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let restaurant = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 300).await;
+
+    let check = restaurant
+        .client
+        .check_card(&card, Some("main"))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(check.balance.available, 300);
+    assert_eq!(check.redeemable_value, Some(irr(300_000)));
+    let redeemed = restaurant
+        .client
+        .redeem(&redeem_request(&card, 120, false), &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(redeemed.transaction.money, Some(irr(120_000)));
+    assert_eq!(redeemed.balance.available, 180);
+
+    #[derive(diesel::QueryableByName)]
+    struct Account {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        debits_posted: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        credits_posted: i64,
+    }
+    async fn accounts(app: &TestApp, partner: uuid::Uuid) -> Vec<Account> {
+        let mut conn = app.db.connect().await;
+        diesel::sql_query("SELECT kind, debits_posted, credits_posted FROM accounts WHERE partner_id = $1 ORDER BY kind")
+            .bind::<diesel::sql_types::Uuid, _>(partner)
+            .load::<Account>(&mut conn)
+            .await
+            .unwrap()
+    }
+    let hotel_accounts = accounts(&app, hotel.partner.id.0).await;
+    assert_eq!(hotel_accounts[0].kind, "partner_issuance");
+    assert_eq!(
+        (
+            hotel_accounts[0].debits_posted,
+            hotel_accounts[0].credits_posted
+        ),
+        (300, 0)
+    );
+    let restaurant_accounts = accounts(&app, restaurant.partner.id.0).await;
+    let redemption = restaurant_accounts
+        .iter()
+        .find(|a| a.kind == "partner_redemption")
+        .unwrap();
+    assert_eq!(
+        (redemption.debits_posted, redemption.credits_posted),
+        (0, 120)
+    );
+    assert_eq!(
+        hotel
+            .client
+            .transactions("")
+            .await
+            .unwrap()
+            .body
+            .transactions
+            .len(),
+        1
+    );
+    assert_eq!(
+        restaurant
+            .client
+            .transactions("")
+            .await
+            .unwrap()
+            .body
+            .transactions
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn redeeming_more_than_available_is_refused() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 50).await;
+    let err = hotel
+        .client
+        .redeem(&redeem_request(&card, 51, false), &key())
+        .await
+        .unwrap_err();
+    let ClientError::Problem { problem } = err else {
+        panic!()
+    };
+    assert_eq!(problem.code, "insufficient_points");
+    assert!(
+        problem.detail.contains("50 points available"),
+        "{}",
+        problem.detail
+    );
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .redeem(&redeem_request(&card, 0, false), &key())
+                .await
+                .unwrap_err()
+        ),
+        "invalid_request"
+    );
+    assert_eq!(
+        hotel
+            .client
+            .redeem(&redeem_request(&card, 50, false), &key())
+            .await
+            .unwrap()
+            .body
+            .balance
+            .available,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_hold_is_captured_in_part_and_the_rest_released() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 100).await;
+
+    let hold = hotel
+        .client
+        .redeem(&redeem_request(&card, 80, true), &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(hold.transaction.state, "pending");
+    assert!(hold.transaction.timeout_at.is_some());
+    assert_eq!(
+        (
+            hold.balance.available,
+            hold.balance.held,
+            hold.balance.posted
+        ),
+        (20, 80, 100)
+    );
+    let id = hold.transaction.id;
+
+    let too_much = hotel
+        .client
+        .capture(id, &CaptureRequest { points: Some(81) }, &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(too_much), "capture_exceeds_hold");
+    let captured = hotel
+        .client
+        .capture(id, &CaptureRequest { points: Some(60) }, &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(captured.transaction.phase, "post");
+    assert_eq!(captured.transaction.pending_id, Some(id));
+    assert_eq!(captured.transaction.money, Some(irr(60_000)));
+    assert_eq!(
+        (
+            captured.balance.available,
+            captured.balance.held,
+            captured.balance.posted
+        ),
+        (40, 0, 40)
+    );
+
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .capture(id, &CaptureRequest::default(), &key())
+                .await
+                .unwrap_err()
+        ),
+        "hold_already_captured"
+    );
+    assert_eq!(
+        code(hotel.client.void_hold(id, &key()).await.unwrap_err()),
+        "hold_already_captured"
+    );
+    let state = hotel.client.transactions("type=redeem").await.unwrap().body;
+    let original = state.transactions.iter().find(|t| t.id == id).unwrap();
+    assert_eq!(original.state, "posted");
+}
+
+#[tokio::test]
+async fn a_voided_hold_gives_every_point_back() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 100).await;
+    let hold = hotel
+        .client
+        .redeem(&redeem_request(&card, 70, true), &key())
+        .await
+        .unwrap()
+        .body;
+    let voided = hotel
+        .client
+        .void_hold(hold.transaction.id, &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(voided.transaction.state, "voided");
+    assert_eq!((voided.balance.available, voided.balance.held), (100, 0));
+    let err = hotel
+        .client
+        .capture(hold.transaction.id, &CaptureRequest::default(), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "hold_already_voided");
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .void_hold(hold.transaction.id, &key())
+                .await
+                .unwrap_err()
+        ),
+        "hold_already_voided"
+    );
+}
+
+#[tokio::test]
+async fn holds_expire_on_their_own() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 100).await;
+    let mut request = redeem_request(&card, 40, true);
+    request.hold_timeout_secs = Some(60);
+    let hold = hotel.client.redeem(&request, &key()).await.unwrap().body;
+
+    // A capture after the timeout is refused even before maintenance has run.
+    let teller = gateway::domain::ledger::Teller {
+        partner_id: hotel.partner.id,
+        idempotency_key: None,
+    };
+    let later = chrono::Utc::now() + chrono::Duration::seconds(61);
+    let mut conn = app.db.connect().await;
+    let err =
+        gateway::domain::ledger::capture(&mut conn, &teller, hold.transaction.id, None, later)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(err, gateway::domain::ledger::LedgerError::HoldExpired(_)),
+        "{err}"
+    );
+
+    let report = gateway::domain::ledger::run_maintenance(&app.storage, &app.config.program, later)
+        .await
+        .unwrap();
+    assert_eq!(report.holds_expired, 1);
+    assert_eq!(
+        hotel
+            .client
+            .check_card(&card, None)
+            .await
+            .unwrap()
+            .body
+            .balance
+            .available,
+        100
+    );
+    let err = hotel
+        .client
+        .capture(hold.transaction.id, &CaptureRequest::default(), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "hold_expired");
+    let mut too_long = redeem_request(&card, 1, true);
+    too_long.hold_timeout_secs = Some(30 * 24 * 3600);
+    assert_eq!(
+        code(hotel.client.redeem(&too_long, &key()).await.unwrap_err()),
+        "hold_timeout_invalid"
+    );
+}
+
+#[tokio::test]
+async fn only_the_partners_own_holds_can_be_captured() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let restaurant = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    let earned = app.earn_points(&hotel, &card, 100).await;
+    let hold = hotel
+        .client
+        .redeem(&redeem_request(&card, 10, true), &key())
+        .await
+        .unwrap()
+        .body;
+    let err = restaurant
+        .client
+        .capture(hold.transaction.id, &CaptureRequest::default(), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "transaction_not_found");
+    let err = hotel
+        .client
+        .capture(earned.transaction.id, &CaptureRequest::default(), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "not_a_hold");
+    let err = hotel
+        .client
+        .capture(uuid::Uuid::now_v7(), &CaptureRequest::default(), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "transaction_not_found");
+}
+
+#[tokio::test]
+async fn a_pending_earn_is_released_posted_or_voided() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    let release_at = chrono::Utc::now() + chrono::Duration::days(3);
+    let mut stay = earn_request(&card, 1_000_000);
+    stay.release_at = Some(release_at);
+    let pending = hotel.client.earn(&stay, &key()).await.unwrap().body;
+    assert_eq!(pending.transaction.state, "pending");
+    assert_eq!(
+        (pending.balance.available, pending.balance.pending_earned),
+        (0, 100)
+    );
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .redeem(&redeem_request(&card, 1, false), &key())
+                .await
+                .unwrap_err()
+        ),
+        "insufficient_points"
+    );
+
+    let posted = hotel
+        .client
+        .post_earn(pending.transaction.id, &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(
+        (posted.balance.available, posted.balance.pending_earned),
+        (100, 0)
+    );
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .post_earn(pending.transaction.id, &key())
+                .await
+                .unwrap_err()
+        ),
+        "earn_already_posted"
+    );
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .void_earn(pending.transaction.id, &key())
+                .await
+                .unwrap_err()
+        ),
+        "earn_already_posted"
+    );
+
+    let mut cancelled = earn_request(&card, 500_000);
+    cancelled.release_at = Some(release_at);
+    let cancelled = hotel.client.earn(&cancelled, &key()).await.unwrap().body;
+    let voided = hotel
+        .client
+        .void_earn(cancelled.transaction.id, &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(
+        (voided.balance.available, voided.balance.pending_earned),
+        (100, 0)
+    );
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .post_earn(cancelled.transaction.id, &key())
+                .await
+                .unwrap_err()
+        ),
+        "earn_already_voided"
+    );
+
+    let mut automatic = earn_request(&card, 300_000);
+    automatic.release_at = Some(release_at);
+    hotel.client.earn(&automatic, &key()).await.unwrap();
+    let report =
+        gateway::domain::ledger::run_maintenance(&app.storage, &app.config.program, release_at)
+            .await
+            .unwrap();
+    assert_eq!(report.earns_released, 1);
+    assert_eq!(
+        hotel
+            .client
+            .check_card(&card, None)
+            .await
+            .unwrap()
+            .body
+            .balance
+            .available,
+        130
+    );
+
+    let mut past = earn_request(&card, 100_000);
+    past.release_at = Some(chrono::Utc::now() - chrono::Duration::hours(1));
+    assert_eq!(
+        code(hotel.client.earn(&past, &key()).await.unwrap_err()),
+        "release_at_invalid"
+    );
+    let earned = app.earn_points(&hotel, &card, 1).await;
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .post_earn(earned.transaction.id, &key())
+                .await
+                .unwrap_err()
+        ),
+        "not_a_pending_earn"
+    );
+}
+
+#[tokio::test]
+async fn reversals_never_exceed_the_original() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    let earned = app.earn_points(&hotel, &card, 100).await;
+    let reverse = |points: Option<i64>| ReverseRequest {
+        transaction_id: earned.transaction.id,
+        points,
+        reference: Some(unique_code("return")),
+    };
+
+    let partial = hotel
+        .client
+        .reverse(&reverse(Some(30)), &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(partial.transaction.kind, "earn_reversal");
+    assert_eq!(partial.transaction.reverses_id, Some(earned.transaction.id));
+    assert_eq!(partial.balance.available, 70);
+    let err = hotel
+        .client
+        .reverse(&reverse(Some(71)), &key())
+        .await
+        .unwrap_err();
+    let ClientError::Problem { problem } = err else {
+        panic!()
+    };
+    assert_eq!(problem.code, "reversal_exceeds_original");
+    assert!(problem.detail.contains("70"), "{}", problem.detail);
+    let rest = hotel
+        .client
+        .reverse(&reverse(None), &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!((rest.transaction.points, rest.balance.available), (70, 0));
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .reverse(&reverse(None), &key())
+                .await
+                .unwrap_err()
+        ),
+        "reversal_exceeds_original"
+    );
+
+    let reversal_of_reversal = ReverseRequest {
+        transaction_id: rest.transaction.id,
+        points: None,
+        reference: None,
+    };
+    assert_eq!(
+        code(
+            hotel
+                .client
+                .reverse(&reversal_of_reversal, &key())
+                .await
+                .unwrap_err()
+        ),
+        "transaction_not_reversible"
+    );
+}
+
+#[tokio::test]
+async fn reversing_an_earn_whose_points_were_spent_takes_only_what_is_left() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let restaurant = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    let earned = app.earn_points(&hotel, &card, 100).await;
+    restaurant
+        .client
+        .redeem(&redeem_request(&card, 60, false), &key())
+        .await
+        .unwrap();
+
+    let whole = ReverseRequest {
+        transaction_id: earned.transaction.id,
+        points: None,
+        reference: None,
+    };
+    let err = hotel.client.reverse(&whole, &key()).await.unwrap_err();
+    let ClientError::Problem { problem } = err else {
+        panic!()
+    };
+    assert_eq!(problem.code, "insufficient_points");
+    assert!(
+        problem.detail.contains("40 points available"),
+        "{}",
+        problem.detail
+    );
+    let available = ReverseRequest {
+        points: Some(40),
+        ..whole
+    };
+    let reversed = hotel.client.reverse(&available, &key()).await.unwrap().body;
+    assert_eq!(reversed.balance.available, 0);
+}
+
+#[tokio::test]
+async fn reversing_a_redemption_gives_the_points_back() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 100).await;
+    let hold = hotel
+        .client
+        .redeem(&redeem_request(&card, 50, true), &key())
+        .await
+        .unwrap()
+        .body;
+    let pending = ReverseRequest {
+        transaction_id: hold.transaction.id,
+        points: None,
+        reference: None,
+    };
+    assert_eq!(
+        code(hotel.client.reverse(&pending, &key()).await.unwrap_err()),
+        "transaction_not_reversible"
+    );
+    hotel
+        .client
+        .capture(
+            hold.transaction.id,
+            &CaptureRequest { points: Some(30) },
+            &key(),
+        )
+        .await
+        .unwrap();
+    let reversed = hotel.client.reverse(&pending, &key()).await.unwrap().body;
+    assert_eq!(
+        (
+            reversed.transaction.kind.as_str(),
+            reversed.transaction.points
+        ),
+        ("redeem_reversal", 30)
+    );
+    assert_eq!(reversed.transaction.money, Some(irr(30_000)));
+    assert_eq!(reversed.balance.available, 100);
+}
+
+#[tokio::test]
+async fn transactions_are_paginated_and_filtered() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    let start = chrono::Utc::now() - chrono::Duration::seconds(1);
+    for _ in 0..5 {
+        app.earn_points(&hotel, &card, 10).await;
+    }
+    hotel
+        .client
+        .redeem(&redeem_request(&card, 5, false), &key())
+        .await
+        .unwrap();
+    let first = hotel.client.transactions("limit=4").await.unwrap().body;
+    assert_eq!(first.transactions.len(), 4);
+    assert_eq!(first.transactions[0].kind, "redeem", "newest first");
+    let cursor = first.next_cursor.unwrap();
+    let second = hotel
+        .client
+        .transactions(&format!("limit=4&cursor={cursor}"))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(second.transactions.len(), 2);
+    assert_eq!(second.next_cursor, None);
+    let earns = hotel.client.transactions("type=earn").await.unwrap().body;
+    assert_eq!(earns.transactions.len(), 5);
+    let from = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let window = hotel
+        .client
+        .transactions(&format!("from={from}&type=earn,redeem"))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(window.transactions.len(), 6);
+    let to = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert!(
+        hotel
+            .client
+            .transactions(&format!("to={to}"))
+            .await
+            .unwrap()
+            .body
+            .transactions
+            .is_empty()
+    );
+    assert_eq!(
+        code(hotel.client.transactions("limit=0").await.unwrap_err()),
+        "invalid_request"
+    );
+    assert_eq!(
+        code(hotel.client.transactions("type=gift").await.unwrap_err()),
+        "invalid_request"
+    );
+}
+
+#[tokio::test]
+async fn one_hundred_parallel_redemptions_spend_exactly_the_balance() {
+    let app = TestApp::spawn().await;
+    let hotel = partner_with_rule(&app).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 500).await;
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let client = hotel.client.clone();
+        let request = redeem_request(&card, 10, false);
+        tasks.push(tokio::spawn(async move {
+            client.redeem(&request, &unique_code("race")).await
+        }));
+    }
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => succeeded += 1,
+            Err(err) => assert_eq!(code(err), "insufficient_points"),
+        }
+    }
+    assert_eq!(succeeded, 50);
+    assert_eq!(
+        hotel
+            .client
+            .check_card(&card, None)
+            .await
+            .unwrap()
+            .body
+            .balance
+            .available,
+        0
+    );
+    assert!(app.ledger_report().await.is_exact());
+}

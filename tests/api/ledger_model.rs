@@ -1,0 +1,466 @@
+//! The ledger through its domain operations, with the clock in the test's hands:
+//! expiry and lot order, the invariant check catching tampering, and property
+//! tests over random sequences of operations.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::RunQueryDsl as _;
+use gateway::domain::cards::CardNumber;
+use gateway::domain::ledger::{
+    self, EarnRequest, LedgerError, RedeemRequest, ReverseRequest, Teller,
+};
+use gateway::domain::member_data::PersonalData;
+use proptest::prelude::*;
+use test_support::app::unique_code;
+use test_support::{TestApp, TestPartner};
+
+struct Till<'a> {
+    app: &'a TestApp,
+    teller: Teller,
+}
+
+impl Till<'_> {
+    async fn enroll(&self, phone: &str) -> CardNumber {
+        let mut conn = self.app.db.connect().await;
+        let personal =
+            PersonalData::parse("Model Member", phone, None, None, Utc::now().date_naive())
+                .unwrap();
+        let keys = &self.app.config.member_data_keys;
+        gateway::domain::members::enroll(
+            &mut conn,
+            &self.app.config.program,
+            keys,
+            &self.teller,
+            "main",
+            &personal,
+            None,
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .card
+    }
+
+    async fn earn(
+        &self,
+        card: &CardNumber,
+        points: i64,
+        now: DateTime<Utc>,
+    ) -> Result<ledger::Movement, LedgerError> {
+        let mut conn = self.app.db.connect().await;
+        let request = EarnRequest {
+            branch: "main".into(),
+            card: card.clone(),
+            amount_minor: points * 10_000,
+            currency: "IRR".into(),
+            reference: unique_code("order"),
+            release_at: None,
+        };
+        ledger::earn(
+            &mut conn,
+            &self.app.config.program,
+            &self.teller,
+            request,
+            now,
+        )
+        .await
+    }
+
+    async fn redeem(
+        &self,
+        card: &CardNumber,
+        points: i64,
+        hold: bool,
+        now: DateTime<Utc>,
+    ) -> Result<ledger::Movement, LedgerError> {
+        let mut conn = self.app.db.connect().await;
+        let request = RedeemRequest {
+            branch: "main".into(),
+            card: card.clone(),
+            points,
+            reference: unique_code("bill"),
+            hold: hold.then_some(None),
+        };
+        ledger::redeem(
+            &mut conn,
+            &self.app.config.program,
+            &self.teller,
+            request,
+            now,
+        )
+        .await
+    }
+
+    async fn available(&self, card: &CardNumber) -> i64 {
+        let mut conn = self.app.db.connect().await;
+        let (_, member) = gateway::storage::members::find_card(&mut conn, card.as_str())
+            .await
+            .unwrap()
+            .unwrap();
+        gateway::storage::ledger::member_account(&mut conn, member.id)
+            .await
+            .unwrap()
+            .available()
+    }
+}
+
+async fn till(app: &TestApp) -> (TestPartner, Till<'_>) {
+    let partner = app.seed_partner().await;
+    app.seed_rule(&partner).await;
+    let teller = Teller {
+        partner_id: partner.partner.id,
+        idempotency_key: None,
+    };
+    (partner, Till { app, teller })
+}
+
+#[tokio::test]
+async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first() {
+    let app = TestApp::spawn().await;
+    let (_partner, till) = till(&app).await;
+    let card = till.enroll("+989120000001").await;
+    let t0 = Utc::now();
+    till.earn(&card, 100, t0).await.unwrap();
+    till.earn(&card, 50, t0 + Duration::days(100))
+        .await
+        .unwrap();
+    // 80 points come out of the older lot (100), leaving 20 there and 50 in the newer.
+    till.redeem(&card, 80, false, t0 + Duration::days(200))
+        .await
+        .unwrap();
+
+    let report =
+        ledger::run_maintenance(&app.storage, &app.config.program, t0 + Duration::days(731))
+            .await
+            .unwrap();
+    assert_eq!(
+        report.points_expired, 20,
+        "only the older lot's remainder expires"
+    );
+    assert_eq!(till.available(&card).await, 50);
+
+    // An operation after the newer lot's expiry expires it first, even before maintenance runs.
+    let err = till
+        .redeem(&card, 1, false, t0 + Duration::days(831))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::InsufficientPoints { available: 0, .. }),
+        "{err}"
+    );
+    assert_eq!(till.available(&card).await, 0);
+
+    #[derive(diesel::QueryableByName)]
+    struct Breakage {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        credits_posted: i64,
+    }
+    let mut conn = app.db.connect().await;
+    let breakage: Breakage =
+        diesel::sql_query("SELECT credits_posted FROM accounts WHERE kind = 'breakage'")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(breakage.credits_posted, 70);
+}
+
+#[tokio::test]
+async fn a_card_check_does_not_count_expired_points() {
+    let app = TestApp::spawn().await;
+    let (partner, till) = till(&app).await;
+    let card = till.enroll("+989120000002").await;
+    till.earn(&card, 100, Utc::now() - Duration::days(731))
+        .await
+        .unwrap();
+    let check = partner
+        .client
+        .check_card(card.as_str(), None)
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(check.balance.available, 0);
+    ledger::run_maintenance(&app.storage, &app.config.program, Utc::now())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn tiers_follow_lifetime_earned_points() {
+    let app = TestApp::spawn().await;
+    let (partner, till) = till(&app).await;
+    let card = till.enroll("+989120000003").await;
+    till.earn(&card, 4_999, Utc::now()).await.unwrap();
+    assert_eq!(
+        partner
+            .client
+            .check_card(card.as_str(), None)
+            .await
+            .unwrap()
+            .body
+            .tier,
+        "basic"
+    );
+    till.earn(&card, 1, Utc::now()).await.unwrap();
+    till.redeem(&card, 3_000, false, Utc::now()).await.unwrap();
+    assert_eq!(
+        partner
+            .client
+            .check_card(card.as_str(), None)
+            .await
+            .unwrap()
+            .body
+            .tier,
+        "silver",
+        "spending keeps the tier"
+    );
+    till.earn(&card, 15_000, Utc::now()).await.unwrap();
+    assert_eq!(
+        partner
+            .client
+            .check_card(card.as_str(), None)
+            .await
+            .unwrap()
+            .body
+            .tier,
+        "gold"
+    );
+}
+
+#[tokio::test]
+async fn the_check_detects_a_tampered_projection_lot_or_transfer_table() {
+    let app = TestApp::spawn().await;
+    let (_partner, till) = till(&app).await;
+    let card = till.enroll("+989120000004").await;
+    till.earn(&card, 100, Utc::now()).await.unwrap();
+    assert!(app.ledger_report().await.is_exact());
+    let mut conn = app.db.connect().await;
+
+    diesel::sql_query(
+        "UPDATE accounts SET credits_posted = credits_posted + 1 WHERE kind = 'member'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let report = app.ledger_report().await;
+    assert!(
+        report.violations.iter().any(|v| v.contains("projects")),
+        "{:?}",
+        report.violations
+    );
+    assert!(
+        report.violations.iter().any(|v| v.contains("sum to zero")),
+        "{:?}",
+        report.violations
+    );
+    diesel::sql_query(
+        "UPDATE accounts SET credits_posted = credits_posted - 1 WHERE kind = 'member'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    diesel::sql_query("UPDATE earn_lots SET remaining = remaining - 1")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = app.ledger_report().await;
+    assert!(
+        report.violations.iter().any(|v| v.contains("lots hold")),
+        "{:?}",
+        report.violations
+    );
+    diesel::sql_query("UPDATE earn_lots SET remaining = remaining + 1")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(app.ledger_report().await.is_exact());
+
+    let err = diesel::sql_query("UPDATE transfers SET amount = amount + 1")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    let err = diesel::sql_query("DELETE FROM transfers")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+}
+
+#[tokio::test]
+async fn the_database_refuses_a_negative_member_balance_even_if_the_code_did_not() {
+    let app = TestApp::spawn().await;
+    let (_partner, till) = till(&app).await;
+    let card = till.enroll("+989120000005").await;
+    till.earn(&card, 10, Utc::now()).await.unwrap();
+    let mut conn = app.db.connect().await;
+    let err = diesel::sql_query(
+        "UPDATE accounts SET debits_posted = debits_posted + 11 WHERE kind = 'member'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("member_balance_never_negative"),
+        "{err}"
+    );
+}
+
+/// One step of a random history.
+#[derive(Debug, Clone)]
+enum Op {
+    Earn {
+        member: usize,
+        points: i64,
+        days: i64,
+    },
+    PendingEarn {
+        member: usize,
+        points: i64,
+    },
+    Redeem {
+        member: usize,
+        points: i64,
+    },
+    Hold {
+        member: usize,
+        points: i64,
+    },
+    Capture {
+        hold: usize,
+        points: i64,
+    },
+    Void {
+        hold: usize,
+    },
+    Reverse {
+        transfer: usize,
+        points: Option<i64>,
+    },
+    Release {
+        pending: usize,
+    },
+    Maintain {
+        days: i64,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..3usize, 1..200i64, 0..800i64).prop_map(|(member, points, days)| Op::Earn { member, points, days }),
+        1 => (0..3usize, 1..100i64).prop_map(|(member, points)| Op::PendingEarn { member, points }),
+        3 => (0..3usize, 1..150i64).prop_map(|(member, points)| Op::Redeem { member, points }),
+        2 => (0..3usize, 1..150i64).prop_map(|(member, points)| Op::Hold { member, points }),
+        2 => (0..8usize, 1..150i64).prop_map(|(hold, points)| Op::Capture { hold, points }),
+        1 => (0..8usize).prop_map(|hold| Op::Void { hold }),
+        2 => (0..12usize, proptest::option::of(1..120i64)).prop_map(|(transfer, points)| Op::Reverse { transfer, points }),
+        1 => (0..4usize).prop_map(|pending| Op::Release { pending }),
+        1 => (0..900i64).prop_map(|days| Op::Maintain { days }),
+    ]
+}
+
+async fn run_history(ops: Vec<Op>) {
+    let app = TestApp::spawn().await;
+    let (_partner, till) = till(&app).await;
+    let base = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut cards = Vec::new();
+    for i in 0..3 {
+        cards.push(till.enroll(&format!("+98935{base:04}{i:03}")).await);
+    }
+    let now = Utc::now();
+    let (mut holds, mut transfers, mut pendings) = (Vec::new(), Vec::new(), Vec::new());
+    for op in ops {
+        let mut conn = app.db.connect().await;
+        let program = &app.config.program;
+        let result = match op {
+            Op::Earn {
+                member,
+                points,
+                days,
+            } => {
+                till.earn(&cards[member], points, now - Duration::days(days))
+                    .await
+            }
+            Op::PendingEarn { member, points } => {
+                let request = EarnRequest {
+                    branch: "main".into(),
+                    card: cards[member].clone(),
+                    amount_minor: points * 10_000,
+                    currency: "IRR".into(),
+                    reference: unique_code("stay"),
+                    release_at: Some(now + Duration::days(2)),
+                };
+                let result = ledger::earn(&mut conn, program, &till.teller, request, now).await;
+                if let Ok(m) = &result {
+                    pendings.push(m.transfer.id);
+                }
+                result
+            }
+            Op::Redeem { member, points } => till.redeem(&cards[member], points, false, now).await,
+            Op::Hold { member, points } => {
+                let result = till.redeem(&cards[member], points, true, now).await;
+                if let Ok(m) = &result {
+                    holds.push(m.transfer.id);
+                }
+                result
+            }
+            Op::Capture { hold, points } => match holds.get(hold) {
+                Some(id) => ledger::capture(&mut conn, &till.teller, *id, Some(points), now).await,
+                None => continue,
+            },
+            Op::Void { hold } => match holds.get(hold) {
+                Some(id) => ledger::void_hold(&mut conn, &till.teller, *id, now).await,
+                None => continue,
+            },
+            Op::Reverse { transfer, points } => match transfers.get(transfer) {
+                Some(id) => {
+                    let request = ReverseRequest {
+                        transfer_id: *id,
+                        points,
+                        reference: None,
+                    };
+                    ledger::reverse(&mut conn, &till.teller, request, now).await
+                }
+                None => continue,
+            },
+            Op::Release { pending } => match pendings.get(pending) {
+                Some(id) => ledger::post_earn(&mut conn, program, &till.teller, *id, now).await,
+                None => continue,
+            },
+            Op::Maintain { days } => {
+                ledger::run_maintenance(&app.storage, program, now + Duration::days(days))
+                    .await
+                    .unwrap();
+                continue;
+            }
+        };
+        match result {
+            Ok(movement) => {
+                transfers.push(movement.transfer.id);
+                assert!(movement.balance.available >= 0);
+            }
+            // Business refusals are expected in random histories; anything else is a bug.
+            Err(LedgerError::Storage(e)) => panic!("storage error: {e}"),
+            Err(LedgerError::MemberData(e)) => panic!("member data error: {e}"),
+            Err(_) => {}
+        }
+        let report = app.ledger_report().await;
+        assert!(
+            report.is_exact(),
+            "after {op_count} ops: {:?}",
+            report.violations,
+            op_count = transfers.len()
+        );
+    }
+}
+
+static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, max_shrink_iters: 50, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_histories_keep_every_invariant(ops in proptest::collection::vec(op(), 1..25)) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(run_history(ops));
+    }
+}
