@@ -53,6 +53,52 @@ enum Command {
         #[command(subcommand)]
         command: DemoCommand,
     },
+    /// Prove the ledger exact: recompute every balance from the transfers and check every invariant.
+    Check,
+    /// Run ledger maintenance now: void expired holds, release due pending earns, expire lots.
+    Maintain,
+    /// Point rules of partners and branches.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Club cards: block, unblock, replace a lost card.
+    Cards {
+        #[command(subcommand)]
+        command: CardsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Set how a partner (or one branch) turns money into points and points into a discount.
+    Set {
+        #[arg(long)]
+        partner: String,
+        /// Override for one branch only.
+        #[arg(long)]
+        branch: Option<String>,
+        #[arg(long, default_value = "IRR")]
+        currency: String,
+        /// Points earned per --per-amount (minor units) spent, rounded down.
+        #[arg(long)]
+        earn_points: i64,
+        #[arg(long)]
+        per_amount: i64,
+        /// What one point takes off a bill, in minor units.
+        #[arg(long)]
+        point_value: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum CardsCommand {
+    /// Block a card; its member keeps their points.
+    Block { number: String },
+    /// Unblock a blocked card.
+    Unblock { number: String },
+    /// Mark a card lost and issue a replacement that keeps the member's points and history.
+    Replace { number: String },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +136,11 @@ enum BranchesCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
+    /// Write a new member-data encryption key (an "oct" JWK) for MEMBER_DATA_KEY_FILE.
+    GenerateMemberKey {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a new Ed25519 key pair: OUT.jwk (private) and OUT.pub.jwk (public).
     Generate {
         /// The key id (letters, digits, '.', '_', '-').
@@ -119,10 +170,13 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum DemoCommand {
-    /// Load the demo partners, branches and keys (idempotent).
+    /// Load the demo partners, branches, keys, rules and members (idempotent).
     Load {
         #[arg(long, default_value = "keys/dev/network.toml")]
         file: PathBuf,
+        /// Demo members to enrol, with a year of history (only into an empty member table).
+        #[arg(long, default_value_t = 1000)]
+        members: u64,
     },
 }
 
@@ -195,6 +249,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } = &cli.command
     {
         return generate_key(kid, out, *development);
+    }
+    if let Command::Keys {
+        command: KeysCommand::GenerateMemberKey { out },
+    } = &cli.command
+    {
+        let jwk = serde_json::json!({ "kty": "oct", "k": crate::domain::member_data::MemberDataKeys::generate_master() });
+        write_new(out, &(serde_json::to_string_pretty(&jwk)? + "\n"), 0o600)?;
+        println!(
+            "wrote {} (keep it secret and backed up: member data cannot be read without it)",
+            out.display()
+        );
+        return Ok(());
     }
     let config = load_config(cli.config.as_deref())?;
     // Operator commands print their own results; their logs only say what went wrong.
@@ -279,7 +345,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { command } => {
             let storage = storage(&config).await?;
             match command {
-                KeysCommand::Generate { .. } => {
+                KeysCommand::Generate { .. } | KeysCommand::GenerateMemberKey { .. } => {
                     unreachable!("handled before loading configuration")
                 }
                 KeysCommand::Register { partner, file } => {
@@ -319,15 +385,130 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Demo {
-            command: DemoCommand::Load { file },
+            command: DemoCommand::Load { file, members },
         } => {
             let storage = storage(&config).await?;
             let created = crate::demo::load(&storage, &file).await?;
             if created.is_empty() {
-                println!("demo network already loaded");
+                println!("demo partners already loaded");
             }
             for line in created {
                 println!("created {line}");
+            }
+            let enrolled = crate::demo::load_members(
+                &storage,
+                &config.program,
+                &config.member_data_keys,
+                members,
+                |done| {
+                    eprintln!("  demo members: {done} of {members}");
+                },
+            )
+            .await?;
+            if enrolled == 0 {
+                println!("demo members already loaded");
+            } else {
+                println!("enrolled {enrolled} demo members with history; cards:");
+                for index in 0..enrolled.min(5) {
+                    println!("  {}", crate::demo::demo_card(&config.program, index));
+                }
+            }
+        }
+        Command::Check => {
+            let storage = storage(&config).await?;
+            let report = crate::domain::ledger::check::check(&storage).await?;
+            println!(
+                "checked {} accounts and {} transfers",
+                report.accounts, report.transfers
+            );
+            if !report.is_exact() {
+                for violation in &report.violations {
+                    println!("VIOLATION: {violation}");
+                }
+                anyhow::bail!(
+                    "the ledger is not exact: {} violations",
+                    report.violations.len()
+                );
+            }
+            println!(
+                "the ledger is exact: every balance matches its transfers, all balances sum to zero"
+            );
+        }
+        Command::Maintain => {
+            let storage = storage(&config).await?;
+            let report = crate::domain::ledger::run_maintenance(
+                &storage,
+                &config.program,
+                chrono::Utc::now(),
+            )
+            .await?;
+            println!(
+                "{} holds expired, {} pending earns released, {} points expired",
+                report.holds_expired, report.earns_released, report.points_expired
+            );
+        }
+        Command::Rules {
+            command:
+                RulesCommand::Set {
+                    partner,
+                    branch,
+                    currency,
+                    earn_points,
+                    per_amount,
+                    point_value,
+                },
+        } => {
+            let storage = storage(&config).await?;
+            let rule = crate::domain::rules::PointRule::new(
+                &currency,
+                earn_points,
+                per_amount,
+                point_value,
+            )?;
+            let profile = partners::show(&storage, &partner).await?;
+            let branch_id = match &branch {
+                None => None,
+                Some(code) => Some(
+                    profile
+                        .branches
+                        .iter()
+                        .find(|b| b.code.as_str() == code)
+                        .with_context(|| format!("{partner} has no branch {code}"))?
+                        .id,
+                ),
+            };
+            crate::domain::rules::set(&storage, profile.partner.id, branch_id, &rule).await?;
+            let scope = branch.map(|b| format!("{partner}/{b}")).unwrap_or(partner);
+            println!(
+                "{scope}: {earn_points} points per {per_amount} {currency} minor units; a point is worth {point_value}"
+            );
+        }
+        Command::Cards { command } => {
+            let storage = storage(&config).await?;
+            let parse = |n: &str| {
+                crate::domain::cards::CardNumber::parse(n).map_err(|e| anyhow::anyhow!("{n}: {e}"))
+            };
+            match command {
+                CardsCommand::Block { number } => {
+                    crate::domain::members::block_card(&storage, &parse(&number)?).await?;
+                    println!("blocked card {number}");
+                }
+                CardsCommand::Unblock { number } => {
+                    crate::domain::members::unblock_card(&storage, &parse(&number)?).await?;
+                    println!("unblocked card {number}");
+                }
+                CardsCommand::Replace { number } => {
+                    let replacement = crate::domain::members::replace_lost_card(
+                        &storage,
+                        &config.program,
+                        &parse(&number)?,
+                        chrono::Utc::now(),
+                    )
+                    .await?;
+                    println!(
+                        "card {number} marked lost; replacement card {replacement} keeps the balance and history"
+                    );
+                }
             }
         }
     }

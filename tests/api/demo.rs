@@ -38,6 +38,42 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
         .unwrap()
         .private_key()
         .unwrap();
-    let profile = app.client(&key).await.whoami().await.unwrap().body;
-    assert_eq!(profile.code, "azadi-hotel");
+    let hotel = app.client(&key).await;
+    assert_eq!(hotel.whoami().await.unwrap().body.code, "azadi-hotel");
+
+    // Demo members: fixed cards with history, loaded once.
+    let program = &app.config.program;
+    let keys = &app.config.member_data_keys;
+    assert_eq!(
+        gateway::demo::load_members(&app.storage, program, keys, 25, |_| {})
+            .await
+            .unwrap(),
+        25
+    );
+    assert_eq!(
+        gateway::demo::load_members(&app.storage, program, keys, 25, |_| {})
+            .await
+            .unwrap(),
+        0
+    );
+    let card = gateway::demo::demo_card(program, 0);
+    let check = hotel
+        .check_card(card.as_str(), Some("tehran"))
+        .await
+        .unwrap()
+        .body;
+    assert!(check.balance.posted >= 0);
+    assert!(check.redeemable_value.is_some());
+    let vanak = hotel
+        .quote(
+            "tehran",
+            Some(&::partners::protocol::Money {
+                amount_minor: 100_000_000,
+                currency: "IRR".into(),
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(vanak.unwrap().body.earn_points, Some(10));
+    assert!(app.ledger_report().await.is_exact());
 }

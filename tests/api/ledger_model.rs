@@ -25,14 +25,17 @@ impl Till<'_> {
             PersonalData::parse("Model Member", phone, None, None, Utc::now().date_naive())
                 .unwrap();
         let keys = &self.app.config.member_data_keys;
+        let new = gateway::domain::members::NewMember {
+            branch: "main".into(),
+            personal,
+            card: None,
+        };
         gateway::domain::members::enroll(
             &mut conn,
             &self.app.config.program,
             keys,
             &self.teller,
-            "main",
-            &personal,
-            None,
+            new,
             Utc::now(),
         )
         .await

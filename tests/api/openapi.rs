@@ -20,8 +20,19 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/health"),
         ("GET", "/ready"),
+        ("GET", "/v1/cards/{number}"),
         ("GET", "/v1/partner"),
+        ("GET", "/v1/quote"),
+        ("GET", "/v1/transactions"),
+        ("POST", "/v1/earns"),
+        ("POST", "/v1/earns/{id}/post"),
+        ("POST", "/v1/earns/{id}/void"),
+        ("POST", "/v1/members"),
         ("POST", "/v1/partner/keys"),
+        ("POST", "/v1/redemptions"),
+        ("POST", "/v1/redemptions/{id}/capture"),
+        ("POST", "/v1/redemptions/{id}/void"),
+        ("POST", "/v1/reversals"),
     ];
     assert_eq!(
         documented,
@@ -32,7 +43,10 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
         "a route was added or removed: update this list and docs/"
     );
     for (method, path) in &documented {
-        let res = app.send_raw(method, path, &[], Vec::new()).await;
+        let path = path
+            .replace("{number}", "6037000000000000")
+            .replace("{id}", "0196c3f0-0000-7000-8000-000000000000");
+        let res = app.send_raw(method, &path, &[], Vec::new()).await;
         assert_ne!(
             res.status, 404,
             "{method} {path} is documented but not served"
@@ -42,4 +56,30 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
     let unknown = app.send_raw("GET", "/v1/nowhere", &[], Vec::new()).await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.error_code(), "route_not_found");
+    // Malformed path and query parameters get problem documents too, never a bare 404 or 400.
+    let partner = app.seed_partner().await;
+    let draft = app.draft(
+        &partner.key,
+        "POST",
+        "/v1/earns/not-a-uuid/post",
+        None,
+        Some("bad-id"),
+    );
+    let bad_id = app.send(&draft, &partner.key).await;
+    assert_eq!(
+        (bad_id.status, bad_id.error_code().as_str()),
+        (422, "invalid_request")
+    );
+    let draft = app.draft(
+        &partner.key,
+        "GET",
+        "/v1/transactions?limit=many",
+        None,
+        None,
+    );
+    let bad_query = app.send(&draft, &partner.key).await;
+    assert_eq!(
+        (bad_query.status, bad_query.error_code().as_str()),
+        (422, "invalid_request")
+    );
 }

@@ -21,20 +21,33 @@ pub struct Enrollment {
     pub card: CardNumber,
 }
 
-/// Enrols a member at the partner's branch and issues their first card (a random
-/// number, or `card` for the demo network's fixed numbers).
+/// Who is being enrolled, where.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    /// Branch code (or id) of the enrolling partner.
+    pub branch: String,
+    pub personal: PersonalData,
+    /// A fixed card number (the demo network's); a random one when `None`.
+    pub card: Option<CardNumber>,
+}
+
+/// Enrols a member at the partner's branch and issues their first card.
 #[tracing::instrument(skip_all, fields(partner.id = %teller.partner_id, member.id))]
 pub async fn enroll(
     conn: &mut AsyncPgConnection,
     settings: &ProgramSettings,
     keys: &MemberDataKeys,
     teller: &Teller,
-    branch: &str,
-    personal: &PersonalData,
-    card: Option<CardNumber>,
+    new: NewMember,
     now: DateTime<Utc>,
 ) -> Result<Enrollment, LedgerError> {
-    let branch = branch_of(conn, teller.partner_id, branch).await?;
+    let NewMember {
+        branch,
+        personal,
+        card,
+    } = new;
+    let personal = &personal;
+    let branch = branch_of(conn, teller.partner_id, &branch).await?;
     let id = Uuid::now_v7();
     let member = MemberRow {
         id,

@@ -45,17 +45,12 @@ pub async fn enroll(
         &request.idempotent_request()?,
         move |conn| {
             Box::pin(async move {
-                members::enroll(
-                    conn,
-                    &settings,
-                    &keys,
-                    &teller,
-                    &body.branch,
-                    &personal,
-                    None,
-                    now,
-                )
-                .await
+                let new = members::NewMember {
+                    branch: body.branch,
+                    personal,
+                    card: None,
+                };
+                members::enroll(conn, &settings, &keys, &teller, new, now).await
             })
         },
         |enrollment| {

@@ -11,7 +11,7 @@ use actix_web::{App, HttpRequest, HttpResponse};
 use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt as _;
 
-use super::error::{ApiError, route_not_found};
+use super::error::{ApiError, invalid_request, route_not_found};
 use super::request_span::GatewayRootSpan;
 use super::{
     earns, health, jwks, members, openapi::ApiDoc, partner, quote, receipts, redemptions,
@@ -36,6 +36,11 @@ pub fn app(
     >,
 > {
     let payload_limit = web::PayloadConfig::new(state.max_body_bytes);
+    // Malformed path or query parameters are problem documents like every other error.
+    let path_errors =
+        web::PathConfig::default().error_handler(|err, _| invalid_request(err.to_string()).into());
+    let query_errors =
+        web::QueryConfig::default().error_handler(|err, _| invalid_request(err.to_string()).into());
     let (app, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -59,6 +64,8 @@ pub fn app(
     let api = Data::new(api);
     app.app_data(state)
         .app_data(payload_limit)
+        .app_data(path_errors)
+        .app_data(query_errors)
         .app_data(api)
         .route(
             "/openapi.json",

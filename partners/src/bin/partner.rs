@@ -10,7 +10,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use partners::client::{Client, ClientError, ClientOptions};
 use partners::jwk::{Jwk, JwkSet};
-use partners::protocol::RegisterKeyRequest;
+use partners::protocol::{
+    CaptureRequest, EarnRequest, EnrollRequest, Money, Movement, RedeemRequest, RegisterKeyRequest,
+    ReverseRequest,
+};
+use uuid::Uuid;
 
 /// The development CA written by `make run`, trusted by default when present.
 const DEV_CA: &str = ".data/tls/ca.pem";
@@ -55,6 +59,171 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Enrol a member at a branch and issue a club card.
+    Enroll {
+        #[arg(long)]
+        branch: String,
+        /// International form, e.g. +989121234567.
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+    /// Check a card: member, tier, balance and what it can redeem.
+    Check {
+        card: String,
+        /// Value the redeemable points at this branch.
+        #[arg(long)]
+        branch: Option<String>,
+    },
+    /// Price a purchase and/or points at a branch (posts nothing).
+    Quote {
+        #[arg(long)]
+        branch: String,
+        /// Purchase amount in minor units.
+        #[arg(long)]
+        amount: Option<i64>,
+        #[arg(long, default_value = "IRR")]
+        currency: String,
+        #[arg(long)]
+        points: Option<i64>,
+    },
+    /// Post a purchase that earns points.
+    Earn {
+        #[arg(long)]
+        branch: String,
+        #[arg(long)]
+        card: String,
+        /// Purchase amount in minor units.
+        #[arg(long)]
+        amount: i64,
+        #[arg(long, default_value = "IRR")]
+        currency: String,
+        /// Your order reference.
+        #[arg(long)]
+        reference: String,
+        /// Keep the points pending until this time (RFC 3339).
+        #[arg(long)]
+        release_at: Option<chrono::DateTime<chrono::Utc>>,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+    /// Release a pending earn now.
+    PostEarn {
+        id: Uuid,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+    /// Cancel a pending earn.
+    VoidEarn {
+        id: Uuid,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+    /// Redeem points for a discount (or only hold them with --hold).
+    Redeem {
+        #[arg(long)]
+        branch: String,
+        #[arg(long)]
+        card: String,
+        #[arg(long)]
+        points: i64,
+        /// Your bill reference.
+        #[arg(long)]
+        reference: String,
+        /// Only authorize: hold the points until captured or voided.
+        #[arg(long)]
+        hold: bool,
+        #[arg(long)]
+        hold_timeout_secs: Option<u64>,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+    /// Capture a hold, all of it or --points of it.
+    Capture {
+        id: Uuid,
+        #[arg(long)]
+        points: Option<i64>,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+    /// Void a hold.
+    Void {
+        id: Uuid,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+    /// Reverse an earn or a redemption, all that is left or --points of it.
+    Reverse {
+        id: Uuid,
+        #[arg(long)]
+        points: Option<i64>,
+        #[arg(long)]
+        reference: Option<String>,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+    /// List this partner's transactions, newest first.
+    Transactions {
+        /// earn, redeem, earn_reversal, redeem_reversal (comma-separated).
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// RFC 3339.
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<Uuid>,
+    },
+}
+
+#[derive(clap::Args)]
+struct IdempotencyArg {
+    /// Idempotency key: reuse it to retry safely. A fresh one is generated when absent.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+impl IdempotencyArg {
+    fn key(&self) -> String {
+        self.idempotency_key
+            .clone()
+            .unwrap_or_else(|| Uuid::new_v4().to_string())
+    }
+}
+
+fn print_movement(verb: &str, movement: &Movement, idempotency_key: &str, is_replay: bool) {
+    let t = &movement.transaction;
+    let money = t
+        .money
+        .as_ref()
+        .map(|m| format!(" ({} {})", m.amount_minor, m.currency))
+        .unwrap_or_default();
+    let replay = if is_replay { " [replayed]" } else { "" };
+    println!(
+        "{verb} {} points{money}: {} {}{replay}",
+        t.points, t.kind, t.state
+    );
+    println!("  transaction: {}", t.id);
+    if let Some(timeout_at) = t.timeout_at {
+        println!("  until:       {timeout_at}");
+    }
+    let b = &movement.balance;
+    println!(
+        "  balance:     {} available ({} posted, {} held, {} pending)",
+        b.available, b.posted, b.held, b.pending_earned
+    );
+    println!("  idempotency key: {idempotency_key}");
 }
 
 #[derive(Subcommand)]
@@ -165,6 +334,229 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 receipt.body.key_id, receipt.body.status
             );
             println!("receipt verified: gateway key {}", receipt.gateway_key_id);
+        }
+        Command::Enroll {
+            branch,
+            phone,
+            name,
+            email,
+            birth_date,
+            idempotency,
+        } => {
+            let key = idempotency.key();
+            let request = EnrollRequest {
+                branch: branch.clone(),
+                phone: phone.clone(),
+                name: name.clone(),
+                email: email.clone(),
+                birth_date: *birth_date,
+            };
+            let receipt = client.enroll(&request, &key).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            println!("enrolled member {}", receipt.body.member_id);
+            println!("  card number: {}", receipt.body.card_number);
+        }
+        Command::Check { card, branch } => {
+            let receipt = client.check_card(card, branch.as_deref()).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            let c = receipt.body;
+            println!(
+                "card {} ({}): {}, tier {}",
+                c.card_number, c.status, c.first_name, c.tier
+            );
+            println!(
+                "  balance: {} available ({} posted, {} held, {} pending)",
+                c.balance.available, c.balance.posted, c.balance.held, c.balance.pending_earned
+            );
+            if let Some(value) = c.redeemable_value {
+                println!(
+                    "  redeemable now for {} {}",
+                    value.amount_minor, value.currency
+                );
+            }
+        }
+        Command::Quote {
+            branch,
+            amount,
+            currency,
+            points,
+        } => {
+            let money = amount.map(|amount_minor| Money {
+                amount_minor,
+                currency: currency.clone(),
+            });
+            let receipt = client.quote(branch, money.as_ref(), *points).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            let q = receipt.body;
+            if let Some(points) = q.earn_points {
+                println!(
+                    "a purchase of {} {} earns {points} points",
+                    amount.unwrap_or(0),
+                    q.rule.currency
+                );
+            }
+            if let Some(discount) = q.discount {
+                println!(
+                    "{} points take {} {} off",
+                    points.unwrap_or(0),
+                    discount.amount_minor,
+                    discount.currency
+                );
+            }
+        }
+        Command::Earn {
+            branch,
+            card,
+            amount,
+            currency,
+            reference,
+            release_at,
+            idempotency,
+        } => {
+            let key = idempotency.key();
+            let request = EarnRequest {
+                branch: branch.clone(),
+                card_number: card.clone(),
+                amount: Money {
+                    amount_minor: *amount,
+                    currency: currency.clone(),
+                },
+                reference: reference.clone(),
+                release_at: *release_at,
+            };
+            let receipt = client.earn(&request, &key).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            print_movement("earned", &receipt.body, &key, receipt.is_replay);
+        }
+        Command::PostEarn { id, idempotency } => {
+            let key = idempotency.key();
+            let receipt = client.post_earn(*id, &key).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            print_movement("released", &receipt.body, &key, receipt.is_replay);
+        }
+        Command::VoidEarn { id, idempotency } => {
+            let key = idempotency.key();
+            let receipt = client.void_earn(*id, &key).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            print_movement("cancelled", &receipt.body, &key, receipt.is_replay);
+        }
+        Command::Redeem {
+            branch,
+            card,
+            points,
+            reference,
+            hold,
+            hold_timeout_secs,
+            idempotency,
+        } => {
+            let key = idempotency.key();
+            let request = RedeemRequest {
+                branch: branch.clone(),
+                card_number: card.clone(),
+                points: *points,
+                reference: reference.clone(),
+                hold: *hold,
+                hold_timeout_secs: *hold_timeout_secs,
+            };
+            let receipt = client.redeem(&request, &key).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            print_movement(
+                if *hold { "held" } else { "redeemed" },
+                &receipt.body,
+                &key,
+                receipt.is_replay,
+            );
+        }
+        Command::Capture {
+            id,
+            points,
+            idempotency,
+        } => {
+            let key = idempotency.key();
+            let receipt = client
+                .capture(*id, &CaptureRequest { points: *points }, &key)
+                .await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            print_movement("captured", &receipt.body, &key, receipt.is_replay);
+        }
+        Command::Void { id, idempotency } => {
+            let key = idempotency.key();
+            let receipt = client.void_hold(*id, &key).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            print_movement("released", &receipt.body, &key, receipt.is_replay);
+        }
+        Command::Reverse {
+            id,
+            points,
+            reference,
+            idempotency,
+        } => {
+            let key = idempotency.key();
+            let request = ReverseRequest {
+                transaction_id: *id,
+                points: *points,
+                reference: reference.clone(),
+            };
+            let receipt = client.reverse(&request, &key).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            print_movement("reversed", &receipt.body, &key, receipt.is_replay);
+        }
+        Command::Transactions {
+            kind,
+            from,
+            to,
+            limit,
+            cursor,
+        } => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("limit", &limit.to_string());
+            for (name, value) in [("type", kind), ("from", from), ("to", to)] {
+                if let Some(value) = value {
+                    query.append_pair(name, value);
+                }
+            }
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", &cursor.to_string());
+            }
+            let receipt = client.transactions(&query.finish()).await?;
+            if cli.json {
+                return print_json(&receipt.raw_body);
+            }
+            for t in &receipt.body.transactions {
+                println!(
+                    "{}  {:<16} {:<8} {:>8} pts  card …{}  {}  {}",
+                    t.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    t.kind,
+                    t.state,
+                    t.points,
+                    t.card_last4.as_deref().unwrap_or("----"),
+                    t.reference.as_deref().unwrap_or("-"),
+                    t.id
+                );
+            }
+            if let Some(cursor) = receipt.body.next_cursor {
+                println!("more: --cursor {cursor}");
+            }
         }
     }
     Ok(())

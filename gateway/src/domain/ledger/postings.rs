@@ -140,7 +140,7 @@ pub async fn restore_lots(
 ) -> Result<Vec<(Uuid, i64)>, StorageError> {
     let ids: Vec<Uuid> = taken.iter().map(|(id, _)| *id).collect();
     let mut lots: Vec<LotRow> = rows::lots(conn, &ids).await?;
-    lots.sort_by(|a, b| (b.expires_at, b.id).cmp(&(a.expires_at, a.id)));
+    lots.sort_by_key(|lot| std::cmp::Reverse((lot.expires_at, lot.id)));
     let mut left = points;
     let mut restored = Vec::new();
     for lot in lots {
