@@ -58,7 +58,7 @@ pub struct NewTransfer {
 /// A transfer row with everything else left empty.
 pub fn row(new: NewTransfer, now: DateTime<Utc>) -> TransferRow {
     TransferRow {
-        id: Uuid::now_v7(),
+        id: time_ordered_id(now),
         debit_account_id: new.debit,
         credit_account_id: new.credit,
         amount: new.amount,
@@ -77,6 +77,12 @@ pub fn row(new: NewTransfer, now: DateTime<Utc>) -> TransferRow {
         timeout_at: None,
         created_at: now,
     }
+}
+
+/// A UUIDv7 carrying `now`, so transfer ids sort like their times (also for backdated demo history).
+pub fn time_ordered_id(now: DateTime<Utc>) -> Uuid {
+    let secs = u64::try_from(now.timestamp()).unwrap_or(0);
+    Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, now.timestamp_subsec_nanos()))
 }
 
 /// Appends `transfer` and moves both accounts' projections accordingly.
