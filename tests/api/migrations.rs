@@ -18,7 +18,9 @@ async fn schema_objects(db: &TestDb) -> Vec<String> {
          WHERE n.nspname = 'public' AND c.relname NOT LIKE '__diesel%' \
          UNION ALL SELECT t.typname::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
          WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c') AND t.typname NOT LIKE '__diesel%' \
-         AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)",
+         AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid) \
+         UNION ALL SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = 'public' AND p.proname NOT LIKE '__diesel%'",
     )
     .load(&mut conn)
     .await
@@ -35,7 +37,17 @@ async fn migrations_apply_revert_and_apply_again() {
         .unwrap();
     assert!(!applied.is_empty());
     let after_up = schema_objects(&db).await;
-    assert!(after_up.contains(&"partners".to_owned()), "{after_up:?}");
+    for object in [
+        "partners",
+        "transfers",
+        "accounts",
+        "transfers_are_immutable",
+    ] {
+        assert!(
+            after_up.contains(&object.to_owned()),
+            "{object} missing: {after_up:?}"
+        );
+    }
 
     let reverted = gateway::storage::migrations::revert_all(db.url())
         .await

@@ -82,7 +82,11 @@ pub fn row(new: NewTransfer, now: DateTime<Utc>) -> TransferRow {
 /// A UUIDv7 carrying `now`, so transfer ids sort like their times (also for backdated demo history).
 pub fn time_ordered_id(now: DateTime<Utc>) -> Uuid {
     let secs = u64::try_from(now.timestamp()).unwrap_or(0);
-    Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, now.timestamp_subsec_nanos()))
+    Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        secs,
+        now.timestamp_subsec_nanos(),
+    ))
 }
 
 /// Appends `transfer` and moves both accounts' projections accordingly.
