@@ -79,7 +79,7 @@ async fn issue_card(
     number: Option<CardNumber>,
     now: DateTime<Utc>,
 ) -> Result<CardNumber, StorageError> {
-    let mut number = number.unwrap_or_else(|| CardNumber::random(&settings.card_prefix));
+    let mut number = number.unwrap_or_else(|| super::cards::random(&settings.card_prefix));
     // A clash among 10^11 numbers is rare; draw again rather than fail.
     loop {
         let row = CardRow {
@@ -93,7 +93,7 @@ async fn issue_card(
         if storage::members::insert_card(conn, &row).await? {
             return Ok(number);
         }
-        number = CardNumber::random(&settings.card_prefix);
+        number = super::cards::random(&settings.card_prefix);
     }
 }
 
