@@ -11,13 +11,14 @@ SERVICES_ENV := .data/services.env
 WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) && \
 	{ [ -n "$${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="$${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"; } &&
 
-.PHONY: help run test stop services build migrate demo lint interop-deps clean-data
+.PHONY: help run test stop services build migrate demo lint interop-deps clean-data bench
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL + Redis, migrate, load the demo network, serve"
 	@echo "make test    the same set-up, then the whole test suite against real PostgreSQL and Redis"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
 	@echo "make stop    stop the project-local PostgreSQL and Redis"
+	@echo "make bench   baseline + load test against a release gateway (after make run has loaded the demo)"
 
 services:
 	@scripts/dev-services.sh up
@@ -58,6 +59,10 @@ test: services interop-deps
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Needs the services and the demo network (make run, or make demo); starts its own release gateway.
+bench: demo
+	@scripts/bench.sh
 
 clean-data: stop
 	rm -rf .data

@@ -167,5 +167,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   python) python_deps ;;
+  bindir) pg_bindir ;;
   *) die "usage: $0 up|down|python" ;;
 esac

@@ -373,16 +373,20 @@ impl Client {
         amount: Option<&protocol::Money>,
         points: Option<i64>,
     ) -> Result<Receipt<Quote>, ClientError> {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        query.append_pair("branch", branch);
-        if let Some(amount) = amount {
-            query.append_pair("amount_minor", &amount.amount_minor.to_string());
-            query.append_pair("currency", &amount.currency);
-        }
-        if let Some(points) = points {
-            query.append_pair("points", &points.to_string());
-        }
-        self.get(&format!("/v1/quote?{}", query.finish())).await
+        // The serializer is not Send: build the path in a block that ends before awaiting.
+        let path = {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("branch", branch);
+            if let Some(amount) = amount {
+                query.append_pair("amount_minor", &amount.amount_minor.to_string());
+                query.append_pair("currency", &amount.currency);
+            }
+            if let Some(points) = points {
+                query.append_pair("points", &points.to_string());
+            }
+            format!("/v1/quote?{}", query.finish())
+        };
+        self.get(&path).await
     }
 
     /// `POST /v1/earns`.

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make bench`: the benchmark of issue 4, side by side in one run on this machine.
+#
+# 1. The baseline: the textbook redemption transaction with pgbench -M prepared, on the same
+#    PostgreSQL, at several client counts; the best TPS is the baseline.
+# 2. A release build of the gateway on its own port against the same PostgreSQL and Redis,
+#    driven by `loadtest` (signed requests, verified receipts): redemptions, the default mix,
+#    card checks, and whoami (the same signing cost with no ledger).
+# 3. The exactness check (loadtest's record against the ledger) and `clubgate check`.
+#
+# Reports: target/bench/*.md|json|svg and target/bench/summary.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source .data/services.env
+export CLUBGATE_CONFIG="${CLUBGATE_CONFIG:-gateway/config/development.toml}"
+[ -n "${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"
+
+OUT=target/bench
+SECS="${BENCH_SECS:-20}"
+BASELINE_SECS="${BASELINE_SECS:-15}"
+CLIENTS="${BENCH_CLIENTS:-32}"
+PORT="${BENCH_PORT:-8543}"
+mkdir -p "$OUT"
+PGBIN="$(scripts/dev-services.sh bindir)"
+log() { printf '==> %s\n' "$*" >&2; }
+
+log "building release binaries"
+cargo build --release --locked -p gateway -p loadtest >&2
+
+log "baseline: textbook transaction, pgbench -M prepared (${BASELINE_SECS}s per client count)"
+BASE_URL="${DATABASE_URL%/*}/clubgate_baseline"
+"$PGBIN/psql" "$DATABASE_URL" -qtAc "SELECT 1 FROM pg_database WHERE datname = 'clubgate_baseline'" | grep -q 1 \
+  || "$PGBIN/psql" "$DATABASE_URL" -qc "CREATE DATABASE clubgate_baseline"
+"$PGBIN/psql" "$BASE_URL" -q -f loadtest/pgbench/setup.sql
+BEST=0; BEST_CLIENTS=0
+for c in 8 16 32 64; do
+  tps=$("$PGBIN/pgbench" -n -M prepared -c "$c" -j 2 -T "$BASELINE_SECS" -f loadtest/pgbench/textbook.sql "$BASE_URL" 2>/dev/null \
+        | awk '/^tps/ {print $3; exit}')
+  log "  $c clients: $tps TPS"
+  if awk "BEGIN {exit !($tps > $BEST)}"; then BEST=$tps; BEST_CLIENTS=$c; fi
+done
+log "baseline: $BEST TPS at $BEST_CLIENTS clients"
+
+log "starting a release gateway on 127.0.0.1:$PORT"
+GATEWAY__SERVER__LISTEN="127.0.0.1:$PORT" GATEWAY__LOG__FILTER=warn target/release/clubgate serve >"$OUT/gateway.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -sf --cacert .data/tls/ca.pem "https://127.0.0.1:$PORT/ready" >/dev/null && break
+  sleep 0.2
+done
+
+run() {
+  local label=$1; shift
+  log "loadtest: $label"
+  target/release/loadtest --url "https://127.0.0.1:$PORT" --duration-secs "$SECS" --clients "$CLIENTS" \
+    --baseline-tps "$BEST" --out "$OUT" --label "$label" "$@" >/dev/null
+}
+run redeem --mix redeem
+run mix --mix default
+run card-check --mix read --no-check
+run whoami --mix whoami --no-check
+RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+kill $PID; wait $PID 2>/dev/null || true; trap - EXIT
+
+log "clubgate check"
+CHECK=$(target/release/clubgate check)
+
+{
+  echo "# Benchmark summary ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs)"
+  echo "- baseline (textbook transaction, pgbench -M prepared, best of 8/16/32/64 clients): **$BEST TPS** at $BEST_CLIENTS clients"
+  echo "- gateway peak resident memory: $((RSS_KB / 1024)) MB"
+  echo "- ledger after the runs: $CHECK" | tr '\n' ' '
+  echo
+  for label in redeem mix card-check whoami; do echo; sed 's/^# /## /' "$OUT/$label.md"; done
+} >"$OUT/summary.md"
+log "wrote $OUT/summary.md"
+cat "$OUT/summary.md"
