@@ -907,7 +907,7 @@ async fn reversing_a_redemption_gives_the_points_back() {
         code(hotel.client.reverse(&pending, &key()).await.unwrap_err()),
         "transaction_not_reversible"
     );
-    hotel
+    let capture = hotel
         .client
         .capture(
             hold.transaction.id,
@@ -915,17 +915,62 @@ async fn reversing_a_redemption_gives_the_points_back() {
             &key(),
         )
         .await
-        .unwrap();
-    let reversed = hotel.client.reverse(&pending, &key()).await.unwrap().body;
+        .unwrap()
+        .body;
+    let first = ReverseRequest {
+        points: Some(10),
+        ..pending.clone()
+    };
+    let reversed = hotel.client.reverse(&first, &key()).await.unwrap().body;
     assert_eq!(
         (
             reversed.transaction.kind.as_str(),
             reversed.transaction.points
         ),
-        ("redeem_reversal", 30)
+        ("redeem_reversal", 10)
     );
-    assert_eq!(reversed.transaction.money, Some(irr(30_000)));
+    assert_eq!(reversed.transaction.money, Some(irr(10_000)));
+    assert_eq!(reversed.transaction.reverses_id, Some(hold.transaction.id));
+    // The capture's id stands for its hold: the reversals of both count together.
+    let by_capture = ReverseRequest {
+        transaction_id: capture.transaction.id,
+        points: None,
+        reference: None,
+    };
+    let reversed = hotel
+        .client
+        .reverse(&by_capture, &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(reversed.transaction.points, 20);
+    assert_eq!(reversed.transaction.reverses_id, Some(hold.transaction.id));
     assert_eq!(reversed.balance.available, 100);
+    assert_eq!(
+        code(hotel.client.reverse(&by_capture, &key()).await.unwrap_err()),
+        "reversal_exceeds_original"
+    );
+    let other_hold = hotel
+        .client
+        .redeem(&redeem_request(&card, 5, true), &key())
+        .await
+        .unwrap()
+        .body;
+    let void = hotel
+        .client
+        .void_hold(other_hold.transaction.id, &key())
+        .await
+        .unwrap()
+        .body;
+    let by_void = ReverseRequest {
+        transaction_id: void.transaction.id,
+        points: None,
+        reference: None,
+    };
+    assert_eq!(
+        code(hotel.client.reverse(&by_void, &key()).await.unwrap_err()),
+        "transaction_not_reversible"
+    );
 }
 
 #[tokio::test]

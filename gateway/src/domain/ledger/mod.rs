@@ -136,7 +136,7 @@ impl Phase {
         }
     }
 
-    fn parse(value: &str) -> Self {
+    pub(crate) fn parse(value: &str) -> Self {
         match value {
             "pending" => Self::Pending,
             "post" => Self::Post,

@@ -34,11 +34,24 @@ pub async fn reverse(
     request: ReverseRequest,
     now: DateTime<Utc>,
 ) -> Result<Movement, LedgerError> {
-    let id = request.transfer_id;
-    let original = rows::find_transfer(conn, id)
+    let requested = rows::find_transfer(conn, request.transfer_id)
         .await?
         .filter(|t| t.partner_id == Some(teller.partner_id.0))
-        .ok_or(LedgerError::TransferNotFound(id))?;
+        .ok_or(LedgerError::TransferNotFound(request.transfer_id))?;
+    // A capture (or an earn's release) stands for its pending original: that is what is reversed.
+    let original = match Phase::parse(&requested.phase) {
+        Phase::Single | Phase::Pending => requested,
+        Phase::Post => {
+            let pending_id = requested
+                .pending_id
+                .ok_or(LedgerError::TransferNotFound(requested.id))?;
+            rows::find_transfer(conn, pending_id)
+                .await?
+                .ok_or(LedgerError::TransferNotFound(pending_id))?
+        }
+        Phase::Void => return Err(LedgerError::NotReversible("a void moved no points")),
+    };
+    let id = original.id;
     let code = TransferCode::parse(&original.code);
     let is_earn = match code {
         Some(TransferCode::Earn) => true,
