@@ -109,6 +109,7 @@ impl Application {
         state: AppState,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
+        crate::metrics::install();
         spawn_maintenance(
             state.storage.clone(),
             state.program.clone(),

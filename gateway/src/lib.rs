@@ -3,7 +3,8 @@
 //! Map of the crate (dependencies point one way: `http → domain → storage`):
 //! - [`config`]: the typed, validated configuration.
 //! - [`telemetry`]: tracing setup.
-//! - [`app`]: shared state and the HTTP server; [`tls`]: rustls certificates.
+//! - [`app`]: shared state and the HTTP server; [`tls`]: rustls certificates;
+//!   [`metrics`]: the Prometheus recorder.
 //! - [`http`]: actix routes, the signature extractor, receipts, the error mapping.
 //! - [`domain`]: partners, keys, request authentication, idempotency.
 //! - [`storage`]: PostgreSQL (diesel-async), Redis, migrations.
@@ -15,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;

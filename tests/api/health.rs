@@ -33,3 +33,30 @@ async fn https_is_the_default_and_refuses_plain_http() {
     let plain = reqwest::get(format!("http://127.0.0.1:{}/health", app.port)).await;
     assert!(plain.is_err() || plain.is_ok_and(|r| !r.status().is_success()));
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_report_pool_and_cache_use() {
+    let app = TestApp::spawn().await;
+    let partner = app.seed_partner().await;
+    partner.client.whoami().await.unwrap();
+    partner.client.whoami().await.unwrap();
+    let res = app.send_raw("GET", "/metrics", &[], Vec::new()).await;
+    assert_eq!(res.status, 200);
+    let text = String::from_utf8(res.body).unwrap();
+    for expected in [
+        r#"http_requests_total{route="/v1/partner",method="GET",status="200"}"#,
+        r#"http_request_duration_seconds_bucket{route="/v1/partner",method="GET",status="200",le="0.005"}"#,
+        r#"cache_requests_total{cache="partner_keys",outcome="hit"}"#,
+        r#"cache_requests_total{cache="partner_keys",outcome="miss"}"#,
+        r#"db_pool_connections{state="in_use"}"#,
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected} missing from /metrics:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("/v1/cards/6037"),
+        "routes are labelled by pattern, never by raw path"
+    );
+}

@@ -19,6 +19,7 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
     let expected = [
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/health"),
+        ("GET", "/metrics"),
         ("GET", "/ready"),
         ("GET", "/v1/cards/{number}"),
         ("GET", "/v1/partner"),

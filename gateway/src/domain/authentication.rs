@@ -120,8 +120,11 @@ impl Authenticator {
 
     async fn key_owner(&self, kid: &str) -> Result<Option<KeyOwner>, StorageError> {
         if let Some(cached) = self.keys.get(kid).await {
+            metrics::counter!("cache_requests_total", "cache" => "partner_keys", "outcome" => "hit").increment(1);
             return Ok(cached);
         }
+        metrics::counter!("cache_requests_total", "cache" => "partner_keys", "outcome" => "miss")
+            .increment(1);
         let owner = partner_keys::find_owner(&self.storage, kid).await?;
         self.keys.insert(kid.to_owned(), owner.clone()).await;
         Ok(owner)

@@ -186,6 +186,7 @@ where
         .map_err(IdempotencyError::from)?
     {
         let answer = replay(existing, request)?;
+        metrics::counter!("idempotency_replays_total").increment(1);
         tracing::debug!("replaying the first answer");
         return Ok(answer);
     }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod jwks;
 pub mod ledger_answers;
 pub mod members;
+pub mod metrics;
 pub mod openapi;
 pub mod partner;
 pub mod quote;

@@ -14,7 +14,7 @@ use utoipa_actix_web::AppExt as _;
 use super::error::{ApiError, invalid_request, route_not_found};
 use super::request_span::GatewayRootSpan;
 use super::{
-    earns, health, jwks, members, openapi::ApiDoc, partner, quote, receipts, redemptions,
+    earns, health, jwks, members, metrics, openapi::ApiDoc, partner, quote, receipts, redemptions,
     reversals, transactions,
 };
 use crate::app::AppState;
@@ -46,6 +46,7 @@ pub fn app(
         .openapi(ApiDoc::openapi())
         .service(health::health)
         .service(health::ready)
+        .service(metrics::show)
         .service(jwks::show)
         .service(partner::show)
         .service(partner::register_key)
@@ -75,5 +76,6 @@ pub fn app(
         )
         .default_service(web::to(not_found))
         .wrap(from_fn(receipts::sign))
+        .wrap(from_fn(metrics::record))
         .wrap(tracing_actix_web::TracingLogger::<GatewayRootSpan>::new())
 }

@@ -96,6 +96,11 @@ impl Storage {
             .map_err(|e| StorageError::Pool(e.to_string()))
     }
 
+    /// How many database connections exist, how many are idle, and the maximum.
+    pub fn pool_status(&self) -> deadpool::Status {
+        self.pool.status()
+    }
+
     /// A handle to the shared, multiplexed Redis connection.
     pub fn redis(&self) -> ConnectionManager {
         self.redis.clone()

@@ -100,6 +100,7 @@ pub async fn write(
     pending_amount: i64,
 ) -> Result<(), LedgerError> {
     rows::insert_transfer(conn, transfer).await?;
+    metrics::counter!("ledger_transfers_total", "code" => transfer.code.clone(), "phase" => transfer.phase.clone()).increment(1);
     let amount = transfer.amount;
     let (posted, pending) = match Phase::parse(&transfer.phase) {
         Phase::Single => (amount, 0),
