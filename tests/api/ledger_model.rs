@@ -58,14 +58,25 @@ impl Till<'_> {
             reference: unique_code("order"),
             release_at: None,
         };
-        ledger::earn(
+        let result = ledger::earn(
             &mut conn,
             &self.app.config.program,
             &self.teller,
             request,
             now,
         )
-        .await
+        .await;
+        self.committed(&result).await;
+        result
+    }
+
+    /// What the HTTP path does after a commit: refresh the member's cached card view.
+    async fn committed(&self, result: &Result<ledger::Movement, LedgerError>) {
+        if let Ok(movement) = result
+            && let Some(member) = movement.transfer.member_id
+        {
+            ledger::committed(&self.app.storage, member).await;
+        }
     }
 
     async fn redeem(
@@ -83,14 +94,16 @@ impl Till<'_> {
             reference: unique_code("bill"),
             hold: hold.then_some(None),
         };
-        ledger::redeem(
+        let result = ledger::redeem(
             &mut conn,
             &self.app.config.program,
             &self.teller,
             request,
             now,
         )
-        .await
+        .await;
+        self.committed(&result).await;
+        result
     }
 
     async fn available(&self, card: &CardNumber) -> i64 {

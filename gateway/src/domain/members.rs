@@ -6,11 +6,12 @@ use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::cards::{CardNumber, CardStatus};
-use super::ledger::postings::{Balance, branch_of, usable_card};
+use super::ledger::postings::{Balance, branch_of};
 use super::ledger::{LedgerError, ProgramSettings, Teller};
 use super::member_data::{MemberDataKeys, PersonalData};
 use super::partners::PartnerId;
 use super::rules::{self, PointRule};
+use crate::storage::card_cache::{self, CardView};
 use crate::storage::members::{CardRow, MemberRow};
 use crate::storage::{self, Storage, StorageError};
 
@@ -120,7 +121,7 @@ pub fn tier(settings: &ProgramSettings, lifetime_points: i64) -> &'static str {
     }
 }
 
-/// Checks a card at a partner's branch.
+/// Checks a card at a partner's branch, from the card cache when it is current.
 #[tracing::instrument(skip_all, fields(partner.id = %partner_id))]
 pub async fn check_card(
     storage: &Storage,
@@ -131,31 +132,78 @@ pub async fn check_card(
     card: &CardNumber,
     now: DateTime<Utc>,
 ) -> Result<CardCheck, LedgerError> {
-    let mut conn = storage.db().await?;
-    let (card_row, member) = usable_card(&mut conn, card).await?;
     let rule = match branch {
-        Some(code) => {
-            let branch = branch_of(&mut conn, partner_id, code).await?;
-            rules::for_branch(&mut conn, partner_id, branch.id).await?
-        }
+        Some(branch) => rules::for_branch_cached(storage, partner_id, branch).await?,
         None => None,
     };
-    let account = storage::ledger::member_account(&mut conn, member.id).await?;
-    let overdue = storage::ledger::overdue_points(&mut conn, account.id, now).await?;
-    let mut balance = Balance::of(&account);
-    // Lots past their expiry are gone even before maintenance moves them to breakage.
-    balance.posted -= overdue;
-    balance.available -= overdue;
-    let lifetime = storage::ledger::lifetime_earned(&mut conn, account.id).await?;
-    let personal = keys.open(member.id, &member.personal_data)?;
+    let view = match card_cache::lookup(storage, card.as_str(), now).await {
+        Some(view) => view,
+        None => load_view(storage, keys, card, now).await?,
+    };
+    match CardStatus::parse(&view.card_status) {
+        Some(CardStatus::Active) => {}
+        Some(CardStatus::Blocked) => return Err(LedgerError::CardBlocked),
+        Some(CardStatus::Lost) | None => return Err(LedgerError::CardLost),
+    }
+    if view.member_status != "active" {
+        return Err(LedgerError::MemberClosed);
+    }
     Ok(CardCheck {
-        card: CardNumber::parse(&card_row.number).map_err(LedgerError::CardNumberInvalid)?,
-        member_id: member.id,
-        first_name: personal.first_name().to_owned(),
-        tier: tier(settings, lifetime),
-        balance,
+        card: card.clone(),
+        member_id: view.member_id,
+        first_name: view.first_name,
+        tier: tier(settings, view.lifetime_points),
+        balance: Balance {
+            posted: view.posted,
+            available: view.available,
+            held: view.held,
+            pending_earned: view.pending_earned,
+        },
         rule,
     })
+}
+
+/// Computes a card's view from PostgreSQL and caches it.
+async fn load_view(
+    storage: &Storage,
+    keys: &MemberDataKeys,
+    card: &CardNumber,
+    now: DateTime<Utc>,
+) -> Result<CardView, LedgerError> {
+    let mut conn = storage.db().await?;
+    let (_, member) = storage::members::find_card(&mut conn, card.as_str())
+        .await?
+        .ok_or(LedgerError::CardUnknown)?;
+    // The version is read before the data it will vouch for (see `storage::card_cache`).
+    let version = card_cache::version_before_load(storage, member.id).await;
+    let (card_row, member) = storage::members::find_card(&mut conn, card.as_str())
+        .await?
+        .ok_or(LedgerError::CardUnknown)?;
+    let account = storage::ledger::member_account(&mut conn, member.id).await?;
+    // Lots past their expiry are gone even before maintenance moves them to breakage.
+    let overdue = storage::ledger::overdue_points(&mut conn, account.id, now).await?;
+    let balance = Balance::of(&account);
+    let view = CardView {
+        member_id: member.id,
+        card_status: card_row.status,
+        member_status: member.status.clone(),
+        first_name: keys
+            .open(member.id, &member.personal_data)?
+            .first_name()
+            .to_owned(),
+        lifetime_points: storage::ledger::lifetime_earned(&mut conn, account.id).await?,
+        posted: balance.posted - overdue,
+        available: balance.available - overdue,
+        held: balance.held,
+        pending_earned: balance.pending_earned,
+        valid_until: storage::ledger::next_lot_expiry(&mut conn, account.id)
+            .await?
+            .filter(|t| *t > now),
+    };
+    if let Some(version) = version {
+        card_cache::store(storage, card.as_str(), version, view.clone()).await;
+    }
+    Ok(view)
 }
 
 /// Why an operator card command was refused.
@@ -197,7 +245,7 @@ async fn card_in(
 /// Blocks an active card (fraud, dispute); the member keeps their points.
 pub async fn block_card(storage: &Storage, number: &CardNumber) -> Result<(), CardError> {
     let mut conn = storage.db().await?;
-    card_in(&mut conn, number, CardStatus::Active, "blocked").await?;
+    let card = card_in(&mut conn, number, CardStatus::Active, "blocked").await?;
     storage::members::set_card_status(
         &mut conn,
         number.as_str(),
@@ -205,13 +253,14 @@ pub async fn block_card(storage: &Storage, number: &CardNumber) -> Result<(), Ca
         None,
     )
     .await?;
+    card_cache::bump(storage, card.member_id).await;
     Ok(())
 }
 
 /// Unblocks a blocked card.
 pub async fn unblock_card(storage: &Storage, number: &CardNumber) -> Result<(), CardError> {
     let mut conn = storage.db().await?;
-    card_in(&mut conn, number, CardStatus::Blocked, "unblocked").await?;
+    let card = card_in(&mut conn, number, CardStatus::Blocked, "unblocked").await?;
     storage::members::set_card_status(
         &mut conn,
         number.as_str(),
@@ -219,6 +268,7 @@ pub async fn unblock_card(storage: &Storage, number: &CardNumber) -> Result<(), 
         None,
     )
     .await?;
+    card_cache::bump(storage, card.member_id).await;
     Ok(())
 }
 
@@ -231,33 +281,41 @@ pub async fn replace_lost_card(
 ) -> Result<CardNumber, CardError> {
     use diesel_async::AsyncConnection as _;
     let mut conn = storage.db().await?;
-    conn.transaction::<_, CardError, _>(async |conn| {
-        let card = card_in(conn, number, CardStatus::Active, "reported lost").await;
-        let card = match card {
-            Ok(card) => card,
-            Err(CardError::WrongStatus(..)) => {
-                card_in(conn, number, CardStatus::Blocked, "reported lost").await?
-            }
-            Err(e) => return Err(e),
-        };
-        // The old card stops being active first: a member has one active card at a time.
-        storage::members::set_card_status(conn, number.as_str(), CardStatus::Lost.as_str(), None)
+    let (replacement, member_id) = conn
+        .transaction::<_, CardError, _>(async |conn| {
+            let card = card_in(conn, number, CardStatus::Active, "reported lost").await;
+            let card = match card {
+                Ok(card) => card,
+                Err(CardError::WrongStatus(..)) => {
+                    card_in(conn, number, CardStatus::Blocked, "reported lost").await?
+                }
+                Err(e) => return Err(e),
+            };
+            // The old card stops being active first: a member has one active card at a time.
+            storage::members::set_card_status(
+                conn,
+                number.as_str(),
+                CardStatus::Lost.as_str(),
+                None,
+            )
             .await?;
-        let replacement = issue_card(conn, settings, card.member_id, None, now).await?;
-        storage::members::set_card_status(
-            conn,
-            number.as_str(),
-            CardStatus::Lost.as_str(),
-            Some(replacement.as_str()),
-        )
+            let replacement = issue_card(conn, settings, card.member_id, None, now).await?;
+            storage::members::set_card_status(
+                conn,
+                number.as_str(),
+                CardStatus::Lost.as_str(),
+                Some(replacement.as_str()),
+            )
+            .await?;
+            tracing::info!(
+                card.last4 = number.last4(),
+                "card reported lost and replaced"
+            );
+            Ok((replacement, card.member_id))
+        })
         .await?;
-        tracing::info!(
-            card.last4 = number.last4(),
-            "card reported lost and replaced"
-        );
-        Ok(replacement)
-    })
-    .await
+    card_cache::bump(storage, member_id).await;
+    Ok(replacement)
 }
 
 /// A member's personal data, decrypted (operator use only).

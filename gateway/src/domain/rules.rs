@@ -81,6 +81,27 @@ pub async fn for_branch(
         }))
 }
 
+/// The rule in force at the partner's branch (by code or id), cached for a few seconds.
+pub async fn for_branch_cached(
+    storage: &Storage,
+    partner_id: PartnerId,
+    branch: &str,
+) -> Result<Option<PointRule>, super::ledger::LedgerError> {
+    let key = (partner_id.0, branch.to_owned());
+    if let Some((_, rule)) = storage.card_cache().rules.get(&key).await {
+        return Ok(rule);
+    }
+    let mut conn = storage.db().await?;
+    let found = super::ledger::postings::branch_of(&mut conn, partner_id, branch).await?;
+    let rule = for_branch(&mut conn, partner_id, found.id).await?;
+    storage
+        .card_cache()
+        .rules
+        .insert(key, (found.id.0, rule.clone()))
+        .await;
+    Ok(rule)
+}
+
 /// What a purchase would earn and what points would buy at a branch; posts nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quote {

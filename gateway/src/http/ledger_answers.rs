@@ -11,8 +11,12 @@ use super::answers::{answer_response, json_answer};
 use super::error::{ApiError, invalid_request};
 use super::verified::VerifiedPartner;
 use crate::app::AppState;
-use crate::domain::idempotency;
-use crate::domain::ledger::{Balance, LedgerError, Movement, Teller, Transfer, TransferState};
+use std::sync::{Arc, Mutex};
+
+use crate::domain::idempotency::{self, Answer};
+use crate::domain::ledger::{
+    self, Balance, LedgerError, Movement, Teller, Transfer, TransferState,
+};
 
 /// The wire form of a balance.
 pub fn balance_body(balance: Balance) -> protocol::Balance {
@@ -85,15 +89,27 @@ where
         + Send
         + 'static,
 {
+    // The member whose points the work changed, to refresh the caches once it has committed.
+    let changed = Arc::new(Mutex::new(None::<uuid::Uuid>));
+    let changed_in_tx = changed.clone();
     let answer = idempotency::execute(
         &state.storage,
         state.idempotency,
         &request.idempotent_request()?,
         work,
-        move |movement| json_answer(status, &movement_body(movement)),
+        move |movement| {
+            if let Ok(mut member) = changed_in_tx.lock() {
+                *member = movement.transfer.member_id;
+            }
+            json_answer(status, &movement_body(movement))
+        },
         |err| ApiError::from(err).recorded(),
     )
     .await?;
+    let member = changed.lock().ok().and_then(|m| *m);
+    if let (Answer::Fresh(_), Some(member_id)) = (&answer, member) {
+        ledger::committed(&state.storage, member_id).await;
+    }
     Ok(answer_response(answer))
 }
 

@@ -19,6 +19,16 @@ impl RedisKeys {
         &self.prefix
     }
 
+    /// The version of a member's cached views (incremented on every committed change).
+    pub fn member_version(&self, member_id: uuid::Uuid) -> String {
+        format!("{}:member:{member_id}:version", self.prefix)
+    }
+
+    /// A card's cached check view.
+    pub fn card_view(&self, number: &str) -> String {
+        format!("{}:card:{number}", self.prefix)
+    }
+
     /// The replay-protection marker of one request-signature nonce of one key.
     pub fn signature_nonce(&self, key_id: &str, nonce: &str) -> String {
         format!("{}:nonce:{key_id}:{nonce}", self.prefix)

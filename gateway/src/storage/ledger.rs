@@ -473,6 +473,19 @@ pub async fn overdue_points(
         .await?)
 }
 
+/// The soonest expiry among an account's lots that still hold points.
+pub async fn next_lot_expiry(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+) -> Result<Option<DateTime<Utc>>, StorageError> {
+    Ok(earn_lots::table
+        .filter(earn_lots::member_account_id.eq(account_id))
+        .filter(earn_lots::remaining.gt(0))
+        .select(diesel::dsl::min(earn_lots::expires_at))
+        .first(conn)
+        .await?)
+}
+
 /// Points a member account has earned for good: posted earns less earn reversals (tiers use it).
 pub async fn lifetime_earned(
     conn: &mut AsyncPgConnection,

@@ -5,6 +5,7 @@
 //! caller can forget the deployment's (or the test's) key prefix.
 
 pub mod branches;
+pub mod card_cache;
 pub mod idempotency;
 pub mod keys;
 pub mod ledger;
@@ -48,6 +49,7 @@ pub struct Storage {
     redis: ConnectionManager,
     /// The Redis key builder for this deployment.
     pub keys: RedisKeys,
+    card_cache: card_cache::CardCache,
 }
 
 /// Settings for [`Storage::connect`].
@@ -85,6 +87,7 @@ impl Storage {
             pool,
             redis,
             keys: RedisKeys::new(&settings.redis_key_prefix),
+            card_cache: card_cache::CardCache::new(100_000),
         })
     }
 
@@ -99,6 +102,11 @@ impl Storage {
     /// How many database connections exist, how many are idle, and the maximum.
     pub fn pool_status(&self) -> deadpool::Status {
         self.pool.status()
+    }
+
+    /// This instance's card-check cache.
+    pub fn card_cache(&self) -> &card_cache::CardCache {
+        &self.card_cache
     }
 
     /// A handle to the shared, multiplexed Redis connection.

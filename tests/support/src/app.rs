@@ -187,6 +187,40 @@ impl TestApp {
         }
     }
 
+    /// Starts a second gateway instance on the same database and Redis prefix (its own
+    /// in-process caches, its own port) and returns its base URL.
+    pub async fn spawn_instance(&self) -> String {
+        let storage = Storage::connect(&self.storage_settings())
+            .await
+            .unwrap_or_else(|e| panic!("storage: {e:#}"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let application = Application::build_with(
+            &self.config,
+            listener,
+            AppState::with_storage(&self.config, storage),
+        )
+        .unwrap_or_else(|e| panic!("app: {e:#}"));
+        let address = format!(
+            "{}://127.0.0.1:{}",
+            application.scheme(),
+            application.port()
+        );
+        tokio::spawn(application.run_until_stopped());
+        address
+    }
+
+    /// A client for `key` talking to the instance at `address`.
+    pub async fn client_at(&self, address: &str, key: &PrivateKey) -> Client {
+        Client::connect(ClientOptions {
+            gateway_url: address.parse().unwrap_or_else(|e| panic!("{e}")),
+            key: key.clone(),
+            ca_certificate_pem: (!self.ca_pem.is_empty()).then(|| self.ca_pem.clone()),
+            gateway_keys: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("client: {e}"))
+    }
+
     /// The gateway's published keys (what partners verify receipts with).
     pub fn gateway_keys(&self) -> JwkSet {
         self.config.keys.published.clone()

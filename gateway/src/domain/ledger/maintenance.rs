@@ -25,24 +25,25 @@ pub struct MaintenanceReport {
 
 const BATCH: i64 = 500;
 
+/// Resolves one due pending transfer; returns the member whose points changed.
 async fn resolve_due(
     conn: &mut AsyncPgConnection,
     settings: &ProgramSettings,
     id: Uuid,
     now: DateTime<Utc>,
     report: &mut MaintenanceReport,
-) -> Result<(), LedgerError> {
+) -> Result<Option<Uuid>, LedgerError> {
     let Some(pending) = rows::find_transfer(conn, id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(member_id) = pending.member_id else {
-        return Ok(());
+        return Ok(None);
     };
     let account = rows::lock_member_account(conn, member_id).await?;
     // Re-read under the lock: a partner may have resolved it meanwhile.
     if rows::resolution_of(conn, id).await?.is_some() || pending.timeout_at.is_none_or(|t| t > now)
     {
-        return Ok(());
+        return Ok(None);
     }
     postings::expire_due_lots(conn, &account, now).await?;
     if pending.code == TransferCode::Redeem.as_str() {
@@ -60,23 +61,25 @@ async fn resolve_due(
         postings::open_lot(conn, settings, &post, account.id, now).await?;
         report.earns_released += 1;
     }
-    Ok(())
+    Ok(Some(member_id))
 }
 
+/// Expires one account's due lots; returns the member whose points changed.
 async fn expire_account(
     conn: &mut AsyncPgConnection,
     account_id: Uuid,
     now: DateTime<Utc>,
     report: &mut MaintenanceReport,
-) -> Result<(), LedgerError> {
+) -> Result<Option<Uuid>, LedgerError> {
     let Some(member_id) = rows::member_of_account(conn, account_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let account = rows::lock_member_account(conn, member_id).await?;
-    if let Some(expiry) = postings::expire_due_lots(conn, &account, now).await? {
+    let expiry = postings::expire_due_lots(conn, &account, now).await?;
+    if let Some(expiry) = &expiry {
         report.points_expired += expiry.amount;
     }
-    Ok(())
+    Ok(expiry.map(|_| member_id))
 }
 
 /// Voids expired holds, releases due pending earns and expires due lots, as of `now`.
@@ -86,6 +89,7 @@ pub async fn run_maintenance(
     settings: &ProgramSettings,
     now: DateTime<Utc>,
 ) -> Result<MaintenanceReport, LedgerError> {
+    crate::storage::card_cache::retry_bumps(storage).await;
     let mut report = MaintenanceReport::default();
     let mut conn = storage.db().await?;
     loop {
@@ -94,10 +98,14 @@ pub async fn run_maintenance(
         let before = report;
         for id in due {
             let mut step = MaintenanceReport::default();
-            conn.transaction::<_, LedgerError, _>(async |conn| {
-                resolve_due(conn, settings, id, now, &mut step).await
-            })
-            .await?;
+            let changed = conn
+                .transaction::<_, LedgerError, _>(async |conn| {
+                    resolve_due(conn, settings, id, now, &mut step).await
+                })
+                .await?;
+            if let Some(member_id) = changed {
+                super::committed(storage, member_id).await;
+            }
             report.holds_expired += step.holds_expired;
             report.earns_released += step.earns_released;
         }
@@ -111,10 +119,14 @@ pub async fn run_maintenance(
         let before = report;
         for account_id in accounts {
             let mut step = MaintenanceReport::default();
-            conn.transaction::<_, LedgerError, _>(async |conn| {
-                expire_account(conn, account_id, now, &mut step).await
-            })
-            .await?;
+            let changed = conn
+                .transaction::<_, LedgerError, _>(async |conn| {
+                    expire_account(conn, account_id, now, &mut step).await
+                })
+                .await?;
+            if let Some(member_id) = changed {
+                super::committed(storage, member_id).await;
+            }
             report.points_expired += step.points_expired;
         }
         if report == before {

@@ -36,6 +36,11 @@ use super::partners::PartnerId;
 use crate::storage::StorageError;
 use crate::storage::ledger::TransferRow;
 
+/// Tells the caches a member's points changed; call after the commit, before answering.
+pub async fn committed(storage: &crate::storage::Storage, member_id: Uuid) {
+    crate::storage::card_cache::bump(storage, member_id).await;
+}
+
 /// `money × part / whole`, rounded down; `None` if `whole` is zero or the result overflows.
 fn proportion(money: i64, part: i64, whole: i64) -> Option<i64> {
     if whole == 0 {

@@ -1,0 +1,216 @@
+//! The card-check cache (moka per instance, Redis shared, versioned per member):
+//! after any acknowledged write, the next card check on any instance sees it.
+
+use partners::protocol::{CaptureRequest, EarnRequest, Money, RedeemRequest};
+use test_support::TestApp;
+use test_support::app::unique_code;
+
+fn earn(card: &str, points: i64) -> EarnRequest {
+    EarnRequest {
+        branch: "main".into(),
+        card_number: card.into(),
+        amount: Money {
+            amount_minor: points * 10_000,
+            currency: "IRR".into(),
+        },
+        reference: unique_code("order"),
+        release_at: None,
+    }
+}
+
+fn redeem(card: &str, points: i64, hold: bool) -> RedeemRequest {
+    RedeemRequest {
+        branch: "main".into(),
+        card_number: card.into(),
+        points,
+        reference: unique_code("bill"),
+        hold,
+        hold_timeout_secs: None,
+    }
+}
+
+#[tokio::test]
+async fn every_write_is_visible_to_the_next_card_check() {
+    let app = TestApp::spawn().await;
+    let hotel = app.seed_partner().await;
+    app.seed_rule(&hotel).await;
+    let card = app.enroll_member(&hotel).await;
+    let available = || async {
+        hotel
+            .client
+            .check_card(&card, Some("main"))
+            .await
+            .unwrap()
+            .body
+            .balance
+            .available
+    };
+    assert_eq!(available().await, 0);
+    assert_eq!(available().await, 0, "served from the cache");
+    hotel
+        .client
+        .earn(&earn(&card, 100), &unique_code("k"))
+        .await
+        .unwrap();
+    assert_eq!(available().await, 100);
+    let hold = hotel
+        .client
+        .redeem(&redeem(&card, 30, true), &unique_code("k"))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(available().await, 70);
+    hotel
+        .client
+        .capture(
+            hold.transaction.id,
+            &CaptureRequest { points: Some(10) },
+            &unique_code("k"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(available().await, 90);
+
+    let number = gateway::domain::cards::CardNumber::parse(&card).unwrap();
+    gateway::domain::members::block_card(&app.storage, &number)
+        .await
+        .unwrap();
+    let err = hotel.client.check_card(&card, None).await.unwrap_err();
+    assert!(err.to_string().contains("card_blocked"), "{err}");
+
+    let res = app.send_raw("GET", "/metrics", &[], Vec::new()).await;
+    let metrics = String::from_utf8(res.body).unwrap();
+    assert!(
+        metrics.contains(r#"cache_requests_total{cache="card_view",outcome="local"}"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_write_on_one_instance_is_visible_on_another() {
+    let app = TestApp::spawn().await;
+    let hotel = app.seed_partner().await;
+    app.seed_rule(&hotel).await;
+    let card = app.enroll_member(&hotel).await;
+    let other = app.spawn_instance().await;
+    let other_client = app.client_at(&other, &hotel.key).await;
+    let on_other = || async {
+        other_client
+            .check_card(&card, None)
+            .await
+            .unwrap()
+            .body
+            .balance
+            .available
+    };
+    assert_eq!(on_other().await, 0);
+    assert_eq!(on_other().await, 0, "cached on the other instance");
+    hotel
+        .client
+        .earn(&earn(&card, 50), &unique_code("k"))
+        .await
+        .unwrap();
+    assert_eq!(on_other().await, 50);
+    other_client
+        .redeem(&redeem(&card, 20, false), &unique_code("k"))
+        .await
+        .unwrap();
+    let here = hotel
+        .client
+        .check_card(&card, None)
+        .await
+        .unwrap()
+        .body
+        .balance
+        .available;
+    assert_eq!(here, 30);
+}
+
+#[tokio::test]
+async fn concurrent_redemptions_on_two_instances_are_exact() {
+    let app = TestApp::spawn().await;
+    let hotel = app.seed_partner().await;
+    app.seed_rule(&hotel).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 300).await;
+    let other = app.spawn_instance().await;
+    let clients = [
+        hotel.client.clone(),
+        app.client_at(&other, &hotel.key).await,
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let client = clients[i % 2].clone();
+        let request = redeem(&card, 10, false);
+        tasks.push(tokio::spawn(async move {
+            client.redeem(&request, &unique_code("race")).await.is_ok()
+        }));
+    }
+    let mut succeeded = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            succeeded += 1;
+        }
+    }
+    assert_eq!(succeeded, 30);
+    for client in &clients {
+        assert_eq!(
+            client
+                .check_card(&card, None)
+                .await
+                .unwrap()
+                .body
+                .balance
+                .available,
+            0
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cached_view_is_not_used_past_a_lot_expiry() {
+    let app = TestApp::spawn().await;
+    let hotel = app.seed_partner().await;
+    app.seed_rule(&hotel).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 40).await;
+    let number = gateway::domain::cards::CardNumber::parse(&card).unwrap();
+    let check = |days: i64| {
+        let now = chrono::Utc::now() + chrono::Duration::days(days);
+        let (storage, program, keys) = (
+            &app.storage,
+            &app.config.program,
+            &app.config.member_data_keys,
+        );
+        let number = number.clone();
+        async move {
+            gateway::domain::members::check_card(
+                storage,
+                program,
+                keys,
+                hotel.partner.id,
+                None,
+                &number,
+                now,
+            )
+            .await
+            .unwrap()
+            .balance
+            .available
+        }
+    };
+    assert_eq!(check(0).await, 40);
+    assert_eq!(check(0).await, 40);
+    assert_eq!(
+        check(731).await,
+        0,
+        "the cached view ends at the lot's expiry"
+    );
+    gateway::domain::ledger::run_maintenance(
+        &app.storage,
+        &app.config.program,
+        chrono::Utc::now() + chrono::Duration::days(731),
+    )
+    .await
+    .unwrap();
+}
