@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
-use super::{LedgerError, Phase, ProgramSettings, Transfer, TransferCode, TransferState};
+use super::{LedgerError, Phase, ProgramSettings, Teller, Transfer, TransferCode, TransferState};
 use crate::domain::cards::{CardNumber, CardStatus};
 use crate::domain::partners::{Branch, PartnerId};
 use crate::storage::ledger::{self as rows, AccountRow, LotRow, TransferRow};
@@ -87,6 +87,24 @@ pub fn time_ordered_id(now: DateTime<Utc>) -> Uuid {
         secs,
         now.timestamp_subsec_nanos(),
     ))
+}
+
+/// Records where a transfer was made: the member, the partner and its branch, the card, the
+/// partner's reference and the request's idempotency key.
+pub fn at_till(
+    transfer: &mut TransferRow,
+    teller: &Teller,
+    member_id: Uuid,
+    branch: &Branch,
+    card: String,
+    reference: String,
+) {
+    transfer.member_id = Some(member_id);
+    transfer.partner_id = Some(teller.partner_id.0);
+    transfer.branch_id = Some(branch.id.0);
+    transfer.card_number = Some(card);
+    transfer.partner_reference = Some(reference);
+    transfer.idempotency_key = teller.idempotency_key.clone();
 }
 
 /// Appends `transfer` and moves both accounts' projections accordingly.

@@ -88,12 +88,14 @@ pub async fn redeem(
         },
         now,
     );
-    transfer.member_id = Some(member.id);
-    transfer.partner_id = Some(teller.partner_id.0);
-    transfer.branch_id = Some(branch.id.0);
-    transfer.card_number = Some(card.number);
-    transfer.partner_reference = Some(request.reference);
-    transfer.idempotency_key = teller.idempotency_key.clone();
+    postings::at_till(
+        &mut transfer,
+        teller,
+        member.id,
+        &branch,
+        card.number,
+        request.reference,
+    );
     transfer.money_minor = Some(discount);
     transfer.currency = Some(rule.currency);
     transfer.timeout_at = timeout_at;
