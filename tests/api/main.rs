@@ -12,4 +12,5 @@ mod ledger_model;
 mod migrations;
 mod openapi;
 mod partner;
+mod redis_outage;
 mod signatures;

@@ -6,6 +6,7 @@
 //! over a body that matches its `Content-Digest`. Each way to fail has its own
 //! error so that partners can tell what to fix.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -93,6 +94,32 @@ pub struct Authenticator {
     storage: Storage,
     settings: AuthSettings,
     keys: Cache<String, Option<KeyOwner>>,
+    replay_guard: Arc<Mutex<ReplayGuard>>,
+}
+
+/// Where nonces are checked: Redis normally; PostgreSQL during an outage and for one window after.
+#[derive(Debug, Default)]
+struct ReplayGuard {
+    /// When this instance first saw Redis fail (UNIX seconds), while it is failing.
+    redis_down_since: Option<i64>,
+    /// Until when PostgreSQL must be checked as well (UNIX seconds).
+    check_database_until: i64,
+}
+
+impl ReplayGuard {
+    /// Redis answered at `now`; returns whether PostgreSQL must still be checked.
+    fn redis_answered(&mut self, now: i64, window: i64) -> bool {
+        if self.redis_down_since.take().is_some() {
+            tracing::warn!("Redis is back: nonces are checked in PostgreSQL too for {window} s");
+            self.check_database_until = now.saturating_add(window);
+        }
+        now < self.check_database_until
+    }
+
+    /// Redis failed at `now`; returns when the outage began.
+    fn redis_failed(&mut self, now: i64) -> i64 {
+        *self.redis_down_since.get_or_insert(now)
+    }
 }
 
 fn malformed(err: SignatureError) -> AuthError {
@@ -110,6 +137,57 @@ impl Authenticator {
             storage,
             settings,
             keys,
+            replay_guard: Arc::new(Mutex::new(ReplayGuard::default())),
+        }
+    }
+
+    /// Records the nonce; `false` if it was seen before (a replay).
+    ///
+    /// Nonces live in Redis. While Redis is unreachable they go to PostgreSQL, and only
+    /// signatures created after the outage began are accepted (older ones may have nonces that
+    /// only Redis knows). For one signature window after Redis returns, PostgreSQL is checked
+    /// too, so a nonce recorded during the outage cannot be replayed against Redis.
+    async fn remember_nonce(
+        &self,
+        kid: &str,
+        nonce: &str,
+        created: i64,
+        now: i64,
+    ) -> Result<bool, AuthError> {
+        // A nonce must outlive every moment its signature could still be accepted.
+        let ttl = self.settings.window + self.settings.clock_skew * 2;
+        let ttl_secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        match storage::nonces::remember(&self.storage, kid, nonce, ttl).await {
+            Ok(is_new) => {
+                let check_database = match self.replay_guard.lock() {
+                    Ok(mut guard) => guard.redis_answered(now, ttl_secs),
+                    Err(_) => true,
+                };
+                if is_new
+                    && check_database
+                    && storage::nonces::seen_in_database(&self.storage, kid, nonce).await?
+                {
+                    return Ok(false);
+                }
+                Ok(is_new)
+            }
+            Err(err) => {
+                let outage_began = match self.replay_guard.lock() {
+                    Ok(mut guard) => guard.redis_failed(now),
+                    Err(_) => now,
+                };
+                let skew = i64::try_from(self.settings.clock_skew.as_secs()).unwrap_or(i64::MAX);
+                if created < outage_began.saturating_add(skew) {
+                    return Err(AuthError::Storage(err));
+                }
+                tracing::warn!("Redis unreachable: recording the nonce in PostgreSQL");
+                let expires_at = chrono::DateTime::from_timestamp(now.saturating_add(ttl_secs), 0)
+                    .unwrap_or_default();
+                Ok(
+                    storage::nonces::remember_in_database(&self.storage, kid, nonce, expires_at)
+                        .await?,
+                )
+            }
         }
     }
 
@@ -247,9 +325,7 @@ impl Authenticator {
                 other => malformed(other),
             })?;
 
-        // A nonce must outlive every moment its signature could still be accepted.
-        let nonce_ttl = self.settings.window + self.settings.clock_skew * 2;
-        if !storage::nonces::remember(&self.storage, &kid, &nonce, nonce_ttl).await? {
+        if !self.remember_nonce(&kid, &nonce, created, now).await? {
             return Err(AuthError::Replayed);
         }
         Ok(AuthenticatedPartner {

@@ -10,7 +10,7 @@ use crate::app::AppState;
 /// The answer of the probes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
-    /// `alive`, `ready` or `not_ready`.
+    /// `alive`, `ready`, `degraded` (Redis unreachable) or `not_ready` (PostgreSQL unreachable).
     pub status: &'static str,
     /// Per dependency: `ok` or `unreachable` (readiness only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -30,20 +30,20 @@ pub async fn health() -> HttpResponse {
     })
 }
 
-/// PostgreSQL and Redis both answer: the gateway can take traffic.
+/// PostgreSQL answers: the gateway can take traffic (without Redis it runs degraded, from PostgreSQL).
 #[utoipa::path(tag = "operations", responses(
-    (status = 200, description = "Ready for traffic", body = HealthResponse),
-    (status = 503, description = "A dependency is unreachable", body = HealthResponse),
+    (status = 200, description = "Ready for traffic (`degraded` when Redis is unreachable)", body = HealthResponse),
+    (status = 503, description = "PostgreSQL is unreachable", body = HealthResponse),
 ))]
 #[get("/ready")]
 pub async fn ready(state: Data<AppState>) -> HttpResponse {
     let (database, redis) = tokio::join!(state.storage.ping_database(), state.storage.ping_redis());
     let verdict = |r: &Result<(), _>| if r.is_ok() { "ok" } else { "unreachable" };
     let body = HealthResponse {
-        status: if database.is_ok() && redis.is_ok() {
-            "ready"
-        } else {
-            "not_ready"
+        status: match (&database, &redis) {
+            (Ok(()), Ok(())) => "ready",
+            (Ok(()), Err(_)) => "degraded",
+            (Err(_), _) => "not_ready",
         },
         database: Some(verdict(&database)),
         redis: Some(verdict(&redis)),
@@ -53,7 +53,7 @@ pub async fn ready(state: Data<AppState>) -> HttpResponse {
             tracing::warn!(dependency = name, error = %err, "readiness check failed: {name} unreachable");
         }
     }
-    if database.is_ok() && redis.is_ok() {
+    if database.is_ok() {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

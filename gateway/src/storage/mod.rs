@@ -74,9 +74,15 @@ impl Storage {
             .runtime(deadpool::Runtime::Tokio1)
             .build()?;
         let client = redis::Client::open(settings.redis_url.as_str())?;
+        // Fail fast while Redis is down: requests then fall back to PostgreSQL at once instead of
+        // waiting through a long reconnection backoff; the manager reconnects on later commands.
+        let redis_timeout = settings.connect_timeout.min(Duration::from_millis(500));
         let redis_config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(settings.connect_timeout))
-            .set_response_timeout(Some(settings.connect_timeout));
+            .set_connection_timeout(Some(redis_timeout))
+            .set_response_timeout(Some(redis_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(50));
         let redis = tokio::time::timeout(
             settings.connect_timeout,
             ConnectionManager::new_with_config(client, redis_config),

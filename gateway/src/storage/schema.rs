@@ -77,6 +77,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    signature_nonces (key_id, nonce) {
+        key_id -> Text,
+        nonce -> Text,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     transfers (id) {
         id -> Uuid,
         debit_account_id -> Uuid,
@@ -178,5 +186,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     partners,
     pending_transfers,
     point_rules,
+    signature_nonces,
     transfers,
 );

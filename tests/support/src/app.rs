@@ -64,6 +64,8 @@ pub struct TestAppOptions {
     pub idempotency_lease_secs: u64,
     /// Serve plain HTTP (`tls = "off"`) instead of HTTPS.
     pub is_plain_http: bool,
+    /// A Redis of the test's own (to stop and start it); the shared test Redis otherwise.
+    pub redis_url: Option<String>,
 }
 
 impl Default for TestAppOptions {
@@ -74,6 +76,7 @@ impl Default for TestAppOptions {
             key_cache_ttl_secs: 1,
             idempotency_lease_secs: 30,
             is_plain_http: false,
+            redis_url: None,
         }
     }
 }
@@ -143,7 +146,7 @@ impl TestApp {
         let mut raw = RawConfig::parse(&toml).unwrap_or_else(|e| panic!("{e}"));
         raw.set_secrets(
             SecretString::from(db.url().to_owned()),
-            SecretString::from(redis_url()),
+            SecretString::from(options.redis_url.clone().unwrap_or_else(redis_url)),
             SecretString::from(gateway::domain::member_data::MemberDataKeys::generate_master()),
         );
         let config = Config::from_raw(raw).unwrap_or_else(|e| panic!("{e}"));

@@ -90,6 +90,7 @@ pub async fn run_maintenance(
     now: DateTime<Utc>,
 ) -> Result<MaintenanceReport, LedgerError> {
     crate::storage::card_cache::retry_bumps(storage).await;
+    crate::storage::nonces::forget_expired(storage).await?;
     let mut report = MaintenanceReport::default();
     let mut conn = storage.db().await?;
     loop {
