@@ -181,8 +181,7 @@ impl Authenticator {
                     return Err(AuthError::Storage(err));
                 }
                 tracing::warn!("Redis unreachable: recording the nonce in PostgreSQL");
-                let expires_at = chrono::DateTime::from_timestamp(now.saturating_add(ttl_secs), 0)
-                    .unwrap_or_default();
+                let expires_at = chrono::Utc::now() + chrono::Duration::seconds(ttl_secs);
                 Ok(
                     storage::nonces::remember_in_database(&self.storage, kid, nonce, expires_at)
                         .await?,

@@ -28,6 +28,8 @@ pub enum MemberDataError {
     BadKey,
     #[error("stored member data does not decrypt with the configured key")]
     Undecryptable,
+    #[error("member data could not be encrypted")]
+    Unsealable,
 }
 
 /// The keys protecting member data. Never printed.
@@ -105,12 +107,12 @@ impl MemberDataKeys {
     }
 
     /// Encrypts personal data for the member `id`: nonce ‖ ciphertext.
-    pub fn seal(&self, id: Uuid, data: &PersonalData) -> Vec<u8> {
+    pub fn seal(&self, id: Uuid, data: &PersonalData) -> Result<Vec<u8>, MemberDataError> {
         let mut nonce = [0u8; NONCE_LEN];
         // A repeated nonce would be catastrophic; without OS randomness we cannot proceed.
         #[expect(clippy::expect_used, reason = "no safe fallback without OS randomness")]
         getrandom::fill(&mut nonce).expect("the OS random source is unavailable");
-        let plaintext = serde_json::to_vec(data).unwrap_or_default();
+        let plaintext = serde_json::to_vec(data).map_err(|_| MemberDataError::Unsealable)?;
         let ciphertext = self
             .cipher
             .encrypt(
@@ -120,8 +122,8 @@ impl MemberDataKeys {
                     aad: id.as_bytes(),
                 },
             )
-            .unwrap_or_default();
-        [nonce.as_slice(), &ciphertext].concat()
+            .map_err(|_| MemberDataError::Unsealable)?;
+        Ok([nonce.as_slice(), &ciphertext].concat())
     }
 
     /// Decrypts what [`MemberDataKeys::seal`] wrote for member `id`.
@@ -282,7 +284,7 @@ mod tests {
     fn personal_data_round_trips_and_is_bound_to_its_member() {
         let keys = MemberDataKeys::from_master(&[7; 32]);
         let id = Uuid::now_v7();
-        let sealed = keys.seal(id, &sample());
+        let sealed = keys.seal(id, &sample()).unwrap();
         assert_eq!(keys.open(id, &sealed), Ok(sample()));
         assert!(
             !String::from_utf8_lossy(&sealed).contains("Sara"),
@@ -295,7 +297,7 @@ mod tests {
         let other = MemberDataKeys::from_master(&[8; 32]);
         assert_eq!(other.open(id, &sealed), Err(MemberDataError::Undecryptable));
         assert_ne!(
-            keys.seal(id, &sample()),
+            keys.seal(id, &sample()).unwrap(),
             sealed,
             "every write uses a fresh nonce"
         );

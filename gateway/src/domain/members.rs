@@ -53,7 +53,7 @@ pub async fn enroll(
     let member = MemberRow {
         id,
         phone_lookup: keys.phone_lookup(&personal.phone).to_vec(),
-        personal_data: keys.seal(id, personal),
+        personal_data: keys.seal(id, personal)?,
         status: "active".into(),
         enrolled_by_partner: teller.partner_id.0,
         enrolled_at_branch: branch.id.0,
