@@ -352,6 +352,10 @@ enum Op {
         transfer: usize,
         points: Option<i64>,
     },
+    /// Reverses the latest transfer made (often a capture or a release: their ids stand for the original).
+    ReverseLatest {
+        points: Option<i64>,
+    },
     Release {
         pending: usize,
     },
@@ -369,9 +373,15 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..8usize, 1..150i64).prop_map(|(hold, points)| Op::Capture { hold, points }),
         1 => (0..8usize).prop_map(|hold| Op::Void { hold }),
         2 => (0..12usize, proptest::option::of(1..120i64)).prop_map(|(transfer, points)| Op::Reverse { transfer, points }),
+        2 => proptest::option::of(1..60i64).prop_map(|points| Op::ReverseLatest { points }),
         1 => (0..4usize).prop_map(|pending| Op::Release { pending }),
         1 => (0..900i64).prop_map(|days| Op::Maintain { days }),
     ]
+}
+
+/// The item at `index`, wrapping around, so a generated index always names something that exists.
+fn pick<T>(items: &[T], index: usize) -> Option<&T> {
+    (!items.is_empty()).then(|| &items[index % items.len()])
 }
 
 async fn run_history(ops: Vec<Op>) {
@@ -419,15 +429,15 @@ async fn run_history(ops: Vec<Op>) {
                 }
                 result
             }
-            Op::Capture { hold, points } => match holds.get(hold) {
+            Op::Capture { hold, points } => match pick(&holds, hold) {
                 Some(id) => ledger::capture(&mut conn, &till.teller, *id, Some(points), now).await,
                 None => continue,
             },
-            Op::Void { hold } => match holds.get(hold) {
+            Op::Void { hold } => match pick(&holds, hold) {
                 Some(id) => ledger::void_hold(&mut conn, &till.teller, *id, now).await,
                 None => continue,
             },
-            Op::Reverse { transfer, points } => match transfers.get(transfer) {
+            Op::Reverse { transfer, points } => match pick(&transfers, transfer) {
                 Some(id) => {
                     let request = ReverseRequest {
                         transfer_id: *id,
@@ -438,7 +448,18 @@ async fn run_history(ops: Vec<Op>) {
                 }
                 None => continue,
             },
-            Op::Release { pending } => match pendings.get(pending) {
+            Op::ReverseLatest { points } => match transfers.last() {
+                Some(id) => {
+                    let request = ReverseRequest {
+                        transfer_id: *id,
+                        points,
+                        reference: None,
+                    };
+                    ledger::reverse(&mut conn, &till.teller, request, now).await
+                }
+                None => continue,
+            },
+            Op::Release { pending } => match pick(&pendings, pending) {
                 Some(id) => ledger::post_earn(&mut conn, program, &till.teller, *id, now).await,
                 None => continue,
             },
