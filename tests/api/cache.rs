@@ -1,33 +1,11 @@
 //! The card-check cache (moka per instance, Redis shared, versioned per member):
 //! after any acknowledged write, the next card check on any instance sees it.
 
-use partners::protocol::{CaptureRequest, EarnRequest, Money, RedeemRequest};
+use partners::protocol::CaptureRequest;
 use test_support::TestApp;
 use test_support::app::unique_code;
 
-fn earn(card: &str, points: i64) -> EarnRequest {
-    EarnRequest {
-        branch: "main".into(),
-        card_number: card.into(),
-        amount: Money {
-            amount_minor: points * 10_000,
-            currency: "IRR".into(),
-        },
-        reference: unique_code("order"),
-        release_at: None,
-    }
-}
-
-fn redeem(card: &str, points: i64, hold: bool) -> RedeemRequest {
-    RedeemRequest {
-        branch: "main".into(),
-        card_number: card.into(),
-        points,
-        reference: unique_code("bill"),
-        hold,
-        hold_timeout_secs: None,
-    }
-}
+use crate::ledger::{earn_request, redeem_request};
 
 #[tokio::test]
 async fn every_write_is_visible_to_the_next_card_check() {
@@ -49,13 +27,13 @@ async fn every_write_is_visible_to_the_next_card_check() {
     assert_eq!(available().await, 0, "served from the cache");
     hotel
         .client
-        .earn(&earn(&card, 100), &unique_code("k"))
+        .earn(&earn_request(&card, 1_000_000), &unique_code("k"))
         .await
         .unwrap();
     assert_eq!(available().await, 100);
     let hold = hotel
         .client
-        .redeem(&redeem(&card, 30, true), &unique_code("k"))
+        .redeem(&redeem_request(&card, 30, true), &unique_code("k"))
         .await
         .unwrap()
         .body;
@@ -107,12 +85,12 @@ async fn a_write_on_one_instance_is_visible_on_another() {
     assert_eq!(on_other().await, 0, "cached on the other instance");
     hotel
         .client
-        .earn(&earn(&card, 50), &unique_code("k"))
+        .earn(&earn_request(&card, 500_000), &unique_code("k"))
         .await
         .unwrap();
     assert_eq!(on_other().await, 50);
     other_client
-        .redeem(&redeem(&card, 20, false), &unique_code("k"))
+        .redeem(&redeem_request(&card, 20, false), &unique_code("k"))
         .await
         .unwrap();
     let here = hotel
@@ -141,7 +119,7 @@ async fn concurrent_redemptions_on_two_instances_are_exact() {
     let mut tasks = Vec::new();
     for i in 0..40 {
         let client = clients[i % 2].clone();
-        let request = redeem(&card, 10, false);
+        let request = redeem_request(&card, 10, false);
         tasks.push(tokio::spawn(async move {
             client.redeem(&request, &unique_code("race")).await.is_ok()
         }));

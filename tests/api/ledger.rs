@@ -23,7 +23,7 @@ fn irr(amount_minor: i64) -> Money {
     }
 }
 
-fn earn_request(card: &str, amount_minor: i64) -> EarnRequest {
+pub(crate) fn earn_request(card: &str, amount_minor: i64) -> EarnRequest {
     EarnRequest {
         branch: "main".into(),
         card_number: card.into(),
@@ -33,7 +33,7 @@ fn earn_request(card: &str, amount_minor: i64) -> EarnRequest {
     }
 }
 
-fn redeem_request(card: &str, points: i64, hold: bool) -> RedeemRequest {
+pub(crate) fn redeem_request(card: &str, points: i64, hold: bool) -> RedeemRequest {
     RedeemRequest {
         branch: "main".into(),
         card_number: card.into(),

@@ -317,11 +317,3 @@ pub async fn replace_lost_card(
     card_cache::bump(storage, member_id).await;
     Ok(replacement)
 }
-
-/// A member's personal data, decrypted (operator use only).
-pub fn personal_data(
-    keys: &MemberDataKeys,
-    member: &MemberRow,
-) -> Result<PersonalData, LedgerError> {
-    Ok(keys.open(member.id, &member.personal_data)?)
-}

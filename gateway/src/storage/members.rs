@@ -82,33 +82,6 @@ pub async fn find_card(
         .optional()?)
 }
 
-/// A member by the keyed hash of their phone.
-pub async fn find_by_phone(
-    conn: &mut AsyncPgConnection,
-    lookup: &[u8],
-) -> Result<Option<MemberRow>, StorageError> {
-    Ok(members::table
-        .filter(members::phone_lookup.eq(lookup))
-        .select(MemberRow::as_select())
-        .first(conn)
-        .await
-        .optional()?)
-}
-
-/// A member's active card, if any.
-pub async fn active_card(
-    conn: &mut AsyncPgConnection,
-    member_id: Uuid,
-) -> Result<Option<CardRow>, StorageError> {
-    Ok(cards::table
-        .filter(cards::member_id.eq(member_id))
-        .filter(cards::status.eq("active"))
-        .select(CardRow::as_select())
-        .first(conn)
-        .await
-        .optional()?)
-}
-
 /// Sets a card's status (and what replaced it); returns the updated row.
 pub async fn set_card_status(
     conn: &mut AsyncPgConnection,
