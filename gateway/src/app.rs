@@ -10,9 +10,10 @@ use secrecy::ExposeSecret as _;
 use crate::config::{Config, GatewayKeys};
 use crate::domain::authentication::{AuthSettings, Authenticator};
 use crate::domain::idempotency::IdempotencySettings;
+use crate::domain::ledger::committer::Committer;
 use crate::domain::ledger::{self, ProgramSettings};
 use crate::domain::member_data::MemberDataKeys;
-use crate::http::routes;
+use crate::http::{ledger_answers, routes};
 use crate::storage::{Storage, StorageSettings};
 use crate::tls;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub program: ProgramSettings,
     pub member_data_keys: MemberDataKeys,
+    /// Where earns and redemptions are committed, in batches.
+    pub committer: Committer,
 }
 
 /// The storage settings a configuration describes.
@@ -47,7 +50,8 @@ impl AppState {
         Ok(Self::with_storage(config, storage))
     }
 
-    /// The shared state over an existing storage handle.
+    /// The shared state over an existing storage handle (starts the ledger committers, so it
+    /// must run inside a Tokio runtime).
     pub fn with_storage(config: &Config, storage: Storage) -> Self {
         let authenticator = Authenticator::new(
             storage.clone(),
@@ -57,7 +61,14 @@ impl AppState {
                 key_cache_ttl: config.protocol.key_cache_ttl,
             },
         );
+        let committer = Committer::start(
+            storage.clone(),
+            config.program.clone(),
+            config.ledger,
+            ledger_answers::render_created,
+        );
         Self {
+            committer,
             storage,
             authenticator,
             gateway_keys: config.keys.clone(),

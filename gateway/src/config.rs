@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::domain::cards::validate_prefix;
 use crate::domain::ledger::ProgramSettings;
+use crate::domain::ledger::committer::CommitterSettings;
 use crate::domain::member_data::MemberDataKeys;
 
 /// A configuration problem, naming the key at fault.
@@ -137,6 +138,27 @@ struct RawProtocol {
     idempotency_lease_secs: Option<u64>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLedger {
+    #[serde(default = "defaults::committers")]
+    committers: usize,
+    #[serde(default = "defaults::batch_window_us")]
+    batch_window_us: u64,
+    #[serde(default = "defaults::batch_max")]
+    batch_max: usize,
+}
+
+impl Default for RawLedger {
+    fn default() -> Self {
+        Self {
+            committers: defaults::committers(),
+            batch_window_us: defaults::batch_window_us(),
+            batch_max: defaults::batch_max(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawLog {
@@ -157,6 +179,8 @@ pub struct RawConfig {
     program: RawProgram,
     #[serde(default)]
     protocol: RawProtocol,
+    #[serde(default)]
+    ledger: RawLedger,
     /// Never read from the file: `MEMBER_DATA_KEY` / `MEMBER_DATA_KEY_FILE`.
     #[serde(skip)]
     member_data_key: Option<SecretString>,
@@ -191,6 +215,15 @@ mod defaults {
     }
     pub fn maintenance_interval_secs() -> u64 {
         30
+    }
+    pub fn committers() -> usize {
+        1
+    }
+    pub fn batch_window_us() -> u64 {
+        0
+    }
+    pub fn batch_max() -> usize {
+        1000
     }
 }
 
@@ -267,6 +300,8 @@ pub struct Config {
     pub program: ProgramSettings,
     /// How often holds, pending earns and lots are checked for their time.
     pub maintenance_interval: Duration,
+    /// How the ledger committer forms batches.
+    pub ledger: CommitterSettings,
     pub member_data_keys: MemberDataKeys,
     pub log: LogConfig,
 }
@@ -488,6 +523,25 @@ impl Config {
             gold_points: program.gold_tier_points,
         };
 
+        let ledger = raw.ledger;
+        if !(1..=64).contains(&ledger.committers) {
+            return Err(invalid("ledger.committers", "must be 1 to 64"));
+        }
+        if !(1..=10_000).contains(&ledger.batch_max) {
+            return Err(invalid("ledger.batch_max", "must be 1 to 10000"));
+        }
+        if ledger.batch_window_us > 100_000 {
+            return Err(invalid(
+                "ledger.batch_window_us",
+                "must be at most 100000 (0.1 s)",
+            ));
+        }
+        let ledger = CommitterSettings {
+            committers: ledger.committers,
+            batch_window: Duration::from_micros(ledger.batch_window_us),
+            batch_max: ledger.batch_max,
+        };
+
         let defaults = ProtocolConfig::default();
         let p = raw.protocol;
         let protocol = ProtocolConfig {
@@ -536,6 +590,7 @@ impl Config {
             protocol,
             program,
             maintenance_interval,
+            ledger,
             member_data_keys,
             log: LogConfig {
                 format: raw.log.format,

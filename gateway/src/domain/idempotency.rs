@@ -143,7 +143,11 @@ pub struct IdempotencySettings {
     pub lease: Duration,
 }
 
-fn replay(record: ClaimedRecord, request: &IdempotentRequest) -> Result<Answer, IdempotencyError> {
+/// The answer a request gets from an existing record of its key.
+pub(crate) fn replay(
+    record: ClaimedRecord,
+    request: &IdempotentRequest,
+) -> Result<Answer, IdempotencyError> {
     if record.fingerprint != request.fingerprint {
         return Err(IdempotencyError::PayloadMismatch);
     }

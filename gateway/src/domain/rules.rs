@@ -87,9 +87,18 @@ pub async fn for_branch_cached(
     partner_id: PartnerId,
     branch: &str,
 ) -> Result<Option<PointRule>, super::ledger::LedgerError> {
+    Ok(branch_rule_cached(storage, partner_id, branch).await?.1)
+}
+
+/// The partner's branch (by code or id) and the rule in force there, cached for a few seconds.
+pub async fn branch_rule_cached(
+    storage: &Storage,
+    partner_id: PartnerId,
+    branch: &str,
+) -> Result<(BranchId, Option<PointRule>), super::ledger::LedgerError> {
     let key = (partner_id.0, branch.to_owned());
-    if let Some((_, rule)) = storage.card_cache().rules.get(&key).await {
-        return Ok(rule);
+    if let Some((branch_id, rule)) = storage.card_cache().rules.get(&key).await {
+        return Ok((BranchId(branch_id), rule));
     }
     let mut conn = storage.db().await?;
     let found = super::ledger::postings::branch_of(&mut conn, partner_id, branch).await?;
@@ -99,7 +108,7 @@ pub async fn for_branch_cached(
         .rules
         .insert(key, (found.id.0, rule.clone()))
         .await;
-    Ok(rule)
+    Ok((found.id, rule))
 }
 
 /// What a purchase would earn and what points would buy at a branch; posts nothing.

@@ -7,10 +7,13 @@ use partners::protocol::{self, EarnRequest, Problem};
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::ledger_answers::{card_number, positive, reference, teller, write_movement};
+use super::ledger_answers::{
+    card_number, commit_operation, positive, reference, teller, write_movement,
+};
 use super::verified::VerifiedPartner;
 use crate::app::AppState;
 use crate::domain::ledger;
+use crate::domain::ledger::prepare::Lookups;
 
 /// Records a purchase that earns points (optionally pending until `release_at`).
 #[utoipa::path(tag = "ledger", request_body = EarnRequest, responses(
@@ -33,12 +36,15 @@ pub async fn create(
         reference: reference(body.reference)?,
         release_at: body.release_at,
     };
-    let teller = teller(&request);
-    let settings = state.program.clone();
-    write_movement(&state, &request, 201, move |conn| {
-        Box::pin(async move { ledger::earn(conn, &settings, &teller, input, Utc::now()).await })
-    })
-    .await
+    let op = ledger::prepare::earn_op(
+        &mut Lookups::Cached(&state.storage),
+        &state.program,
+        &teller(&request),
+        input,
+        Utc::now(),
+    )
+    .await;
+    commit_operation(&state, &request, op).await
 }
 
 /// Releases a pending earn's points now.

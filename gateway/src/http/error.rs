@@ -162,9 +162,10 @@ impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
         match err {
             StorageError::Database(_) => Self::internal(err),
-            StorageError::Pool(_) | StorageError::Redis(_) | StorageError::Contention => {
-                Self::unavailable(err)
-            }
+            StorageError::Pool(_)
+            | StorageError::Redis(_)
+            | StorageError::Contention
+            | StorageError::NotCommitted(_) => Self::unavailable(err),
         }
     }
 }

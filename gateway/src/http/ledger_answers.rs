@@ -13,7 +13,8 @@ use super::verified::VerifiedPartner;
 use crate::app::AppState;
 use std::sync::{Arc, Mutex};
 
-use crate::domain::idempotency::{self, Answer};
+use crate::domain::idempotency::{self, Answer, RecordedAnswer};
+use crate::domain::ledger::batch::LedgerOp;
 use crate::domain::ledger::{
     self, Balance, LedgerError, Movement, Teller, Transfer, TransferState,
 };
@@ -110,6 +111,29 @@ where
     if let (Answer::Fresh(_), Some(member_id)) = (&answer, member) {
         ledger::committed(&state.storage, member_id).await;
     }
+    Ok(answer_response(answer))
+}
+
+/// The answer recorded for an earn or redemption the committer decided: 201 with the movement,
+/// or the refusal's problem.
+pub fn render_created(result: Result<&Movement, LedgerError>) -> RecordedAnswer {
+    match result {
+        Ok(movement) => json_answer(201, &movement_body(movement)),
+        Err(err) => ApiError::from(err).recorded(),
+    }
+}
+
+/// Hands a prepared earn or redemption (or the refusal met preparing it) to the ledger
+/// committer under the request's idempotency key, and answers with what it decided.
+pub async fn commit_operation(
+    state: &Data<AppState>,
+    request: &VerifiedPartner,
+    op: Result<LedgerOp, LedgerError>,
+) -> Result<HttpResponse, ApiError> {
+    let answer = state
+        .committer
+        .submit(request.idempotent_request()?, op)
+        .await?;
     Ok(answer_response(answer))
 }
 

@@ -9,10 +9,13 @@ use partners::protocol::{self, CaptureRequest, Problem, RedeemRequest};
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::ledger_answers::{card_number, positive, reference, teller, write_movement};
+use super::ledger_answers::{
+    card_number, commit_operation, positive, reference, teller, write_movement,
+};
 use super::verified::VerifiedPartner;
 use crate::app::AppState;
 use crate::domain::ledger;
+use crate::domain::ledger::prepare::Lookups;
 
 /// Redeems points for a discount, or holds them (`hold: true`) until captured or voided.
 #[utoipa::path(tag = "ledger", request_body = RedeemRequest, responses(
@@ -35,12 +38,14 @@ pub async fn create(
             .hold
             .then_some(body.hold_timeout_secs.map(Duration::from_secs)),
     };
-    let teller = teller(&request);
-    let settings = state.program.clone();
-    write_movement(&state, &request, 201, move |conn| {
-        Box::pin(async move { ledger::redeem(conn, &settings, &teller, input, Utc::now()).await })
-    })
-    .await
+    let op = ledger::prepare::redeem_op(
+        &mut Lookups::Cached(&state.storage),
+        &state.program,
+        &teller(&request),
+        input,
+    )
+    .await;
+    commit_operation(&state, &request, op).await
 }
 
 /// Captures a hold, in whole or in part; the rest goes back to the member.

@@ -189,6 +189,27 @@ pub async fn bump(storage: &Storage, member_id: Uuid) {
     }
 }
 
+/// [`bump`] for several members in one Redis round trip (a batch's commit).
+pub async fn bump_many(storage: &Storage, member_ids: &[Uuid]) {
+    if member_ids.is_empty() {
+        return;
+    }
+    let mut pipe = redis::pipe();
+    for member_id in member_ids {
+        pipe.cmd("INCR")
+            .arg(storage.keys.member_version(*member_id))
+            .ignore();
+    }
+    let mut redis = storage.redis();
+    if let Err(err) = pipe.query_async::<()>(&mut redis).await {
+        tracing::warn!(members = member_ids.len(), error = %err, "cache versions not bumped; retried when Redis is back");
+        if let Ok(mut pending) = storage.card_cache().unbumped.lock() {
+            pending.extend(member_ids);
+        }
+        storage.card_cache().local.invalidate_all();
+    }
+}
+
 /// Retries the version increments that failed while Redis was down.
 pub async fn retry_bumps(storage: &Storage) {
     let pending: Vec<Uuid> = match storage.card_cache().unbumped.lock() {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::sql_types::{Bytea, Double, Nullable, SmallInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bytea, Double, Nullable, SmallInt, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -45,6 +45,22 @@ struct RecordRow {
     response_status: Option<i16>,
     #[diesel(sql_type = Nullable<Bytea>)]
     response_body: Option<Vec<u8>>,
+}
+
+impl RecordRow {
+    fn into_claimed(self) -> ClaimedRecord {
+        let answer = match (self.response_status, self.response_body) {
+            (Some(status), Some(body)) => Some(RecordedAnswer {
+                status: u16::try_from(status).unwrap_or(500),
+                body,
+            }),
+            _ => None,
+        };
+        ClaimedRecord {
+            fingerprint: self.request_fingerprint,
+            answer,
+        }
+    }
 }
 
 /// Claims the key for this attempt; returns the existing record if someone else holds or
@@ -91,17 +107,7 @@ pub async fn claim(
         .await
         .optional()?;
         if let Some(row) = existing {
-            let answer = match (row.response_status, row.response_body) {
-                (Some(status), Some(body)) => Some(RecordedAnswer {
-                    status: u16::try_from(status).unwrap_or(500),
-                    body,
-                }),
-                _ => None,
-            };
-            return Ok(Some(ClaimedRecord {
-                fingerprint: row.request_fingerprint,
-                answer,
-            }));
+            return Ok(Some(row.into_claimed()));
         }
     }
     Err(StorageError::Contention)
@@ -141,6 +147,68 @@ pub async fn release(conn: &mut AsyncPgConnection, claim: &Claim) -> Result<(), 
     .bind::<SqlUuid, _>(claim.partner_id)
     .bind::<Text, _>(&claim.key)
     .bind::<SqlUuid, _>(claim.lease_token)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The records of these (partner, key) pairs that exist, completed or in flight.
+pub async fn recorded(
+    conn: &mut AsyncPgConnection,
+    keys: &[(Uuid, &str)],
+) -> Result<Vec<(Uuid, String, ClaimedRecord)>, StorageError> {
+    #[derive(QueryableByName)]
+    struct KeyedRecord {
+        #[diesel(sql_type = SqlUuid)]
+        partner_id: Uuid,
+        #[diesel(sql_type = Text)]
+        idempotency_key: String,
+        #[diesel(embed)]
+        record: RecordRow,
+    }
+    let partners: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+    let names: Vec<&str> = keys.iter().map(|k| k.1).collect();
+    let rows: Vec<KeyedRecord> = diesel::sql_query(
+        "SELECT r.partner_id, r.idempotency_key, r.request_fingerprint, r.response_status, r.response_body \
+           FROM idempotency_records r \
+           JOIN UNNEST($1::uuid[], $2::text[]) AS k(partner_id, idempotency_key) \
+             ON r.partner_id = k.partner_id AND r.idempotency_key = k.idempotency_key",
+    )
+    .bind::<Array<SqlUuid>, _>(&partners)
+    .bind::<Array<Text>, _>(&names)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.partner_id, r.idempotency_key, r.record.into_claimed()))
+        .collect())
+}
+
+/// Stores completed answers for keys nobody holds (the batch checked with [`recorded`] under
+/// the same transaction; a concurrent writer of the same key makes this fail with a unique violation).
+pub async fn insert_completed(
+    conn: &mut AsyncPgConnection,
+    records: &[(Uuid, &str, &[u8], &RecordedAnswer)],
+) -> Result<(), StorageError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let status: Vec<i16> = records
+        .iter()
+        .map(|r| i16::try_from(r.3.status).unwrap_or(i16::MAX))
+        .collect();
+    diesel::sql_query(
+        "INSERT INTO idempotency_records \
+             (partner_id, idempotency_key, request_fingerprint, state, response_status, response_body, completed_at) \
+         SELECT partner_id, idempotency_key, fingerprint, 'completed', status, body, now() \
+           FROM UNNEST($1::uuid[], $2::text[], $3::bytea[], $4::int2[], $5::bytea[]) \
+                AS r(partner_id, idempotency_key, fingerprint, status, body)",
+    )
+    .bind::<Array<SqlUuid>, _>(records.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(records.iter().map(|r| r.1).collect::<Vec<_>>())
+    .bind::<Array<Bytea>, _>(records.iter().map(|r| r.2).collect::<Vec<_>>())
+    .bind::<Array<SmallInt>, _>(status)
+    .bind::<Array<Bytea>, _>(records.iter().map(|r| r.3.body.as_slice()).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(())

@@ -93,29 +93,6 @@ pub fn partner_account_id(partner_id: Uuid, kind: &str) -> Uuid {
     )
 }
 
-/// Creates the partner's two accounts if they do not exist yet.
-pub async fn ensure_partner_accounts(
-    conn: &mut AsyncPgConnection,
-    partner_id: Uuid,
-) -> Result<(), StorageError> {
-    let rows: Vec<(Uuid, &str, Uuid)> = ["partner_issuance", "partner_redemption"]
-        .into_iter()
-        .map(|kind| (partner_account_id(partner_id, kind), kind, partner_id))
-        .collect();
-    for (id, kind, partner) in rows {
-        diesel::insert_into(accounts::table)
-            .values((
-                accounts::id.eq(id),
-                accounts::kind.eq(kind),
-                accounts::partner_id.eq(partner),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
-}
-
 /// Creates a member's points account.
 pub async fn insert_member_account(
     conn: &mut AsyncPgConnection,

@@ -9,6 +9,7 @@ pub mod card_cache;
 pub mod idempotency;
 pub mod keys;
 pub mod ledger;
+pub mod ledger_batch;
 pub mod members;
 pub mod migrations;
 pub mod nonces;
@@ -40,6 +41,8 @@ pub enum StorageError {
     Redis(#[from] redis::RedisError),
     #[error("the record kept changing under concurrent requests")]
     Contention,
+    #[error("not committed: {0}")]
+    NotCommitted(String),
 }
 
 /// The connection pools shared by every request.

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
-use super::postings::{self, NewTransfer};
+use super::prepare::{self, Lookups};
 use super::{LedgerError, Movement, Phase, ProgramSettings, Teller, TransferCode, TransferState};
+use super::{batch, postings};
 use crate::domain::cards::CardNumber;
-use crate::domain::rules;
 use crate::storage::ledger as rows;
 
 /// A purchase that earns points.
@@ -27,8 +27,8 @@ pub struct EarnRequest {
     pub release_at: Option<DateTime<Utc>>,
 }
 
-/// Records the earn for a purchase.
-#[tracing::instrument(skip_all, fields(partner.id = %teller.partner_id, transfer.id))]
+/// Records the earn for a purchase, in its own batch on the caller's transaction.
+#[tracing::instrument(skip_all, fields(partner.id = %teller.partner_id))]
 pub async fn earn(
     conn: &mut AsyncPgConnection,
     settings: &ProgramSettings,
@@ -36,77 +36,8 @@ pub async fn earn(
     request: EarnRequest,
     now: DateTime<Utc>,
 ) -> Result<Movement, LedgerError> {
-    let branch = postings::branch_of(conn, teller.partner_id, &request.branch).await?;
-    let rule = rules::for_branch(conn, teller.partner_id, branch.id)
-        .await?
-        .ok_or(LedgerError::RuleMissing)?;
-    if rule.currency != request.currency {
-        return Err(LedgerError::CurrencyMismatch {
-            expected: rule.currency,
-        });
-    }
-    let points = rule
-        .points_for(request.amount_minor)
-        .ok_or(LedgerError::AmountTooLarge)?;
-    if points == 0 {
-        return Err(LedgerError::PurchaseTooSmall);
-    }
-    if let Some(release_at) = request.release_at
-        && (release_at <= now || release_at > now + settings.max_release)
-    {
-        return Err(LedgerError::ReleaseAtInvalid {
-            max_days: settings.max_release.num_days(),
-        });
-    }
-    let (card, member) = postings::usable_card(conn, &request.card).await?;
-    let account = rows::lock_member_account(conn, member.id).await?;
-    postings::expire_due_lots(conn, &account, now).await?;
-    rows::ensure_partner_accounts(conn, teller.partner_id.0).await?;
-
-    let phase = if request.release_at.is_some() {
-        Phase::Pending
-    } else {
-        Phase::Single
-    };
-    let mut transfer = postings::row(
-        NewTransfer {
-            debit: rows::partner_account_id(teller.partner_id.0, "partner_issuance"),
-            credit: account.id,
-            amount: points,
-            code: TransferCode::Earn,
-            phase,
-        },
-        now,
-    );
-    postings::at_till(
-        &mut transfer,
-        teller,
-        member.id,
-        &branch,
-        card.number,
-        request.reference,
-    );
-    transfer.money_minor = Some(request.amount_minor);
-    transfer.currency = Some(rule.currency);
-    transfer.timeout_at = request.release_at;
-    postings::write(conn, &transfer, 0).await?;
-    let state = match request.release_at {
-        Some(release_at) => {
-            rows::insert_pending(conn, transfer.id, release_at).await?;
-            TransferState::Pending
-        }
-        None => {
-            postings::open_lot(conn, settings, &transfer, account.id, now).await?;
-            TransferState::Posted
-        }
-    };
-    tracing::Span::current().record("transfer.id", tracing::field::display(transfer.id));
-    tracing::info!(points, "earned {points} points ({})", state.as_str());
-    Ok(Movement {
-        transfer: transfer.into(),
-        state,
-        balance: postings::balance(conn, member.id).await?,
-    })
+    let op = prepare::earn_op(&mut Lookups::Conn(conn), settings, teller, request, now).await?;
+    batch::apply_one(conn, settings, &op, now).await
 }
 
 async fn pending_earn(

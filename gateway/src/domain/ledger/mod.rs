@@ -11,11 +11,14 @@
 //! transaction of `domain::idempotency`) and locks the member's account row first,
 //! so operations on one member apply one after another, in a fixed lock order.
 
+pub mod batch;
 pub mod check;
+pub mod committer;
 mod earn;
 mod history;
 mod maintenance;
 pub(crate) mod postings;
+pub mod prepare;
 mod redeem;
 mod reverse;
 

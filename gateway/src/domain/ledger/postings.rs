@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
-use super::{LedgerError, Phase, ProgramSettings, Teller, Transfer, TransferCode, TransferState};
+use super::{LedgerError, Phase, ProgramSettings, Transfer, TransferCode, TransferState};
 use crate::domain::cards::{CardNumber, CardStatus};
 use crate::domain::partners::{Branch, PartnerId};
 use crate::storage::ledger::{self as rows, AccountRow, LotRow, TransferRow};
@@ -89,24 +89,6 @@ pub fn time_ordered_id(now: DateTime<Utc>) -> Uuid {
     ))
 }
 
-/// Records where a transfer was made: the member, the partner and its branch, the card, the
-/// partner's reference and the request's idempotency key.
-pub fn at_till(
-    transfer: &mut TransferRow,
-    teller: &Teller,
-    member_id: Uuid,
-    branch: &Branch,
-    card: String,
-    reference: String,
-) {
-    transfer.member_id = Some(member_id);
-    transfer.partner_id = Some(teller.partner_id.0);
-    transfer.branch_id = Some(branch.id.0);
-    transfer.card_number = Some(card);
-    transfer.partner_reference = Some(reference);
-    transfer.idempotency_key = teller.idempotency_key.clone();
-}
-
 /// Appends `transfer` and moves both accounts' projections accordingly.
 ///
 /// For `post` and `void`, `pending_amount` is the amount of the pending transfer
@@ -140,24 +122,30 @@ pub async fn consume_lots(
     first: Option<Uuid>,
     points: i64,
 ) -> Result<Vec<(Uuid, i64)>, StorageError> {
-    let mut lots = rows::open_lots(conn, account_id).await?;
-    if let Some(first) = first
-        && let Some(i) = lots.iter().position(|l| l.id == first)
-    {
-        let lot = lots.remove(i);
-        lots.insert(0, lot);
-    }
+    Ok(spend(
+        &rows::open_lots(conn, account_id).await?,
+        first,
+        points,
+    ))
+}
+
+/// Which lots `points` come from, given the open lots in spending order (`first` before all others).
+pub fn spend(lots: &[LotRow], first: Option<Uuid>, points: i64) -> Vec<(Uuid, i64)> {
+    let first_lot = first.and_then(|id| lots.iter().find(|l| l.id == id));
+    let rest = lots.iter().filter(|l| Some(l.id) != first);
     let mut left = points;
     let mut taken = Vec::new();
-    for lot in lots {
+    for lot in first_lot.into_iter().chain(rest) {
         if left == 0 {
             break;
         }
         let take = lot.remaining.min(left);
-        taken.push((lot.id, take));
-        left -= take;
+        if take > 0 {
+            taken.push((lot.id, take));
+            left -= take;
+        }
     }
-    Ok(taken)
+    taken
 }
 
 /// Gives `points` back to the lots in `taken` (net amounts taken from each), latest expiry first,
@@ -229,18 +217,24 @@ pub async fn open_lot(
     account_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
-    rows::insert_lot(
-        conn,
-        &LotRow {
-            id: transfer.id,
-            member_account_id: account_id,
-            amount: transfer.amount,
-            remaining: transfer.amount,
-            earned_at: now,
-            expires_at: now + settings.points_validity,
-        },
-    )
-    .await
+    rows::insert_lot(conn, &lot_of(settings, transfer, account_id, now)).await
+}
+
+/// The lot an earn's points live in, valid for the programme's validity from `now`.
+pub fn lot_of(
+    settings: &ProgramSettings,
+    transfer: &TransferRow,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> LotRow {
+    LotRow {
+        id: transfer.id,
+        member_account_id: account_id,
+        amount: transfer.amount,
+        remaining: transfer.amount,
+        earned_at: now,
+        expires_at: now + settings.points_validity,
+    }
 }
 
 /// Resolves an open pending transfer: posts part of it (`Some((points, money_minor))`), or voids it.

@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
-use super::postings::{self, NewTransfer};
+use super::prepare::{self, Lookups};
 use super::{LedgerError, Movement, Phase, ProgramSettings, Teller, TransferCode, TransferState};
+use super::{batch, postings};
 use crate::domain::cards::CardNumber;
-use crate::domain::rules;
 use crate::storage::ledger as rows;
 
 /// A redemption at the till.
@@ -27,8 +27,8 @@ pub struct RedeemRequest {
     pub hold: Option<Option<Duration>>,
 }
 
-/// Redeems (or holds) points at the partner's branch.
-#[tracing::instrument(skip_all, fields(partner.id = %teller.partner_id, transfer.id))]
+/// Redeems (or holds) points at the partner's branch, in its own batch on the caller's transaction.
+#[tracing::instrument(skip_all, fields(partner.id = %teller.partner_id))]
 pub async fn redeem(
     conn: &mut AsyncPgConnection,
     settings: &ProgramSettings,
@@ -36,85 +36,8 @@ pub async fn redeem(
     request: RedeemRequest,
     now: DateTime<Utc>,
 ) -> Result<Movement, LedgerError> {
-    let timeout_at = match request.hold {
-        None => None,
-        Some(hold) => {
-            let hold = hold.unwrap_or(settings.default_hold);
-            if hold.is_zero() || hold > settings.max_hold {
-                return Err(LedgerError::HoldTimeoutInvalid {
-                    max_secs: settings.max_hold.as_secs(),
-                });
-            }
-            Some(
-                now + chrono::Duration::from_std(hold).map_err(|_| {
-                    LedgerError::HoldTimeoutInvalid {
-                        max_secs: settings.max_hold.as_secs(),
-                    }
-                })?,
-            )
-        }
-    };
-    let branch = postings::branch_of(conn, teller.partner_id, &request.branch).await?;
-    let rule = rules::for_branch(conn, teller.partner_id, branch.id)
-        .await?
-        .ok_or(LedgerError::RuleMissing)?;
-    let discount = rule
-        .value_of(request.points)
-        .ok_or(LedgerError::AmountTooLarge)?;
-    let (card, member) = postings::usable_card(conn, &request.card).await?;
-    let account = rows::lock_member_account(conn, member.id).await?;
-    let account = match postings::expire_due_lots(conn, &account, now).await? {
-        Some(_) => rows::lock_member_account(conn, member.id).await?,
-        None => account,
-    };
-    if account.available() < request.points {
-        return Err(LedgerError::InsufficientPoints {
-            available: account.available(),
-            requested: request.points,
-        });
-    }
-    rows::ensure_partner_accounts(conn, teller.partner_id.0).await?;
-    let mut transfer = postings::row(
-        NewTransfer {
-            debit: account.id,
-            credit: rows::partner_account_id(teller.partner_id.0, "partner_redemption"),
-            amount: request.points,
-            code: TransferCode::Redeem,
-            phase: if timeout_at.is_some() {
-                Phase::Pending
-            } else {
-                Phase::Single
-            },
-        },
-        now,
-    );
-    postings::at_till(
-        &mut transfer,
-        teller,
-        member.id,
-        &branch,
-        card.number,
-        request.reference,
-    );
-    transfer.money_minor = Some(discount);
-    transfer.currency = Some(rule.currency);
-    transfer.timeout_at = timeout_at;
-    postings::write(conn, &transfer, 0).await?;
-    let taken = postings::consume_lots(conn, account.id, None, request.points).await?;
-    rows::allocate(conn, transfer.id, &taken).await?;
-    if let Some(timeout_at) = timeout_at {
-        rows::insert_pending(conn, transfer.id, timeout_at).await?;
-    }
-    tracing::Span::current().record("transfer.id", tracing::field::display(transfer.id));
-    Ok(Movement {
-        transfer: transfer.into(),
-        state: if timeout_at.is_some() {
-            TransferState::Pending
-        } else {
-            TransferState::Posted
-        },
-        balance: postings::balance(conn, member.id).await?,
-    })
+    let op = prepare::redeem_op(&mut Lookups::Conn(conn), settings, teller, request).await?;
+    batch::apply_one(conn, settings, &op, now).await
 }
 
 async fn open_hold(

@@ -1,0 +1,343 @@
+//! Set-based ledger writes: a whole batch of transfers, balance changes, lots and
+//! allocations, one statement per table (arrays bound once, unnested in SQL).
+//!
+//! The statement shapes do not depend on the batch size, so PostgreSQL plans each
+//! once per connection, and a batch of a thousand costs about what a batch of one does.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::StorageError;
+use super::ledger::{AccountRow, LotRow, TransferRow, TransferWriteError, partner_account_id};
+use super::schema::{accounts, earn_lots};
+
+/// How a batch moves one account's projection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountDeltas {
+    pub debits_posted: i64,
+    pub credits_posted: i64,
+    pub debits_pending: i64,
+    pub credits_pending: i64,
+}
+
+impl AccountDeltas {
+    /// Adds `other` to these deltas.
+    pub fn add(&mut self, other: Self) {
+        self.debits_posted += other.debits_posted;
+        self.credits_posted += other.credits_posted;
+        self.debits_pending += other.debits_pending;
+        self.credits_pending += other.credits_pending;
+    }
+
+    /// Moves an in-memory account row as the database will.
+    pub fn apply_to(self, account: &mut AccountRow) {
+        account.debits_posted += self.debits_posted;
+        account.credits_posted += self.credits_posted;
+        account.debits_pending += self.debits_pending;
+        account.credits_pending += self.credits_pending;
+    }
+}
+
+/// Everything a batch writes.
+#[derive(Debug, Default)]
+pub struct BatchWrites {
+    /// New transfers, in the order they were made.
+    pub transfers: Vec<TransferRow>,
+    /// Per account (sorted by id: the lock order).
+    pub deltas: BTreeMap<Uuid, AccountDeltas>,
+    /// New lots, written with all their points; `lot_takes` then takes from them too.
+    pub new_lots: Vec<LotRow>,
+    /// (transfer, lot, points taken; negative when given back).
+    pub allocations: Vec<(Uuid, Uuid, i64)>,
+    /// Net points taken from each lot.
+    pub lot_takes: BTreeMap<Uuid, i64>,
+    /// Open pending transfers and their timeouts.
+    pub pendings: Vec<(Uuid, DateTime<Utc>)>,
+}
+
+/// The member accounts of `member_ids`, locked in id order (the batch lock order).
+pub async fn lock_member_accounts(
+    conn: &mut AsyncPgConnection,
+    member_ids: &[Uuid],
+) -> Result<Vec<AccountRow>, StorageError> {
+    Ok(accounts::table
+        .filter(accounts::member_id.eq_any(member_ids))
+        .order(accounts::id)
+        .select(AccountRow::as_select())
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// The lots with points left of these accounts, in spending order per account, locked.
+pub async fn open_lots(
+    conn: &mut AsyncPgConnection,
+    account_ids: &[Uuid],
+) -> Result<Vec<LotRow>, StorageError> {
+    Ok(earn_lots::table
+        .filter(earn_lots::member_account_id.eq_any(account_ids))
+        .filter(earn_lots::remaining.gt(0))
+        .order((
+            earn_lots::member_account_id,
+            earn_lots::expires_at,
+            earn_lots::id,
+        ))
+        .select(LotRow::as_select())
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// Which of these (partner, code, reference) triples an earn or redemption already uses.
+pub async fn taken_references(
+    conn: &mut AsyncPgConnection,
+    wanted: &[(Uuid, &'static str, String)],
+) -> Result<Vec<(Uuid, String, String)>, StorageError> {
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = SqlUuid)]
+        partner_id: Uuid,
+        #[diesel(sql_type = Text)]
+        code: String,
+        #[diesel(sql_type = Text)]
+        partner_reference: String,
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let partners: Vec<Uuid> = wanted.iter().map(|w| w.0).collect();
+    let codes: Vec<&str> = wanted.iter().map(|w| w.1).collect();
+    let references: Vec<&str> = wanted.iter().map(|w| w.2.as_str()).collect();
+    let rows: Vec<Taken> = diesel::sql_query(
+        "SELECT t.partner_id, t.code, t.partner_reference \
+           FROM transfers t \
+           JOIN UNNEST($1::uuid[], $2::text[], $3::text[]) AS w(partner_id, code, reference) \
+             ON t.partner_id = w.partner_id AND t.code = w.code AND t.partner_reference = w.reference \
+          WHERE t.phase IN ('single', 'pending') AND t.code IN ('earn', 'redeem')",
+    )
+    .bind::<Array<SqlUuid>, _>(&partners)
+    .bind::<Array<Text>, _>(&codes)
+    .bind::<Array<Text>, _>(&references)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|t| (t.partner_id, t.code, t.partner_reference))
+        .collect())
+}
+
+/// Creates the partners' issuance and redemption accounts where they do not exist yet.
+pub async fn ensure_partner_accounts(
+    conn: &mut AsyncPgConnection,
+    partner_ids: &[Uuid],
+) -> Result<(), StorageError> {
+    let mut ids = Vec::new();
+    let mut kinds = Vec::new();
+    let mut partners = Vec::new();
+    for partner in partner_ids {
+        for kind in ["partner_issuance", "partner_redemption"] {
+            ids.push(partner_account_id(*partner, kind));
+            kinds.push(kind);
+            partners.push(*partner);
+        }
+    }
+    diesel::sql_query(
+        "INSERT INTO accounts (id, kind, partner_id) \
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[]) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<Text>, _>(&kinds)
+    .bind::<Array<SqlUuid>, _>(&partners)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes a batch: locks the other accounts it moves (in id order), then one statement per table.
+pub async fn write(
+    conn: &mut AsyncPgConnection,
+    writes: &BatchWrites,
+    member_accounts: &[Uuid],
+) -> Result<(), TransferWriteError> {
+    let others: Vec<Uuid> = writes
+        .deltas
+        .keys()
+        .filter(|id| !member_accounts.contains(id))
+        .copied()
+        .collect();
+    accounts::table
+        .filter(accounts::id.eq_any(&others))
+        .order(accounts::id)
+        .select(accounts::id)
+        .for_update()
+        .load::<Uuid>(conn)
+        .await
+        .map_err(StorageError::from)?;
+    insert_transfers(conn, &writes.transfers).await?;
+    apply_deltas(conn, &writes.deltas).await?;
+    insert_lots(conn, &writes.new_lots).await?;
+    insert_allocations(conn, &writes.allocations).await?;
+    take_from_lots(conn, &writes.lot_takes).await?;
+    insert_pendings(conn, &writes.pendings).await?;
+    Ok(())
+}
+
+async fn insert_transfers(
+    conn: &mut AsyncPgConnection,
+    transfers: &[TransferRow],
+) -> Result<(), TransferWriteError> {
+    macro_rules! column {
+        ($field:ident) => {
+            transfers
+                .iter()
+                .map(|t| t.$field.clone())
+                .collect::<Vec<_>>()
+        };
+    }
+    let inserted = diesel::sql_query(
+        "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, code, phase, \
+             pending_id, reverses_id, member_id, partner_id, branch_id, card_number, \
+             partner_reference, idempotency_key, money_minor, currency, timeout_at, created_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int8[], $5::text[], \
+             $6::text[], $7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::uuid[], \
+             $12::text[], $13::text[], $14::text[], $15::int8[], $16::text[], \
+             $17::timestamptz[], $18::timestamptz[])",
+    )
+    .bind::<Array<SqlUuid>, _>(column!(id))
+    .bind::<Array<SqlUuid>, _>(column!(debit_account_id))
+    .bind::<Array<SqlUuid>, _>(column!(credit_account_id))
+    .bind::<Array<BigInt>, _>(column!(amount))
+    .bind::<Array<Text>, _>(column!(code))
+    .bind::<Array<Text>, _>(column!(phase))
+    .bind::<Array<Nullable<SqlUuid>>, _>(column!(pending_id))
+    .bind::<Array<Nullable<SqlUuid>>, _>(column!(reverses_id))
+    .bind::<Array<Nullable<SqlUuid>>, _>(column!(member_id))
+    .bind::<Array<Nullable<SqlUuid>>, _>(column!(partner_id))
+    .bind::<Array<Nullable<SqlUuid>>, _>(column!(branch_id))
+    .bind::<Array<Nullable<Text>>, _>(column!(card_number))
+    .bind::<Array<Nullable<Text>>, _>(column!(partner_reference))
+    .bind::<Array<Nullable<Text>>, _>(column!(idempotency_key))
+    .bind::<Array<Nullable<BigInt>>, _>(column!(money_minor))
+    .bind::<Array<Nullable<Text>>, _>(column!(currency))
+    .bind::<Array<Nullable<Timestamptz>>, _>(column!(timeout_at))
+    .bind::<Array<Timestamptz>, _>(column!(created_at))
+    .execute(conn)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+            if info.constraint_name() == Some("transfers_reference_idx") =>
+        {
+            Err(TransferWriteError::ReferenceTaken)
+        }
+        Err(e) => Err(StorageError::from(e).into()),
+    }
+}
+
+async fn apply_deltas(
+    conn: &mut AsyncPgConnection,
+    deltas: &BTreeMap<Uuid, AccountDeltas>,
+) -> Result<(), StorageError> {
+    let ids: Vec<Uuid> = deltas.keys().copied().collect();
+    let column = |f: fn(&AccountDeltas) -> i64| deltas.values().map(f).collect::<Vec<i64>>();
+    diesel::sql_query(
+        "UPDATE accounts a \
+            SET debits_posted = a.debits_posted + d.debits_posted, \
+                credits_posted = a.credits_posted + d.credits_posted, \
+                debits_pending = a.debits_pending + d.debits_pending, \
+                credits_pending = a.credits_pending + d.credits_pending \
+           FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[]) \
+                AS d(id, debits_posted, credits_posted, debits_pending, credits_pending) \
+          WHERE a.id = d.id",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<BigInt>, _>(column(|d| d.debits_posted))
+    .bind::<Array<BigInt>, _>(column(|d| d.credits_posted))
+    .bind::<Array<BigInt>, _>(column(|d| d.debits_pending))
+    .bind::<Array<BigInt>, _>(column(|d| d.credits_pending))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_lots(conn: &mut AsyncPgConnection, lots: &[LotRow]) -> Result<(), StorageError> {
+    if lots.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "INSERT INTO earn_lots (id, member_account_id, amount, remaining, earned_at, expires_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], \
+             $5::timestamptz[], $6::timestamptz[])",
+    )
+    .bind::<Array<SqlUuid>, _>(lots.iter().map(|l| l.id).collect::<Vec<_>>())
+    .bind::<Array<SqlUuid>, _>(lots.iter().map(|l| l.member_account_id).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(lots.iter().map(|l| l.amount).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(lots.iter().map(|l| l.remaining).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(lots.iter().map(|l| l.earned_at).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(lots.iter().map(|l| l.expires_at).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_allocations(
+    conn: &mut AsyncPgConnection,
+    allocations: &[(Uuid, Uuid, i64)],
+) -> Result<(), StorageError> {
+    if allocations.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "INSERT INTO lot_allocations (transfer_id, lot_id, amount) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[])",
+    )
+    .bind::<Array<SqlUuid>, _>(allocations.iter().map(|a| a.0).collect::<Vec<_>>())
+    .bind::<Array<SqlUuid>, _>(allocations.iter().map(|a| a.1).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(allocations.iter().map(|a| a.2).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn take_from_lots(
+    conn: &mut AsyncPgConnection,
+    takes: &BTreeMap<Uuid, i64>,
+) -> Result<(), StorageError> {
+    if takes.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE earn_lots l SET remaining = l.remaining - t.points \
+           FROM UNNEST($1::uuid[], $2::int8[]) AS t(id, points) WHERE l.id = t.id",
+    )
+    .bind::<Array<SqlUuid>, _>(takes.keys().copied().collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(takes.values().copied().collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_pendings(
+    conn: &mut AsyncPgConnection,
+    pendings: &[(Uuid, DateTime<Utc>)],
+) -> Result<(), StorageError> {
+    if pendings.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "INSERT INTO pending_transfers (transfer_id, timeout_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[])",
+    )
+    .bind::<Array<SqlUuid>, _>(pendings.iter().map(|p| p.0).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(pendings.iter().map(|p| p.1).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
