@@ -54,6 +54,8 @@ struct Versioned {
 #[derive(Clone)]
 pub struct CardCache {
     local: Cache<String, Versioned>,
+    /// Card number → its member (a card never changes hands; its status is checked where it is used).
+    pub members: Cache<String, Uuid>,
     /// (partner, branch code or id) → the branch's id and its rule, if any.
     pub rules: Cache<(Uuid, String), (Uuid, Option<crate::domain::rules::PointRule>)>,
     /// Members whose version increment failed (Redis down), retried later.
@@ -75,6 +77,7 @@ impl CardCache {
                 .max_capacity(capacity)
                 .time_to_live(Duration::from_secs(VIEW_TTL_SECS))
                 .build(),
+            members: Cache::new(capacity * 10),
             rules: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(RULE_TTL_SECS))

@@ -65,7 +65,7 @@ pub struct TransferRow {
 }
 
 /// An `earn_lots` row.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = earn_lots, check_for_backend(diesel::pg::Pg))]
 pub struct LotRow {
     pub id: Uuid,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::StorageError;
 use super::ledger::{AccountRow, LotRow, TransferRow, TransferWriteError, partner_account_id};
-use super::schema::{accounts, earn_lots};
+use super::schema::accounts;
 
 /// How a batch moves one account's projection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,23 +75,50 @@ pub async fn lock_member_accounts(
         .await?)
 }
 
-/// The lots with points left of these accounts, in spending order per account, locked.
-pub async fn open_lots(
+/// The lots a batch may touch, in spending order per account: those expired by `now`, then
+/// the soonest-expiring ones until they cover the points the batch may spend from the account
+/// (all of them when they do not).
+///
+/// Not locked: every change to a member's lots happens under its account's lock, which the
+/// batch already holds.
+pub async fn lots_to_spend(
     conn: &mut AsyncPgConnection,
-    account_ids: &[Uuid],
+    needs: &[(Uuid, i64)],
+    now: DateTime<Utc>,
 ) -> Result<Vec<LotRow>, StorageError> {
-    Ok(earn_lots::table
-        .filter(earn_lots::member_account_id.eq_any(account_ids))
-        .filter(earn_lots::remaining.gt(0))
-        .order((
-            earn_lots::member_account_id,
-            earn_lots::expires_at,
-            earn_lots::id,
-        ))
-        .select(LotRow::as_select())
-        .for_update()
-        .load(conn)
-        .await?)
+    #[derive(QueryableByName)]
+    struct Lot {
+        #[diesel(embed)]
+        lot: LotRow,
+    }
+    let accounts: Vec<Uuid> = needs.iter().map(|n| n.0).collect();
+    let points: Vec<i64> = needs.iter().map(|n| n.1).collect();
+    let lots: Vec<Lot> = diesel::sql_query(
+        // Per account, through the open-lots index in spending order: each lot has at least one
+        // point left, so the expired lots and `points` more always cover what may be spent.
+        "SELECT o.id, o.member_account_id, o.amount, o.remaining, o.earned_at, o.expires_at \
+           FROM UNNEST($1::uuid[], $2::int8[]) AS n(account_id, points) \
+           CROSS JOIN LATERAL ( \
+             SELECT l.*, \
+                    SUM(CASE WHEN l.expires_at > $3 THEN l.remaining ELSE 0 END) \
+                        OVER (ORDER BY l.expires_at, l.id) \
+                    - CASE WHEN l.expires_at > $3 THEN l.remaining ELSE 0 END AS before \
+               FROM (SELECT * FROM earn_lots e \
+                      WHERE e.member_account_id = n.account_id AND e.remaining > 0 \
+                      ORDER BY e.expires_at, e.id \
+                      LIMIT n.points + (SELECT count(*) FROM earn_lots d \
+                                         WHERE d.member_account_id = n.account_id \
+                                           AND d.remaining > 0 AND d.expires_at <= $3)) l \
+           ) o \
+          WHERE o.expires_at <= $3 OR o.before < n.points \
+          ORDER BY o.member_account_id, o.expires_at, o.id",
+    )
+    .bind::<Array<SqlUuid>, _>(&accounts)
+    .bind::<Array<BigInt>, _>(&points)
+    .bind::<Timestamptz, _>(now)
+    .load(conn)
+    .await?;
+    Ok(lots.into_iter().map(|l| l.lot).collect())
 }
 
 /// Which of these (partner, code, reference) triples an earn or redemption already uses.

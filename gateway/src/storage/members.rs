@@ -82,6 +82,19 @@ pub async fn find_card(
         .optional()?)
 }
 
+/// The status of each of these cards and of its member: (number, card status, member status).
+pub async fn card_statuses(
+    conn: &mut AsyncPgConnection,
+    numbers: &[&str],
+) -> Result<Vec<(String, String, String)>, StorageError> {
+    Ok(cards::table
+        .inner_join(members::table)
+        .filter(cards::number.eq_any(numbers))
+        .select((cards::number, cards::status, members::status))
+        .load(conn)
+        .await?)
+}
+
 /// Sets a card's status (and what replaced it); returns the updated row.
 pub async fn set_card_status(
     conn: &mut AsyncPgConnection,

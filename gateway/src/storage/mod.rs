@@ -21,7 +21,9 @@ pub mod schema;
 use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use redis::aio::ConnectionManager;
 
@@ -68,8 +70,14 @@ pub struct StorageSettings {
 impl Storage {
     /// Builds the PostgreSQL pool and connects to Redis.
     pub async fn connect(settings: &StorageSettings) -> anyhow::Result<Self> {
-        let manager =
-            AsyncDieselConnectionManager::<AsyncPgConnection>::new(settings.database_url.clone());
+        // Recycling checks for broken connections and open transactions without a test query:
+        // a round trip per checkout is too dear on the request path.
+        let mut manager_config = ManagerConfig::default();
+        manager_config.recycling_method = RecyclingMethod::Fast;
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            settings.database_url.clone(),
+            manager_config,
+        );
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
             .wait_timeout(Some(settings.connect_timeout))

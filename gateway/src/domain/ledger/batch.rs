@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::postings::{self, NewTransfer};
 use super::{LedgerError, Movement, Phase, ProgramSettings, TransferCode, TransferState};
 use crate::domain::partners::PartnerId;
-use crate::storage::StorageError;
+use crate::storage::{self, StorageError};
 use crate::storage::ledger::{self as rows, AccountRow, LotRow, TransferRow};
 use crate::storage::ledger_batch::{self, AccountDeltas, BatchWrites};
 
@@ -75,7 +75,10 @@ impl LedgerOp {
     }
 }
 
-/// A member's locked account and open lots (spending order), as the batch has left them so far.
+/// A member's locked account and the lots the batch may touch (spending order: the expired
+/// ones, then enough of the rest to cover the batch's redemptions, or all of them), as the
+/// batch has left them so far. A new earn's lot expires last, so it is spent only once all
+/// older lots are (and then they were all loaded).
 struct MemberBook {
     account: AccountRow,
     lots: Vec<LotRow>,
@@ -84,6 +87,8 @@ struct MemberBook {
 /// The in-memory state a batch decides against, and what it will write.
 struct Books {
     members: HashMap<Uuid, MemberBook>,
+    /// Card number → (card status, member status), read in the batch's transaction.
+    cards: HashMap<String, (String, String)>,
     taken_references: HashSet<(Uuid, &'static str, String)>,
     writes: BatchWrites,
     /// Members whose points moved (their caches are told after the commit).
@@ -95,6 +100,7 @@ impl Books {
     fn new(
         accounts: Vec<AccountRow>,
         lots: Vec<LotRow>,
+        cards: Vec<(String, String, String)>,
         taken_references: impl IntoIterator<Item = (Uuid, &'static str, String)>,
         now: DateTime<Utc>,
     ) -> Self {
@@ -115,6 +121,10 @@ impl Books {
             .collect();
         Self {
             members,
+            cards: cards
+                .into_iter()
+                .map(|(number, card, member)| (number, (card, member)))
+                .collect(),
             taken_references: taken_references.into_iter().collect(),
             writes: BatchWrites::default(),
             changed: BTreeSet::new(),
@@ -221,6 +231,11 @@ impl Books {
             // Every member is enrolled with an account; its absence is a broken database.
             return Err(StorageError::Database(diesel::result::Error::NotFound).into());
         }
+        let (card_status, member_status) = self
+            .cards
+            .get(&till.card_number)
+            .ok_or(LedgerError::CardUnknown)?;
+        postings::usable(card_status, member_status)?;
         self.expire_due(member_id);
         let reference = (
             till.partner_id.0,
@@ -380,7 +395,23 @@ pub async fn apply(
     member_ids.dedup();
     let accounts = ledger_batch::lock_member_accounts(conn, &member_ids).await?;
     let account_ids: Vec<Uuid> = accounts.iter().map(|a| a.id).collect();
-    let lots = ledger_batch::open_lots(conn, &account_ids).await?;
+    // The most each account may spend in this batch: what its redemptions ask for.
+    let needs: Vec<(Uuid, i64)> = accounts
+        .iter()
+        .map(|account| {
+            let asked = ops
+                .iter()
+                .filter_map(|op| match op {
+                    LedgerOp::Redeem(r) if account.member_id == Some(r.till.member_id) => {
+                        Some(r.points)
+                    }
+                    _ => None,
+                })
+                .fold(0_i64, i64::saturating_add);
+            (account.id, asked)
+        })
+        .collect();
+    let lots = ledger_batch::lots_to_spend(conn, &needs, now).await?;
     let wanted: Vec<(Uuid, &'static str, String)> = ops
         .iter()
         .map(|op| {
@@ -395,7 +426,11 @@ pub async fn apply(
     let taken = taken.into_iter().filter_map(|(partner, code, reference)| {
         TransferCode::parse(&code).map(|code| (partner, code.as_str(), reference))
     });
-    let mut books = Books::new(accounts, lots, taken, now);
+    let mut numbers: Vec<&str> = ops.iter().map(|op| op.till().card_number.as_str()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let cards = storage::members::card_statuses(conn, &numbers).await?;
+    let mut books = Books::new(accounts, lots, cards, taken, now);
     let results: Vec<Result<Movement, LedgerError>> =
         ops.iter().map(|op| books.apply(op, settings)).collect();
     let applied = Applied {
@@ -468,6 +503,10 @@ mod tests {
         }
     }
 
+    fn active_card() -> Vec<(String, String, String)> {
+        vec![("6037000000000000".into(), "active".into(), "active".into())]
+    }
+
     fn till(member: Uuid, reference: &str) -> Till {
         Till {
             partner_id: PartnerId(Uuid::from_u128(7)),
@@ -508,7 +547,7 @@ mod tests {
             lot(&a, 1, 30, now + chrono::Duration::days(10)),
             lot(&b, 2, 5, now + chrono::Duration::days(10)),
         ];
-        let mut books = Books::new(vec![a, b], lots, [], now);
+        let mut books = Books::new(vec![a, b], lots, active_card(), [], now);
         let ops = [
             redeem(alice, "r1", 20),
             redeem(alice, "r2", 20), // 10 left: refused
@@ -554,7 +593,7 @@ mod tests {
             lot(&a, 1, 20, now - chrono::Duration::seconds(1)),
             lot(&a, 2, 10, now + chrono::Duration::days(1)),
         ];
-        let mut books = Books::new(vec![a], lots, [], now);
+        let mut books = Books::new(vec![a], lots, active_card(), [], now);
         let result = books.apply(&redeem(alice, "r1", 15), &settings());
         assert!(matches!(
             result,

@@ -313,13 +313,19 @@ pub async fn usable_card(
     let (card, member) = storage::members::find_card(conn, number.as_str())
         .await?
         .ok_or(LedgerError::CardUnknown)?;
-    match CardStatus::parse(&card.status) {
+    usable(&card.status, &member.status)?;
+    Ok((card, member))
+}
+
+/// Whether a card in `card_status` of a member in `member_status` may be used at the till.
+pub fn usable(card_status: &str, member_status: &str) -> Result<(), LedgerError> {
+    match CardStatus::parse(card_status) {
         Some(CardStatus::Active) => {}
         Some(CardStatus::Blocked) => return Err(LedgerError::CardBlocked),
         Some(CardStatus::Lost) | None => return Err(LedgerError::CardLost),
     }
-    if member.status != "active" {
+    if member_status != "active" {
         return Err(LedgerError::MemberClosed);
     }
-    Ok((card, member))
+    Ok(())
 }

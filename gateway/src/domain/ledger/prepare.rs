@@ -47,7 +47,19 @@ impl Lookups<'_> {
     /// The member of a card that may be used at the till.
     async fn card_member(&mut self, card: &CardNumber) -> Result<Uuid, LedgerError> {
         let (_, member) = match self {
-            Self::Cached(storage) => postings::usable_card(&mut *storage.db().await?, card).await?,
+            Self::Cached(storage) => {
+                // Which member a card belongs to never changes; whether it may be used is
+                // checked again in the batch's transaction.
+                let members = &storage.card_cache().members;
+                if let Some(member_id) = members.get(card.as_str()).await {
+                    return Ok(member_id);
+                }
+                let found = postings::usable_card(&mut *storage.db().await?, card).await?;
+                members
+                    .insert(card.as_str().to_owned(), found.1.id)
+                    .await;
+                found
+            }
             Self::Conn(conn) => postings::usable_card(conn, card).await?,
         };
         Ok(member.id)
