@@ -217,7 +217,7 @@ mod defaults {
         30
     }
     pub fn committers() -> usize {
-        1
+        2
     }
     pub fn batch_window_us() -> u64 {
         0

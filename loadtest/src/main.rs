@@ -6,9 +6,6 @@
 //! scheduled start so a slow server cannot hide its queueing). It never runs in
 //! `cargo test`; `make bench` runs it against a URL.
 
-mod report;
-mod workload;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,8 +16,8 @@ use partners::client::ClientOptions;
 use partners::jwk::Jwk;
 use rand::SeedableRng as _;
 
-use crate::report::{Recorder, Report};
-use crate::workload::{Members, Mix, Till};
+use loadtest::report::{Recorder, Report};
+use loadtest::workload::{self, Members, Mix, Till};
 
 #[derive(Parser)]
 #[command(

@@ -154,7 +154,7 @@ pub async fn release(conn: &mut AsyncPgConnection, claim: &Claim) -> Result<(), 
 
 /// The records of these (partner, key) pairs that exist, completed or in flight.
 pub async fn recorded(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     keys: &[(Uuid, &str)],
 ) -> Result<Vec<(Uuid, String, ClaimedRecord)>, StorageError> {
     #[derive(QueryableByName)]
@@ -176,7 +176,7 @@ pub async fn recorded(
     )
     .bind::<Array<SqlUuid>, _>(&partners)
     .bind::<Array<Text>, _>(&names)
-    .load(conn)
+    .load(&mut conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -187,7 +187,7 @@ pub async fn recorded(
 /// Stores completed answers for keys nobody holds (the batch checked with [`recorded`] under
 /// the same transaction; a concurrent writer of the same key makes this fail with a unique violation).
 pub async fn insert_completed(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     records: &[(Uuid, &str, &[u8], &RecordedAnswer)],
 ) -> Result<(), StorageError> {
     if records.is_empty() {
@@ -209,7 +209,7 @@ pub async fn insert_completed(
     .bind::<Array<Bytea>, _>(records.iter().map(|r| r.2).collect::<Vec<_>>())
     .bind::<Array<SmallInt>, _>(status)
     .bind::<Array<Bytea>, _>(records.iter().map(|r| r.3.body.as_slice()).collect::<Vec<_>>())
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }

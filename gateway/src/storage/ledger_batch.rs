@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::TryFutureExt as _;
 use uuid::Uuid;
 
 use super::StorageError;
@@ -63,15 +64,15 @@ pub struct BatchWrites {
 
 /// The member accounts of `member_ids`, locked in id order (the batch lock order).
 pub async fn lock_member_accounts(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     member_ids: &[Uuid],
 ) -> Result<Vec<AccountRow>, StorageError> {
     Ok(accounts::table
         .filter(accounts::member_id.eq_any(member_ids))
         .order(accounts::id)
         .select(AccountRow::as_select())
-        .for_update()
-        .load(conn)
+        .for_no_key_update()
+        .load(&mut conn)
         .await?)
 }
 
@@ -82,8 +83,8 @@ pub async fn lock_member_accounts(
 /// Not locked: every change to a member's lots happens under its account's lock, which the
 /// batch already holds.
 pub async fn lots_to_spend(
-    conn: &mut AsyncPgConnection,
-    needs: &[(Uuid, i64)],
+    mut conn: &AsyncPgConnection,
+    member_needs: &[(Uuid, i64)],
     now: DateTime<Utc>,
 ) -> Result<Vec<LotRow>, StorageError> {
     #[derive(QueryableByName)]
@@ -91,39 +92,40 @@ pub async fn lots_to_spend(
         #[diesel(embed)]
         lot: LotRow,
     }
-    let accounts: Vec<Uuid> = needs.iter().map(|n| n.0).collect();
-    let points: Vec<i64> = needs.iter().map(|n| n.1).collect();
+    let members: Vec<Uuid> = member_needs.iter().map(|n| n.0).collect();
+    let points: Vec<i64> = member_needs.iter().map(|n| n.1).collect();
     let lots: Vec<Lot> = diesel::sql_query(
         // Per account, through the open-lots index in spending order: each lot has at least one
         // point left, so the expired lots and `points` more always cover what may be spent.
         "SELECT o.id, o.member_account_id, o.amount, o.remaining, o.earned_at, o.expires_at \
-           FROM UNNEST($1::uuid[], $2::int8[]) AS n(account_id, points) \
+           FROM UNNEST($1::uuid[], $2::int8[]) AS n(member_id, points) \
+           JOIN accounts a ON a.member_id = n.member_id \
            CROSS JOIN LATERAL ( \
              SELECT l.*, \
                     SUM(CASE WHEN l.expires_at > $3 THEN l.remaining ELSE 0 END) \
                         OVER (ORDER BY l.expires_at, l.id) \
                     - CASE WHEN l.expires_at > $3 THEN l.remaining ELSE 0 END AS before \
                FROM (SELECT * FROM earn_lots e \
-                      WHERE e.member_account_id = n.account_id AND e.remaining > 0 \
+                      WHERE e.member_account_id = a.id AND e.remaining > 0 \
                       ORDER BY e.expires_at, e.id \
                       LIMIT n.points + (SELECT count(*) FROM earn_lots d \
-                                         WHERE d.member_account_id = n.account_id \
+                                         WHERE d.member_account_id = a.id \
                                            AND d.remaining > 0 AND d.expires_at <= $3)) l \
            ) o \
           WHERE o.expires_at <= $3 OR o.before < n.points \
           ORDER BY o.member_account_id, o.expires_at, o.id",
     )
-    .bind::<Array<SqlUuid>, _>(&accounts)
+    .bind::<Array<SqlUuid>, _>(&members)
     .bind::<Array<BigInt>, _>(&points)
     .bind::<Timestamptz, _>(now)
-    .load(conn)
+    .load(&mut conn)
     .await?;
     Ok(lots.into_iter().map(|l| l.lot).collect())
 }
 
 /// Which of these (partner, code, reference) triples an earn or redemption already uses.
 pub async fn taken_references(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     wanted: &[(Uuid, &'static str, String)],
 ) -> Result<Vec<(Uuid, String, String)>, StorageError> {
     #[derive(QueryableByName)]
@@ -151,7 +153,7 @@ pub async fn taken_references(
     .bind::<Array<SqlUuid>, _>(&partners)
     .bind::<Array<Text>, _>(&codes)
     .bind::<Array<Text>, _>(&references)
-    .load(conn)
+    .load(&mut conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -161,7 +163,7 @@ pub async fn taken_references(
 
 /// Creates the partners' issuance and redemption accounts where they do not exist yet.
 pub async fn ensure_partner_accounts(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     partner_ids: &[Uuid],
 ) -> Result<(), StorageError> {
     let mut ids = Vec::new();
@@ -182,16 +184,19 @@ pub async fn ensure_partner_accounts(
     .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<Array<Text>, _>(&kinds)
     .bind::<Array<SqlUuid>, _>(&partners)
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }
 
-/// Writes a batch: locks the other accounts it moves (in id order), then one statement per table.
+/// Writes a batch: locks the other accounts it moves (in id order), then one statement per
+/// table, all sent at once (pipelined; PostgreSQL runs them in order, and the first failure
+/// fails the rest).
 pub async fn write(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     writes: &BatchWrites,
     member_accounts: &[Uuid],
+    partner_ids: &[Uuid],
 ) -> Result<(), TransferWriteError> {
     let others: Vec<Uuid> = writes
         .deltas
@@ -199,25 +204,37 @@ pub async fn write(
         .filter(|id| !member_accounts.contains(id))
         .copied()
         .collect();
-    accounts::table
-        .filter(accounts::id.eq_any(&others))
-        .order(accounts::id)
-        .select(accounts::id)
-        .for_update()
-        .load::<Uuid>(conn)
-        .await
-        .map_err(StorageError::from)?;
-    insert_transfers(conn, &writes.transfers).await?;
-    apply_deltas(conn, &writes.deltas).await?;
-    insert_lots(conn, &writes.new_lots).await?;
-    insert_allocations(conn, &writes.allocations).await?;
-    take_from_lots(conn, &writes.lot_takes).await?;
-    insert_pendings(conn, &writes.pendings).await?;
+    let lock_others = async move {
+        accounts::table
+            .filter(accounts::id.eq_any(&others))
+            .order(accounts::id)
+            .select(accounts::id)
+            .for_no_key_update()
+            .load::<Uuid>(&mut conn)
+            .await
+            .map_err(StorageError::from)?;
+        Ok(())
+    };
+    let storage = |e: StorageError| TransferWriteError::Storage(e);
+    // The other accounts (partners', breakage) are shared by every batch: they are locked
+    // last, so that a batch holds them only for its last statement and its commit. The lock is
+    // the one an UPDATE takes (FOR NO KEY UPDATE): FOR UPDATE would also wait for the key-share
+    // locks that other batches' transfer inserts take on them (foreign keys), and deadlock.
+    futures_util::try_join!(
+        ensure_partner_accounts(conn, partner_ids).map_err(storage),
+        insert_transfers(conn, &writes.transfers),
+        insert_lots(conn, &writes.new_lots).map_err(storage),
+        insert_allocations(conn, &writes.allocations).map_err(storage),
+        take_from_lots(conn, &writes.lot_takes).map_err(storage),
+        insert_pendings(conn, &writes.pendings).map_err(storage),
+        lock_others.map_err(storage),
+        apply_deltas(conn, &writes.deltas).map_err(storage),
+    )?;
     Ok(())
 }
 
 async fn insert_transfers(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     transfers: &[TransferRow],
 ) -> Result<(), TransferWriteError> {
     macro_rules! column {
@@ -255,7 +272,7 @@ async fn insert_transfers(
     .bind::<Array<Nullable<Text>>, _>(column!(currency))
     .bind::<Array<Nullable<Timestamptz>>, _>(column!(timeout_at))
     .bind::<Array<Timestamptz>, _>(column!(created_at))
-    .execute(conn)
+    .execute(&mut conn)
     .await;
     match inserted {
         Ok(_) => Ok(()),
@@ -269,7 +286,7 @@ async fn insert_transfers(
 }
 
 async fn apply_deltas(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     deltas: &BTreeMap<Uuid, AccountDeltas>,
 ) -> Result<(), StorageError> {
     let ids: Vec<Uuid> = deltas.keys().copied().collect();
@@ -289,12 +306,12 @@ async fn apply_deltas(
     .bind::<Array<BigInt>, _>(column(|d| d.credits_posted))
     .bind::<Array<BigInt>, _>(column(|d| d.debits_pending))
     .bind::<Array<BigInt>, _>(column(|d| d.credits_pending))
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }
 
-async fn insert_lots(conn: &mut AsyncPgConnection, lots: &[LotRow]) -> Result<(), StorageError> {
+async fn insert_lots(mut conn: &AsyncPgConnection, lots: &[LotRow]) -> Result<(), StorageError> {
     if lots.is_empty() {
         return Ok(());
     }
@@ -309,13 +326,13 @@ async fn insert_lots(conn: &mut AsyncPgConnection, lots: &[LotRow]) -> Result<()
     .bind::<Array<BigInt>, _>(lots.iter().map(|l| l.remaining).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(lots.iter().map(|l| l.earned_at).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(lots.iter().map(|l| l.expires_at).collect::<Vec<_>>())
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }
 
 async fn insert_allocations(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     allocations: &[(Uuid, Uuid, i64)],
 ) -> Result<(), StorageError> {
     if allocations.is_empty() {
@@ -328,13 +345,13 @@ async fn insert_allocations(
     .bind::<Array<SqlUuid>, _>(allocations.iter().map(|a| a.0).collect::<Vec<_>>())
     .bind::<Array<SqlUuid>, _>(allocations.iter().map(|a| a.1).collect::<Vec<_>>())
     .bind::<Array<BigInt>, _>(allocations.iter().map(|a| a.2).collect::<Vec<_>>())
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }
 
 async fn take_from_lots(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     takes: &BTreeMap<Uuid, i64>,
 ) -> Result<(), StorageError> {
     if takes.is_empty() {
@@ -346,13 +363,13 @@ async fn take_from_lots(
     )
     .bind::<Array<SqlUuid>, _>(takes.keys().copied().collect::<Vec<_>>())
     .bind::<Array<BigInt>, _>(takes.values().copied().collect::<Vec<_>>())
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }
 
 async fn insert_pendings(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     pendings: &[(Uuid, DateTime<Utc>)],
 ) -> Result<(), StorageError> {
     if pendings.is_empty() {
@@ -364,7 +381,7 @@ async fn insert_pendings(
     )
     .bind::<Array<SqlUuid>, _>(pendings.iter().map(|p| p.0).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(pendings.iter().map(|p| p.1).collect::<Vec<_>>())
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }

@@ -84,14 +84,14 @@ pub async fn find_card(
 
 /// The status of each of these cards and of its member: (number, card status, member status).
 pub async fn card_statuses(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     numbers: &[&str],
 ) -> Result<Vec<(String, String, String)>, StorageError> {
     Ok(cards::table
         .inner_join(members::table)
         .filter(cards::number.eq_any(numbers))
         .select((cards::number, cards::status, members::status))
-        .load(conn)
+        .load(&mut conn)
         .await?)
 }
 

@@ -21,10 +21,10 @@ pub mod schema;
 use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use redis::aio::ConnectionManager;
 
 pub use keys::RedisKeys;

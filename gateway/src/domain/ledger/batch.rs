@@ -5,7 +5,7 @@
 //! operation changes nothing for its neighbours), and the result is written with
 //! one statement per table. A batch of one is how a single operation runs too.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
@@ -14,9 +14,9 @@ use uuid::Uuid;
 use super::postings::{self, NewTransfer};
 use super::{LedgerError, Movement, Phase, ProgramSettings, TransferCode, TransferState};
 use crate::domain::partners::PartnerId;
-use crate::storage::{self, StorageError};
 use crate::storage::ledger::{self as rows, AccountRow, LotRow, TransferRow};
 use crate::storage::ledger_batch::{self, AccountDeltas, BatchWrites};
+use crate::storage::{self, StorageError};
 
 /// Where an operation is made: the partner's branch, the member's card, the partner's reference.
 #[derive(Debug, Clone)]
@@ -372,46 +372,39 @@ fn at_till(transfer: &mut TransferRow, till: &Till) {
     transfer.idempotency_key = till.idempotency_key.clone();
 }
 
-/// What a batch did.
-pub struct Applied {
-    /// Each operation's answer, in the order given.
-    pub results: Vec<Result<Movement, LedgerError>>,
-    /// The members whose points moved.
-    pub changed_members: Vec<Uuid>,
+/// What a batch reads before it decides anything.
+pub struct Snapshot {
+    accounts: Vec<AccountRow>,
+    lots: Vec<LotRow>,
+    cards: Vec<(String, String, String)>,
+    taken_references: Vec<(Uuid, String, String)>,
 }
 
-/// Applies `ops` in order on the caller's transaction; each gets its own answer.
-///
-/// An `Err` of the whole call is a storage failure (or a reference a concurrent
-/// writer took first): the caller's transaction must roll back.
-pub async fn apply(
-    conn: &mut AsyncPgConnection,
-    settings: &ProgramSettings,
+/// Locks the members of `ops` (in id order) and reads what deciding them needs: their accounts,
+/// the lots they may spend, their cards, and the partner references already used. The
+/// statements are sent at once (pipelined) and run in order, so the lots are read under the locks.
+pub async fn read(
+    conn: &AsyncPgConnection,
     ops: &[&LedgerOp],
     now: DateTime<Utc>,
-) -> Result<Applied, LedgerError> {
-    let mut member_ids: Vec<Uuid> = ops.iter().map(|op| op.till().member_id).collect();
-    member_ids.sort_unstable();
-    member_ids.dedup();
-    let accounts = ledger_batch::lock_member_accounts(conn, &member_ids).await?;
-    let account_ids: Vec<Uuid> = accounts.iter().map(|a| a.id).collect();
-    // The most each account may spend in this batch: what its redemptions ask for.
-    let needs: Vec<(Uuid, i64)> = accounts
+) -> Result<Snapshot, StorageError> {
+    let mut needs: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for op in ops {
+        let asked = match op {
+            LedgerOp::Redeem(redeem) => redeem.points,
+            LedgerOp::Earn(_) => 0,
+        };
+        let need = needs.entry(op.till().member_id).or_default();
+        *need = need.saturating_add(asked);
+    }
+    let member_ids: Vec<Uuid> = needs.keys().copied().collect();
+    let needs: Vec<(Uuid, i64)> = needs.into_iter().collect();
+    let mut numbers: Vec<&str> = ops
         .iter()
-        .map(|account| {
-            let asked = ops
-                .iter()
-                .filter_map(|op| match op {
-                    LedgerOp::Redeem(r) if account.member_id == Some(r.till.member_id) => {
-                        Some(r.points)
-                    }
-                    _ => None,
-                })
-                .fold(0_i64, i64::saturating_add);
-            (account.id, asked)
-        })
+        .map(|op| op.till().card_number.as_str())
         .collect();
-    let lots = ledger_batch::lots_to_spend(conn, &needs, now).await?;
+    numbers.sort_unstable();
+    numbers.dedup();
     let wanted: Vec<(Uuid, &'static str, String)> = ops
         .iter()
         .map(|op| {
@@ -422,31 +415,72 @@ pub async fn apply(
             )
         })
         .collect();
-    let taken = ledger_batch::taken_references(conn, &wanted).await?;
-    let taken = taken.into_iter().filter_map(|(partner, code, reference)| {
-        TransferCode::parse(&code).map(|code| (partner, code.as_str(), reference))
-    });
-    let mut numbers: Vec<&str> = ops.iter().map(|op| op.till().card_number.as_str()).collect();
-    numbers.sort_unstable();
-    numbers.dedup();
-    let cards = storage::members::card_statuses(conn, &numbers).await?;
-    let mut books = Books::new(accounts, lots, cards, taken, now);
-    let results: Vec<Result<Movement, LedgerError>> =
-        ops.iter().map(|op| books.apply(op, settings)).collect();
-    let applied = Applied {
-        results,
-        changed_members: books.changed.into_iter().collect(),
-    };
-    let writes = books.writes;
-    if writes.transfers.is_empty() {
-        return Ok(applied);
-    }
+    let (accounts, lots, cards, taken_references) = futures_util::try_join!(
+        ledger_batch::lock_member_accounts(conn, &member_ids),
+        ledger_batch::lots_to_spend(conn, &needs, now),
+        storage::members::card_statuses(conn, &numbers),
+        ledger_batch::taken_references(conn, &wanted),
+    )?;
+    Ok(Snapshot {
+        accounts,
+        lots,
+        cards,
+        taken_references,
+    })
+}
+
+/// What a batch decided: each operation's answer, and what to write.
+pub struct Decided {
+    /// Each operation's answer, in the order given.
+    pub results: Vec<Result<Movement, LedgerError>>,
+    /// The members whose points moved.
+    pub changed_members: Vec<Uuid>,
+    writes: BatchWrites,
+    member_accounts: Vec<Uuid>,
+    partners: Vec<Uuid>,
+}
+
+/// Decides `ops` in order against the snapshot (which must have been read for them).
+pub fn decide(
+    snapshot: Snapshot,
+    ops: &[&LedgerOp],
+    settings: &ProgramSettings,
+    now: DateTime<Utc>,
+) -> Decided {
+    let member_accounts = snapshot.accounts.iter().map(|a| a.id).collect();
+    let taken = snapshot
+        .taken_references
+        .into_iter()
+        .filter_map(|(partner, code, reference)| {
+            TransferCode::parse(&code).map(|code| (partner, code.as_str(), reference))
+        });
+    let mut books = Books::new(snapshot.accounts, snapshot.lots, snapshot.cards, taken, now);
+    let results = ops.iter().map(|op| books.apply(op, settings)).collect();
     let mut partners: Vec<Uuid> = ops.iter().map(|op| op.till().partner_id.0).collect();
     partners.sort_unstable();
     partners.dedup();
-    ledger_batch::ensure_partner_accounts(conn, &partners).await?;
-    ledger_batch::write(conn, &writes, &account_ids).await?;
-    Ok(applied)
+    Decided {
+        results,
+        changed_members: books.changed.into_iter().collect(),
+        writes: books.writes,
+        member_accounts,
+        partners,
+    }
+}
+
+/// Writes what a batch decided (pipelined; see [`ledger_batch::write`]).
+pub async fn write(conn: &AsyncPgConnection, decided: &Decided) -> Result<(), LedgerError> {
+    if decided.writes.transfers.is_empty() {
+        return Ok(());
+    }
+    ledger_batch::write(
+        conn,
+        &decided.writes,
+        &decided.member_accounts,
+        &decided.partners,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Applies one operation on the caller's transaction.
@@ -456,8 +490,10 @@ pub async fn apply_one(
     op: &LedgerOp,
     now: DateTime<Utc>,
 ) -> Result<Movement, LedgerError> {
-    apply(conn, settings, &[op], now)
-        .await?
+    let snapshot = read(conn, &[op], now).await?;
+    let mut decided = decide(snapshot, &[op], settings, now);
+    write(conn, &decided).await?;
+    decided
         .results
         .pop()
         .unwrap_or_else(|| Err(StorageError::Database(diesel::result::Error::NotFound).into()))

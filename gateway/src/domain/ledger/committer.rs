@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::AsyncConnection as _;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use futures_util::TryFutureExt as _;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -227,16 +228,22 @@ impl Worker {
         let (program, render) = (&self.program, self.render);
         let now = Utc::now();
         conn.transaction::<_, LedgerError, _>(async move |conn| {
+            let conn: &AsyncPgConnection = conn;
             let keys: Vec<(Uuid, &str)> = batch
                 .iter()
                 .map(|s| (s.request.partner_id.0, s.request.key.as_str()))
                 .collect();
-            let recorded: HashMap<(Uuid, String), _> =
-                storage::idempotency::recorded(conn, &keys)
-                    .await?
-                    .into_iter()
-                    .map(|(partner, key, record)| ((partner, key), record))
-                    .collect();
+            // Read everything in one round trip; operations whose key turns out to be used
+            // were locked and read for nothing, which costs less than a second round trip.
+            let all_ops: Vec<&LedgerOp> = batch.iter().filter_map(|s| s.op.as_ref().ok()).collect();
+            let (recorded, snapshot) = futures_util::try_join!(
+                storage::idempotency::recorded(conn, &keys),
+                batch::read(conn, &all_ops, now),
+            )?;
+            let recorded: HashMap<(Uuid, String), _> = recorded
+                .into_iter()
+                .map(|(partner, key, record)| ((partner, key), record))
+                .collect();
             let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(batch.len());
             let mut first_of_key: HashMap<(Uuid, &str), usize> = HashMap::new();
             let mut to_apply: Vec<(usize, &LedgerOp)> = Vec::new();
@@ -261,8 +268,8 @@ impl Worker {
                 }
             }
             let ops: Vec<&LedgerOp> = to_apply.iter().map(|(_, op)| *op).collect();
-            let applied = batch::apply(conn, program, &ops, now).await?;
-            for ((i, _), result) in to_apply.iter().zip(applied.results) {
+            let mut decided = batch::decide(snapshot, &ops, program, now);
+            for ((i, _), result) in to_apply.iter().zip(decided.results.drain(..)) {
                 decisions[*i] = Some(match result {
                     Ok(movement) => {
                         tracing::debug!(transfer.id = %movement.transfer.id, branch.id = ?movement.transfer.branch_id, "committed");
@@ -289,8 +296,12 @@ impl Worker {
                     _ => None,
                 })
                 .collect();
-            storage::idempotency::insert_completed(conn, &records).await?;
-            Ok((decisions, applied.changed_members))
+            // The ledger's writes lock the shared partner accounts last: they go after the records.
+            futures_util::try_join!(
+                storage::idempotency::insert_completed(conn, &records).map_err(LedgerError::from),
+                batch::write(conn, &decided),
+            )?;
+            Ok((decisions, decided.changed_members))
         })
         .await
     }

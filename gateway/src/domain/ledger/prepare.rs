@@ -55,9 +55,7 @@ impl Lookups<'_> {
                     return Ok(member_id);
                 }
                 let found = postings::usable_card(&mut *storage.db().await?, card).await?;
-                members
-                    .insert(card.as_str().to_owned(), found.1.id)
-                    .await;
+                members.insert(card.as_str().to_owned(), found.1.id).await;
                 found
             }
             Self::Conn(conn) => postings::usable_card(conn, card).await?,
