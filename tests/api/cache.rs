@@ -146,6 +146,31 @@ async fn concurrent_redemptions_on_two_instances_are_exact() {
 }
 
 #[tokio::test]
+async fn the_same_request_sent_to_two_instances_at_once_is_applied_once() {
+    let app = TestApp::spawn().await;
+    let hotel = app.seed_partner().await;
+    app.seed_rule(&hotel).await;
+    let card = app.enroll_member(&hotel).await;
+    app.earn_points(&hotel, &card, 100).await;
+    let other = app.spawn_instance().await;
+    let clients = [
+        hotel.client.clone(),
+        app.client_at(&other, &hotel.key).await,
+    ];
+    for _ in 0..5 {
+        let (request, key) = (redeem_request(&card, 10, false), unique_code("twice"));
+        let (first, second) = tokio::join!(
+            clients[0].redeem(&request, &key),
+            clients[1].redeem(&request, &key)
+        );
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(first.body.transaction.id, second.body.transaction.id);
+    }
+    let balance = clients[0].check_card(&card, None).await.unwrap().body.balance;
+    assert_eq!(balance.available, 50, "five redemptions, each once");
+}
+
+#[tokio::test]
 async fn a_cached_view_is_not_used_past_a_lot_expiry() {
     let app = TestApp::spawn().await;
     let hotel = app.seed_partner().await;

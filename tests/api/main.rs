@@ -2,6 +2,7 @@
 //! They run against real PostgreSQL and Redis (`TEST_DATABASE_URL`, `TEST_REDIS_URL`).
 
 mod cache;
+mod committer;
 mod demo;
 mod errors;
 mod health;
