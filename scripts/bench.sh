@@ -6,7 +6,10 @@
 # 2. A release build of the gateway on its own port against the same PostgreSQL and Redis,
 #    driven by `loadtest` (signed requests, verified receipts): redemptions, the default mix,
 #    card checks, and whoami (the same signing cost with no ledger).
-# 3. The exactness check (loadtest's record against the ledger) and `clubgate check`.
+# 3. The ledger core alone: `ledger-bench` drives the committer directly (no HTTP, no
+#    signatures), swept over the number of committers, the batch window and the batch size.
+# 4. The exactness check after every writing run (each acknowledged operation in the ledger
+#    once, nothing else) and `clubgate check`.
 #
 # Reports: target/bench/*.md|json|svg and target/bench/summary.md.
 set -euo pipefail
@@ -19,6 +22,7 @@ OUT=target/bench
 SECS="${BENCH_SECS:-20}"
 BASELINE_SECS="${BASELINE_SECS:-15}"
 CLIENTS="${BENCH_CLIENTS:-32}"
+LEDGER_SECS="${LEDGER_SECS:-8}"
 PORT="${BENCH_PORT:-8543}"
 mkdir -p "$OUT"
 PGBIN="$(scripts/dev-services.sh bindir)"
@@ -26,6 +30,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 log "building release binaries"
 cargo build --release --locked -p gateway -p loadtest >&2
+export CLUBGATE_CONFIG
 
 log "baseline: textbook transaction, pgbench -M prepared (${BASELINE_SECS}s per client count)"
 BASE_URL="${DATABASE_URL%/*}/clubgate_baseline"
@@ -53,15 +58,32 @@ done
 run() {
   local label=$1; shift
   log "loadtest: $label"
-  target/release/loadtest --url "https://127.0.0.1:$PORT" --duration-secs "$SECS" --clients "$CLIENTS" \
+  target/release/loadtest --url "https://127.0.0.1:$PORT" --duration-secs "$SECS" --clients "${RUN_CLIENTS:-$CLIENTS}" \
     --baseline-tps "$BEST" --out "$OUT" --label "$label" "$@" >/dev/null
 }
 run redeem --mix redeem
+RUN_CLIENTS=128 run redeem-128 --mix redeem
+# p99 at half of the peak: open loop at half the best redemption rate measured above.
+PEAK=$(python3 -c "import json; print(max(json.load(open('$OUT/' + r + '.json'))['total']['per_second'] for r in ('redeem', 'redeem-128')))")
+HALF=$(python3 -c "print(int($PEAK / 2))")
+log "half of the peak: $HALF requests/s"
+run redeem-half --mix redeem --rate "$HALF"
 run mix --mix default
 run card-check --mix read --no-check
 run whoami --mix whoami --no-check
 RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 kill $PID; wait $PID 2>/dev/null || true; trap - EXIT
+
+log "ledger core: the committer driven directly (${LEDGER_SECS}s per setting)"
+ledger() {
+  local label=$1; shift
+  log "  $label"
+  target/release/ledger-bench --duration-secs "$LEDGER_SECS" --baseline-tps "$BEST" --out "$OUT" --label "$label" "$@" >/dev/null
+}
+LEDGER_RUNS=()
+for n in 1 2 4; do ledger "ledger-c$n" --committers "$n"; LEDGER_RUNS+=("ledger-c$n"); done
+for w in 1000 5000; do ledger "ledger-c2-w$w" --committers 2 --batch-window-us "$w"; LEDGER_RUNS+=("ledger-c2-w$w"); done
+for m in 10 100; do ledger "ledger-c2-max$m" --committers 2 --batch-max "$m"; LEDGER_RUNS+=("ledger-c2-max$m"); done
 
 log "clubgate check"
 CHECK=$(target/release/clubgate check)
@@ -74,7 +96,21 @@ CHECK=$(target/release/clubgate check)
   echo "- gateway peak resident memory: $((RSS_KB / 1024)) MB"
   echo "- ledger after the runs: $CHECK" | tr '\n' ' '
   echo
-  for label in redeem mix card-check whoami; do echo; sed 's/^# /## /' "$OUT/$label.md"; done
+  for label in redeem redeem-128 redeem-half mix card-check whoami; do echo; sed 's/^# /## /' "$OUT/$label.md"; done
+  echo
+  echo "## Ledger core (committer driven directly): committers, batch window, batch size"
+  echo
+  echo "| run | committers | window µs | batch max | operations/s | × baseline | p99 ms | mean batch | mean batch ms | exact |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  for label in "${LEDGER_RUNS[@]}"; do
+    python3 - "$OUT/$label.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"| {r['label']} | {r['committers']} | {r['batch_window_us']} | {r['batch_max']} | {r['operations_per_second']:.0f} "
+      f"| {r['ratio_to_baseline'] or 0:.2f}× | {r['latency_ms']['p99']:.1f} | {r['mean_batch_size']:.1f} "
+      f"| {r['mean_batch_ms']:.1f} | {'yes' if r['exact'] else 'NO'} |")
+PY
+  done
 } >"$OUT/summary.md"
 log "wrote $OUT/summary.md"
 cat "$OUT/summary.md"

@@ -166,7 +166,12 @@ async fn the_same_request_sent_to_two_instances_at_once_is_applied_once() {
         let (first, second) = (first.unwrap(), second.unwrap());
         assert_eq!(first.body.transaction.id, second.body.transaction.id);
     }
-    let balance = clients[0].check_card(&card, None).await.unwrap().body.balance;
+    let balance = clients[0]
+        .check_card(&card, None)
+        .await
+        .unwrap()
+        .body
+        .balance;
     assert_eq!(balance.available, 50, "five redemptions, each once");
 }
 

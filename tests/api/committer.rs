@@ -7,14 +7,14 @@ use std::time::Duration;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
 use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
 use futures_util::future::join_all;
+use gateway::domain::cards::CardNumber;
 use gateway::domain::idempotency::{
     Answer, ExecuteError, IdempotencyError, IdempotencyKey, IdempotentRequest,
 };
+use gateway::domain::ledger::batch::LedgerOp;
 use gateway::domain::ledger::committer::{Committer, CommitterSettings, Reply};
 use gateway::domain::ledger::prepare::{self, Lookups};
-use gateway::domain::ledger::batch::LedgerOp;
 use gateway::domain::ledger::{EarnRequest, LedgerError, RedeemRequest, Teller};
-use gateway::domain::cards::CardNumber;
 use test_support::app::unique_code;
 use test_support::{TestApp, TestPartner};
 
@@ -73,7 +73,10 @@ async fn redeem(
         },
     )
     .await;
-    (request(partner, key, &format!("redeem {card} {points}")), op)
+    (
+        request(partner, key, &format!("redeem {card} {points}")),
+        op,
+    )
 }
 
 async fn earn(
@@ -98,7 +101,10 @@ async fn earn(
         chrono::Utc::now(),
     )
     .await;
-    (request(partner, key, &format!("earn {card} {amount_minor}")), op)
+    (
+        request(partner, key, &format!("earn {card} {amount_minor}")),
+        op,
+    )
 }
 
 /// Submits all at once, in this order (each reaches the committer's queue when first polled).
@@ -126,8 +132,8 @@ fn outcome(reply: &Reply) -> (bool, u16, String) {
     (is_fresh, answer.status, detail)
 }
 
-#[tokio::test]
-async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_neighbour() {
+/// A gateway, a hotel with a rule, and two members (alice, bob) with these points.
+async fn two_members(alice_points: i64, bob_points: i64) -> (TestApp, TestPartner, String, String) {
     let app = TestApp::spawn().await;
     let hotel = app.seed_partner().await;
     app.seed_rule(&hotel).await;
@@ -135,8 +141,14 @@ async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_n
         app.enroll_member(&hotel).await,
         app.enroll_member(&hotel).await,
     );
-    app.earn_points(&hotel, &alice, 30).await;
-    app.earn_points(&hotel, &bob, 5).await;
+    app.earn_points(&hotel, &alice, alice_points).await;
+    app.earn_points(&hotel, &bob, bob_points).await;
+    (app, hotel, alice, bob)
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_neighbour() {
+    let (app, hotel, alice, bob) = two_members(30, 5).await;
     // A long window: everything submitted together lands in one batch.
     let committer = committer(&app, Duration::from_millis(300));
     let keys: Vec<String> = (0..8).map(|_| unique_code("batch")).collect();
@@ -167,7 +179,10 @@ async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_n
         replies[6],
         Err(ExecuteError::Idempotency(IdempotencyError::PayloadMismatch))
     ));
-    assert_eq!(outcome(&replies[7]), (true, 409, "insufficient_points".into()));
+    assert_eq!(
+        outcome(&replies[7]),
+        (true, 409, "insufficient_points".into())
+    );
 
     // One batch: one commit time for every transfer it wrote, in arrival order of their ids.
     #[derive(diesel::QueryableByName)]
@@ -188,34 +203,39 @@ async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_n
     let written_keys: Vec<&str> = written.iter().map(|w| w.idempotency_key.as_str()).collect();
     assert_eq!(written_keys.len(), 4);
     for expected in [&keys[0], &keys[2], &keys[3], &keys[4]] {
-        assert!(written_keys.contains(&expected.as_str()), "{expected} missing");
+        assert!(
+            written_keys.contains(&expected.as_str()),
+            "{expected} missing"
+        );
     }
-    assert!(written.iter().all(|w| w.created_at == written[0].created_at));
+    assert!(
+        written
+            .iter()
+            .all(|w| w.created_at == written[0].created_at)
+    );
 
     // A later batch replays what the first recorded, refusals included.
-    let again = submit_all(&committer, vec![redeem(&app, &hotel, &alice, 20, &keys[1]).await])
-        .await
-        .remove(0);
+    let again = submit_all(
+        &committer,
+        vec![redeem(&app, &hotel, &alice, 20, &keys[1]).await],
+    )
+    .await
+    .remove(0);
     assert_eq!(outcome(&again), (false, 409, "insufficient_points".into()));
 }
 
 #[tokio::test]
 async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
-    let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
-    let (alice, bob) = (
-        app.enroll_member(&hotel).await,
-        app.enroll_member(&hotel).await,
-    );
-    app.earn_points(&hotel, &alice, 100).await;
-    app.earn_points(&hotel, &bob, 100).await;
+    let (app, hotel, alice, bob) = two_members(100, 100).await;
     let committer = committer(&app, Duration::from_millis(100));
     let keys: Vec<String> = (0..3).map(|_| unique_code("crash")).collect();
 
     // Hold alice's account so the committer's batch stops mid-way, waiting for the lock.
     let mut blocker = app.storage.db().await.unwrap();
-    diesel::sql_query("BEGIN").execute(&mut blocker).await.unwrap();
+    diesel::sql_query("BEGIN")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
     diesel::sql_query(
         "SELECT a.id FROM accounts a JOIN cards c ON c.member_id = a.member_id \
           WHERE c.number = $1 FOR UPDATE",
@@ -257,7 +277,10 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
         panic!("the batch never waited for the lock");
     };
     let (replies, ()) = tokio::join!(batch, killer);
-    diesel::sql_query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
     for reply in &replies {
         assert!(
             matches!(
@@ -295,7 +318,11 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
             .unwrap()
         }
     };
-    assert_eq!(count(keys.clone()).await, (0, 0), "nothing of the killed batch committed");
+    assert_eq!(
+        count(keys.clone()).await,
+        (0, 0),
+        "nothing of the killed batch committed"
+    );
 
     // The partners retry with the same keys: each is applied once.
     let retried = submit_all(&committer, submissions().await).await;
@@ -308,9 +335,12 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
         .collect();
     assert_eq!(statuses, [(true, 201), (true, 201), (true, 201)]);
     assert_eq!(count(keys.clone()).await, (3, 3));
-    let replayed = submit_all(&committer, vec![redeem(&app, &hotel, &alice, 10, &keys[0]).await])
-        .await
-        .remove(0);
+    let replayed = submit_all(
+        &committer,
+        vec![redeem(&app, &hotel, &alice, 10, &keys[0]).await],
+    )
+    .await
+    .remove(0);
     let (is_fresh, status, available) = outcome(&replayed);
     assert_eq!((is_fresh, status), (false, 201));
     assert_eq!(available, outcome(&retried[0]).2);

@@ -191,7 +191,7 @@ async fn load_view(
             .open(member.id, &member.personal_data)?
             .first_name()
             .to_owned(),
-        lifetime_points: storage::ledger::lifetime_earned(&mut conn, account.id).await?,
+        lifetime_points: account.lifetime_earned,
         posted: balance.posted - overdue,
         available: balance.available - overdue,
         held: balance.held,

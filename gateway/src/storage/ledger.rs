@@ -11,6 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::StorageError;
+use super::ledger_batch::AccountDeltas;
 use super::schema::{accounts, earn_lots, lot_allocations, pending_transfers, transfers};
 
 /// Namespace for the deterministic ids of partner accounts.
@@ -31,6 +32,8 @@ pub struct AccountRow {
     pub credits_posted: i64,
     pub debits_pending: i64,
     pub credits_pending: i64,
+    /// Member accounts: posted earns less earn reversals (the tier's measure).
+    pub lifetime_earned: i64,
 }
 
 impl AccountRow {
@@ -142,17 +145,15 @@ pub async fn member_account(
 pub async fn apply(
     conn: &mut AsyncPgConnection,
     account_id: Uuid,
-    debits_posted: i64,
-    credits_posted: i64,
-    debits_pending: i64,
-    credits_pending: i64,
+    deltas: AccountDeltas,
 ) -> Result<(), StorageError> {
     diesel::update(accounts::table.find(account_id))
         .set((
-            accounts::debits_posted.eq(accounts::debits_posted + debits_posted),
-            accounts::credits_posted.eq(accounts::credits_posted + credits_posted),
-            accounts::debits_pending.eq(accounts::debits_pending + debits_pending),
-            accounts::credits_pending.eq(accounts::credits_pending + credits_pending),
+            accounts::debits_posted.eq(accounts::debits_posted + deltas.debits_posted),
+            accounts::credits_posted.eq(accounts::credits_posted + deltas.credits_posted),
+            accounts::debits_pending.eq(accounts::debits_pending + deltas.debits_pending),
+            accounts::credits_pending.eq(accounts::credits_pending + deltas.credits_pending),
+            accounts::lifetime_earned.eq(accounts::lifetime_earned + deltas.lifetime_earned),
         ))
         .execute(conn)
         .await?;
@@ -461,28 +462,6 @@ pub async fn next_lot_expiry(
         .select(diesel::dsl::min(earn_lots::expires_at))
         .first(conn)
         .await?)
-}
-
-/// Points a member account has earned for good: posted earns less earn reversals (tiers use it).
-pub async fn lifetime_earned(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-) -> Result<i64, StorageError> {
-    #[derive(QueryableByName)]
-    struct Total {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        total: i64,
-    }
-    let total = diesel::sql_query(
-        "SELECT COALESCE(SUM(CASE WHEN code = 'earn' THEN amount ELSE -amount END), 0)::bigint AS total \
-           FROM transfers \
-          WHERE (credit_account_id = $1 AND code = 'earn' AND phase IN ('single', 'post')) \
-             OR (debit_account_id = $1 AND code = 'earn_reversal')",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(account_id)
-    .get_result::<Total>(conn)
-    .await?;
-    Ok(total.total)
 }
 
 /// `COALESCE(SUM(column), 0)` as a `bigint` (PostgreSQL sums `bigint` into `numeric`).

@@ -25,15 +25,55 @@ pub struct AccountDeltas {
     pub credits_posted: i64,
     pub debits_pending: i64,
     pub credits_pending: i64,
+    pub lifetime_earned: i64,
 }
 
 impl AccountDeltas {
+    /// How `transfer` moves its debit and its credit account (for `post` and `void`,
+    /// `pending_amount` is the amount of the pending transfer being resolved: all of it leaves
+    /// the pending columns, the transfer's own amount enters the posted ones).
+    pub fn of(transfer: &TransferRow, pending_amount: i64) -> (Self, Self) {
+        let amount = transfer.amount;
+        let (posted, pending) = match transfer.phase.as_str() {
+            "pending" => (0, amount),
+            "post" => (amount, -pending_amount),
+            "void" => (0, -pending_amount),
+            _ => (amount, 0),
+        };
+        // Lifetime earned points: a posted earn adds to the member it credits, an earn reversal
+        // takes from the member it debits.
+        let earned = match (transfer.code.as_str(), transfer.phase.as_str()) {
+            ("earn", "single" | "post") => amount,
+            _ => 0,
+        };
+        let unearned = if transfer.code == "earn_reversal" {
+            amount
+        } else {
+            0
+        };
+        (
+            Self {
+                debits_posted: posted,
+                debits_pending: pending,
+                lifetime_earned: -unearned,
+                ..Self::default()
+            },
+            Self {
+                credits_posted: posted,
+                credits_pending: pending,
+                lifetime_earned: earned,
+                ..Self::default()
+            },
+        )
+    }
+
     /// Adds `other` to these deltas.
     pub fn add(&mut self, other: Self) {
         self.debits_posted += other.debits_posted;
         self.credits_posted += other.credits_posted;
         self.debits_pending += other.debits_pending;
         self.credits_pending += other.credits_pending;
+        self.lifetime_earned += other.lifetime_earned;
     }
 
     /// Moves an in-memory account row as the database will.
@@ -42,6 +82,7 @@ impl AccountDeltas {
         account.credits_posted += self.credits_posted;
         account.debits_pending += self.debits_pending;
         account.credits_pending += self.credits_pending;
+        account.lifetime_earned += self.lifetime_earned;
     }
 }
 
@@ -296,9 +337,10 @@ async fn apply_deltas(
             SET debits_posted = a.debits_posted + d.debits_posted, \
                 credits_posted = a.credits_posted + d.credits_posted, \
                 debits_pending = a.debits_pending + d.debits_pending, \
-                credits_pending = a.credits_pending + d.credits_pending \
-           FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[]) \
-                AS d(id, debits_posted, credits_posted, debits_pending, credits_pending) \
+                credits_pending = a.credits_pending + d.credits_pending, \
+                lifetime_earned = a.lifetime_earned + d.lifetime_earned \
+           FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) \
+                AS d(id, debits_posted, credits_posted, debits_pending, credits_pending, lifetime_earned) \
           WHERE a.id = d.id",
     )
     .bind::<Array<SqlUuid>, _>(&ids)
@@ -306,6 +348,7 @@ async fn apply_deltas(
     .bind::<Array<BigInt>, _>(column(|d| d.credits_posted))
     .bind::<Array<BigInt>, _>(column(|d| d.debits_pending))
     .bind::<Array<BigInt>, _>(column(|d| d.credits_pending))
+    .bind::<Array<BigInt>, _>(column(|d| d.lifetime_earned))
     .execute(&mut conn)
     .await?;
     Ok(())

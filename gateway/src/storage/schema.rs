@@ -11,6 +11,7 @@ diesel::table! {
         debits_pending -> Int8,
         credits_pending -> Int8,
         created_at -> Timestamptz,
+        lifetime_earned -> Int8,
     }
 }
 

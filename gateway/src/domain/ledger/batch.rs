@@ -134,21 +134,7 @@ impl Books {
 
     /// Records a transfer and its balance changes; the member's in-memory account moves too.
     fn post(&mut self, member_id: Uuid, transfer: TransferRow) {
-        let amount = transfer.amount;
-        let (posted, pending) = match Phase::parse(&transfer.phase) {
-            Phase::Pending => (0, amount),
-            _ => (amount, 0),
-        };
-        let debit = AccountDeltas {
-            debits_posted: posted,
-            debits_pending: pending,
-            ..AccountDeltas::default()
-        };
-        let credit = AccountDeltas {
-            credits_posted: posted,
-            credits_pending: pending,
-            ..AccountDeltas::default()
-        };
+        let (debit, credit) = AccountDeltas::of(&transfer, 0);
         for (account_id, deltas) in [
             (transfer.debit_account_id, debit),
             (transfer.credit_account_id, credit),
@@ -525,6 +511,7 @@ mod tests {
             credits_posted: credits,
             debits_pending: 0,
             credits_pending: 0,
+            lifetime_earned: credits,
         }
     }
 

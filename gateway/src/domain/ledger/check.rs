@@ -116,6 +116,17 @@ const CHECKS: &[&str] = &[
             SELECT 1 FROM idempotency_records i
              WHERE i.partner_id = t.partner_id AND i.idempotency_key = t.idempotency_key
                AND i.state = 'completed' AND i.response_status < 300)",
+    // 8. Lifetime earned points (tiers) match the member's posted earns less earn reversals.
+    "WITH earned AS (
+         SELECT credit_account_id AS account, amount FROM transfers
+          WHERE code = 'earn' AND phase IN ('single', 'post')
+         UNION ALL
+         SELECT debit_account_id, -amount FROM transfers WHERE code = 'earn_reversal'
+     ), totals AS (SELECT account, sum(amount) AS total FROM earned GROUP BY account)
+     SELECT format('account %s projects %s lifetime points but its transfers give %s', a.id,
+                   a.lifetime_earned, coalesce(t.total, 0)) AS violation
+       FROM accounts a LEFT JOIN totals t ON t.account = a.id
+      WHERE a.lifetime_earned <> coalesce(t.total, 0)",
 ];
 
 /// Checks every invariant in one repeatable-read snapshot.

@@ -10,6 +10,7 @@ use super::{LedgerError, Phase, ProgramSettings, Transfer, TransferCode, Transfe
 use crate::domain::cards::{CardNumber, CardStatus};
 use crate::domain::partners::{Branch, PartnerId};
 use crate::storage::ledger::{self as rows, AccountRow, LotRow, TransferRow};
+use crate::storage::ledger_batch::AccountDeltas;
 use crate::storage::members::{CardRow, MemberRow};
 use crate::storage::{self, StorageError};
 
@@ -101,15 +102,9 @@ pub async fn write(
 ) -> Result<(), LedgerError> {
     rows::insert_transfer(conn, transfer).await?;
     metrics::counter!("ledger_transfers_total", "code" => transfer.code.clone(), "phase" => transfer.phase.clone()).increment(1);
-    let amount = transfer.amount;
-    let (posted, pending) = match Phase::parse(&transfer.phase) {
-        Phase::Single => (amount, 0),
-        Phase::Pending => (0, amount),
-        Phase::Post => (amount, -pending_amount),
-        Phase::Void => (0, -pending_amount),
-    };
-    rows::apply(conn, transfer.debit_account_id, posted, 0, pending, 0).await?;
-    rows::apply(conn, transfer.credit_account_id, 0, posted, 0, pending).await?;
+    let (debit, credit) = AccountDeltas::of(transfer, pending_amount);
+    rows::apply(conn, transfer.debit_account_id, debit).await?;
+    rows::apply(conn, transfer.credit_account_id, credit).await?;
     Ok(())
 }
 
