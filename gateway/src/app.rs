@@ -35,6 +35,7 @@ pub fn storage_settings(config: &Config) -> StorageSettings {
     StorageSettings {
         database_url: config.database_url.expose_secret().to_owned(),
         pool_size: config.database_pool_size,
+        ledger_pool_size: config.ledger.committers,
         connect_timeout: config.connect_timeout,
         redis_url: config.redis_url.expose_secret().to_owned(),
         redis_key_prefix: config.redis_key_prefix.clone(),

@@ -47,10 +47,32 @@ pub enum StorageError {
     NotCommitted(String),
 }
 
+fn postgres_pool(
+    settings: &StorageSettings,
+    size: usize,
+) -> anyhow::Result<Pool<AsyncPgConnection>> {
+    // Recycling checks for broken connections and open transactions without a test query:
+    // a round trip per checkout is too dear on the request path.
+    let mut manager_config = ManagerConfig::default();
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        settings.database_url.clone(),
+        manager_config,
+    );
+    Ok(Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(settings.connect_timeout))
+        .create_timeout(Some(settings.connect_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()?)
+}
+
 /// The connection pools shared by every request.
 #[derive(Clone)]
 pub struct Storage {
     pool: Pool<AsyncPgConnection>,
+    /// The ledger committers' own connections: request-path reads can never starve them.
+    ledger_pool: Pool<AsyncPgConnection>,
     redis: ConnectionManager,
     /// The Redis key builder for this deployment.
     pub keys: RedisKeys,
@@ -62,6 +84,8 @@ pub struct Storage {
 pub struct StorageSettings {
     pub database_url: String,
     pub pool_size: usize,
+    /// Connections reserved for the ledger committers (one each).
+    pub ledger_pool_size: usize,
     pub connect_timeout: Duration,
     pub redis_url: String,
     pub redis_key_prefix: String,
@@ -70,20 +94,8 @@ pub struct StorageSettings {
 impl Storage {
     /// Builds the PostgreSQL pool and connects to Redis.
     pub async fn connect(settings: &StorageSettings) -> anyhow::Result<Self> {
-        // Recycling checks for broken connections and open transactions without a test query:
-        // a round trip per checkout is too dear on the request path.
-        let mut manager_config = ManagerConfig::default();
-        manager_config.recycling_method = RecyclingMethod::Fast;
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-            settings.database_url.clone(),
-            manager_config,
-        );
-        let pool = Pool::builder(manager)
-            .max_size(settings.pool_size)
-            .wait_timeout(Some(settings.connect_timeout))
-            .create_timeout(Some(settings.connect_timeout))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()?;
+        let pool = postgres_pool(settings, settings.pool_size)?;
+        let ledger_pool = postgres_pool(settings, settings.ledger_pool_size.max(1))?;
         let client = redis::Client::open(settings.redis_url.as_str())?;
         // Fail fast while Redis is down: requests then fall back to PostgreSQL at once instead of
         // waiting through a long reconnection backoff; the manager reconnects on later commands.
@@ -102,6 +114,7 @@ impl Storage {
         .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
         Ok(Self {
             pool,
+            ledger_pool,
             redis,
             keys: RedisKeys::new(&settings.redis_key_prefix),
             card_cache: card_cache::CardCache::new(100_000),
@@ -111,6 +124,14 @@ impl Storage {
     /// A PostgreSQL connection from the pool.
     pub async fn db(&self) -> Result<DbConnection, StorageError> {
         self.pool
+            .get()
+            .await
+            .map_err(|e| StorageError::Pool(e.to_string()))
+    }
+
+    /// A connection reserved for the ledger committers.
+    pub async fn ledger_db(&self) -> Result<DbConnection, StorageError> {
+        self.ledger_pool
             .get()
             .await
             .map_err(|e| StorageError::Pool(e.to_string()))

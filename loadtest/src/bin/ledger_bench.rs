@@ -114,7 +114,9 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let config = gateway::config::Config::load(&args.config)?;
-    let storage = Storage::connect(&gateway::app::storage_settings(&config)).await?;
+    let mut storage_settings = gateway::app::storage_settings(&config);
+    storage_settings.ledger_pool_size = args.committers;
+    let storage = Storage::connect(&storage_settings).await?;
     let metrics = gateway::metrics::install();
     let (counters, cards) = {
         let mut conn = storage.db().await?;

@@ -224,7 +224,7 @@ impl Worker {
         &self,
         batch: &[Submission],
     ) -> Result<(Vec<Decision>, Vec<Uuid>), LedgerError> {
-        let mut conn = self.storage.db().await?;
+        let mut conn = self.storage.ledger_db().await?;
         let (program, render) = (&self.program, self.render);
         let now = Utc::now();
         conn.transaction::<_, LedgerError, _>(async move |conn| {
