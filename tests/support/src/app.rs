@@ -46,6 +46,8 @@ pub struct TestPartner {
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// The gateway instances of this test, each on a runtime of its own.
+    gateways: std::sync::Mutex<Vec<GatewayThread>>,
     pub db: TestDb,
     pub storage: Storage,
     pub config: Config,
@@ -152,19 +154,8 @@ impl TestApp {
         let config = Config::from_raw(raw).unwrap_or_else(|e| panic!("{e}"));
         gateway::telemetry::init(&config.log);
 
-        let storage = Storage::connect(&gateway::app::storage_settings(&config))
-            .await
-            .unwrap_or_else(|e| panic!("storage: {e:#}"));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let application = Application::build_with(
-            &config,
-            listener,
-            AppState::with_storage(&config, storage.clone()),
-        )
-        .unwrap_or_else(|e| panic!("app: {e:#}"));
-        let port = application.port();
-        let scheme = application.scheme();
-        tokio::spawn(application.run_until_stopped());
+        let (gateway, storage) = GatewayThread::start(&config);
+        let (port, scheme) = (gateway.port, gateway.scheme);
 
         let mut http = reqwest::Client::builder().use_rustls_tls();
         let ca_pem = if options.is_plain_http {
@@ -181,6 +172,7 @@ impl TestApp {
         Self {
             address: format!("{scheme}://127.0.0.1:{port}"),
             port,
+            gateways: std::sync::Mutex::new(vec![gateway]),
             db,
             storage,
             config,
@@ -193,22 +185,11 @@ impl TestApp {
     /// Starts a second gateway instance on the same database and Redis prefix (its own
     /// in-process caches, its own port) and returns its base URL.
     pub async fn spawn_instance(&self) -> String {
-        let storage = Storage::connect(&self.storage_settings())
-            .await
-            .unwrap_or_else(|e| panic!("storage: {e:#}"));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let application = Application::build_with(
-            &self.config,
-            listener,
-            AppState::with_storage(&self.config, storage),
-        )
-        .unwrap_or_else(|e| panic!("app: {e:#}"));
-        let address = format!(
-            "{}://127.0.0.1:{}",
-            application.scheme(),
-            application.port()
-        );
-        tokio::spawn(application.run_until_stopped());
+        let (gateway, _) = GatewayThread::start(&self.config);
+        let address = format!("{}://127.0.0.1:{}", gateway.scheme, gateway.port);
+        if let Ok(mut gateways) = self.gateways.lock() {
+            gateways.push(gateway);
+        }
         address
     }
 
@@ -367,6 +348,72 @@ impl TestApp {
     /// Storage settings pointing at this test's database and Redis prefix.
     pub fn storage_settings(&self) -> StorageSettings {
         gateway::app::storage_settings(&self.config)
+    }
+}
+
+/// A gateway (storage, committers, maintenance, server) on a thread and Tokio runtime of its own,
+/// as in its own process: the test's tasks (many clients signing and handshaking at once) can then
+/// never starve the gateway's Redis and PostgreSQL connections, and its timeouts mean what they do
+/// in production.
+struct GatewayThread {
+    port: u16,
+    scheme: &'static str,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GatewayThread {
+    /// Starts the gateway; returns it and a handle to its storage (for the test to seed and inspect).
+    fn start(config: &Config) -> (Self, Storage) {
+        let config = config.clone();
+        let (started, on_start) = std::sync::mpsc::channel();
+        let (stop, on_stop) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("gateway runtime: {e}"));
+            runtime.block_on(async move {
+                let storage = Storage::connect(&gateway::app::storage_settings(&config))
+                    .await
+                    .unwrap_or_else(|e| panic!("storage: {e:#}"));
+                let listener =
+                    std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+                let application = Application::build_with(
+                    &config,
+                    listener,
+                    AppState::with_storage(&config, storage.clone()),
+                )
+                .unwrap_or_else(|e| panic!("app: {e:#}"));
+                let _ = started.send((application.port(), application.scheme(), storage));
+                tokio::spawn(application.run_until_stopped());
+                let _ = on_stop.await;
+            });
+        });
+        let (port, scheme, storage) = on_start
+            .recv()
+            .unwrap_or_else(|_| panic!("the gateway did not start"));
+        (
+            Self {
+                port,
+                scheme,
+                stop: Some(stop),
+                thread: Some(thread),
+            },
+            storage,
+        )
+    }
+}
+
+impl Drop for GatewayThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
