@@ -77,7 +77,7 @@ impl CardCache {
                 .max_capacity(capacity)
                 .time_to_live(Duration::from_secs(VIEW_TTL_SECS))
                 .build(),
-            members: Cache::new(capacity * 10),
+            members: Cache::new(capacity),
             rules: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(RULE_TTL_SECS))

@@ -230,22 +230,6 @@ pub async fn reversals_of(
         .await?)
 }
 
-/// Records an open pending transfer.
-pub async fn insert_pending(
-    conn: &mut AsyncPgConnection,
-    transfer_id: Uuid,
-    timeout_at: DateTime<Utc>,
-) -> Result<(), StorageError> {
-    diesel::insert_into(pending_transfers::table)
-        .values((
-            pending_transfers::transfer_id.eq(transfer_id),
-            pending_transfers::timeout_at.eq(timeout_at),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Closes an open pending transfer; `false` if it was not open.
 pub async fn delete_pending(
     conn: &mut AsyncPgConnection,

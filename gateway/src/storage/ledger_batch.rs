@@ -239,10 +239,11 @@ pub async fn write(
     member_accounts: &[Uuid],
     partner_ids: &[Uuid],
 ) -> Result<(), TransferWriteError> {
+    // `member_accounts` come sorted (they were locked in id order).
     let others: Vec<Uuid> = writes
         .deltas
         .keys()
-        .filter(|id| !member_accounts.contains(id))
+        .filter(|id| member_accounts.binary_search(id).is_err())
         .copied()
         .collect();
     let lock_others = async move {

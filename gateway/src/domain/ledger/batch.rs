@@ -151,7 +151,6 @@ impl Books {
             }
         }
         self.changed.insert(member_id);
-        metrics::counter!("ledger_transfers_total", "code" => transfer.code.clone(), "phase" => transfer.phase.clone()).increment(1);
         self.writes.transfers.push(transfer);
     }
 
@@ -454,6 +453,15 @@ pub fn decide(
     }
 }
 
+impl Decided {
+    /// Counts the transfers written in `ledger_transfers_total`; call once they are committed.
+    pub fn count_committed(&self) {
+        for transfer in &self.writes.transfers {
+            metrics::counter!("ledger_transfers_total", "code" => transfer.code.clone(), "phase" => transfer.phase.clone()).increment(1);
+        }
+    }
+}
+
 /// Writes what a batch decided (pipelined; see [`ledger_batch::write`]).
 pub async fn write(conn: &AsyncPgConnection, decided: &Decided) -> Result<(), LedgerError> {
     if decided.writes.transfers.is_empty() {
@@ -479,6 +487,7 @@ pub async fn apply_one(
     let snapshot = read(conn, &[op], now).await?;
     let mut decided = decide(snapshot, &[op], settings, now);
     write(conn, &decided).await?;
+    decided.count_committed();
     decided
         .results
         .pop()

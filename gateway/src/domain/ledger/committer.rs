@@ -202,8 +202,9 @@ impl Worker {
         tracing::Span::current().record("batch.attempts", attempt);
         metrics::histogram!("ledger_commit_seconds").record(started.elapsed().as_secs_f64());
         match outcome {
-            Ok((decisions, changed)) => {
-                storage::card_cache::bump_many(&self.storage, &changed).await;
+            Ok((decisions, decided)) => {
+                decided.count_committed();
+                storage::card_cache::bump_many(&self.storage, &decided.changed_members).await;
                 answer(batch, decisions);
             }
             Err(err) => {
@@ -223,7 +224,7 @@ impl Worker {
     async fn attempt(
         &self,
         batch: &[Submission],
-    ) -> Result<(Vec<Decision>, Vec<Uuid>), LedgerError> {
+    ) -> Result<(Vec<Decision>, batch::Decided), LedgerError> {
         let mut conn = self.storage.ledger_db().await?;
         let (program, render) = (&self.program, self.render);
         let now = Utc::now();
@@ -301,7 +302,7 @@ impl Worker {
                 storage::idempotency::insert_completed(conn, &records).map_err(LedgerError::from),
                 batch::write(conn, &decided),
             )?;
-            Ok((decisions, decided.changed_members))
+            Ok((decisions, decided))
         })
         .await
     }
