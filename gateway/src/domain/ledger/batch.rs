@@ -156,33 +156,14 @@ impl Books {
 
     /// Moves the member's expired lots to breakage (see `postings::expire_due_lots`).
     fn expire_due(&mut self, member_id: Uuid) {
-        let now = self.now;
-        let Some(book) = self.members.get_mut(&member_id) else {
+        let Some((transfer, taken)) = self
+            .members
+            .get(&member_id)
+            .and_then(|book| postings::expiry(&book.account, &book.lots, self.now))
+        else {
             return;
         };
-        let due: Vec<(Uuid, i64)> = book
-            .lots
-            .iter()
-            .filter(|l| l.remaining > 0 && l.expires_at <= now)
-            .map(|l| (l.id, l.remaining))
-            .collect();
-        let total: i64 = due.iter().map(|(_, points)| points).sum();
-        if total == 0 {
-            return;
-        }
-        let mut transfer = postings::row(
-            NewTransfer {
-                debit: book.account.id,
-                credit: rows::BREAKAGE_ACCOUNT,
-                amount: total,
-                code: TransferCode::Expiry,
-                phase: Phase::Single,
-            },
-            now,
-        );
-        transfer.member_id = Some(member_id);
-        self.take_lots(member_id, transfer.id, &due);
-        tracing::info!(transfer.id = %transfer.id, points = total, "expired {total} points to breakage");
+        self.take_lots(member_id, transfer.id, &taken);
         self.post(member_id, transfer);
     }
 

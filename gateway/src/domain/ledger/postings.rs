@@ -182,9 +182,29 @@ pub async fn expire_due_lots(
     now: DateTime<Utc>,
 ) -> Result<Option<Transfer>, LedgerError> {
     let due = rows::due_lots(conn, account.id, now).await?;
-    let total: i64 = due.iter().map(|l| l.remaining).sum();
-    if total == 0 {
+    let Some((transfer, allocations)) = expiry(account, &due, now) else {
         return Ok(None);
+    };
+    write(conn, &transfer, 0).await?;
+    rows::allocate(conn, transfer.id, &allocations).await?;
+    Ok(Some(transfer.into()))
+}
+
+/// The transfer moving a member account's lots expired by `now` (among `lots`) to breakage, and
+/// the points it takes from each; `None` when nothing has expired.
+pub fn expiry(
+    account: &AccountRow,
+    lots: &[LotRow],
+    now: DateTime<Utc>,
+) -> Option<(TransferRow, Vec<(Uuid, i64)>)> {
+    let taken: Vec<(Uuid, i64)> = lots
+        .iter()
+        .filter(|l| l.remaining > 0 && l.expires_at <= now)
+        .map(|l| (l.id, l.remaining))
+        .collect();
+    let total: i64 = taken.iter().map(|(_, points)| points).sum();
+    if total == 0 {
+        return None;
     }
     let mut transfer = row(
         NewTransfer {
@@ -197,11 +217,8 @@ pub async fn expire_due_lots(
         now,
     );
     transfer.member_id = account.member_id;
-    write(conn, &transfer, 0).await?;
-    let allocations: Vec<(Uuid, i64)> = due.iter().map(|l| (l.id, l.remaining)).collect();
-    rows::allocate(conn, transfer.id, &allocations).await?;
     tracing::info!(transfer.id = %transfer.id, points = total, "expired {total} points to breakage");
-    Ok(Some(transfer.into()))
+    Some((transfer, taken))
 }
 
 /// Creates the lot an earn's points live in.
