@@ -6,6 +6,8 @@
 //! - [`jwk`]: Ed25519 keys as RFC 8037 JWKs and JWK sets.
 //! - [`cards`]: club card numbers (Luhn check digit).
 //! - [`protocol`]: the wire types and the signature profile both sides follow.
+//! - [`jws`]: compact JWS with Ed25519, the envelope of settlement statements.
+//! - [`settlement`]: statements, their lines file and the checks that verify them.
 //! - [`client`]: a typed async client that signs every request and verifies
 //!   every receipt.
 //!
@@ -15,5 +17,7 @@ pub mod cards;
 pub mod client;
 pub mod digest;
 pub mod jwk;
+pub mod jws;
 pub mod protocol;
+pub mod settlement;
 pub mod signatures;

@@ -1,5 +1,5 @@
 //! Business types and operations: partners and their keys, who is calling,
-//! idempotent writes, members and cards, point rules and the points ledger. No actix here; storage is reached through `crate::storage`.
+//! idempotent writes, members and cards, point rules, the points ledger and settlement. No actix here; storage is reached through `crate::storage`.
 
 pub mod authentication;
 pub mod cards;
@@ -10,3 +10,4 @@ pub mod members;
 pub mod partner_keys;
 pub mod partners;
 pub mod rules;
+pub mod settlement;

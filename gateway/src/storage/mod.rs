@@ -17,6 +17,7 @@ pub mod partner_keys;
 pub mod partners;
 pub mod rules;
 pub mod schema;
+pub mod settlement;
 
 use std::time::Duration;
 

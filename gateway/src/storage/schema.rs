@@ -157,6 +157,84 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    partner_terms (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        version -> Int4,
+        effective_from -> Timestamptz,
+        currency -> Text,
+        price_per_point -> Numeric,
+        reimbursement_per_point -> Numeric,
+        period -> Text,
+        time_zone -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    operator_keys (kid) {
+        kid -> Text,
+        name -> Text,
+        role -> Text,
+        public_key -> Bytea,
+        status -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    statements (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        sequence -> Int4,
+        period_start -> Timestamptz,
+        period_end -> Timestamptz,
+        terms_id -> Uuid,
+        closed_at -> Timestamptz,
+        net_minor -> Int8,
+        closing_minor -> Int8,
+        payload -> Bytea,
+        payload_sha256 -> Bytea,
+        previous_sha256 -> Nullable<Bytea>,
+        lines_sha256 -> Bytea,
+        jws -> Text,
+    }
+}
+
+diesel::table! {
+    statement_lines (transfer_id) {
+        transfer_id -> Uuid,
+        statement_id -> Uuid,
+        money_minor -> Int8,
+    }
+}
+
+diesel::table! {
+    statement_responses (id) {
+        id -> Uuid,
+        statement_id -> Uuid,
+        kind -> Text,
+        statement_sha256 -> Bytea,
+        disputed_lines -> Array<Uuid>,
+        accepted_lines -> Array<Uuid>,
+        reason -> Nullable<Text>,
+        key_id -> Text,
+        signed_request -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    settlement_adjustments (transfer_id) {
+        transfer_id -> Uuid,
+        resolution_id -> Uuid,
+        corrects_transfer_id -> Uuid,
+        money_minor -> Int8,
+    }
+}
+
 diesel::joinable!(accounts -> members (member_id));
 diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(branches -> partners (partner_id));
@@ -174,6 +252,12 @@ diesel::joinable!(transfers -> members (member_id));
 diesel::joinable!(transfers -> partners (partner_id));
 diesel::joinable!(idempotency_records -> partners (partner_id));
 diesel::joinable!(partner_keys -> partners (partner_id));
+diesel::joinable!(partner_terms -> partners (partner_id));
+diesel::joinable!(statements -> partners (partner_id));
+diesel::joinable!(statements -> partner_terms (terms_id));
+diesel::joinable!(statement_lines -> statements (statement_id));
+diesel::joinable!(statement_lines -> transfers (transfer_id));
+diesel::joinable!(statement_responses -> statements (statement_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -183,10 +267,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_records,
     lot_allocations,
     members,
+    operator_keys,
     partner_keys,
+    partner_terms,
     partners,
     pending_transfers,
     point_rules,
+    settlement_adjustments,
     signature_nonces,
+    statement_lines,
+    statement_responses,
+    statements,
     transfers,
 );
