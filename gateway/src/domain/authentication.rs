@@ -1,10 +1,11 @@
 //! Who is calling: the v1 request-signature policy (see `docs/protocol.md`).
 //!
 //! The mechanics of RFC 9421 live in the `partners` crate; this module decides
-//! what a valid partner request is: one `ed25519` signature by a registered,
+//! what a valid signed request is: one `ed25519` signature by a registered,
 //! active key, covering the required components, fresh, never seen before,
 //! over a body that matches its `Content-Digest`. Each way to fail has its own
-//! error so that partners can tell what to fix.
+//! error so that partners can tell what to fix. The key names the principal:
+//! a partner, or an operator with a role (`domain::operators`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use partners::protocol;
 use partners::signatures::{self, MessageParts, SignatureError};
 
 use super::idempotency::{IdempotencyKey, InvalidIdempotencyKey};
+use super::operators::{OperatorKey, OperatorRole};
 use super::partner_keys::{self, KeyOwner, KeyStatus};
 use super::partners::{Code, PartnerId, PartnerStatus};
 use crate::storage::{self, Storage, StorageError};
@@ -36,6 +38,29 @@ pub struct AuthenticatedPartner {
     pub partner_code: Code,
     pub key_id: String,
     pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// The verified caller of an operator request.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedOperator {
+    pub name: String,
+    pub role: OperatorRole,
+    pub key_id: String,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// Who signed a request: a partner or an operator, never both.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Partner(AuthenticatedPartner),
+    Operator(AuthenticatedOperator),
+}
+
+/// The holder of a key, as looked up (and cached) by key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Signer {
+    Partner(KeyOwner),
+    Operator(OperatorKey),
 }
 
 /// A request as received, before anything about it is trusted.
@@ -93,7 +118,7 @@ pub enum AuthError {
 pub struct Authenticator {
     storage: Storage,
     settings: AuthSettings,
-    keys: Cache<String, Option<KeyOwner>>,
+    keys: Cache<String, Option<Signer>>,
     replay_guard: Arc<Mutex<ReplayGuard>>,
 }
 
@@ -195,19 +220,24 @@ impl Authenticator {
         self.keys.invalidate(kid).await;
     }
 
-    async fn key_owner(&self, kid: &str) -> Result<Option<KeyOwner>, StorageError> {
+    async fn signer(&self, kid: &str) -> Result<Option<Signer>, StorageError> {
         if let Some(cached) = self.keys.get(kid).await {
             metrics::counter!("cache_requests_total", "cache" => "partner_keys", "outcome" => "hit").increment(1);
             return Ok(cached);
         }
         metrics::counter!("cache_requests_total", "cache" => "partner_keys", "outcome" => "miss")
             .increment(1);
-        let owner = partner_keys::find_owner(&self.storage, kid).await?;
-        self.keys.insert(kid.to_owned(), owner.clone()).await;
-        Ok(owner)
+        let signer = match partner_keys::find_owner(&self.storage, kid).await? {
+            Some(owner) => Some(Signer::Partner(owner)),
+            None => storage::operator_keys::find(&mut *self.storage.db().await?, kid)
+                .await?
+                .map(Signer::Operator),
+        };
+        self.keys.insert(kid.to_owned(), signer.clone()).await;
+        Ok(signer)
     }
 
-    /// The partner that signed `request`, if the signature is acceptable at `now` (UNIX seconds).
+    /// Who signed `request`, if the signature is acceptable at `now` (UNIX seconds).
     ///
     /// Checks run cheapest first; the nonce is recorded only after the signature
     /// verifies, so nobody can burn a partner's nonces with forged requests.
@@ -216,7 +246,7 @@ impl Authenticator {
         &self,
         request: &IncomingRequest<'_>,
         now: i64,
-    ) -> Result<AuthenticatedPartner, AuthError> {
+    ) -> Result<Principal, AuthError> {
         let message = request.message;
         let (input, signature) = match (
             message.header("signature-input"),
@@ -300,15 +330,21 @@ impl Authenticator {
             return Err(AuthError::Expired(now - expires));
         }
 
-        let owner = self
-            .key_owner(&kid)
+        let signer = self
+            .signer(&kid)
             .await?
             .ok_or_else(|| AuthError::KeyUnknown(kid.clone()))?;
-        if owner.key.status == KeyStatus::Revoked {
+        let (status, public_key) = match &signer {
+            Signer::Partner(owner) => (owner.key.status, owner.key.public_key),
+            Signer::Operator(key) => (key.status, key.public_key),
+        };
+        if status == KeyStatus::Revoked {
             return Err(AuthError::KeyRevoked(kid));
         }
-        if owner.partner_status != PartnerStatus::Active {
-            return Err(AuthError::PartnerInactive(owner.partner_code));
+        if let Signer::Partner(owner) = &signer
+            && owner.partner_status != PartnerStatus::Active
+        {
+            return Err(AuthError::PartnerInactive(owner.partner_code.clone()));
         }
 
         if let Some(content_digest) = message.header("content-digest") {
@@ -317,21 +353,27 @@ impl Authenticator {
                 other => AuthError::DigestMalformed(other.to_string()),
             })?;
         }
-        parsed
-            .verify(message, &owner.key.public_key)
-            .map_err(|e| match e {
-                SignatureError::Invalid => AuthError::SignatureInvalid,
-                other => malformed(other),
-            })?;
+        parsed.verify(message, &public_key).map_err(|e| match e {
+            SignatureError::Invalid => AuthError::SignatureInvalid,
+            other => malformed(other),
+        })?;
 
         if !self.remember_nonce(&kid, &nonce, created, now).await? {
             return Err(AuthError::Replayed);
         }
-        Ok(AuthenticatedPartner {
-            partner_id: owner.key.partner_id,
-            partner_code: owner.partner_code,
-            key_id: kid,
-            idempotency_key,
+        Ok(match signer {
+            Signer::Partner(owner) => Principal::Partner(AuthenticatedPartner {
+                partner_id: owner.key.partner_id,
+                partner_code: owner.partner_code,
+                key_id: kid,
+                idempotency_key,
+            }),
+            Signer::Operator(key) => Principal::Operator(AuthenticatedOperator {
+                name: key.name,
+                role: key.role,
+                key_id: kid,
+                idempotency_key,
+            }),
         })
     }
 }

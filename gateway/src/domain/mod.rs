@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod member_data;
 pub mod members;
+pub mod operators;
 pub mod partner_keys;
 pub mod partners;
 pub mod rules;

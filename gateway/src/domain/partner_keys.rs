@@ -83,9 +83,16 @@ pub async fn register(
         tracing::info!("registered key {} for partner {partner_id}", inserted.kid);
         return Ok(inserted);
     }
-    match storage::partner_keys::find_owner(conn, &key.kid).await? {
-        Some(_) => Err(KeyError::KeyIdTaken(key.kid.clone())),
-        None => Err(KeyError::PublicKeyTaken),
+    let kid_taken = storage::partner_keys::find_owner(conn, &key.kid)
+        .await?
+        .is_some()
+        || storage::operator_keys::find(conn, &key.kid)
+            .await?
+            .is_some();
+    if kid_taken {
+        Err(KeyError::KeyIdTaken(key.kid.clone()))
+    } else {
+        Err(KeyError::PublicKeyTaken)
     }
 }
 

@@ -1,8 +1,9 @@
-//! The `VerifiedPartner` extractor: a handler that takes one only runs for a
-//! request whose RFC 9421 signature the gateway accepted.
+//! The `VerifiedPartner` and `VerifiedOperator` extractors: a handler that takes
+//! one only runs for a request whose RFC 9421 signature the gateway accepted,
+//! made with a key of that kind of principal.
 //!
-//! The extractor reads the body itself (the digest must be checked against the
-//! exact bytes), so handlers parse JSON from it with [`VerifiedPartner::json`].
+//! The extractors read the body themselves (the digest must be checked against
+//! the exact bytes), so handlers parse JSON from it with `json()`.
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
@@ -14,21 +15,42 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, body_unreadable, malformed_json, payload_too_large};
 use crate::app::AppState;
-use crate::domain::authentication::{AuthenticatedPartner, IncomingRequest};
+use crate::domain::authentication::{
+    AuthenticatedOperator, AuthenticatedPartner, IncomingRequest, Principal,
+};
 use crate::domain::idempotency::IdempotentRequest;
+use crate::domain::operators::OperatorRole;
 
 /// The `nonce` of the request's signature, for the receipt to echo.
 #[derive(Debug, Clone)]
 pub struct RequestNonce(pub String);
 
-/// A request whose signature verified, with its body.
+/// A request whose signature verified, with its body and what a third party needs to
+/// check the signature again later.
 #[derive(Debug)]
-pub struct VerifiedPartner {
-    caller: AuthenticatedPartner,
+struct Signed {
+    principal: Principal,
     body: Bytes,
     method: String,
     path: String,
     query: Option<String>,
+    message: MessageParts,
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(malformed_json(
+            "the request has no body; a JSON object is expected",
+        ));
+    }
+    serde_json::from_slice(body).map_err(malformed_json)
+}
+
+/// A request signed with a partner key.
+#[derive(Debug)]
+pub struct VerifiedPartner {
+    caller: AuthenticatedPartner,
+    signed: Signed,
 }
 
 impl VerifiedPartner {
@@ -39,12 +61,7 @@ impl VerifiedPartner {
 
     /// The body as JSON of type `T`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        if self.body.is_empty() {
-            return Err(malformed_json(
-                "the request has no body; a JSON object is expected",
-            ));
-        }
-        serde_json::from_slice(&self.body).map_err(malformed_json)
+        parse_json(&self.signed.body)
     }
 
     /// What makes this request "the same request" for its idempotency key.
@@ -55,14 +72,72 @@ impl VerifiedPartner {
         let key = self.caller.idempotency_key.clone().ok_or_else(|| {
             ApiError::internal("idempotent_request() called for a request without Idempotency-Key")
         })?;
+        let signed = &self.signed;
         Ok(IdempotentRequest::new(
             self.caller.partner_id,
             key,
-            &self.method,
-            &self.path,
-            self.query.as_deref(),
-            &self.body,
+            &signed.method,
+            &signed.path,
+            signed.query.as_deref(),
+            &signed.body,
         ))
+    }
+
+    /// The request as signed: method, target, the headers the signature covers, the
+    /// signature itself and the body. With the partner's public key, anyone can verify it.
+    pub fn signed_record(&self) -> serde_json::Value {
+        let message = &self.signed.message;
+        let headers: serde_json::Map<String, serde_json::Value> = [
+            "content-type",
+            "content-digest",
+            "idempotency-key",
+            "signature-input",
+            "signature",
+        ]
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), message.header(name)?.into())))
+        .collect();
+        serde_json::json!({
+            "method": message.method,
+            "scheme": message.scheme,
+            "authority": message.authority,
+            "path": message.path,
+            "query": message.query,
+            "headers": headers,
+            "body": String::from_utf8_lossy(&self.signed.body),
+        })
+    }
+}
+
+/// A request signed with an operator key.
+#[derive(Debug)]
+pub struct VerifiedOperator {
+    caller: AuthenticatedOperator,
+    signed: Signed,
+}
+
+impl VerifiedOperator {
+    /// The caller, if its key holds `role`.
+    pub fn require(&self, role: OperatorRole) -> Result<&AuthenticatedOperator, ApiError> {
+        if self.caller.role == role {
+            Ok(&self.caller)
+        } else {
+            Err(ApiError::forbidden(
+                "role_not_granted",
+                "Role not granted",
+                format!(
+                    "this endpoint needs the {} role; key {} holds {}",
+                    role.as_str(),
+                    self.caller.key_id,
+                    self.caller.role.as_str()
+                ),
+            ))
+        }
+    }
+
+    /// The body as JSON of type `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(&self.signed.body)
     }
 }
 
@@ -100,49 +175,100 @@ fn signature_nonce(message: &MessageParts) -> Option<String> {
     parsed.first()?.params.nonce.clone()
 }
 
+async fn verify(req: HttpRequest, mut payload: Payload) -> Result<Signed, ApiError> {
+    let state = req
+        .app_data::<Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("AppState missing from the app"))?;
+    let limit = state.max_body_bytes;
+    let body = Bytes::from_request(&req, &mut payload)
+        .await
+        .map_err(|err| match err.as_error::<PayloadError>() {
+            Some(PayloadError::Overflow) => payload_too_large(limit),
+            _ => body_unreadable(err),
+        })?;
+    let message = message_parts(&req);
+    if let Some(nonce) = signature_nonce(&message) {
+        req.extensions_mut().insert(RequestNonce(nonce));
+    }
+    let principal = state
+        .authenticator
+        .authenticate(
+            &IncomingRequest {
+                message: &message,
+                body: &body,
+            },
+            chrono::Utc::now().timestamp(),
+        )
+        .await?;
+    let span = tracing::Span::current();
+    match &principal {
+        Principal::Partner(partner) => {
+            span.record("partner.id", tracing::field::display(partner.partner_id));
+            span.record("key.id", partner.key_id.as_str());
+        }
+        Principal::Operator(operator) => {
+            span.record("key.id", operator.key_id.as_str());
+        }
+    }
+    Ok(Signed {
+        principal,
+        body,
+        method: req.method().as_str().to_owned(),
+        path: req.uri().path().to_owned(),
+        query: req.uri().query().map(str::to_owned),
+        message,
+    })
+}
+
 impl FromRequest for VerifiedPartner {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
+        let (req, payload) = (req.clone(), payload.take());
         Box::pin(async move {
-            let state = req
-                .app_data::<Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| ApiError::internal("AppState missing from the app"))?;
-            let limit = state.max_body_bytes;
-            let body = Bytes::from_request(&req, &mut payload)
-                .await
-                .map_err(|err| match err.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => payload_too_large(limit),
-                    _ => body_unreadable(err),
-                })?;
-            let message = message_parts(&req);
-            if let Some(nonce) = signature_nonce(&message) {
-                req.extensions_mut().insert(RequestNonce(nonce));
+            let signed = verify(req, payload).await?;
+            match &signed.principal {
+                Principal::Partner(caller) => Ok(Self {
+                    caller: caller.clone(),
+                    signed,
+                }),
+                Principal::Operator(operator) => Err(ApiError::forbidden(
+                    "partner_key_required",
+                    "Partner key required",
+                    format!(
+                        "key {} belongs to an operator; partner endpoints take partner keys",
+                        operator.key_id
+                    ),
+                )),
             }
-            let caller = state
-                .authenticator
-                .authenticate(
-                    &IncomingRequest {
-                        message: &message,
-                        body: &body,
-                    },
-                    chrono::Utc::now().timestamp(),
-                )
-                .await?;
-            let span = tracing::Span::current();
-            span.record("partner.id", tracing::field::display(caller.partner_id));
-            span.record("key.id", caller.key_id.as_str());
-            Ok(Self {
-                caller,
-                body,
-                method: req.method().as_str().to_owned(),
-                path: req.uri().path().to_owned(),
-                query: req.uri().query().map(str::to_owned),
-            })
+        })
+    }
+}
+
+impl FromRequest for VerifiedOperator {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let signed = verify(req, payload).await?;
+            match &signed.principal {
+                Principal::Operator(caller) => Ok(Self {
+                    caller: caller.clone(),
+                    signed,
+                }),
+                Principal::Partner(partner) => Err(ApiError::forbidden(
+                    "operator_key_required",
+                    "Operator key required",
+                    format!(
+                        "key {} belongs to partner {}; operator endpoints take operator keys",
+                        partner.key_id, partner.partner_code
+                    ),
+                )),
+            }
         })
     }
 }

@@ -19,6 +19,8 @@ const PARTNER_ACCOUNT_NAMESPACE: Uuid = Uuid::from_u128(0x6c75_6267_6174_6500_80
 
 /// The operator's breakage account (expired points), created by the ledger migration.
 pub const BREAKAGE_ACCOUNT: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001);
+/// The operator's account that absorbs settlement adjustments (fixed id, from the migration).
+pub const ADJUSTMENTS_ACCOUNT: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0003);
 
 /// An `accounts` row: identity plus the balance projection.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -94,6 +96,17 @@ pub fn partner_account_id(partner_id: Uuid, kind: &str) -> Uuid {
         &PARTNER_ACCOUNT_NAMESPACE,
         format!("{kind}:{partner_id}").as_bytes(),
     )
+}
+
+/// Locks accounts in id order (the order every writer of shared accounts follows).
+pub async fn lock_accounts(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<(), StorageError> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    diesel::sql_query("SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Creates a member's points account.

@@ -13,6 +13,7 @@ pub mod ledger_batch;
 pub mod members;
 pub mod migrations;
 pub mod nonces;
+pub mod operator_keys;
 pub mod partner_keys;
 pub mod partners;
 pub mod rules;

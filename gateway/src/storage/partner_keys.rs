@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::StorageError;
 use super::partners::PartnerRow;
-use super::schema::{partner_keys, partners};
+use super::schema::{operator_keys, partner_keys, partners};
 use crate::domain::partner_keys::{KeyOwner, KeyStatus, PartnerKey};
 use crate::domain::partners::{Partner, PartnerId};
 
@@ -52,6 +52,20 @@ pub async fn insert(
     conn: &mut AsyncPgConnection,
     key: &PartnerKey,
 ) -> Result<Option<PartnerKey>, StorageError> {
+    // Partner and operator keys share one key-id and public-key namespace.
+    let taken_by_operator = operator_keys::table
+        .filter(
+            operator_keys::kid
+                .eq(&key.kid)
+                .or(operator_keys::public_key.eq(key.public_key.as_bytes().as_slice())),
+        )
+        .count()
+        .get_result::<i64>(conn)
+        .await?
+        > 0;
+    if taken_by_operator {
+        return Ok(None);
+    }
     let row = PartnerKeyRow {
         kid: key.kid.clone(),
         partner_id: key.partner_id.0,

@@ -318,6 +318,30 @@ pub async fn settled_line(
         .optional()?)
 }
 
+/// The first of `lines` that the statement does not settle.
+pub async fn lines_outside(
+    conn: &mut AsyncPgConnection,
+    statement_id: Uuid,
+    lines: &[Uuid],
+) -> Result<Option<Uuid>, StorageError> {
+    #[derive(QueryableByName)]
+    struct Stray {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    let stray: Vec<Stray> = diesel::sql_query(
+        "SELECT u.id FROM UNNEST($2::uuid[]) AS u(id)
+          WHERE NOT EXISTS (SELECT 1 FROM statement_lines l
+                             WHERE l.transfer_id = u.id AND l.statement_id = $1)
+          LIMIT 1",
+    )
+    .bind::<SqlUuid, _>(statement_id)
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(lines)
+    .load(conn)
+    .await?;
+    Ok(stray.into_iter().next().map(|s| s.id))
+}
+
 /// A `statement_responses` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = statement_responses, check_for_backend(diesel::pg::Pg))]
@@ -378,4 +402,44 @@ pub async fn insert_adjustment(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A posted transfer as reconciliation compares it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ReconciliationRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub transfer_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub code: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub partner_reference: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub points: i64,
+    #[diesel(sql_type = BigInt)]
+    pub amount_minor: i64,
+}
+
+/// The partner's posted earns, redemptions and their reversals with ids in `[from_id, to_id)`
+/// (UUIDv7: the time window on the `(partner_id, id)` index).
+pub async fn reconciliation_rows(
+    conn: &mut AsyncPgConnection,
+    partner_id: Uuid,
+    from_id: Uuid,
+    to_id: Uuid,
+) -> Result<Vec<ReconciliationRow>, StorageError> {
+    Ok(diesel::sql_query(
+        "SELECT t.id AS transfer_id, t.code,
+                COALESCE(t.partner_reference, p.partner_reference) AS partner_reference,
+                t.amount AS points, COALESCE(t.money_minor, 0) AS amount_minor
+           FROM transfers t LEFT JOIN transfers p ON p.id = t.pending_id
+          WHERE t.partner_id = $1 AND t.id >= $2 AND t.id < $3
+            AND t.phase IN ('single', 'post')
+            AND t.code IN ('earn', 'redeem', 'earn_reversal', 'redeem_reversal')
+          ORDER BY t.id",
+    )
+    .bind::<SqlUuid, _>(partner_id)
+    .bind::<SqlUuid, _>(from_id)
+    .bind::<SqlUuid, _>(to_id)
+    .load(conn)
+    .await?)
 }

@@ -54,7 +54,7 @@ pub struct ClosedStatement {
 
 /// The smallest UUIDv7 of the millisecond `at` falls in: transfer ids at or after `at` are not
 /// below it, ids before it are.
-fn first_id_at(at: DateTime<Utc>) -> Uuid {
+pub fn first_id_at(at: DateTime<Utc>) -> Uuid {
     let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
     let mut bytes = [0u8; 16];
     bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
