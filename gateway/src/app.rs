@@ -13,6 +13,7 @@ use crate::domain::idempotency::IdempotencySettings;
 use crate::domain::ledger::committer::Committer;
 use crate::domain::ledger::{self, ProgramSettings};
 use crate::domain::member_data::MemberDataKeys;
+use crate::domain::settlement::close::{self, CloseSettings};
 use crate::http::{ledger_answers, routes};
 use crate::storage::{Storage, StorageSettings};
 use crate::tls;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub authenticator: Authenticator,
     pub gateway_keys: GatewayKeys,
     pub idempotency: IdempotencySettings,
+    pub settlement: CloseSettings,
     pub max_body_bytes: usize,
     pub program: ProgramSettings,
     pub member_data_keys: MemberDataKeys,
@@ -76,6 +78,7 @@ impl AppState {
             idempotency: IdempotencySettings {
                 lease: config.protocol.idempotency_lease,
             },
+            settlement: config.settlement,
             max_body_bytes: config.server.max_body_bytes,
             program: config.program.clone(),
             member_data_keys: config.member_data_keys.clone(),
@@ -93,6 +96,21 @@ fn spawn_maintenance(storage: Storage, program: ProgramSettings, interval: std::
             if let Err(err) = ledger::run_maintenance(&storage, &program, chrono::Utc::now()).await
             {
                 tracing::warn!(error = %err, "ledger maintenance failed; it runs again in {} s", interval.as_secs());
+            }
+        }
+    });
+}
+
+/// Closes due settlement periods every `interval` (one instance at a time per partner:
+/// the close takes a per-partner advisory lock).
+fn spawn_settlement(storage: Storage, keys: GatewayKeys, settings: CloseSettings, interval: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(err) = close::settle(&storage, &keys.current, settings, chrono::Utc::now()).await {
+                tracing::warn!(error = %err, "settlement close failed; it runs again in {} s", interval.as_secs());
             }
         }
     });
@@ -127,6 +145,14 @@ impl Application {
             state.program.clone(),
             config.maintenance_interval,
         );
+        if let Some(interval) = config.settlement_close_interval {
+            spawn_settlement(
+                state.storage.clone(),
+                state.gateway_keys.clone(),
+                state.settlement,
+                interval,
+            );
+        }
         let state = Data::new(state);
         let server = HttpServer::new(move || routes::app(state.clone()))
             .workers(config.server.workers)

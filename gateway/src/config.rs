@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::domain::cards::validate_prefix;
 use crate::domain::ledger::ProgramSettings;
 use crate::domain::ledger::committer::CommitterSettings;
+use crate::domain::settlement::close::CloseSettings;
 use crate::domain::member_data::MemberDataKeys;
 
 /// A configuration problem, naming the key at fault.
@@ -125,6 +126,27 @@ struct RawProgram {
     gold_tier_points: i64,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettlement {
+    #[serde(default = "defaults::close_interval_secs")]
+    close_interval_secs: u64,
+    #[serde(default = "defaults::close_grace_secs")]
+    close_grace_secs: u64,
+    #[serde(default = "defaults::late_window_days")]
+    late_window_days: u32,
+}
+
+impl Default for RawSettlement {
+    fn default() -> Self {
+        Self {
+            close_interval_secs: defaults::close_interval_secs(),
+            close_grace_secs: defaults::close_grace_secs(),
+            late_window_days: defaults::late_window_days(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawProtocol {
@@ -181,6 +203,8 @@ pub struct RawConfig {
     protocol: RawProtocol,
     #[serde(default)]
     ledger: RawLedger,
+    #[serde(default)]
+    settlement: RawSettlement,
     /// Never read from the file: `MEMBER_DATA_KEY` / `MEMBER_DATA_KEY_FILE`.
     #[serde(skip)]
     member_data_key: Option<SecretString>,
@@ -224,6 +248,15 @@ mod defaults {
     }
     pub fn batch_max() -> usize {
         1000
+    }
+    pub fn close_interval_secs() -> u64 {
+        60
+    }
+    pub fn close_grace_secs() -> u64 {
+        600
+    }
+    pub fn late_window_days() -> u32 {
+        7
     }
 }
 
@@ -302,6 +335,10 @@ pub struct Config {
     pub maintenance_interval: Duration,
     /// How the ledger committer forms batches.
     pub ledger: CommitterSettings,
+    /// When settlement periods close.
+    pub settlement: CloseSettings,
+    /// How often the gateway looks for periods to close; `None` leaves it to `clubgate settle`.
+    pub settlement_close_interval: Option<Duration>,
     pub member_data_keys: MemberDataKeys,
     pub log: LogConfig,
 }
@@ -542,6 +579,20 @@ impl Config {
             batch_max: ledger.batch_max,
         };
 
+        let settlement = raw.settlement;
+        if !(1..=90).contains(&settlement.late_window_days) {
+            return Err(invalid("settlement.late_window_days", "must be 1 to 90"));
+        }
+        let settlement_close_interval = (settlement.close_interval_secs > 0)
+            .then(|| Duration::from_secs(settlement.close_interval_secs));
+        let settlement = CloseSettings {
+            grace: chrono::Duration::seconds(
+                i64::try_from(settlement.close_grace_secs)
+                    .map_err(|_| invalid("settlement.close_grace_secs", "too large"))?,
+            ),
+            late_window: chrono::Duration::days(i64::from(settlement.late_window_days)),
+        };
+
         let defaults = ProtocolConfig::default();
         let p = raw.protocol;
         let protocol = ProtocolConfig {
@@ -591,6 +642,8 @@ impl Config {
             program,
             maintenance_interval,
             ledger,
+            settlement,
+            settlement_close_interval,
             member_data_keys,
             log: LogConfig {
                 format: raw.log.format,

@@ -15,6 +15,10 @@ use crate::domain::ledger::LedgerError;
 use crate::domain::member_data::InvalidPersonalData;
 use crate::domain::partner_keys::KeyError;
 use crate::domain::partners::PartnerError;
+use crate::domain::settlement::SettlementError;
+use crate::domain::settlement::reconcile::ReconcileError;
+use crate::domain::settlement::responses::AnswerError;
+use crate::domain::settlement::terms::TermsError;
 use crate::storage::StorageError;
 
 /// The media type of every error body.
@@ -403,6 +407,96 @@ impl From<InvalidPersonalData> for ApiError {
             "Invalid member data",
             err.to_string(),
         )
+    }
+}
+
+impl From<SettlementError> for ApiError {
+    fn from(err: SettlementError) -> Self {
+        let detail = err.to_string();
+        match err {
+            SettlementError::StatementNotFound(_) => {
+                Self::not_found("statement_not_found", "Unknown statement", detail)
+            }
+            SettlementError::Money(_) | SettlementError::Corrupt(..) => Self::internal(detail),
+            SettlementError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<AnswerError> for ApiError {
+    fn from(err: AnswerError) -> Self {
+        let detail = err.to_string();
+        match err {
+            AnswerError::NotFound(_) => {
+                Self::not_found("statement_not_found", "Unknown statement", detail)
+            }
+            AnswerError::HashMismatch { .. } => Self::conflict(
+                "statement_hash_mismatch",
+                "Not the statement's hash",
+                detail,
+            ),
+            AnswerError::AlreadyAnswered(_) => Self::conflict(
+                "statement_already_answered",
+                "Statement already answered",
+                detail,
+            ),
+            AnswerError::NotDisputed(_) => {
+                Self::conflict("statement_not_disputed", "Statement not disputed", detail)
+            }
+            AnswerError::AlreadyResolved(_) => Self::conflict(
+                "statement_already_resolved",
+                "Statement already resolved",
+                detail,
+            ),
+            AnswerError::LineNotInStatement(_) => Self::unprocessable(
+                "line_not_in_statement",
+                "Not a line of this statement",
+                detail,
+            ),
+            AnswerError::LineNotDisputed(_) => {
+                Self::unprocessable("line_not_disputed", "Line not disputed", detail)
+            }
+            AnswerError::Invalid(_) => invalid_request(detail),
+            AnswerError::Settlement(e) => e.into(),
+        }
+    }
+}
+
+impl From<TermsError> for ApiError {
+    fn from(err: TermsError) -> Self {
+        let detail = err.to_string();
+        match err {
+            TermsError::Invalid(_) => Self::unprocessable("invalid_terms", "Invalid terms", detail),
+            TermsError::PartnerNotFound(_) => {
+                Self::not_found("partner_not_found", "Unknown partner", detail)
+            }
+            TermsError::StartDateFixed => Self::conflict(
+                "terms_start_fixed",
+                "Terms start with the next period",
+                detail,
+            ),
+            TermsError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReconcileError> for ApiError {
+    fn from(err: ReconcileError) -> Self {
+        let detail = err.to_string();
+        match err {
+            ReconcileError::NoHeader
+            | ReconcileError::MissingColumn(_)
+            | ReconcileError::Unreadable(_) => Self::bad_request(
+                "reconciliation_file_invalid",
+                "Unusable reconciliation file",
+                detail,
+            ),
+            ReconcileError::PartnerNotFound(_) => {
+                Self::not_found("partner_not_found", "Unknown partner", detail)
+            }
+            ReconcileError::Window => invalid_request(detail),
+            ReconcileError::Storage(cause) => Self::unavailable(cause),
+        }
     }
 }
 

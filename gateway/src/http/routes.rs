@@ -14,8 +14,8 @@ use utoipa_actix_web::AppExt as _;
 use super::error::{ApiError, invalid_request, route_not_found};
 use super::request_span::GatewayRootSpan;
 use super::{
-    earns, health, jwks, members, metrics, openapi::ApiDoc, partner, quote, receipts, redemptions,
-    reversals, transactions,
+    earns, health, jwks, members, metrics, openapi::ApiDoc, operator, partner, quote, receipts,
+    redemptions, reversals, statements, transactions,
 };
 use crate::app::AppState;
 
@@ -61,6 +61,20 @@ pub fn app(
         .service(redemptions::void)
         .service(reversals::create)
         .service(transactions::list)
+        .service(statements::list)
+        .service(statements::show)
+        .service(statements::lines)
+        .service(statements::acknowledge)
+        .service(statements::dispute)
+        .service(operator::statements)
+        .service(operator::statement)
+        .service(operator::lines)
+        .service(operator::resolve)
+        .service(operator::position)
+        .service(operator::reconciliation)
+        .service(operator::close_periods)
+        .service(operator::list_terms)
+        .service(operator::set_terms)
         .split_for_parts();
     let api = Data::new(api);
     app.app_data(state)

@@ -86,7 +86,12 @@ impl VerifiedPartner {
     /// The request as signed: method, target, the headers the signature covers, the
     /// signature itself and the body. With the partner's public key, anyone can verify it.
     pub fn signed_record(&self) -> serde_json::Value {
-        let message = &self.signed.message;
+        signed_record(&self.signed)
+    }
+}
+
+fn signed_record(signed: &Signed) -> serde_json::Value {
+        let message = &signed.message;
         let headers: serde_json::Map<String, serde_json::Value> = [
             "content-type",
             "content-digest",
@@ -104,9 +109,8 @@ impl VerifiedPartner {
             "path": message.path,
             "query": message.query,
             "headers": headers,
-            "body": String::from_utf8_lossy(&self.signed.body),
+            "body": String::from_utf8_lossy(&signed.body),
         })
-    }
 }
 
 /// A request signed with an operator key.
@@ -138,6 +142,16 @@ impl VerifiedOperator {
     /// The body as JSON of type `T`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_json(&self.signed.body)
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &[u8] {
+        &self.signed.body
+    }
+
+    /// The request as signed (see [`VerifiedPartner::signed_record`]).
+    pub fn signed_record(&self) -> serde_json::Value {
+        signed_record(&self.signed)
     }
 }
 

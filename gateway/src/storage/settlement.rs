@@ -181,6 +181,7 @@ pub async fn statement(
 /// Which statements to list.
 #[derive(Debug, Clone, Default)]
 pub struct StatementFilter {
+    pub id: Option<Uuid>,
     pub partner_id: Option<Uuid>,
     /// Statements whose period ends after this instant.
     pub ending_after: Option<DateTime<Utc>>,
@@ -200,6 +201,9 @@ pub async fn list_statements(
         .order((partners::code, statements::sequence))
         .limit(filter.limit)
         .into_boxed();
+    if let Some(id) = filter.id {
+        query = query.filter(statements::id.eq(id));
+    }
     if let Some(partner_id) = filter.partner_id {
         query = query.filter(statements::partner_id.eq(partner_id));
     }
@@ -442,4 +446,17 @@ pub async fn reconciliation_rows(
     .bind::<SqlUuid, _>(to_id)
     .load(conn)
     .await?)
+}
+
+/// Points members hold now (posted credits less posted and held debits): the outstanding liability.
+pub async fn outstanding_points(conn: &mut AsyncPgConnection) -> Result<i64, StorageError> {
+    use super::schema::accounts;
+    let total: Option<rust_decimal::Decimal> = accounts::table
+        .filter(accounts::kind.eq("member"))
+        .select(diesel::dsl::sum(
+            accounts::credits_posted - accounts::debits_posted - accounts::debits_pending,
+        ))
+        .first(conn)
+        .await?;
+    Ok(total.and_then(|t| i64::try_from(t).ok()).unwrap_or(0))
 }

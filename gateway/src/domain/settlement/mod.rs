@@ -110,6 +110,157 @@ pub async fn list_terms(storage: &Storage, code: &str) -> Result<Vec<Terms>, Ter
         .collect())
 }
 
+/// A stored statement with its partner's code and the answers to it.
+#[derive(Debug, Clone)]
+pub struct StatementRecord {
+    pub row: rows::StatementRow,
+    pub partner_code: String,
+    pub responses: Vec<rows::ResponseRow>,
+}
+
+impl StatementRecord {
+    /// Where the statement stands.
+    pub fn status(&self) -> responses::StatementStatus {
+        responses::StatementStatus::of(&self.responses)
+    }
+
+    /// The signed statement (our own serialization, stored as signed).
+    pub fn statement(&self) -> Result<partners::settlement::Statement, SettlementError> {
+        serde_json::from_slice(&self.row.payload)
+            .map_err(|e| SettlementError::Corrupt(self.row.id, e.to_string()))
+    }
+}
+
+/// Statements matching `filter`, with their answers.
+pub async fn statements(
+    storage: &Storage,
+    filter: &rows::StatementFilter,
+) -> Result<Vec<StatementRecord>, SettlementError> {
+    let mut conn = storage.db().await?;
+    let found = rows::list_statements(&mut conn, filter).await?;
+    let ids: Vec<uuid::Uuid> = found.iter().map(|(row, _)| row.id).collect();
+    let mut answers = rows::responses(&mut conn, &ids).await?;
+    Ok(found
+        .into_iter()
+        .map(|(row, partner_code)| {
+            let (mine, rest) = answers.drain(..).partition(|r| r.statement_id == row.id);
+            answers = rest;
+            StatementRecord {
+                row,
+                partner_code,
+                responses: mine,
+            }
+        })
+        .collect())
+}
+
+/// One statement; with `partner`, only if it is that partner's.
+pub async fn statement_record(
+    storage: &Storage,
+    partner: Option<PartnerId>,
+    id: uuid::Uuid,
+) -> Result<StatementRecord, SettlementError> {
+    let filter = rows::StatementFilter {
+        id: Some(id),
+        partner_id: partner.map(|p| p.0),
+        limit: 1,
+        ..rows::StatementFilter::default()
+    };
+    statements(storage, &filter)
+        .await?
+        .pop()
+        .ok_or(SettlementError::StatementNotFound(id))
+}
+
+/// A statement's lines file.
+pub async fn lines_file(
+    storage: &Storage,
+    record: &StatementRecord,
+) -> Result<Vec<u8>, SettlementError> {
+    close::lines_file(&mut *storage.db().await?, &record.row).await
+}
+
+/// One partner's part of the operator's position.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PartnerPosition {
+    pub partner: String,
+    pub currency: String,
+    pub statements: u64,
+    pub issuance_charge_minor: i64,
+    pub redemption_credit_minor: i64,
+    pub adjustments_minor: i64,
+    /// Positive: the partner owes the operator; negative: the operator owes the partner.
+    pub net_minor: i64,
+    pub net_direction: &'static str,
+}
+
+/// The operator's position across partners for the statements of a window.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Position {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub partners: Vec<PartnerPosition>,
+    /// Per currency: what partners owe the operator less what it owes them (its margin).
+    pub margin_minor: std::collections::BTreeMap<String, i64>,
+    /// Points members hold now, not yet redeemed or expired.
+    pub outstanding_points: i64,
+}
+
+/// The position over statements whose periods lie within `[from, to)`.
+pub async fn position(
+    storage: &Storage,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Position, SettlementError> {
+    let filter = rows::StatementFilter {
+        ending_after: Some(from),
+        starting_before: Some(to),
+        limit: i64::MAX,
+        ..rows::StatementFilter::default()
+    };
+    let mut positions: Vec<PartnerPosition> = Vec::new();
+    for record in statements(storage, &filter).await? {
+        if record.row.period_start < from || record.row.period_end > to {
+            continue;
+        }
+        let statement = record.statement()?;
+        let entry = match positions.last_mut() {
+            Some(last) if last.partner == record.partner_code && last.currency == statement.currency => last,
+            _ => {
+                positions.push(PartnerPosition {
+                    partner: record.partner_code.clone(),
+                    currency: statement.currency.clone(),
+                    statements: 0,
+                    issuance_charge_minor: 0,
+                    redemption_credit_minor: 0,
+                    adjustments_minor: 0,
+                    net_minor: 0,
+                    net_direction: "settled",
+                });
+                positions.last_mut().ok_or(SettlementError::StatementNotFound(record.row.id))?
+            }
+        };
+        entry.statements += 1;
+        entry.issuance_charge_minor += statement.issuance_charge_minor;
+        entry.redemption_credit_minor += statement.redemption_credit_minor;
+        entry.adjustments_minor += statement.adjustments_minor;
+        entry.net_minor += statement.net_minor;
+        entry.net_direction = partners::settlement::direction(entry.net_minor);
+    }
+    let mut margin_minor = std::collections::BTreeMap::new();
+    for p in &positions {
+        *margin_minor.entry(p.currency.clone()).or_insert(0) += p.net_minor;
+    }
+    let outstanding_points = rows::outstanding_points(&mut *storage.db().await?).await?;
+    Ok(Position {
+        from,
+        to,
+        partners: positions,
+        margin_minor,
+        outstanding_points,
+    })
+}
+
 /// Why a settlement operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SettlementError {
@@ -117,6 +268,8 @@ pub enum SettlementError {
     StatementNotFound(uuid::Uuid),
     #[error("{0}")]
     Money(#[from] money::MoneyOverflow),
+    #[error("statement {0} cannot be read: {1}")]
+    Corrupt(uuid::Uuid, String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

@@ -53,7 +53,7 @@ impl StatementStatus {
 
 /// Why an answer or a resolution was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum ResponseError {
+pub enum AnswerError {
     #[error("no statement {0}")]
     NotFound(Uuid),
     #[error(
@@ -76,19 +76,19 @@ pub enum ResponseError {
     Settlement(#[from] SettlementError),
 }
 
-impl From<StorageError> for ResponseError {
+impl From<StorageError> for AnswerError {
     fn from(err: StorageError) -> Self {
         Self::Settlement(err.into())
     }
 }
 
-impl From<diesel::result::Error> for ResponseError {
+impl From<diesel::result::Error> for AnswerError {
     fn from(err: diesel::result::Error) -> Self {
         Self::Settlement(err.into())
     }
 }
 
-impl From<LedgerError> for ResponseError {
+impl From<LedgerError> for AnswerError {
     fn from(err: LedgerError) -> Self {
         match err {
             LedgerError::Storage(e) => e.into(),
@@ -102,19 +102,19 @@ async fn own_statement(
     conn: &mut AsyncPgConnection,
     partner_id: Option<PartnerId>,
     id: Uuid,
-) -> Result<StatementRow, ResponseError> {
+) -> Result<StatementRow, AnswerError> {
     rows::statement(conn, id)
         .await?
         .filter(|s| partner_id.is_none_or(|p| p.0 == s.partner_id))
-        .ok_or(ResponseError::NotFound(id))
+        .ok_or(AnswerError::NotFound(id))
 }
 
-fn check_hash(row: &StatementRow, named: &str) -> Result<(), ResponseError> {
+fn check_hash(row: &StatementRow, named: &str) -> Result<(), AnswerError> {
     let actual = partners::settlement::hex(&row.payload_sha256);
     if named.eq_ignore_ascii_case(&actual) {
         Ok(())
     } else {
-        Err(ResponseError::HashMismatch {
+        Err(AnswerError::HashMismatch {
             named: named.to_owned(),
             actual,
         })
@@ -140,7 +140,7 @@ pub async fn answer(
     conn: &mut AsyncPgConnection,
     answer: PartnerAnswer,
     now: DateTime<Utc>,
-) -> Result<ResponseRow, ResponseError> {
+) -> Result<ResponseRow, AnswerError> {
     let statement = own_statement(conn, Some(answer.partner_id), answer.statement_id).await?;
     check_hash(&statement, &answer.statement_sha256)?;
     let kind = if answer.disputed_lines.is_empty() {
@@ -148,13 +148,13 @@ pub async fn answer(
     } else {
         let reason = answer.reason.as_deref().map(str::trim).unwrap_or_default();
         if reason.is_empty() || reason.chars().count() > 2000 {
-            return Err(ResponseError::Invalid(
+            return Err(AnswerError::Invalid(
                 "a dispute needs a reason of 1 to 2000 characters".into(),
             ));
         }
         if let Some(stray) = rows::lines_outside(conn, statement.id, &answer.disputed_lines).await?
         {
-            return Err(ResponseError::LineNotInStatement(stray));
+            return Err(AnswerError::LineNotInStatement(stray));
         }
         "dispute"
     };
@@ -174,7 +174,7 @@ pub async fn answer(
         created_at: now,
     };
     if !rows::insert_response(conn, &row).await? {
-        return Err(ResponseError::AlreadyAnswered(statement.id));
+        return Err(AnswerError::AlreadyAnswered(statement.id));
     }
     tracing::info!(kind, "statement {} {kind}", statement.sequence);
     metrics::counter!("settlement_responses_total", "kind" => kind).increment(1);
@@ -197,18 +197,18 @@ pub async fn resolve(
     conn: &mut AsyncPgConnection,
     resolution: Resolution,
     now: DateTime<Utc>,
-) -> Result<(ResponseRow, Vec<Uuid>), ResponseError> {
+) -> Result<(ResponseRow, Vec<Uuid>), AnswerError> {
     let statement = own_statement(conn, None, resolution.statement_id).await?;
     let responses = rows::responses(conn, &[statement.id]).await?;
     let Some(dispute) = responses.iter().find(|r| r.kind == "dispute") else {
-        return Err(ResponseError::NotDisputed(statement.id));
+        return Err(AnswerError::NotDisputed(statement.id));
     };
     if responses.iter().any(|r| r.kind == "resolution") {
-        return Err(ResponseError::AlreadyResolved(statement.id));
+        return Err(AnswerError::AlreadyResolved(statement.id));
     }
     let note = resolution.note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
-        return Err(ResponseError::Invalid(
+        return Err(AnswerError::Invalid(
             "a resolution needs a note of 1 to 2000 characters".into(),
         ));
     }
@@ -219,7 +219,7 @@ pub async fn resolve(
         .iter()
         .find(|line| !dispute.disputed_lines.contains(line))
     {
-        return Err(ResponseError::LineNotDisputed(*stray));
+        return Err(AnswerError::LineNotDisputed(*stray));
     }
     let row = ResponseRow {
         id: Uuid::now_v7(),
@@ -234,7 +234,7 @@ pub async fn resolve(
         created_at: now,
     };
     if !rows::insert_response(conn, &row).await? {
-        return Err(ResponseError::AlreadyResolved(statement.id));
+        return Err(AnswerError::AlreadyResolved(statement.id));
     }
     let mut adjustments = Vec::with_capacity(accepted.len());
     for line in &accepted {
@@ -256,13 +256,13 @@ async fn adjust(
     resolution_id: Uuid,
     line: Uuid,
     now: DateTime<Utc>,
-) -> Result<Uuid, ResponseError> {
+) -> Result<Uuid, AnswerError> {
     let original = ledger_rows::find_transfer(conn, line)
         .await?
-        .ok_or(ResponseError::LineNotInStatement(line))?;
+        .ok_or(AnswerError::LineNotInStatement(line))?;
     let (_, money) = rows::settled_line(conn, line)
         .await?
-        .ok_or(ResponseError::LineNotInStatement(line))?;
+        .ok_or(AnswerError::LineNotInStatement(line))?;
     let partner_accounts = [
         ledger_rows::partner_account_id(partner_id, "partner_issuance"),
         ledger_rows::partner_account_id(partner_id, "partner_redemption"),
