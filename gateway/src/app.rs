@@ -103,13 +103,20 @@ fn spawn_maintenance(storage: Storage, program: ProgramSettings, interval: std::
 
 /// Closes due settlement periods every `interval` (one instance at a time per partner:
 /// the close takes a per-partner advisory lock).
-fn spawn_settlement(storage: Storage, keys: GatewayKeys, settings: CloseSettings, interval: std::time::Duration) {
+fn spawn_settlement(
+    storage: Storage,
+    keys: GatewayKeys,
+    settings: CloseSettings,
+    interval: std::time::Duration,
+) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(err) = close::settle(&storage, &keys.current, settings, chrono::Utc::now()).await {
+            if let Err(err) =
+                close::settle(&storage, &keys.current, settings, chrono::Utc::now()).await
+            {
                 tracing::warn!(error = %err, "settlement close failed; it runs again in {} s", interval.as_secs());
             }
         }

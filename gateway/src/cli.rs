@@ -15,6 +15,10 @@ use secrecy::ExposeSecret as _;
 use crate::config::Config;
 use crate::domain::partner_keys;
 use crate::domain::partners::{self, NewBranch, NewPartner, PartnerKind};
+use crate::settlement_cli::{
+    OperatorsCommand, StatementsCommand, TermsCommand, operators, reconcile_file, settle,
+    statements, terms,
+};
 use crate::storage::{Storage, migrations};
 
 #[derive(Parser)]
@@ -66,6 +70,38 @@ enum Command {
     Cards {
         #[command(subcommand)]
         command: CardsCommand,
+    },
+    /// Partner settlement terms: price per point issued, reimbursement per point redeemed, period.
+    Terms {
+        #[command(subcommand)]
+        command: TermsCommand,
+    },
+    /// Operator keys (finance and admin staff), each bound to a role.
+    Operators {
+        #[command(subcommand)]
+        command: OperatorsCommand,
+    },
+    /// Close every settlement period whose cut-off (plus the grace) has passed: signed statements.
+    Settle,
+    /// Settlement statements: list, export a proof, check them against the ledger.
+    Statements {
+        #[command(subcommand)]
+        command: StatementsCommand,
+    },
+    /// Reconcile a partner's own transaction file (CSV: reference,type,points,amount,time).
+    Reconcile {
+        #[arg(long)]
+        partner: String,
+        /// Window start (RFC 3339).
+        #[arg(long)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// Window end, exclusive (RFC 3339).
+        #[arg(long)]
+        to: chrono::DateTime<chrono::Utc>,
+        /// Also write the exceptions as CSV here.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        file: PathBuf,
     },
 }
 
@@ -482,6 +518,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "{scope}: {earn_points} points per {per_amount} {currency} minor units; a point is worth {point_value}"
             );
+        }
+        Command::Terms { command } => terms(&storage(&config).await?, command).await?,
+        Command::Operators { command } => operators(&storage(&config).await?, command).await?,
+        Command::Settle => settle(&storage(&config).await?, &config).await?,
+        Command::Statements { command } => {
+            statements(&storage(&config).await?, &config, command).await?;
+        }
+        Command::Reconcile {
+            partner,
+            from,
+            to,
+            csv,
+            file,
+        } => {
+            let storage = storage(&config).await?;
+            reconcile_file(&storage, &partner, from, to, &file, csv.as_deref()).await?;
         }
         Command::Cards { command } => {
             let storage = storage(&config).await?;

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use crate::domain::cards::validate_prefix;
 use crate::domain::ledger::ProgramSettings;
 use crate::domain::ledger::committer::CommitterSettings;
-use crate::domain::settlement::close::CloseSettings;
 use crate::domain::member_data::MemberDataKeys;
+use crate::domain::settlement::close::CloseSettings;
 
 /// A configuration problem, naming the key at fault.
 #[derive(Debug, thiserror::Error)]

@@ -20,15 +20,38 @@ use crate::domain::ledger::{
     self, EarnRequest, LedgerError, ProgramSettings, RedeemRequest, Teller,
 };
 use crate::domain::member_data::{MemberDataKeys, PersonalData};
+use crate::domain::operators::{self, OperatorRole};
 use crate::domain::partners::{self, NewBranch, NewPartner, PartnerError, PartnerKind};
 use crate::domain::rules::{self, PointRule};
-use crate::domain::{members, partner_keys};
+use crate::domain::{members, partner_keys, settlement};
 use crate::storage::{self, Storage};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Network {
     partner: Vec<DemoPartner>,
+    #[serde(default)]
+    operator: Vec<DemoOperator>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoOperator {
+    name: String,
+    role: OperatorRole,
+    /// The operator's public JWK, relative to the network file.
+    public_key: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoTerms {
+    currency: String,
+    price: String,
+    reimbursement: String,
+    period: String,
+    time_zone: String,
+    starts_days_ago: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +63,7 @@ struct DemoPartner {
     /// The partner's public JWK, relative to the network file.
     public_key: PathBuf,
     rule: DemoRule,
+    terms: Option<DemoTerms>,
     branches: Vec<DemoBranch>,
 }
 
@@ -119,6 +143,42 @@ pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>>
         {
             partner_keys::register_for_code(storage, &demo.code, &public).await?;
             created.push(format!("key {} for {}", public.kid, demo.code));
+        }
+        if let Some(terms) = &demo.terms
+            && settlement::list_terms(storage, &demo.code)
+                .await?
+                .is_empty()
+        {
+            let zone = settlement::terms::parse_zone(&terms.time_zone)?;
+            let today = Utc::now().with_timezone(&zone).date_naive();
+            let new = settlement::terms::NewTerms {
+                currency: terms.currency.clone(),
+                price_per_point: settlement::terms::parse_rate("price", &terms.price)?,
+                reimbursement_per_point: settlement::terms::parse_rate(
+                    "reimbursement",
+                    &terms.reimbursement,
+                )?,
+                period: settlement::terms::PeriodKind::parse(&terms.period)?,
+                time_zone: zone,
+                starts_on: Some(today - chrono::Days::new(terms.starts_days_ago)),
+            };
+            settlement::set_terms(storage, &demo.code, new, Utc::now()).await?;
+            created.push(format!("settlement terms for {}", demo.code));
+        }
+    }
+    for demo in network.operator {
+        let public = Jwk::read(&dir.join(&demo.public_key))?.public_key()?;
+        let mut conn = storage.db().await?;
+        if storage::operator_keys::find(&mut conn, &public.kid)
+            .await?
+            .is_none()
+        {
+            operators::register(storage, &demo.name, demo.role, &public).await?;
+            created.push(format!(
+                "operator key {} ({})",
+                public.kid,
+                demo.role.as_str()
+            ));
         }
     }
     Ok(created)

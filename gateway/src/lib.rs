@@ -17,6 +17,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod settlement_cli;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;

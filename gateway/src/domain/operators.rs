@@ -14,7 +14,8 @@ use super::partner_keys::KeyStatus;
 use crate::storage::{self, Storage, StorageError};
 
 /// What an operator key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OperatorRole {
     Admin,
     Finance,

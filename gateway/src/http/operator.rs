@@ -16,7 +16,7 @@ use super::statements::{lines_response, response_view, statement_view};
 use super::verified::VerifiedOperator;
 use crate::app::AppState;
 use crate::domain::operators::OperatorRole;
-use crate::domain::settlement::responses::{self, Resolution, AnswerError};
+use crate::domain::settlement::responses::{self, AnswerError, Resolution};
 use crate::domain::settlement::terms::{self, NewTerms, PeriodKind, Terms};
 use crate::domain::settlement::{self, close, reconcile};
 use crate::storage::settlement::StatementFilter;
@@ -195,7 +195,10 @@ pub async fn lines(
                 .collect())
         })
         .collect::<Result<_, ApiError>>()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "statement_id": record.row.id, "lines": rows })))
+    Ok(
+        HttpResponse::Ok()
+            .json(serde_json::json!({ "statement_id": record.row.id, "lines": rows })),
+    )
 }
 
 /// Resolves a disputed statement: accepted lines are reversed by adjustments in the next statement.

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::verified::VerifiedPartner;
 use crate::app::AppState;
 use crate::domain::idempotency::{self, FinalOutcome};
-use crate::domain::settlement::responses::{self, PartnerAnswer, AnswerError};
+use crate::domain::settlement::responses::{self, AnswerError, PartnerAnswer};
 use crate::domain::settlement::{self, StatementRecord};
 use crate::storage::settlement::{ResponseRow, StatementFilter};
 

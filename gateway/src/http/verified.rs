@@ -91,26 +91,26 @@ impl VerifiedPartner {
 }
 
 fn signed_record(signed: &Signed) -> serde_json::Value {
-        let message = &signed.message;
-        let headers: serde_json::Map<String, serde_json::Value> = [
-            "content-type",
-            "content-digest",
-            "idempotency-key",
-            "signature-input",
-            "signature",
-        ]
-        .into_iter()
-        .filter_map(|name| Some((name.to_owned(), message.header(name)?.into())))
-        .collect();
-        serde_json::json!({
-            "method": message.method,
-            "scheme": message.scheme,
-            "authority": message.authority,
-            "path": message.path,
-            "query": message.query,
-            "headers": headers,
-            "body": String::from_utf8_lossy(&signed.body),
-        })
+    let message = &signed.message;
+    let headers: serde_json::Map<String, serde_json::Value> = [
+        "content-type",
+        "content-digest",
+        "idempotency-key",
+        "signature-input",
+        "signature",
+    ]
+    .into_iter()
+    .filter_map(|name| Some((name.to_owned(), message.header(name)?.into())))
+    .collect();
+    serde_json::json!({
+        "method": message.method,
+        "scheme": message.scheme,
+        "authority": message.authority,
+        "path": message.path,
+        "query": message.query,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&signed.body),
+    })
 }
 
 /// A request signed with an operator key.

@@ -180,6 +180,95 @@ pub async fn lines_file(
     close::lines_file(&mut *storage.db().await?, &record.row).await
 }
 
+/// Everything a third party needs to check what a statement's parties agreed: the signed
+/// statement, its lines, each answer's signed request, and the public keys of both sides.
+pub async fn proof(
+    storage: &Storage,
+    gateway_keys: &partners::jwk::JwkSet,
+    id: uuid::Uuid,
+) -> Result<serde_json::Value, SettlementError> {
+    let record = statement_record(storage, None, id).await?;
+    let lines = lines_file(storage, &record).await?;
+    let mut conn = storage.db().await?;
+    let mut answers = Vec::new();
+    for response in &record.responses {
+        let public_key =
+            match storage::partner_keys::find_owner(&mut conn, &response.key_id).await? {
+                Some(owner) => Some(owner.key.public_key),
+                None => storage::operator_keys::find(&mut conn, &response.key_id)
+                    .await?
+                    .map(|k| k.public_key),
+            }
+            .map(|key| {
+                partners::jwk::PublicKey {
+                    kid: response.key_id.clone(),
+                    key,
+                }
+                .to_jwk()
+            });
+        answers.push(serde_json::json!({
+            "kind": response.kind,
+            "created_at": response.created_at,
+            "statement_sha256": partners::settlement::hex(&response.statement_sha256),
+            "disputed_lines": response.disputed_lines,
+            "accepted_lines": response.accepted_lines,
+            "reason": response.reason,
+            "key_id": response.key_id,
+            "public_jwk": public_key,
+            "signed_request": response.signed_request,
+        }));
+    }
+    Ok(serde_json::json!({
+        "statement_id": record.row.id,
+        "partner": record.partner_code,
+        "sequence": record.row.sequence,
+        "status": record.status().as_str(),
+        "statement_sha256": partners::settlement::hex(&record.row.payload_sha256),
+        "jws": record.row.jws,
+        "lines_sha256": partners::settlement::hex(&record.row.lines_sha256),
+        "lines_csv": String::from_utf8_lossy(&lines),
+        "gateway_jwks": gateway_keys,
+        "answers": answers,
+    }))
+}
+
+/// Rebuilds every statement from the ledger; one line per statement that differs from what
+/// was signed or does not link to its predecessor.
+pub async fn check_statements(storage: &Storage) -> Result<Vec<String>, SettlementError> {
+    let filter = rows::StatementFilter {
+        limit: i64::MAX,
+        ..rows::StatementFilter::default()
+    };
+    let mut conn = storage.db().await?;
+    let mut problems = Vec::new();
+    let mut previous: Option<&rows::StatementRow> = None;
+    let found = rows::list_statements(&mut conn, &filter).await?;
+    for (row, code) in &found {
+        let name = format!("{code} #{}", row.sequence);
+        let rebuilt = close::regenerate(&mut conn, row, code).await?;
+        if rebuilt.payload != row.payload {
+            problems.push(format!(
+                "{name}: the statement rebuilt from the ledger differs"
+            ));
+        }
+        if rebuilt.lines_sha256.as_slice() != row.lines_sha256.as_slice() {
+            problems.push(format!(
+                "{name}: the lines file rebuilt from the ledger differs"
+            ));
+        }
+        let expected_previous = previous
+            .filter(|p| p.partner_id == row.partner_id)
+            .map(|p| p.payload_sha256.clone());
+        if row.previous_sha256 != expected_previous {
+            problems.push(format!(
+                "{name}: does not name the previous statement's hash"
+            ));
+        }
+        previous = Some(row);
+    }
+    Ok(problems)
+}
+
 /// One partner's part of the operator's position.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PartnerPosition {
@@ -225,7 +314,11 @@ pub async fn position(
         }
         let statement = record.statement()?;
         let entry = match positions.last_mut() {
-            Some(last) if last.partner == record.partner_code && last.currency == statement.currency => last,
+            Some(last)
+                if last.partner == record.partner_code && last.currency == statement.currency =>
+            {
+                last
+            }
             _ => {
                 positions.push(PartnerPosition {
                     partner: record.partner_code.clone(),
@@ -237,7 +330,9 @@ pub async fn position(
                     net_minor: 0,
                     net_direction: "settled",
                 });
-                positions.last_mut().ok_or(SettlementError::StatementNotFound(record.row.id))?
+                positions
+                    .last_mut()
+                    .ok_or(SettlementError::StatementNotFound(record.row.id))?
             }
         };
         entry.statements += 1;
