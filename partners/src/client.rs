@@ -19,7 +19,12 @@ use crate::protocol::{
     PartnerProfile, Problem, Quote, RedeemRequest, RegisterKeyRequest, ReverseRequest,
     TransactionPage,
 };
+use crate::settlement::{
+    self, AcknowledgeRequest, DisputeRequest, ResponseView, StatementList, StatementView,
+    VerifiedStatement,
+};
 use crate::signatures::{self, MessageParts, SignatureParams};
+use uuid::Uuid;
 
 /// What went wrong talking to the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +41,15 @@ pub enum ClientError {
     Url(#[from] url::ParseError),
     #[error("cannot sign the request: {0}")]
     Signing(#[from] signatures::SignatureError),
+}
+
+/// Why a statement could not be verified.
+#[derive(Debug, thiserror::Error)]
+pub enum StatementCheckError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Verify(#[from] settlement::VerifyError),
 }
 
 /// Why a receipt (the gateway's response signature) was not accepted.
@@ -326,6 +340,86 @@ impl Client {
     ) -> Result<Receipt<T>, ClientError> {
         let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
         self.call(Method::POST, path, Some(bytes), Some(idempotency_key))
+            .await
+    }
+
+    /// `GET /v1/statements`: this partner's settlement statements.
+    pub async fn statements(&self) -> Result<Receipt<StatementList>, ClientError> {
+        self.get("/v1/statements").await
+    }
+
+    /// `GET /v1/statements/{id}`: one statement with its JWS and the answers so far.
+    pub async fn statement(&self, id: Uuid) -> Result<Receipt<StatementView>, ClientError> {
+        self.get(&format!("/v1/statements/{id}")).await
+    }
+
+    /// `GET /v1/statements/{id}/lines`: the lines file, exactly as served.
+    pub async fn statement_lines(&self, id: Uuid) -> Result<Vec<u8>, ClientError> {
+        let receipt = self
+            .send(Method::GET, &format!("/v1/statements/{id}/lines"), None, None)
+            .await?;
+        if receipt.status >= 400 {
+            let problem = serde_json::from_slice::<Problem>(&receipt.raw_body)
+                .map_err(|e| ClientError::Decode(format!("problem document: {e}")))?;
+            return Err(ClientError::Problem { problem });
+        }
+        Ok(receipt.raw_body)
+    }
+
+    /// Fetches a statement and its lines and checks both against the gateway's keys, and
+    /// against the previous statement when there is one (the chain).
+    pub async fn verify_statement(&self, id: Uuid) -> Result<VerifiedStatement, StatementCheckError> {
+        let view = self.statement(id).await?.body;
+        let previous = match view.sequence {
+            1 => None,
+            n => {
+                let list = self.statements().await?.body;
+                let before = list
+                    .statements
+                    .iter()
+                    .find(|s| s.sequence == n - 1)
+                    .ok_or_else(|| StatementCheckError::Verify(settlement::VerifyError::Chain(format!(
+                        "statement {} is not listed", n - 1
+                    ))))?;
+                Some(self.fetch_verified(before.id, None).await?)
+            }
+        };
+        self.fetch_verified(id, previous.as_ref()).await
+    }
+
+    async fn fetch_verified(
+        &self,
+        id: Uuid,
+        previous: Option<&VerifiedStatement>,
+    ) -> Result<VerifiedStatement, StatementCheckError> {
+        let view = self.statement(id).await?.body;
+        let jws = view.jws.unwrap_or_default();
+        let lines = self.statement_lines(id).await?;
+        Ok(settlement::verify(&jws, &self.gateway_keys, &lines, previous)?)
+    }
+
+    /// `POST /v1/statements/{id}/acknowledgement` for the hash the caller verified.
+    pub async fn acknowledge_statement(
+        &self,
+        id: Uuid,
+        idempotency_key: &str,
+        statement_sha256: &str,
+    ) -> Result<Receipt<ResponseView>, ClientError> {
+        let body = AcknowledgeRequest {
+            statement_sha256: statement_sha256.to_owned(),
+        };
+        self.post(&format!("/v1/statements/{id}/acknowledgement"), idempotency_key, &body)
+            .await
+    }
+
+    /// `POST /v1/statements/{id}/dispute`: disputes named lines with a reason.
+    pub async fn dispute_statement(
+        &self,
+        id: Uuid,
+        idempotency_key: &str,
+        request: &DisputeRequest,
+    ) -> Result<Receipt<ResponseView>, ClientError> {
+        self.post(&format!("/v1/statements/{id}/dispute"), idempotency_key, request)
             .await
     }
 

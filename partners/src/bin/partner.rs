@@ -170,6 +170,11 @@ enum Command {
         #[command(flatten)]
         idempotency: IdempotencyArg,
     },
+    /// Settlement statements: list, get, verify, acknowledge, dispute.
+    Statements {
+        #[command(subcommand)]
+        command: StatementsCommand,
+    },
     /// List this partner's transactions, newest first.
     Transactions {
         /// earn, redeem, earn_reversal, redeem_reversal (comma-separated).
@@ -187,7 +192,39 @@ enum Command {
     },
 }
 
-#[derive(clap::Args)]
+#[derive(Subcommand, Clone)]
+enum StatementsCommand {
+    /// List this partner's settlement statements.
+    List,
+    /// Show a statement; --lines writes its lines file too.
+    Get {
+        id: Uuid,
+        #[arg(long)]
+        lines: Option<PathBuf>,
+    },
+    /// Verify a statement: the JWS against the gateway's JWKS, the lines against their hash,
+    /// the totals against the lines, and the chain to the previous statement.
+    Verify { id: Uuid },
+    /// Verify, then acknowledge the statement's hash (signed, idempotent).
+    Ack {
+        id: Uuid,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+    /// Verify, then dispute named lines (their transfer ids) with a reason.
+    Dispute {
+        id: Uuid,
+        /// A disputed line's transfer_id; repeat for several.
+        #[arg(long = "line", required = true)]
+        lines: Vec<Uuid>,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        idempotency: IdempotencyArg,
+    },
+}
+
+#[derive(clap::Args, Clone)]
 struct IdempotencyArg {
     /// Idempotency key: reuse it to retry safely. A fresh one is generated when absent.
     #[arg(long)]
@@ -270,6 +307,86 @@ async fn connect(cli: &Cli) -> anyhow::Result<Client> {
         gateway_keys,
     })
     .await?)
+}
+
+async fn statements(client: &Client, command: StatementsCommand, json: bool) -> anyhow::Result<()> {
+    let verified = |v: &partners::settlement::VerifiedStatement| {
+        let s = &v.statement;
+        println!(
+            "statement #{} of {} verified: {} – {}, {} lines, net {} {} ({})",
+            s.sequence,
+            s.partner.code,
+            s.period.start,
+            s.period.end,
+            s.lines.count,
+            s.net_minor,
+            s.currency,
+            s.net_direction
+        );
+        println!("  sha256: {}", v.sha256);
+    };
+    match command {
+        StatementsCommand::List => {
+            let receipt = client.statements().await?;
+            if json {
+                return print_json(&receipt.raw_body);
+            }
+            for s in &receipt.body.statements {
+                println!(
+                    "{}  #{:<4} {} – {}  {:<12} net {:>14} {}",
+                    s.id,
+                    s.sequence,
+                    s.period_start.format("%Y-%m-%d %H:%M"),
+                    s.period_end.format("%Y-%m-%d %H:%M"),
+                    s.status,
+                    s.net_minor,
+                    s.currency
+                );
+            }
+        }
+        StatementsCommand::Get { id, lines } => {
+            let receipt = client.statement(id).await?;
+            if let Some(path) = lines {
+                std::fs::write(&path, client.statement_lines(id).await?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("wrote the lines to {}", path.display());
+            }
+            return print_json(&receipt.raw_body);
+        }
+        StatementsCommand::Verify { id } => {
+            let v = client.verify_statement(id).await?;
+            verified(&v);
+        }
+        StatementsCommand::Ack { id, idempotency } => {
+            let v = client.verify_statement(id).await?;
+            verified(&v);
+            let key = idempotency.key();
+            let receipt = client.acknowledge_statement(id, &key, &v.sha256).await?;
+            println!("acknowledged ({}), idempotency key {key}", receipt.body.id);
+        }
+        StatementsCommand::Dispute {
+            id,
+            lines,
+            reason,
+            idempotency,
+        } => {
+            let v = client.verify_statement(id).await?;
+            verified(&v);
+            let key = idempotency.key();
+            let request = partners::settlement::DisputeRequest {
+                statement_sha256: v.sha256.clone(),
+                lines,
+                reason,
+            };
+            let receipt = client.dispute_statement(id, &key, &request).await?;
+            println!(
+                "disputed {} lines ({}), idempotency key {key}",
+                receipt.body.disputed_lines.len(),
+                receipt.body.id
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_json(raw: &[u8]) -> anyhow::Result<()> {
@@ -521,6 +638,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             print_movement("reversed", &receipt.body, &key, receipt.is_replay);
         }
+        Command::Statements { command } => statements(&client, command.clone(), cli.json).await?,
         Command::Transactions {
             kind,
             from,
