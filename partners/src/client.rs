@@ -356,7 +356,12 @@ impl Client {
     /// `GET /v1/statements/{id}/lines`: the lines file, exactly as served.
     pub async fn statement_lines(&self, id: Uuid) -> Result<Vec<u8>, ClientError> {
         let receipt = self
-            .send(Method::GET, &format!("/v1/statements/{id}/lines"), None, None)
+            .send(
+                Method::GET,
+                &format!("/v1/statements/{id}/lines"),
+                None,
+                None,
+            )
             .await?;
         if receipt.status >= 400 {
             let problem = serde_json::from_slice::<Problem>(&receipt.raw_body)
@@ -368,7 +373,10 @@ impl Client {
 
     /// Fetches a statement and its lines and checks both against the gateway's keys, and
     /// against the previous statement when there is one (the chain).
-    pub async fn verify_statement(&self, id: Uuid) -> Result<VerifiedStatement, StatementCheckError> {
+    pub async fn verify_statement(
+        &self,
+        id: Uuid,
+    ) -> Result<VerifiedStatement, StatementCheckError> {
         let view = self.statement(id).await?.body;
         let previous = match view.sequence {
             1 => None,
@@ -378,9 +386,12 @@ impl Client {
                     .statements
                     .iter()
                     .find(|s| s.sequence == n - 1)
-                    .ok_or_else(|| StatementCheckError::Verify(settlement::VerifyError::Chain(format!(
-                        "statement {} is not listed", n - 1
-                    ))))?;
+                    .ok_or_else(|| {
+                        StatementCheckError::Verify(settlement::VerifyError::Chain(format!(
+                            "statement {} is not listed",
+                            n - 1
+                        )))
+                    })?;
                 Some(self.fetch_verified(before.id, None).await?)
             }
         };
@@ -395,7 +406,12 @@ impl Client {
         let view = self.statement(id).await?.body;
         let jws = view.jws.unwrap_or_default();
         let lines = self.statement_lines(id).await?;
-        Ok(settlement::verify(&jws, &self.gateway_keys, &lines, previous)?)
+        Ok(settlement::verify(
+            &jws,
+            &self.gateway_keys,
+            &lines,
+            previous,
+        )?)
     }
 
     /// `POST /v1/statements/{id}/acknowledgement` for the hash the caller verified.
@@ -408,8 +424,12 @@ impl Client {
         let body = AcknowledgeRequest {
             statement_sha256: statement_sha256.to_owned(),
         };
-        self.post(&format!("/v1/statements/{id}/acknowledgement"), idempotency_key, &body)
-            .await
+        self.post(
+            &format!("/v1/statements/{id}/acknowledgement"),
+            idempotency_key,
+            &body,
+        )
+        .await
     }
 
     /// `POST /v1/statements/{id}/dispute`: disputes named lines with a reason.
@@ -419,8 +439,12 @@ impl Client {
         idempotency_key: &str,
         request: &DisputeRequest,
     ) -> Result<Receipt<ResponseView>, ClientError> {
-        self.post(&format!("/v1/statements/{id}/dispute"), idempotency_key, request)
-            .await
+        self.post(
+            &format!("/v1/statements/{id}/dispute"),
+            idempotency_key,
+            request,
+        )
+        .await
     }
 
     /// `GET /v1/partner`: the calling partner's profile.

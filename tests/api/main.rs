@@ -14,4 +14,5 @@ mod migrations;
 mod openapi;
 mod partner;
 mod redis_outage;
+mod settlement;
 mod signatures;

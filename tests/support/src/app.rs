@@ -123,6 +123,8 @@ impl TestApp {
             clock_skew_secs = {skew}
             key_cache_ttl_secs = {ttl}
             idempotency_lease_secs = {lease}
+            [settlement]
+            close_interval_secs = 0
             [program]
             card_prefix = "6037"
             points_validity_days = 730
