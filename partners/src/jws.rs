@@ -75,8 +75,11 @@ pub struct Verified {
     pub payload: Vec<u8>,
 }
 
-/// Splits a compact JWS without checking anything but its shape.
-pub fn decode(jws: &str) -> Result<(Header, Vec<u8>, Vec<u8>, &str), JwsError> {
+/// A compact JWS split into its parts, nothing checked but its shape.
+pub type Decoded<'a> = (Header, Vec<u8>, Vec<u8>, &'a str);
+
+/// Splits a compact JWS: header, payload, signature and the signing input.
+pub fn decode(jws: &str) -> Result<Decoded<'_>, JwsError> {
     let mut parts = jws.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

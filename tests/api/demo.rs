@@ -1,4 +1,5 @@
-//! The demo network `make run` loads: three partners, five branches, their development keys.
+//! The demo network `make run` loads: three partners, five branches, their development keys,
+//! settlement terms and two operator keys.
 
 use gateway::domain::{partner_keys, partners};
 use test_support::TestApp;
@@ -10,7 +11,8 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
     let created = gateway::demo::load(&app.storage, file.as_ref())
         .await
         .unwrap();
-    assert_eq!(created.len(), 3 + 5 + 3, "{created:?}");
+    // Partners, branches, partner keys, settlement terms, operator keys.
+    assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2, "{created:?}");
     assert!(
         gateway::demo::load(&app.storage, file.as_ref())
             .await

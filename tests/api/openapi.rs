@@ -22,18 +22,32 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
         ("GET", "/metrics"),
         ("GET", "/ready"),
         ("GET", "/v1/cards/{number}"),
+        ("GET", "/v1/operator/partners/{code}/terms"),
+        ("GET", "/v1/operator/position"),
+        ("GET", "/v1/operator/statements"),
+        ("GET", "/v1/operator/statements/{id}"),
+        ("GET", "/v1/operator/statements/{id}/lines"),
         ("GET", "/v1/partner"),
         ("GET", "/v1/quote"),
+        ("GET", "/v1/statements"),
+        ("GET", "/v1/statements/{id}"),
+        ("GET", "/v1/statements/{id}/lines"),
         ("GET", "/v1/transactions"),
         ("POST", "/v1/earns"),
         ("POST", "/v1/earns/{id}/post"),
         ("POST", "/v1/earns/{id}/void"),
         ("POST", "/v1/members"),
+        ("POST", "/v1/operator/partners/{code}/terms"),
+        ("POST", "/v1/operator/reconciliations"),
+        ("POST", "/v1/operator/settlement/close"),
+        ("POST", "/v1/operator/statements/{id}/resolution"),
         ("POST", "/v1/partner/keys"),
         ("POST", "/v1/redemptions"),
         ("POST", "/v1/redemptions/{id}/capture"),
         ("POST", "/v1/redemptions/{id}/void"),
         ("POST", "/v1/reversals"),
+        ("POST", "/v1/statements/{id}/acknowledgement"),
+        ("POST", "/v1/statements/{id}/dispute"),
     ];
     assert_eq!(
         documented,
@@ -46,6 +60,7 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
     for (method, path) in &documented {
         let path = path
             .replace("{number}", "6037000000000000")
+            .replace("{code}", "azadi-hotel")
             .replace("{id}", "0196c3f0-0000-7000-8000-000000000000");
         let res = app.send_raw(method, &path, &[], Vec::new()).await;
         assert_ne!(

@@ -539,6 +539,21 @@ pub fn invalid_request(detail: impl Into<String>) -> ApiError {
     ApiError::unprocessable(codes::INVALID_REQUEST, "Invalid request", detail)
 }
 
+/// An operator key signed a partner request.
+pub fn partner_key_required(detail: String) -> ApiError {
+    ApiError::forbidden("partner_key_required", "Partner key required", detail)
+}
+
+/// A partner key signed an operator request.
+pub fn operator_key_required(detail: String) -> ApiError {
+    ApiError::forbidden("operator_key_required", "Operator key required", detail)
+}
+
+/// The operator key's role does not include this endpoint.
+pub fn role_not_granted(detail: String) -> ApiError {
+    ApiError::forbidden("role_not_granted", "Role not granted", detail)
+}
+
 /// No route answers this method and path.
 pub fn route_not_found(method: &str, path: &str) -> ApiError {
     ApiError::not_found(

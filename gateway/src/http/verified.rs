@@ -13,7 +13,10 @@ use futures_util::future::LocalBoxFuture;
 use partners::signatures::{self, MessageParts};
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, body_unreadable, malformed_json, payload_too_large};
+use super::error::{
+    ApiError, body_unreadable, malformed_json, operator_key_required, partner_key_required,
+    payload_too_large, role_not_granted,
+};
 use crate::app::AppState;
 use crate::domain::authentication::{
     AuthenticatedOperator, AuthenticatedPartner, IncomingRequest, Principal,
@@ -126,16 +129,12 @@ impl VerifiedOperator {
         if self.caller.role == role {
             Ok(&self.caller)
         } else {
-            Err(ApiError::forbidden(
-                "role_not_granted",
-                "Role not granted",
-                format!(
-                    "this endpoint needs the {} role; key {} holds {}",
-                    role.as_str(),
-                    self.caller.key_id,
-                    self.caller.role.as_str()
-                ),
-            ))
+            Err(role_not_granted(format!(
+                "this endpoint needs the {} role; key {} holds {}",
+                role.as_str(),
+                self.caller.key_id,
+                self.caller.role.as_str()
+            )))
         }
     }
 
@@ -248,14 +247,10 @@ impl FromRequest for VerifiedPartner {
                     caller: caller.clone(),
                     signed,
                 }),
-                Principal::Operator(operator) => Err(ApiError::forbidden(
-                    "partner_key_required",
-                    "Partner key required",
-                    format!(
-                        "key {} belongs to an operator; partner endpoints take partner keys",
-                        operator.key_id
-                    ),
-                )),
+                Principal::Operator(operator) => Err(partner_key_required(format!(
+                    "key {} belongs to an operator; partner endpoints take partner keys",
+                    operator.key_id
+                ))),
             }
         })
     }
@@ -274,14 +269,10 @@ impl FromRequest for VerifiedOperator {
                     caller: caller.clone(),
                     signed,
                 }),
-                Principal::Partner(partner) => Err(ApiError::forbidden(
-                    "operator_key_required",
-                    "Operator key required",
-                    format!(
-                        "key {} belongs to partner {}; operator endpoints take operator keys",
-                        partner.key_id, partner.partner_code
-                    ),
-                )),
+                Principal::Partner(partner) => Err(operator_key_required(format!(
+                    "key {} belongs to partner {}; operator endpoints take operator keys",
+                    partner.key_id, partner.partner_code
+                ))),
             }
         })
     }
