@@ -101,11 +101,6 @@ pub enum ReconcileError {
     Storage(String),
 }
 
-struct Candidate {
-    entry: LedgerEntry,
-    claimed: bool,
-}
-
 struct ParsedRow {
     reference: String,
     row_type: String,
@@ -169,22 +164,13 @@ pub fn reconcile(
     file: impl Read,
 ) -> Result<Report, ReconcileError> {
     let ledger_transfers = ledger.len() as u64;
-    let mut candidates: Vec<Candidate> = ledger
-        .into_iter()
-        .map(|entry| Candidate {
-            entry,
-            claimed: false,
-        })
-        .collect();
-    let mut by_reference: HashMap<&str, Vec<usize>> = HashMap::with_capacity(candidates.len());
-    // Index by reference; the candidates are not touched again until the index is dropped.
-    let references: Vec<String> = candidates
-        .iter()
-        .map(|c| c.entry.reference.clone())
-        .collect();
-    for (index, reference) in references.iter().enumerate() {
+    // The entries stay as read; which of them a row claimed is kept beside them, so the
+    // index can borrow the references instead of copying them.
+    let mut claimed = vec![false; ledger.len()];
+    let mut by_reference: HashMap<&str, Vec<usize>> = HashMap::with_capacity(ledger.len());
+    for (index, entry) in ledger.iter().enumerate() {
         by_reference
-            .entry(reference.as_str())
+            .entry(entry.reference.as_str())
             .or_default()
             .push(index);
     }
@@ -247,7 +233,7 @@ pub fn reconcile(
                 indexes
                     .iter()
                     .copied()
-                    .find(|&i| !candidates[i].claimed && accept(&candidates[i].entry))
+                    .find(|&i| !claimed[i] && accept(&ledger[i]))
             })
         };
         let same_type = |e: &LedgerEntry| e.line_type == row.row_type;
@@ -259,14 +245,12 @@ pub fn reconcile(
             .or_else(|| pick(&|_| true))
         {
             Some(index) => {
-                candidates[index].claimed = true;
-                compare(line, &row, &candidates[index].entry)
+                claimed[index] = true;
+                compare(line, &row, &ledger[index])
             }
             None => {
                 let twice = found.is_some_and(|indexes| {
-                    indexes
-                        .iter()
-                        .any(|&i| candidates[i].entry.line_type == row.row_type)
+                    indexes.iter().any(|&i| ledger[i].line_type == row.row_type)
                 });
                 let key = (row.reference.clone(), row.row_type.clone());
                 let first_line = if twice {
@@ -295,8 +279,11 @@ pub fn reconcile(
             _ => push(&mut totals, &mut exceptions, outcome),
         }
     }
-    for candidate in candidates.iter().filter(|c| !c.claimed) {
-        let entry = &candidate.entry;
+    let unclaimed = ledger
+        .iter()
+        .zip(&claimed)
+        .filter(|(_, claimed)| !**claimed);
+    for (entry, _) in unclaimed {
         let exception = Exception {
             status: "missing_at_partner",
             line: None,
