@@ -139,17 +139,17 @@ pub async fn statements(
     let mut conn = storage.db().await?;
     let found = rows::list_statements(&mut conn, filter).await?;
     let ids: Vec<uuid::Uuid> = found.iter().map(|(row, _)| row.id).collect();
-    let mut answers = rows::responses(&mut conn, &ids).await?;
+    let mut answers: std::collections::HashMap<uuid::Uuid, Vec<rows::ResponseRow>> =
+        std::collections::HashMap::new();
+    for answer in rows::responses(&mut conn, &ids).await? {
+        answers.entry(answer.statement_id).or_default().push(answer);
+    }
     Ok(found
         .into_iter()
-        .map(|(row, partner_code)| {
-            let (mine, rest) = answers.drain(..).partition(|r| r.statement_id == row.id);
-            answers = rest;
-            StatementRecord {
-                row,
-                partner_code,
-                responses: mine,
-            }
+        .map(|(row, partner_code)| StatementRecord {
+            responses: answers.remove(&row.id).unwrap_or_default(),
+            row,
+            partner_code,
         })
         .collect())
 }
