@@ -301,10 +301,28 @@ async fn a_resolved_dispute_adjusts_the_next_statement() {
         note: "no stay found in the hotel's records".into(),
     };
     let path = format!("/v1/operator/statements/{statement_id}/resolution");
-    finance
+    let first = finance
         .post::<_, serde_json::Value>(&path, &unique_code("resolve"), &resolution)
         .await
         .unwrap();
+    // The same resolution again gets the first answer; another one is refused.
+    let retry = finance
+        .post::<_, serde_json::Value>(&path, &unique_code("resolve"), &resolution)
+        .await
+        .unwrap();
+    assert!(retry.is_replay && !first.is_replay);
+    assert_eq!(first.raw_body, retry.raw_body);
+    let other = ResolveRequest {
+        accepted_lines: Vec::new(),
+        note: "changed our mind".into(),
+    };
+    let refused = finance
+        .post::<_, serde_json::Value>(&path, &unique_code("resolve"), &other)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Problem { problem } if problem.code == "statement_already_resolved")
+    );
     let view: StatementView = finance
         .get(&format!("/v1/operator/statements/{statement_id}"))
         .await

@@ -16,7 +16,7 @@ use super::statements::{lines_response, response_view, statement_view};
 use super::verified::VerifiedOperator;
 use crate::app::AppState;
 use crate::domain::operators::OperatorRole;
-use crate::domain::settlement::responses::{self, AnswerError, Resolution};
+use crate::domain::settlement::responses::{self, Resolution};
 use crate::domain::settlement::terms::{self, NewTerms, PeriodKind, Terms};
 use crate::domain::settlement::{self, close, reconcile};
 use crate::storage::settlement::StatementFilter;
@@ -216,42 +216,17 @@ pub async fn resolve(
     let body: ResolveRequest = request.json()?;
     let resolution = Resolution {
         statement_id: *id,
-        accepted_lines: body.accepted_lines.clone(),
-        note: body.note.clone(),
+        accepted_lines: body.accepted_lines,
+        note: body.note,
         key_id: caller.key_id.clone(),
         signed_request: request.signed_record(),
     };
-    let mut conn = state.storage.db().await?;
-    let outcome = {
-        use diesel_async::AsyncConnection as _;
-        conn.transaction::<_, AnswerError, _>(async |conn| {
-            responses::resolve(conn, resolution, Utc::now()).await
-        })
-        .await
-    };
-    match outcome {
-        Ok((row, _)) => Ok(HttpResponse::Created().json(response_view(&row))),
-        // A retry of the same resolution gets the first answer; a different one is refused.
-        Err(AnswerError::AlreadyResolved(_)) => {
-            let record = settlement::statement_record(&state.storage, None, *id).await?;
-            let first = record.responses.iter().find(|r| r.kind == "resolution");
-            let mut accepted = body.accepted_lines;
-            accepted.sort_unstable();
-            accepted.dedup();
-            match first {
-                Some(row)
-                    if row.accepted_lines == accepted
-                        && row.reason.as_deref() == Some(body.note.trim()) =>
-                {
-                    Ok(HttpResponse::Created()
-                        .insert_header((partners::protocol::IDEMPOTENT_REPLAYED, "true"))
-                        .json(response_view(row)))
-                }
-                _ => Err(AnswerError::AlreadyResolved(*id).into()),
-            }
-        }
-        Err(err) => Err(err.into()),
+    let resolved = responses::resolve(&state.storage, resolution, Utc::now()).await?;
+    let mut response = HttpResponse::Created();
+    if resolved.replayed {
+        response.insert_header((partners::protocol::IDEMPOTENT_REPLAYED, "true"));
     }
+    Ok(response.json(response_view(&resolved.row)))
 }
 
 /// The window of a position or a reconciliation.
@@ -339,22 +314,9 @@ pub async fn reconciliation(
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// A statement issued by a close.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClosedView {
-    pub id: Uuid,
-    pub partner: String,
-    pub sequence: i32,
-    pub period_start: DateTime<Utc>,
-    pub period_end: DateTime<Utc>,
-    pub lines: i64,
-    pub net_minor: i64,
-    pub currency: String,
-}
-
 /// Closes every due period now (the job does the same on its own schedule).
 #[utoipa::path(tag = "operator", responses(
-    (status = 200, description = "The statements issued (admin role)", body = Vec<ClosedView>),
+    (status = 200, description = "The statements issued (admin role)"),
 ))]
 #[post("/v1/operator/settlement/close")]
 pub async fn close_periods(
@@ -369,20 +331,7 @@ pub async fn close_periods(
         Utc::now(),
     )
     .await?;
-    let views: Vec<ClosedView> = closed
-        .into_iter()
-        .map(|c| ClosedView {
-            id: c.id,
-            partner: c.partner_code,
-            sequence: c.sequence,
-            period_start: c.period_start,
-            period_end: c.period_end,
-            lines: c.lines,
-            net_minor: c.net_minor,
-            currency: c.currency,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(views))
+    Ok(HttpResponse::Ok().json(closed))
 }
 
 /// A terms version on the wire.

@@ -40,7 +40,7 @@ impl Default for CloseSettings {
 }
 
 /// A statement the close issued.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ClosedStatement {
     pub id: Uuid,
     pub partner_code: String,

@@ -7,16 +7,16 @@
 //! the next statement settles it.
 
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use uuid::Uuid;
 
 use super::SettlementError;
 use crate::domain::ledger::postings::{self, NewTransfer};
 use crate::domain::ledger::{LedgerError, Phase, TransferCode};
 use crate::domain::partners::PartnerId;
-use crate::storage::StorageError;
 use crate::storage::ledger::{self as ledger_rows, ADJUSTMENTS_ACCOUNT};
 use crate::storage::settlement::{self as rows, ResponseRow, StatementRow};
+use crate::storage::{Storage, StorageError};
 
 /// Where a statement stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,27 +194,51 @@ pub struct Resolution {
 /// Resolves a dispute: every accepted line gets an adjustment transfer reversing its money.
 #[tracing::instrument(skip_all, fields(statement.id = %resolution.statement_id))]
 pub async fn resolve(
+    storage: &Storage,
+    resolution: Resolution,
+    now: DateTime<Utc>,
+) -> Result<Resolved, AnswerError> {
+    let mut conn = storage.db().await?;
+    conn.transaction::<_, AnswerError, _>(async |conn| resolve_in(conn, resolution, now).await)
+        .await
+}
+
+/// A resolution as recorded, and whether it was recorded by an earlier, identical request.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub row: ResponseRow,
+    pub replayed: bool,
+}
+
+async fn resolve_in(
     conn: &mut AsyncPgConnection,
     resolution: Resolution,
     now: DateTime<Utc>,
-) -> Result<(ResponseRow, Vec<Uuid>), AnswerError> {
+) -> Result<Resolved, AnswerError> {
     let statement = own_statement(conn, None, resolution.statement_id).await?;
     let responses = rows::responses(conn, &[statement.id]).await?;
     let Some(dispute) = responses.iter().find(|r| r.kind == "dispute") else {
         return Err(AnswerError::NotDisputed(statement.id));
     };
-    if responses.iter().any(|r| r.kind == "resolution") {
+    let note = resolution.note.trim();
+    let mut accepted = resolution.accepted_lines;
+    accepted.sort_unstable();
+    accepted.dedup();
+    // A retry of the same resolution gets the first answer; a different one is refused.
+    if let Some(first) = responses.iter().find(|r| r.kind == "resolution") {
+        if first.accepted_lines == accepted && first.reason.as_deref() == Some(note) {
+            return Ok(Resolved {
+                row: first.clone(),
+                replayed: true,
+            });
+        }
         return Err(AnswerError::AlreadyResolved(statement.id));
     }
-    let note = resolution.note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
         return Err(AnswerError::Invalid(
             "a resolution needs a note of 1 to 2000 characters".into(),
         ));
     }
-    let mut accepted = resolution.accepted_lines;
-    accepted.sort_unstable();
-    accepted.dedup();
     if let Some(stray) = accepted
         .iter()
         .find(|line| !dispute.disputed_lines.contains(line))
@@ -236,16 +260,18 @@ pub async fn resolve(
     if !rows::insert_response(conn, &row).await? {
         return Err(AnswerError::AlreadyResolved(statement.id));
     }
-    let mut adjustments = Vec::with_capacity(accepted.len());
     for line in &accepted {
-        adjustments.push(adjust(conn, statement.partner_id, row.id, *line, now).await?);
+        adjust(conn, statement.partner_id, row.id, *line, now).await?;
     }
     tracing::info!(
         accepted = accepted.len(),
         "statement {} resolved",
         statement.sequence
     );
-    Ok((row, adjustments))
+    Ok(Resolved {
+        row,
+        replayed: false,
+    })
 }
 
 /// Posts the adjustment that reverses one settled line's money (and moves its points
