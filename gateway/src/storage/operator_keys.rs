@@ -3,12 +3,11 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use ed25519_dalek::VerifyingKey;
 
 use super::StorageError;
-use super::schema::{operator_keys, partner_keys};
+use super::partner_keys::{stored_public_key, stored_status, taken_by_any_key};
+use super::schema::operator_keys;
 use crate::domain::operators::{OperatorKey, OperatorRole};
-use crate::domain::partner_keys::KeyStatus;
 
 /// An `operator_keys` row.
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -25,26 +24,17 @@ pub struct OperatorKeyRow {
 
 impl From<OperatorKeyRow> for OperatorKey {
     fn from(row: OperatorKeyRow) -> Self {
-        // CHECK constraints: 32-byte keys written from validated points, known roles.
-        let bytes: [u8; 32] = row
-            .public_key
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("CHECK on operator_keys.public_key"));
         Self {
             kid: row.kid,
             name: row.name,
+            // CHECKed to the two roles.
             role: if row.role == "admin" {
                 OperatorRole::Admin
             } else {
                 OperatorRole::Finance
             },
-            public_key: VerifyingKey::from_bytes(&bytes)
-                .unwrap_or_else(|_| unreachable!("stored keys were valid points when registered")),
-            status: if row.status == "active" {
-                KeyStatus::Active
-            } else {
-                KeyStatus::Revoked
-            },
+            public_key: stored_public_key(row.public_key),
+            status: stored_status(&row.status),
             created_at: row.created_at,
             revoked_at: row.revoked_at,
         }
@@ -56,17 +46,7 @@ pub async fn insert(
     conn: &mut AsyncPgConnection,
     key: &OperatorKey,
 ) -> Result<Option<OperatorKey>, StorageError> {
-    let taken_by_partner = partner_keys::table
-        .filter(
-            partner_keys::kid
-                .eq(&key.kid)
-                .or(partner_keys::public_key.eq(key.public_key.as_bytes().as_slice())),
-        )
-        .count()
-        .get_result::<i64>(conn)
-        .await?
-        > 0;
-    if taken_by_partner {
+    if taken_by_any_key(conn, &key.kid, &key.public_key).await? {
         return Ok(None);
     }
     let row = OperatorKeyRow {

@@ -1,6 +1,7 @@
 //! The `partner_keys` table.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ed25519_dalek::VerifyingKey;
@@ -24,23 +25,55 @@ pub struct PartnerKeyRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A stored public key (partner or operator): rows are only written from validated keys and
+/// the columns are CHECKed to 32 bytes.
+pub(super) fn stored_public_key(bytes: Vec<u8>) -> VerifyingKey {
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("CHECK on the public_key column"));
+    VerifyingKey::from_bytes(&bytes)
+        .unwrap_or_else(|_| unreachable!("stored keys were valid points when registered"))
+}
+
+/// A stored key status (CHECKed to `active` or `revoked`).
+pub(super) fn stored_status(status: &str) -> KeyStatus {
+    if status == "active" {
+        KeyStatus::Active
+    } else {
+        KeyStatus::Revoked
+    }
+}
+
+/// Whether a key id or public key is registered already, as a partner or an operator key:
+/// both kinds share one namespace.
+pub(super) async fn taken_by_any_key(
+    conn: &mut AsyncPgConnection,
+    kid: &str,
+    public_key: &VerifyingKey,
+) -> Result<bool, StorageError> {
+    let public_key = public_key.as_bytes().as_slice();
+    let by_partner = partner_keys::table.filter(
+        partner_keys::kid
+            .eq(kid)
+            .or(partner_keys::public_key.eq(public_key)),
+    );
+    let by_operator = operator_keys::table.filter(
+        operator_keys::kid
+            .eq(kid)
+            .or(operator_keys::public_key.eq(public_key)),
+    );
+    Ok(diesel::select(exists(by_partner).or(exists(by_operator)))
+        .get_result(conn)
+        .await?)
+}
+
 impl From<PartnerKeyRow> for PartnerKey {
     fn from(row: PartnerKeyRow) -> Self {
-        // Rows are only written from validated keys and the column is CHECKed to 32 bytes.
-        let bytes: [u8; 32] = row
-            .public_key
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("CHECK on partner_keys.public_key"));
         Self {
             kid: row.kid,
             partner_id: PartnerId(row.partner_id),
-            public_key: VerifyingKey::from_bytes(&bytes)
-                .unwrap_or_else(|_| unreachable!("stored keys were valid points when registered")),
-            status: if row.status == "active" {
-                KeyStatus::Active
-            } else {
-                KeyStatus::Revoked
-            },
+            public_key: stored_public_key(row.public_key),
+            status: stored_status(&row.status),
             created_at: row.created_at,
             revoked_at: row.revoked_at,
         }
@@ -52,18 +85,7 @@ pub async fn insert(
     conn: &mut AsyncPgConnection,
     key: &PartnerKey,
 ) -> Result<Option<PartnerKey>, StorageError> {
-    // Partner and operator keys share one key-id and public-key namespace.
-    let taken_by_operator = operator_keys::table
-        .filter(
-            operator_keys::kid
-                .eq(&key.kid)
-                .or(operator_keys::public_key.eq(key.public_key.as_bytes().as_slice())),
-        )
-        .count()
-        .get_result::<i64>(conn)
-        .await?
-        > 0;
-    if taken_by_operator {
+    if taken_by_any_key(conn, &key.kid, &key.public_key).await? {
         return Ok(None);
     }
     let row = PartnerKeyRow {
