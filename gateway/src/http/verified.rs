@@ -34,9 +34,6 @@ pub struct RequestNonce(pub String);
 struct Signed {
     principal: Principal,
     body: Bytes,
-    method: String,
-    path: String,
-    query: Option<String>,
     message: MessageParts,
 }
 
@@ -75,14 +72,14 @@ impl VerifiedPartner {
         let key = self.caller.idempotency_key.clone().ok_or_else(|| {
             ApiError::internal("idempotent_request() called for a request without Idempotency-Key")
         })?;
-        let signed = &self.signed;
+        let message = &self.signed.message;
         Ok(IdempotentRequest::new(
             self.caller.partner_id,
             key,
-            &signed.method,
-            &signed.path,
-            signed.query.as_deref(),
-            &signed.body,
+            message.method.as_deref().unwrap_or_default(),
+            message.path.as_deref().unwrap_or_default(),
+            message.query.as_deref(),
+            &self.signed.body,
         ))
     }
 
@@ -227,9 +224,6 @@ async fn verify(req: HttpRequest, mut payload: Payload) -> Result<Signed, ApiErr
     Ok(Signed {
         principal,
         body,
-        method: req.method().as_str().to_owned(),
-        path: req.uri().path().to_owned(),
-        query: req.uri().query().map(str::to_owned),
         message,
     })
 }
