@@ -32,7 +32,6 @@ pub struct RequestNonce(pub String);
 /// check the signature again later.
 #[derive(Debug)]
 struct Signed {
-    principal: Principal,
     body: Bytes,
     message: MessageParts,
 }
@@ -185,7 +184,7 @@ fn signature_nonce(message: &MessageParts) -> Option<String> {
     parsed.first()?.params.nonce.clone()
 }
 
-async fn verify(req: HttpRequest, mut payload: Payload) -> Result<Signed, ApiError> {
+async fn verify(req: HttpRequest, mut payload: Payload) -> Result<(Principal, Signed), ApiError> {
     let state = req
         .app_data::<Data<AppState>>()
         .cloned()
@@ -221,11 +220,7 @@ async fn verify(req: HttpRequest, mut payload: Payload) -> Result<Signed, ApiErr
             span.record("key.id", operator.key_id.as_str());
         }
     }
-    Ok(Signed {
-        principal,
-        body,
-        message,
-    })
+    Ok((principal, Signed { body, message }))
 }
 
 impl FromRequest for VerifiedPartner {
@@ -235,12 +230,9 @@ impl FromRequest for VerifiedPartner {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let (req, payload) = (req.clone(), payload.take());
         Box::pin(async move {
-            let signed = verify(req, payload).await?;
-            match &signed.principal {
-                Principal::Partner(caller) => Ok(Self {
-                    caller: caller.clone(),
-                    signed,
-                }),
+            let (principal, signed) = verify(req, payload).await?;
+            match principal {
+                Principal::Partner(caller) => Ok(Self { caller, signed }),
                 Principal::Operator(operator) => Err(partner_key_required(format!(
                     "key {} belongs to an operator; partner endpoints take partner keys",
                     operator.key_id
@@ -257,12 +249,9 @@ impl FromRequest for VerifiedOperator {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let (req, payload) = (req.clone(), payload.take());
         Box::pin(async move {
-            let signed = verify(req, payload).await?;
-            match &signed.principal {
-                Principal::Operator(caller) => Ok(Self {
-                    caller: caller.clone(),
-                    signed,
-                }),
+            let (principal, signed) = verify(req, payload).await?;
+            match principal {
+                Principal::Operator(caller) => Ok(Self { caller, signed }),
                 Principal::Partner(partner) => Err(operator_key_required(format!(
                     "key {} belongs to partner {}; operator endpoints take operator keys",
                     partner.key_id, partner.partner_code
