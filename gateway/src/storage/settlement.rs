@@ -56,15 +56,6 @@ pub async fn terms_of(
         .await?)
 }
 
-/// One terms version by id.
-pub async fn terms(conn: &mut AsyncPgConnection, id: Uuid) -> Result<TermsRow, StorageError> {
-    Ok(partner_terms::table
-        .find(id)
-        .select(TermsRow::as_select())
-        .first(conn)
-        .await?)
-}
-
 /// The partners that have terms (and so are settled), with their codes.
 pub async fn settled_partners(
     conn: &mut AsyncPgConnection,
