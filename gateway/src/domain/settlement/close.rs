@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, DurationRound as _, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use partners::jwk::PrivateKey;
 use partners::settlement::STATEMENT_TYPE;
@@ -148,8 +148,7 @@ async fn close_next(
             sequence: last.as_ref().map_or(1, |s| s.sequence + 1),
             period_start: start,
             period_end: end,
-            // PostgreSQL keeps microseconds: the payload must say what a regeneration will read.
-            closed_at: now.duration_trunc(Duration::microseconds(1)).unwrap_or(now),
+            closed_at: super::stored_time(now),
             terms,
             opening_minor: last.as_ref().map_or(0, |s| s.closing_minor),
             previous_sha256: last

@@ -52,6 +52,14 @@ impl From<&Terms> for TermsRow {
     }
 }
 
+/// `now` as PostgreSQL keeps it (microseconds): a time written into a signed payload or an
+/// answer must read back the same.
+pub fn stored_time(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::DurationRound as _;
+    now.duration_trunc(chrono::Duration::microseconds(1))
+        .unwrap_or(now)
+}
+
 /// The terms in force at `instant`, from a partner's versions (oldest first).
 pub fn terms_at(versions: &[Terms], instant: DateTime<Utc>) -> Option<&Terms> {
     versions

@@ -171,7 +171,7 @@ pub async fn answer(
         reason: answer.reason.map(|r| r.trim().to_owned()),
         key_id: answer.key_id,
         signed_request: answer.signed_request,
-        created_at: now,
+        created_at: super::stored_time(now),
     };
     if !rows::insert_response(conn, &row).await? {
         return Err(AnswerError::AlreadyAnswered(statement.id));
@@ -255,7 +255,7 @@ async fn resolve_in(
         reason: Some(note.to_owned()),
         key_id: resolution.key_id,
         signed_request: resolution.signed_request,
-        created_at: now,
+        created_at: super::stored_time(now),
     };
     if !rows::insert_response(conn, &row).await? {
         return Err(AnswerError::AlreadyResolved(statement.id));
