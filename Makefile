@@ -11,7 +11,7 @@ SERVICES_ENV := .data/services.env
 WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) && \
 	{ [ -n "$${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="$${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"; } &&
 
-.PHONY: help run test stop services build migrate demo lint interop-deps clean-data bench
+.PHONY: help run test stop services build migrate demo lint interop-deps clean-data bench bench-reconcile
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL + Redis, migrate, load the demo network, serve"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
 	@echo "make stop    stop the project-local PostgreSQL and Redis"
 	@echo "make bench   baseline + load test against a release gateway (after make run has loaded the demo)"
+	@echo "make bench-reconcile   a 1,000,000-row partner file reconciled against the ledger"
 
 services:
 	@scripts/dev-services.sh up
@@ -63,6 +64,10 @@ lint:
 # Needs the services and the demo network (make run, or make demo); starts its own release gateway.
 bench: demo
 	@scripts/bench.sh
+
+# Grows one demo partner's ledger to a million transfers (once), then times a reconciliation.
+bench-reconcile: demo
+	@scripts/bench-reconcile.sh
 
 clean-data: stop
 	rm -rf .data

@@ -17,7 +17,7 @@ use crate::domain::partner_keys;
 use crate::domain::partners::{self, NewBranch, NewPartner, PartnerKind};
 use crate::settlement_cli::{
     OperatorsCommand, StatementsCommand, TermsCommand, operators, reconcile_file, settle,
-    statements, terms,
+    statements, terms, write_partner_file,
 };
 use crate::storage::{Storage, migrations};
 
@@ -92,12 +92,8 @@ enum Command {
     Reconcile {
         #[arg(long)]
         partner: String,
-        /// Window start (RFC 3339).
-        #[arg(long)]
-        from: chrono::DateTime<chrono::Utc>,
-        /// Window end, exclusive (RFC 3339).
-        #[arg(long)]
-        to: chrono::DateTime<chrono::Utc>,
+        #[command(flatten)]
+        window: Window,
         /// Also write the exceptions as CSV here.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -214,6 +210,38 @@ enum DemoCommand {
         #[arg(long, default_value_t = 1000)]
         members: u64,
     },
+    /// Write a partner's own transaction file from the ledger, with seeded differences
+    /// of every class a reconciliation reports (for the walkthrough and the benchmark).
+    PartnerFile {
+        #[arg(long)]
+        partner: String,
+        #[command(flatten)]
+        window: Window,
+        /// Seeds of each class (fewer if the ledger has too few transfers).
+        #[arg(long, default_value_t = 2)]
+        seeds: usize,
+        out: PathBuf,
+    },
+}
+
+/// A reconciliation window: the partner's whole history up to now unless given.
+#[derive(clap::Args)]
+struct Window {
+    /// Window start (RFC 3339); the partner's first transfer if absent.
+    #[arg(long)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Window end, exclusive (RFC 3339); now if absent.
+    #[arg(long)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Window {
+    fn resolve(&self) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        (
+            self.from.unwrap_or(chrono::DateTime::UNIX_EPOCH),
+            self.to.unwrap_or_else(chrono::Utc::now),
+        )
+    }
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
@@ -450,6 +478,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Demo {
+            command:
+                DemoCommand::PartnerFile {
+                    partner,
+                    window,
+                    seeds,
+                    out,
+                },
+        } => {
+            let storage = storage(&config).await?;
+            let (from, to) = window.resolve();
+            write_partner_file(&storage, &partner, from, to, seeds, &out).await?;
+        }
         Command::Check => {
             let storage = storage(&config).await?;
             let report = crate::domain::ledger::check::check(&storage).await?;
@@ -527,12 +568,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Reconcile {
             partner,
-            from,
-            to,
+            window,
             csv,
             file,
         } => {
             let storage = storage(&config).await?;
+            let (from, to) = window.resolve();
             reconcile_file(&storage, &partner, from, to, &file, csv.as_deref()).await?;
         }
         Command::Cards { command } => {

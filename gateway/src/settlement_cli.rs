@@ -302,3 +302,35 @@ pub async fn reconcile_file(
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
+
+/// `clubgate demo partner-file`: the partner's file from the ledger, with seeded differences.
+pub async fn write_partner_file(
+    storage: &Storage,
+    partner: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    seeds: usize,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let entries = reconcile::ledger_entries(storage, partner, from, to).await?;
+    let file =
+        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let seeded = crate::demo::partner_file::write(&entries, seeds, std::io::BufWriter::new(file))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "wrote {} rows for {partner} to {} ({} seeds of each class); a reconciliation must report:",
+        seeded.rows,
+        out.display(),
+        seeded.per_class
+    );
+    for (status, count) in &seeded.expected {
+        println!("  {status:<20} {count:>9}");
+    }
+    println!(
+        "run: clubgate reconcile --partner {partner} --from {} --to {} {}",
+        from.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        to.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        out.display()
+    );
+    Ok(())
+}

@@ -431,6 +431,25 @@ pub async fn reconcile_partner(
     to: DateTime<Utc>,
     file: impl Read + Send + 'static,
 ) -> Result<Report, ReconcileError> {
+    let ledger = ledger_entries(storage, code, from, to).await?;
+    let scope = Scope {
+        partner: code.to_owned(),
+        from,
+        to,
+    };
+    tokio::task::spawn_blocking(move || reconcile(scope, ledger, file))
+        .await
+        .map_err(|e| ReconcileError::Unreadable(e.to_string()))?
+}
+
+/// The ledger side of a reconciliation: the posted transfers of the partner with `code`
+/// in `[from, to)`, oldest first.
+pub async fn ledger_entries(
+    storage: &crate::storage::Storage,
+    code: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<LedgerEntry>, ReconcileError> {
     use super::close::first_id_at;
     use crate::storage::settlement as rows;
     let storage_error = |e: crate::storage::StorageError| ReconcileError::Storage(e.to_string());
@@ -442,7 +461,7 @@ pub async fn reconcile_partner(
     if from >= to {
         return Err(ReconcileError::Window);
     }
-    let ledger: Vec<LedgerEntry> =
+    Ok(
         rows::reconciliation_rows(&mut conn, partner.id.0, first_id_at(from), first_id_at(to))
             .await
             .map_err(storage_error)?
@@ -458,16 +477,8 @@ pub async fn reconcile_partner(
                     amount_minor: row.amount_minor,
                 })
             })
-            .collect();
-    drop(conn);
-    let scope = Scope {
-        partner: code.to_owned(),
-        from,
-        to,
-    };
-    tokio::task::spawn_blocking(move || reconcile(scope, ledger, file))
-        .await
-        .map_err(|e| ReconcileError::Unreadable(e.to_string()))?
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! can load the network every time. Members are generated from a fixed seed, so
 //! every installation has the same demo cards (listed in the README).
 
+pub mod partner_file;
+
 use std::path::{Path, PathBuf};
 
 use ::partners::jwk::Jwk;
