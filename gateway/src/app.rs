@@ -26,6 +26,7 @@ pub struct AppState {
     pub idempotency: IdempotencySettings,
     pub settlement: CloseSettings,
     pub max_body_bytes: usize,
+    pub max_upload_bytes: usize,
     pub program: ProgramSettings,
     pub member_data_keys: MemberDataKeys,
     /// Where earns and redemptions are committed, in batches.
@@ -80,6 +81,7 @@ impl AppState {
             },
             settlement: config.settlement,
             max_body_bytes: config.server.max_body_bytes,
+            max_upload_bytes: config.server.max_upload_bytes,
             program: config.program.clone(),
             member_data_keys: config.member_data_keys.clone(),
         }

@@ -79,6 +79,8 @@ struct RawServer {
     shutdown_timeout_secs: u64,
     #[serde(default = "defaults::max_body_bytes")]
     max_body_bytes: usize,
+    #[serde(default = "defaults::max_upload_bytes")]
+    max_upload_bytes: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +221,10 @@ mod defaults {
     pub fn max_body_bytes() -> usize {
         1024 * 1024
     }
+    /// Streamed uploads (reconciliation files): about 30 million rows.
+    pub fn max_upload_bytes() -> usize {
+        2 * 1024 * 1024 * 1024
+    }
     pub fn pool_size() -> usize {
         16
     }
@@ -268,6 +274,7 @@ pub struct ServerConfig {
     pub workers: usize,
     pub shutdown_timeout: Duration,
     pub max_body_bytes: usize,
+    pub max_upload_bytes: usize,
 }
 
 /// TLS settings, validated.
@@ -470,6 +477,9 @@ impl Config {
         if raw.server.max_body_bytes == 0 {
             return Err(invalid("server.max_body_bytes", "must be above zero"));
         }
+        if raw.server.max_upload_bytes == 0 {
+            return Err(invalid("server.max_upload_bytes", "must be above zero"));
+        }
         if raw.database.pool_size == 0 {
             return Err(invalid("database.pool_size", "must be above zero"));
         }
@@ -624,6 +634,7 @@ impl Config {
                 workers,
                 shutdown_timeout: Duration::from_secs(raw.server.shutdown_timeout_secs),
                 max_body_bytes: raw.server.max_body_bytes,
+                max_upload_bytes: raw.server.max_upload_bytes,
             },
             database_url,
             database_pool_size: raw.database.pool_size,

@@ -133,6 +133,30 @@ pub fn verify_receipt(
     Ok(kid)
 }
 
+/// A request body and its media type.
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+impl Body {
+    pub fn json(bytes: Vec<u8>) -> Self {
+        Self {
+            content_type: "application/json",
+            bytes,
+        }
+    }
+
+    /// A CSV file (a reconciliation's partner file).
+    pub fn csv(bytes: Vec<u8>) -> Self {
+        Self {
+            content_type: "text/csv",
+            bytes,
+        }
+    }
+}
+
 /// A verified answer from the gateway.
 #[derive(Debug, Clone)]
 pub struct Receipt<T> {
@@ -221,7 +245,7 @@ impl Client {
         &self,
         method: Method,
         path_and_query: &str,
-        body: Option<Vec<u8>>,
+        body: Option<Body>,
         idempotency_key: Option<&str>,
     ) -> Result<Receipt<Vec<u8>>, ClientError> {
         let url = self.base.join(path_and_query)?;
@@ -237,13 +261,14 @@ impl Client {
             url.query(),
         );
         let mut request = self.http.request(method.clone(), url.clone());
-        if let Some(body) = &body {
-            let content_digest = digest::content_digest(body);
+        let has_body = body.is_some();
+        if let Some(body) = body {
+            let content_digest = digest::content_digest(&body.bytes);
             message.add_header("content-digest", &content_digest);
             request = request
-                .header("content-type", "application/json")
+                .header("content-type", body.content_type)
                 .header("content-digest", content_digest)
-                .body(body.clone());
+                .body(body.bytes);
         }
         if let Some(key) = idempotency_key {
             message.add_header(protocol::IDEMPOTENCY_KEY, key);
@@ -257,11 +282,8 @@ impl Client {
             keyid: Some(self.key.kid.clone()),
             ..SignatureParams::default()
         };
-        let components = protocol::required_request_components(
-            method.as_str(),
-            url.query().is_some(),
-            body.is_some(),
-        );
+        let components =
+            protocol::required_request_components(method.as_str(), url.query().is_some(), has_body);
         let signed = signatures::sign(
             &message,
             protocol::REQUEST_LABEL,
@@ -304,7 +326,7 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-        body: Option<Vec<u8>>,
+        body: Option<Body>,
         idempotency_key: Option<&str>,
     ) -> Result<Receipt<T>, ClientError> {
         let receipt = self.send(method, path, body, idempotency_key).await?;
@@ -339,8 +361,29 @@ impl Client {
         body: &B,
     ) -> Result<Receipt<T>, ClientError> {
         let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-        self.call(Method::POST, path, Some(bytes), Some(idempotency_key))
-            .await
+        self.call(
+            Method::POST,
+            path,
+            Some(Body::json(bytes)),
+            Some(idempotency_key),
+        )
+        .await
+    }
+
+    /// A signed, idempotent POST of a CSV file, decoded as `T`.
+    pub async fn post_csv<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        idempotency_key: &str,
+        csv: Vec<u8>,
+    ) -> Result<Receipt<T>, ClientError> {
+        self.call(
+            Method::POST,
+            path,
+            Some(Body::csv(csv)),
+            Some(idempotency_key),
+        )
+        .await
     }
 
     /// `GET /v1/statements`: this partner's settlement statements.

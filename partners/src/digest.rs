@@ -30,31 +30,71 @@ pub fn content_digest(body: &[u8]) -> String {
 /// Every supported algorithm present must match; unknown ones are ignored, but
 /// at least one supported algorithm must be present.
 pub fn verify(header: &str, body: &[u8]) -> Result<(), DigestError> {
-    let dict: Dictionary = Parser::new(header)
-        .parse()
-        .map_err(|_| DigestError::Malformed)?;
-    let mut checked = 0;
-    for (name, entry) in &dict {
-        let ListEntry::Item(item) = entry else {
-            return Err(DigestError::Malformed);
+    let mut verifier = DigestVerifier::new(header)?;
+    verifier.update(body);
+    verifier.finish()
+}
+
+/// A `Content-Digest` checked against a body that arrives in pieces (uploads too large
+/// to hold): the same rules as [`verify`].
+pub struct DigestVerifier {
+    sha256: Option<(Sha256, Vec<u8>)>,
+    sha512: Option<(Sha512, Vec<u8>)>,
+}
+
+impl DigestVerifier {
+    /// Reads the expected digests from the header value.
+    pub fn new(header: &str) -> Result<Self, DigestError> {
+        let dict: Dictionary = Parser::new(header)
+            .parse()
+            .map_err(|_| DigestError::Malformed)?;
+        let mut verifier = Self {
+            sha256: None,
+            sha512: None,
         };
-        let BareItem::ByteSequence(expected) = &item.bare_item else {
-            return Err(DigestError::Malformed);
-        };
-        let actual: Vec<u8> = match name.as_str() {
-            "sha-256" => Sha256::digest(body).to_vec(),
-            "sha-512" => Sha512::digest(body).to_vec(),
-            _ => continue,
-        };
-        if &actual != expected {
-            return Err(DigestError::Mismatch);
+        for (name, entry) in &dict {
+            let ListEntry::Item(item) = entry else {
+                return Err(DigestError::Malformed);
+            };
+            let BareItem::ByteSequence(expected) = &item.bare_item else {
+                return Err(DigestError::Malformed);
+            };
+            match name.as_str() {
+                "sha-256" => verifier.sha256 = Some((Sha256::new(), expected.clone())),
+                "sha-512" => verifier.sha512 = Some((Sha512::new(), expected.clone())),
+                _ => {}
+            }
         }
-        checked += 1;
+        if verifier.sha256.is_none() && verifier.sha512.is_none() {
+            return Err(DigestError::NoSupportedAlgorithm);
+        }
+        Ok(verifier)
     }
-    if checked == 0 {
-        return Err(DigestError::NoSupportedAlgorithm);
+
+    /// Feeds the next piece of the body.
+    pub fn update(&mut self, bytes: &[u8]) {
+        if let Some((hasher, _)) = &mut self.sha256 {
+            hasher.update(bytes);
+        }
+        if let Some((hasher, _)) = &mut self.sha512 {
+            hasher.update(bytes);
+        }
     }
-    Ok(())
+
+    /// Whether the whole body matched every supported digest the header named.
+    pub fn finish(self) -> Result<(), DigestError> {
+        let matches256 = self
+            .sha256
+            .is_none_or(|(hasher, expected)| hasher.finalize().as_slice() == expected);
+        let matches512 = self
+            .sha512
+            .is_none_or(|(hasher, expected)| hasher.finalize().as_slice() == expected);
+        if matches256 && matches512 {
+            Ok(())
+        } else {
+            Err(DigestError::Mismatch)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -91,5 +131,21 @@ mod tests {
             verify("not a dictionary ((", b""),
             Err(DigestError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_body_in_pieces_verifies_like_the_whole() {
+        let body = b"reference,type,points,amount,time\nR1,earn,10,1000,2026-11-22T10:00:00Z\n";
+        let sha512 = format!("sha-512=:{}:", STANDARD.encode(Sha512::digest(body)));
+        let header = format!("{}, {sha512}", content_digest(body));
+        let mut verifier = DigestVerifier::new(&header).unwrap();
+        for piece in body.chunks(7) {
+            verifier.update(piece);
+        }
+        assert_eq!(verifier.finish(), Ok(()));
+
+        let mut short = DigestVerifier::new(&header).unwrap();
+        short.update(&body[..body.len() - 1]);
+        assert_eq!(short.finish(), Err(DigestError::Mismatch));
     }
 }

@@ -13,6 +13,7 @@ mod ledger_model;
 mod migrations;
 mod openapi;
 mod partner;
+mod reconciliation;
 mod redis_outage;
 mod settlement;
 mod signatures;

@@ -67,7 +67,17 @@ enum Signer {
 #[derive(Debug)]
 pub struct IncomingRequest<'a> {
     pub message: &'a MessageParts,
-    pub body: &'a [u8],
+    pub body: RequestBody<'a>,
+}
+
+/// The body of an incoming request, as far as it has arrived.
+#[derive(Debug, Clone, Copy)]
+pub enum RequestBody<'a> {
+    /// Read whole before authentication: its `Content-Digest` is checked here.
+    Whole(&'a [u8]),
+    /// An upload still arriving: the `Content-Digest` must be present and signed, and
+    /// the caller checks the body against it as it streams.
+    Streaming,
 }
 
 /// Why a request was not accepted as coming from a partner.
@@ -144,6 +154,15 @@ impl ReplayGuard {
     /// Redis failed at `now`; returns when the outage began.
     fn redis_failed(&mut self, now: i64) -> i64 {
         *self.redis_down_since.get_or_insert(now)
+    }
+}
+
+impl From<partners::digest::DigestError> for AuthError {
+    fn from(err: partners::digest::DigestError) -> Self {
+        match err {
+            partners::digest::DigestError::Mismatch => Self::DigestMismatch,
+            other => Self::DigestMalformed(other.to_string()),
+        }
     }
 }
 
@@ -299,7 +318,10 @@ impl Authenticator {
             None if is_post => return Err(AuthError::IdempotencyKeyMissing),
             None => None,
         };
-        let has_body = !request.body.is_empty();
+        let has_body = match request.body {
+            RequestBody::Whole(body) => !body.is_empty(),
+            RequestBody::Streaming => true,
+        };
         if has_body && message.header("content-digest").is_none() {
             return Err(AuthError::DigestMissing);
         }
@@ -347,11 +369,10 @@ impl Authenticator {
             return Err(AuthError::PartnerInactive(owner.partner_code.clone()));
         }
 
-        if let Some(content_digest) = message.header("content-digest") {
-            partners::digest::verify(&content_digest, request.body).map_err(|e| match e {
-                partners::digest::DigestError::Mismatch => AuthError::DigestMismatch,
-                other => AuthError::DigestMalformed(other.to_string()),
-            })?;
+        if let (Some(content_digest), RequestBody::Whole(body)) =
+            (message.header("content-digest"), request.body)
+        {
+            partners::digest::verify(&content_digest, body).map_err(AuthError::from)?;
         }
         parsed.verify(message, &public_key).map_err(|e| match e {
             SignatureError::Invalid => AuthError::SignatureInvalid,

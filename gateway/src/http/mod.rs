@@ -20,4 +20,5 @@ pub mod reversals;
 pub mod routes;
 pub mod statements;
 pub mod transactions;
+pub mod upload;
 pub mod verified;

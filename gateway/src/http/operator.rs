@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, invalid_request};
 use super::statements::{lines_response, response_view, statement_view};
-use super::verified::VerifiedOperator;
+use super::verified::{StreamingOperator, VerifiedOperator};
 use crate::app::AppState;
 use crate::domain::operators::OperatorRole;
 use crate::domain::settlement::responses::{self, Resolution};
@@ -294,7 +294,7 @@ pub async fn position(
 #[post("/v1/operator/reconciliations")]
 pub async fn reconciliation(
     state: Data<AppState>,
-    request: VerifiedOperator,
+    request: StreamingOperator,
     query: Query<WindowQuery>,
 ) -> Result<HttpResponse, ApiError> {
     request.require(OperatorRole::Finance)?;
@@ -302,9 +302,16 @@ pub async fn reconciliation(
         .partner
         .clone()
         .ok_or_else(|| invalid_request("partner is required"))?;
-    let body = std::io::Cursor::new(request.body().to_vec());
-    let report =
-        reconcile::reconcile_partner(&state.storage, &code, query.from, query.to, body).await?;
+    let ledger = reconcile::ledger_entries(&state.storage, &code, query.from, query.to).await?;
+    let scope = reconcile::Scope {
+        partner: code.clone(),
+        from: query.from,
+        to: query.to,
+    };
+    let report = request
+        .upload()
+        .feed(move |file| reconcile::reconcile(scope, ledger, file))
+        .await??;
     if query.format.unwrap_or_default() == Format::Csv {
         return Ok(csv_response(
             &format!("{code}-reconciliation"),

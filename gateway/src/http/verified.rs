@@ -3,13 +3,15 @@
 //! made with a key of that kind of principal.
 //!
 //! The extractors read the body themselves (the digest must be checked against
-//! the exact bytes), so handlers parse JSON from it with `json()`.
+//! the exact bytes), so handlers parse JSON from it with `json()`; an upload
+//! (`StreamingOperator`) is checked as it streams instead.
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use partners::digest::DigestVerifier;
 use partners::signatures::{self, MessageParts};
 use serde::de::DeserializeOwned;
 
@@ -17,9 +19,10 @@ use super::error::{
     ApiError, body_unreadable, malformed_json, operator_key_required, partner_key_required,
     payload_too_large, role_not_granted,
 };
+use super::upload::Upload;
 use crate::app::AppState;
 use crate::domain::authentication::{
-    AuthenticatedOperator, AuthenticatedPartner, IncomingRequest, Principal,
+    AuthError, AuthenticatedOperator, AuthenticatedPartner, IncomingRequest, Principal, RequestBody,
 };
 use crate::domain::idempotency::IdempotentRequest;
 use crate::domain::operators::OperatorRole;
@@ -122,26 +125,12 @@ pub struct VerifiedOperator {
 impl VerifiedOperator {
     /// The caller, if its key holds `role`.
     pub fn require(&self, role: OperatorRole) -> Result<&AuthenticatedOperator, ApiError> {
-        if self.caller.role == role {
-            Ok(&self.caller)
-        } else {
-            Err(role_not_granted(format!(
-                "this endpoint needs the {} role; key {} holds {}",
-                role.as_str(),
-                self.caller.key_id,
-                self.caller.role.as_str()
-            )))
-        }
+        require(&self.caller, role)
     }
 
     /// The body as JSON of type `T`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_json(&self.signed.body)
-    }
-
-    /// The raw body.
-    pub fn body(&self) -> &[u8] {
-        &self.signed.body
     }
 
     /// The request as signed (see [`VerifiedPartner::signed_record`]).
@@ -184,29 +173,26 @@ fn signature_nonce(message: &MessageParts) -> Option<String> {
     parsed.first()?.params.nonce.clone()
 }
 
-async fn verify(req: HttpRequest, mut payload: Payload) -> Result<(Principal, Signed), ApiError> {
-    let state = req
-        .app_data::<Data<AppState>>()
+fn app_state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
+    req.app_data::<Data<AppState>>()
         .cloned()
-        .ok_or_else(|| ApiError::internal("AppState missing from the app"))?;
-    let limit = state.max_body_bytes;
-    let body = Bytes::from_request(&req, &mut payload)
-        .await
-        .map_err(|err| match err.as_error::<PayloadError>() {
-            Some(PayloadError::Overflow) => payload_too_large(limit),
-            _ => body_unreadable(err),
-        })?;
-    let message = message_parts(&req);
-    if let Some(nonce) = signature_nonce(&message) {
+        .ok_or_else(|| ApiError::internal("AppState missing from the app"))
+}
+
+/// Who signed `message`, with the request span and the receipt's nonce filled in.
+async fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+    message: &MessageParts,
+    body: RequestBody<'_>,
+) -> Result<Principal, ApiError> {
+    if let Some(nonce) = signature_nonce(message) {
         req.extensions_mut().insert(RequestNonce(nonce));
     }
     let principal = state
         .authenticator
         .authenticate(
-            &IncomingRequest {
-                message: &message,
-                body: &body,
-            },
+            &IncomingRequest { message, body },
             chrono::Utc::now().timestamp(),
         )
         .await?;
@@ -220,7 +206,94 @@ async fn verify(req: HttpRequest, mut payload: Payload) -> Result<(Principal, Si
             span.record("key.id", operator.key_id.as_str());
         }
     }
+    Ok(principal)
+}
+
+/// Reads the whole body (within `server.max_body_bytes`), then authenticates.
+async fn verify(req: HttpRequest, mut payload: Payload) -> Result<(Principal, Signed), ApiError> {
+    let state = app_state(&req)?;
+    let limit = state.max_body_bytes;
+    let body = Bytes::from_request(&req, &mut payload)
+        .await
+        .map_err(|err| match err.as_error::<PayloadError>() {
+            Some(PayloadError::Overflow) => payload_too_large(limit),
+            _ => body_unreadable(err),
+        })?;
+    let message = message_parts(&req);
+    let principal = authenticate(&req, &state, &message, RequestBody::Whole(&body)).await?;
     Ok((principal, Signed { body, message }))
+}
+
+fn operator_only(principal: Principal) -> Result<AuthenticatedOperator, ApiError> {
+    match principal {
+        Principal::Operator(caller) => Ok(caller),
+        Principal::Partner(partner) => Err(operator_key_required(format!(
+            "key {} belongs to partner {}; operator endpoints take operator keys",
+            partner.key_id, partner.partner_code
+        ))),
+    }
+}
+
+fn require(
+    caller: &AuthenticatedOperator,
+    role: OperatorRole,
+) -> Result<&AuthenticatedOperator, ApiError> {
+    if caller.role == role {
+        Ok(caller)
+    } else {
+        Err(role_not_granted(format!(
+            "this endpoint needs the {} role; key {} holds {}",
+            role.as_str(),
+            caller.key_id,
+            caller.role.as_str()
+        )))
+    }
+}
+
+/// An upload signed with an operator key: the signature over the headers is checked
+/// before the body is read, and the body against their `Content-Digest` as it streams
+/// (within `server.max_upload_bytes`).
+pub struct StreamingOperator {
+    caller: AuthenticatedOperator,
+    upload: Upload,
+}
+
+impl StreamingOperator {
+    /// The caller, if its key holds `role`.
+    pub fn require(&self, role: OperatorRole) -> Result<&AuthenticatedOperator, ApiError> {
+        require(&self.caller, role)
+    }
+
+    /// The body, to be fed to the work that reads it.
+    pub fn upload(self) -> Upload {
+        self.upload
+    }
+}
+
+impl FromRequest for StreamingOperator {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let message = message_parts(&req);
+            let principal = authenticate(&req, &state, &message, RequestBody::Streaming).await?;
+            let caller = operator_only(principal)?;
+            // The authenticator made sure the header is there and signed.
+            let digest = DigestVerifier::new(&message.header("content-digest").unwrap_or_default())
+                .map_err(AuthError::from)?;
+            Ok(Self {
+                caller,
+                upload: Upload {
+                    payload,
+                    digest,
+                    limit: state.max_upload_bytes,
+                },
+            })
+        })
+    }
 }
 
 impl FromRequest for VerifiedPartner {
@@ -250,13 +323,8 @@ impl FromRequest for VerifiedOperator {
         let (req, payload) = (req.clone(), payload.take());
         Box::pin(async move {
             let (principal, signed) = verify(req, payload).await?;
-            match principal {
-                Principal::Operator(caller) => Ok(Self { caller, signed }),
-                Principal::Partner(partner) => Err(operator_key_required(format!(
-                    "key {} belongs to partner {}; operator endpoints take operator keys",
-                    partner.key_id, partner.partner_code
-                ))),
-            }
+            let caller = operator_only(principal)?;
+            Ok(Self { caller, signed })
         })
     }
 }

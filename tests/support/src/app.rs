@@ -112,6 +112,7 @@ impl TestApp {
             workers = 1
             shutdown_timeout_secs = 1
             max_body_bytes = 65536
+            max_upload_bytes = 1048576
             [database]
             pool_size = 4
             [redis]

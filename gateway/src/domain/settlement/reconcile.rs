@@ -109,6 +109,13 @@ struct ParsedRow {
 }
 
 fn parse_row(record: &csv::ByteRecord, columns: &[usize; 5]) -> Result<ParsedRow, String> {
+    let needed = columns.iter().max().map_or(0, |last| last + 1);
+    if record.len() < needed {
+        return Err(format!(
+            "the row has {} fields; the columns need {needed}",
+            record.len()
+        ));
+    }
     let field = |i: usize| -> Result<&str, String> {
         let bytes = record.get(columns[i]).unwrap_or_default();
         std::str::from_utf8(bytes)
