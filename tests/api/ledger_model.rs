@@ -2,137 +2,18 @@
 //! expiry and lot order, the invariant check catching tampering, and property
 //! tests over random sequences of operations.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use diesel_async::RunQueryDsl as _;
-use gateway::domain::cards::CardNumber;
-use gateway::domain::ledger::{
-    self, EarnRequest, LedgerError, RedeemRequest, ReverseRequest, Teller,
-};
-use gateway::domain::member_data::PersonalData;
+use gateway::domain::ledger::{self, EarnRequest, LedgerError, ReverseRequest};
 use proptest::prelude::*;
+use test_support::TestApp;
 use test_support::app::unique_code;
-use test_support::{TestApp, TestPartner};
-
-struct Till<'a> {
-    app: &'a TestApp,
-    teller: Teller,
-}
-
-impl Till<'_> {
-    async fn enroll(&self, phone: &str) -> CardNumber {
-        let mut conn = self.app.db.connect().await;
-        let personal =
-            PersonalData::parse("Model Member", phone, None, None, Utc::now().date_naive())
-                .unwrap();
-        let keys = &self.app.config.member_data_keys;
-        let new = gateway::domain::members::NewMember {
-            branch: "main".into(),
-            personal,
-            card: None,
-        };
-        gateway::domain::members::enroll(
-            &mut conn,
-            &self.app.config.program,
-            keys,
-            &self.teller,
-            new,
-            Utc::now(),
-        )
-        .await
-        .unwrap()
-        .card
-    }
-
-    async fn earn(
-        &self,
-        card: &CardNumber,
-        points: i64,
-        now: DateTime<Utc>,
-    ) -> Result<ledger::Movement, LedgerError> {
-        let mut conn = self.app.db.connect().await;
-        let request = EarnRequest {
-            branch: "main".into(),
-            card: card.clone(),
-            amount_minor: points * 10_000,
-            currency: "IRR".into(),
-            reference: unique_code("order"),
-            release_at: None,
-        };
-        let result = ledger::earn(
-            &mut conn,
-            &self.app.config.program,
-            &self.teller,
-            request,
-            now,
-        )
-        .await;
-        self.committed(&result).await;
-        result
-    }
-
-    /// What the HTTP path does after a commit: refresh the member's cached card view.
-    async fn committed(&self, result: &Result<ledger::Movement, LedgerError>) {
-        if let Ok(movement) = result
-            && let Some(member) = movement.transfer.member_id
-        {
-            ledger::committed(&self.app.storage, member).await;
-        }
-    }
-
-    async fn redeem(
-        &self,
-        card: &CardNumber,
-        points: i64,
-        hold: bool,
-        now: DateTime<Utc>,
-    ) -> Result<ledger::Movement, LedgerError> {
-        let mut conn = self.app.db.connect().await;
-        let request = RedeemRequest {
-            branch: "main".into(),
-            card: card.clone(),
-            points,
-            reference: unique_code("bill"),
-            hold: hold.then_some(None),
-        };
-        let result = ledger::redeem(
-            &mut conn,
-            &self.app.config.program,
-            &self.teller,
-            request,
-            now,
-        )
-        .await;
-        self.committed(&result).await;
-        result
-    }
-
-    async fn available(&self, card: &CardNumber) -> i64 {
-        let mut conn = self.app.db.connect().await;
-        let (_, member) = gateway::storage::members::find_card(&mut conn, card.as_str())
-            .await
-            .unwrap()
-            .unwrap();
-        gateway::storage::ledger::member_account(&mut conn, member.id)
-            .await
-            .unwrap()
-            .available()
-    }
-}
-
-async fn till(app: &TestApp) -> (TestPartner, Till<'_>) {
-    let partner = app.seed_partner().await;
-    app.seed_rule(&partner).await;
-    let teller = Teller {
-        partner_id: partner.partner.id,
-        idempotency_key: None,
-    };
-    (partner, Till { app, teller })
-}
+use test_support::till::Till;
 
 #[tokio::test]
 async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first() {
     let app = TestApp::spawn().await;
-    let (_partner, till) = till(&app).await;
+    let (_partner, till) = Till::open(&app).await;
     let card = till.enroll("+989120000001").await;
     let t0 = Utc::now();
     till.earn(&card, 100, t0).await.unwrap();
@@ -182,7 +63,7 @@ async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first(
 #[tokio::test]
 async fn a_card_check_does_not_count_expired_points() {
     let app = TestApp::spawn().await;
-    let (partner, till) = till(&app).await;
+    let (partner, till) = Till::open(&app).await;
     let card = till.enroll("+989120000002").await;
     till.earn(&card, 100, Utc::now() - Duration::days(731))
         .await
@@ -202,7 +83,7 @@ async fn a_card_check_does_not_count_expired_points() {
 #[tokio::test]
 async fn tiers_follow_lifetime_earned_points() {
     let app = TestApp::spawn().await;
-    let (partner, till) = till(&app).await;
+    let (partner, till) = Till::open(&app).await;
     let card = till.enroll("+989120000003").await;
     till.earn(&card, 4_999, Utc::now()).await.unwrap();
     assert_eq!(
@@ -244,7 +125,7 @@ async fn tiers_follow_lifetime_earned_points() {
 #[tokio::test]
 async fn the_check_detects_a_tampered_projection_lot_or_transfer_table() {
     let app = TestApp::spawn().await;
-    let (_partner, till) = till(&app).await;
+    let (_partner, till) = Till::open(&app).await;
     let card = till.enroll("+989120000004").await;
     till.earn(&card, 100, Utc::now()).await.unwrap();
     assert!(app.ledger_report().await.is_exact());
@@ -305,7 +186,7 @@ async fn the_check_detects_a_tampered_projection_lot_or_transfer_table() {
 #[tokio::test]
 async fn the_database_refuses_a_negative_member_balance_even_if_the_code_did_not() {
     let app = TestApp::spawn().await;
-    let (_partner, till) = till(&app).await;
+    let (_partner, till) = Till::open(&app).await;
     let card = till.enroll("+989120000005").await;
     till.earn(&card, 10, Utc::now()).await.unwrap();
     let mut conn = app.db.connect().await;
@@ -386,7 +267,7 @@ fn pick<T>(items: &[T], index: usize) -> Option<&T> {
 
 async fn run_history(ops: Vec<Op>) {
     let app = TestApp::spawn().await;
-    let (_partner, till) = till(&app).await;
+    let (_partner, till) = Till::open(&app).await;
     let base = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut cards = Vec::new();
     for i in 0..3 {

@@ -16,4 +16,5 @@ mod partner;
 mod reconciliation;
 mod redis_outage;
 mod settlement;
+mod settlement_periods;
 mod signatures;

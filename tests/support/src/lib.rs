@@ -10,6 +10,7 @@
 pub mod app;
 pub mod db;
 pub mod requests;
+pub mod till;
 
 pub use app::{TestApp, TestAppOptions, TestPartner};
 pub use db::TestDb;
