@@ -1,5 +1,5 @@
 //! The demo network `make run` loads: three partners, five branches, their development keys,
-//! settlement terms and two operator keys.
+//! settlement terms and two operator keys; and the settlement walkthrough on it.
 
 use gateway::domain::{partner_keys, partners};
 use test_support::TestApp;
@@ -78,4 +78,105 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
         .await;
     assert_eq!(vanak.unwrap().body.earn_points, Some(10));
     assert!(app.ledger_report().await.is_exact());
+}
+
+/// The walkthrough of `docs/settlement.md`: the demo members' recent history settles into signed
+/// statements for the three partners; the hotel verifies them with its development key,
+/// acknowledges one and disputes a line of another; its file with seeded differences
+/// reconciles to exactly what was seeded.
+#[tokio::test]
+async fn the_demo_settles_verifies_answers_and_reconciles() {
+    use gateway::domain::settlement::{close, reconcile};
+    use ::partners::settlement::DisputeRequest;
+
+    let app = TestApp::spawn().await;
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/network.toml");
+    gateway::demo::load(&app.storage, file.as_ref())
+        .await
+        .unwrap();
+    let (program, keys) = (&app.config.program, &app.config.member_data_keys);
+    gateway::demo::load_members(&app.storage, program, keys, 300, |_| {})
+        .await
+        .unwrap();
+
+    let closed = close::settle(
+        &app.storage,
+        &app.config.keys.current,
+        close::CloseSettings::default(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    for code in ["azadi-hotel", "persepolis-tours", "saffron-kitchen"] {
+        assert!(
+            closed.iter().filter(|s| s.partner_code == code).count() >= 29,
+            "{code}: a statement for each closed day of the last 30"
+        );
+    }
+
+    let key_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/hotel.jwk");
+    let key = ::partners::jwk::Jwk::read(key_file.as_ref())
+        .unwrap()
+        .private_key()
+        .unwrap();
+    let hotel = app.client(&key).await;
+    let list = hotel.statements().await.unwrap().body.statements;
+    let mut with_lines = Vec::new();
+    for summary in &list {
+        let verified = hotel.verify_statement(summary.id).await.unwrap();
+        if verified.statement.lines.count > 0 {
+            with_lines.push((summary.id, verified));
+        }
+    }
+    let [(first, first_verified), (second, second_verified), ..] = &with_lines[..] else {
+        panic!("the demo history has at least two hotel days with lines")
+    };
+    let ack = hotel
+        .acknowledge_statement(*first, "demo-ack", &first_verified.sha256)
+        .await
+        .unwrap();
+    assert_eq!(ack.body.kind, "acknowledgement");
+    let lines = hotel.statement_lines(*second).await.unwrap();
+    let line: uuid::Uuid = String::from_utf8(lines).unwrap().lines().nth(1).unwrap()[..36]
+        .parse()
+        .unwrap();
+    let dispute = DisputeRequest {
+        statement_sha256: second_verified.sha256.clone(),
+        lines: vec![line],
+        reason: "the guest checked out without a stay".into(),
+    };
+    hotel
+        .dispute_statement(*second, "demo-dispute", &dispute)
+        .await
+        .unwrap();
+    let statuses: Vec<String> = hotel
+        .statements()
+        .await
+        .unwrap()
+        .body
+        .statements
+        .into_iter()
+        .filter(|s| s.id == *first || s.id == *second)
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(statuses, ["acknowledged", "disputed"]);
+
+    let (from, to) = (chrono::DateTime::UNIX_EPOCH, chrono::Utc::now());
+    let ledger = reconcile::ledger_entries(&app.storage, "azadi-hotel", from, to)
+        .await
+        .unwrap();
+    let mut partner_file = Vec::new();
+    let seeded = gateway::demo::partner_file::write(&ledger, 2, &mut partner_file).unwrap();
+    let report = reconcile::reconcile_partner(
+        &app.storage,
+        "azadi-hotel",
+        from,
+        to,
+        std::io::Cursor::new(partner_file),
+    )
+    .await
+    .unwrap();
+    let counts: Vec<(&str, u64)> = report.totals.iter().map(|t| (t.status, t.count)).collect();
+    assert_eq!(counts, seeded.expected);
+    assert!(counts.iter().all(|(_, n)| *n > 0), "{counts:?}");
 }
