@@ -86,8 +86,8 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
 /// reconciles to exactly what was seeded.
 #[tokio::test]
 async fn the_demo_settles_verifies_answers_and_reconciles() {
-    use gateway::domain::settlement::{close, reconcile};
     use ::partners::settlement::DisputeRequest;
+    use gateway::domain::settlement::{close, reconcile};
 
     let app = TestApp::spawn().await;
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/network.toml");
