@@ -71,16 +71,17 @@ fn path(partner: &TestPartner, from: DateTime<Utc>, format: &str) -> String {
     )
 }
 
-async fn upload(client: &Client, path: String, file: &str) -> String {
-    problem_code(
-        client
-            .post_csv::<Value>(&path, &unique_code("reconcile"), file.as_bytes().to_vec())
-            .await,
-    )
+/// The report of `file` uploaded to `path`, JSON.
+async fn upload(client: &Client, path: &str, file: &[u8]) -> Result<Value, ClientError> {
+    client
+        .post_csv(path, &unique_code("reconcile"), file.to_vec())
+        .await
+        .map(|receipt| receipt.body)
 }
 
-fn problem_code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
-    match result {
+/// The code of the problem an upload is refused with.
+async fn refusal(client: &Client, path: &str, file: &[u8]) -> String {
+    match upload(client, path, file).await {
         Err(ClientError::Problem { problem }) => problem.code,
         other => panic!("expected a problem, got {other:?}"),
     }
@@ -108,15 +109,9 @@ async fn a_partner_file_reconciles_over_http_with_every_status_and_line() {
     ]
     .concat();
     let (client, _) = finance(&app, OperatorRole::Finance).await;
-    let report: Value = client
-        .post_csv(
-            &path(&partner, from, ""),
-            &unique_code("reconcile"),
-            file.clone().into_bytes(),
-        )
+    let report = upload(&client, &path(&partner, from, ""), file.as_bytes())
         .await
-        .unwrap()
-        .body;
+        .unwrap();
 
     let totals: Vec<(String, u64)> = report["totals"]
         .as_array()
@@ -236,15 +231,9 @@ async fn an_upload_streams_past_the_body_limit_and_is_held_to_its_digest() {
         file += &format!("elsewhere-{n},earn,10,100000,2026-11-22T10:00:00Z\n");
     }
     assert!(file.len() > 64 * 1024);
-    let report: Value = client
-        .post_csv(
-            &path(&partner, from, ""),
-            &unique_code("reconcile"),
-            file.clone().into_bytes(),
-        )
+    let report = upload(&client, &path(&partner, from, ""), file.as_bytes())
         .await
-        .unwrap()
-        .body;
+        .unwrap();
     assert_eq!(report["totals"][0]["count"], 5, "matched");
     assert_eq!(report["totals"][2]["count"], 3000, "missing_at_gateway");
 
@@ -279,11 +268,7 @@ async fn an_upload_streams_past_the_body_limit_and_is_held_to_its_digest() {
     let mut huge = file.into_bytes();
     huge.resize(1024 * 1024 + 1, b'\n');
     assert_eq!(
-        problem_code(
-            client
-                .post_csv::<Value>(&path(&partner, from, ""), &unique_code("reconcile"), huge)
-                .await
-        ),
+        refusal(&client, &path(&partner, from, ""), &huge).await,
         "payload_too_large"
     );
 }
@@ -292,34 +277,23 @@ async fn an_upload_streams_past_the_body_limit_and_is_held_to_its_digest() {
 async fn unusable_files_and_callers_are_refused_with_their_codes() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    let from = Utc::now();
     let (client, _) = finance(&app, OperatorRole::Finance).await;
     let (admin, _) = finance(&app, OperatorRole::Admin).await;
-    let good = "reference,type,points,amount,time\n";
+    let path = path(&partner, Utc::now(), "");
+    let good = b"reference,type,points,amount,time\n";
+    let no_amount = b"reference,type,points,time\nR1,earn,1,x\n";
     assert_eq!(
-        upload(
-            &client,
-            path(&partner, from, ""),
-            "reference,type,points,time\nR1,earn,1,x\n"
-        )
-        .await,
+        refusal(&client, &path, no_amount).await,
         "reconciliation_file_invalid"
     );
     assert_eq!(
-        upload(&partner.client, path(&partner, from, ""), good).await,
+        refusal(&partner.client, &path, good).await,
         "operator_key_required"
     );
+    assert_eq!(refusal(&admin, &path, good).await, "role_not_granted");
+    let elsewhere = path.replace(partner.partner.code.as_str(), "no-such-partner");
     assert_eq!(
-        upload(&admin, path(&partner, from, ""), good).await,
-        "role_not_granted"
-    );
-    assert_eq!(
-        upload(
-            &client,
-            path(&partner, from, "").replace(partner.partner.code.as_str(), "no-such-partner"),
-            good
-        )
-        .await,
+        refusal(&client, &elsewhere, good).await,
         "partner_not_found"
     );
 }

@@ -6,7 +6,6 @@ use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
 use gateway::domain::operators::{self, OperatorRole};
-use gateway::domain::settlement::close::{self, CloseSettings};
 use gateway::domain::settlement::terms::{self, NewTerms, PeriodKind};
 use gateway::domain::settlement::{self, check_statements};
 use partners::client::{Client, ClientError};
@@ -35,19 +34,6 @@ async fn set_terms(app: &TestApp, partner: &TestPartner, price: &str) {
     settlement::set_terms(&app.storage, partner.partner.code.as_str(), new, Utc::now())
         .await
         .unwrap();
-}
-
-/// Closes every period that ends before `now` (the job's clock, moved forward).
-async fn settle(app: &TestApp, now: DateTime<Utc>) -> usize {
-    close::settle(
-        &app.storage,
-        &app.config.keys.current,
-        CloseSettings::default(),
-        now,
-    )
-    .await
-    .unwrap()
-    .len()
 }
 
 /// The end of today in Tehran plus the grace: today's period is due then.
@@ -126,10 +112,10 @@ async fn a_closed_day_is_a_signed_chained_statement_that_matches_the_ledger() {
     a_day_of_traffic(&app, &partner).await;
 
     // Today is still open: two empty days close; then today closes too.
-    assert_eq!(settle(&app, Utc::now()).await, 2);
-    assert_eq!(settle(&app, after_today()).await, 1);
+    assert_eq!(app.settle(Utc::now()).await, 2);
+    assert_eq!(app.settle(after_today()).await, 1);
     assert_eq!(
-        settle(&app, after_today()).await,
+        app.settle(after_today()).await,
         0,
         "a closed period closes once"
     );
@@ -238,7 +224,7 @@ async fn a_resolved_dispute_adjusts_the_next_statement() {
     app.seed_rule(&partner).await;
     set_terms(&app, &partner, "12.5").await;
     let (earn, _) = a_day_of_traffic(&app, &partner).await;
-    settle(&app, after_today()).await;
+    app.settle(after_today()).await;
     let chain = verified_chain(&partner, &app.gateway_keys()).await;
     let statement_id = chain[2].statement.statement_id;
     let sha256 = chain[2].sha256.clone();
@@ -329,7 +315,7 @@ async fn a_resolved_dispute_adjusts_the_next_statement() {
         .unwrap()
         .body;
     assert_eq!(view.status, "resolved");
-    settle(&app, after_today() + Duration::days(1)).await;
+    app.settle(after_today() + Duration::days(1)).await;
     let chain = verified_chain(&partner, &app.gateway_keys()).await;
     let next = &chain[3].statement;
     let adjustment = next

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use gateway::domain::settlement::close::{self, CloseSettings};
+use gateway::domain::cards::CardNumber;
 use gateway::domain::settlement::reconcile;
 use gateway::domain::settlement::terms::{self, NewTerms, PeriodKind, Terms};
 use gateway::domain::settlement::{self, check_statements};
@@ -49,16 +49,16 @@ fn ten_days_ago() -> NaiveDate {
         .date_naive()
 }
 
-async fn settle(app: &TestApp, now: DateTime<Utc>) -> usize {
-    close::settle(
-        &app.storage,
-        &app.config.keys.current,
-        CloseSettings::default(),
-        now,
-    )
-    .await
-    .unwrap()
-    .len()
+/// A partner with daily Tehran terms (`rates`) from ten days ago, its till and a member.
+async fn opened<'a>(
+    app: &'a TestApp,
+    phone: &str,
+    rates: (&str, &str),
+) -> (TestPartner, Till<'a>, CardNumber, Terms) {
+    let (partner, till) = Till::open(app).await;
+    let card = till.enroll(phone).await;
+    let v1 = set_terms(app, &partner, rates, Some(ten_days_ago()), Utc::now()).await;
+    (partner, till, card, v1)
 }
 
 /// A closed statement: its stored payload, decoded, and the transfers its lines settle.
@@ -108,16 +108,7 @@ async fn statements(app: &TestApp, partner: &TestPartner) -> Vec<Closed> {
 #[tokio::test]
 async fn the_tehran_day_ends_at_20_30_utc_and_a_late_transfer_lands_in_the_next_statement() {
     let app = TestApp::spawn().await;
-    let (partner, till) = Till::open(&app).await;
-    let card = till.enroll("+989350000001").await;
-    let v1 = set_terms(
-        &app,
-        &partner,
-        ("12.5", "10"),
-        Some(ten_days_ago()),
-        Utc::now(),
-    )
-    .await;
+    let (partner, till, card, v1) = opened(&app, "+989350000001", ("12.5", "10")).await;
     let cut = PeriodKind::Daily.next_boundary(v1.effective_from, TEHRAN);
     // Tehran is UTC+03:30 all year: its midnight is 20:30 UTC.
     assert_eq!(cut.format("%H:%M:%S%.3f").to_string(), "20:30:00.000");
@@ -129,7 +120,7 @@ async fn the_tehran_day_ends_at_20_30_utc_and_a_late_transfer_lands_in_the_next_
         .transfer
         .id;
     let first_of_the_next = till.earn(&card, 5, cut).await.unwrap().transfer.id;
-    assert_eq!(settle(&app, cut + Duration::minutes(11)).await, 1);
+    assert_eq!(app.settle(cut + Duration::minutes(11)).await, 1);
     let first = statements(&app, &partner).await.remove(0);
     assert_eq!(
         (first.statement.period.start, first.statement.period.end),
@@ -145,9 +136,10 @@ async fn the_tehran_day_ends_at_20_30_utc_and_a_late_transfer_lands_in_the_next_
         .unwrap()
         .transfer
         .id;
-    assert_eq!(settle(&app, cut + Duration::minutes(30)).await, 0);
+    assert_eq!(app.settle(cut + Duration::minutes(30)).await, 0);
     assert_eq!(
-        settle(&app, cut + Duration::days(1) + Duration::minutes(11)).await,
+        app.settle(cut + Duration::days(1) + Duration::minutes(11))
+            .await,
         1
     );
     let [again, second] = &statements(&app, &partner).await[..] else {
@@ -169,16 +161,7 @@ async fn the_tehran_day_ends_at_20_30_utc_and_a_late_transfer_lands_in_the_next_
 #[tokio::test]
 async fn a_hold_settles_when_captured_and_reversals_keep_their_originals_terms() {
     let app = TestApp::spawn().await;
-    let (partner, till) = Till::open(&app).await;
-    let card = till.enroll("+989350000002").await;
-    let v1 = set_terms(
-        &app,
-        &partner,
-        ("12.5", "10"),
-        Some(ten_days_ago()),
-        Utc::now(),
-    )
-    .await;
+    let (partner, till, card, v1) = opened(&app, "+989350000002", ("12.5", "10")).await;
     let cut1 = PeriodKind::Daily.next_boundary(v1.effective_from, TEHRAN);
     let cut2 = PeriodKind::Daily.next_boundary(cut1, TEHRAN);
     let cut3 = PeriodKind::Daily.next_boundary(cut2, TEHRAN);
@@ -222,7 +205,7 @@ async fn a_hold_settles_when_captured_and_reversals_keep_their_originals_terms()
         .unwrap()
         .transfer
         .id;
-    assert_eq!(settle(&app, cut3 + Duration::minutes(11)).await, 3);
+    assert_eq!(app.settle(cut3 + Duration::minutes(11)).await, 3);
     let closed = statements(&app, &partner).await;
 
     // The hold was open at the first cut-off: nothing of it is settled there.
@@ -293,16 +276,8 @@ fn half_even(points: i64, rate: Decimal) -> i64 {
 
 async fn random_history(ops: Vec<Op>, gaps: Vec<i64>, rates: [usize; 4], change_after_hours: i64) {
     let app = TestApp::spawn().await;
-    let (partner, till) = Till::open(&app).await;
-    let card = till.enroll("+989350000003").await;
-    let v1 = set_terms(
-        &app,
-        &partner,
-        (RATES[rates[0]], RATES[rates[1]]),
-        Some(ten_days_ago()),
-        Utc::now(),
-    )
-    .await;
+    let (partner, till, card, v1) =
+        opened(&app, "+989350000003", (RATES[rates[0]], RATES[rates[1]])).await;
     let v2 = set_terms(
         &app,
         &partner,
@@ -379,7 +354,7 @@ async fn random_history(ops: Vec<Op>, gaps: Vec<i64>, rates: [usize; 4], change_
     }
 
     let settle_at = PeriodKind::Daily.next_boundary(at, TEHRAN) + Duration::minutes(11);
-    let issued = settle(&app, settle_at).await;
+    let issued = app.settle(settle_at).await;
     let closed = statements(&app, &partner).await;
     assert_eq!(closed.len(), issued);
     let rate = |line_type: &str, priced_at: DateTime<Utc>| {

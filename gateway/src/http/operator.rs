@@ -286,10 +286,12 @@ pub async fn position(
 }
 
 /// Reconciles a partner's own transaction file (the request body, CSV) against the ledger.
-/// Read-only: a retry recomputes the same report.
+/// The body is streamed (up to `server.max_upload_bytes`) and checked against its signed
+/// `Content-Digest` as it arrives. Read-only: a retry recomputes the same report.
 #[utoipa::path(tag = "operator", params(WindowQuery), request_body(content = String, content_type = "text/csv"), responses(
     (status = 200, description = "The report (finance role), JSON or CSV of the exceptions"),
-    (status = 400, description = "The file lacks a needed column", body = Problem, content_type = "application/problem+json"),
+    (status = 400, description = "The file lacks a needed column, or does not match its digest", body = Problem, content_type = "application/problem+json"),
+    (status = 413, description = "The file is larger than the upload limit", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/operator/reconciliations")]
 pub async fn reconciliation(

@@ -341,6 +341,20 @@ impl TestApp {
             .body
     }
 
+    /// Closes every settlement period due at `now` (the job's clock, moved at will);
+    /// returns how many statements were issued.
+    pub async fn settle(&self, now: chrono::DateTime<chrono::Utc>) -> usize {
+        gateway::domain::settlement::close::settle(
+            &self.storage,
+            &self.config.keys.current,
+            gateway::domain::settlement::close::CloseSettings::default(),
+            now,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("settle: {e}"))
+        .len()
+    }
+
     /// Runs every ledger invariant against this test's database.
     pub async fn ledger_report(&self) -> gateway::domain::ledger::check::LedgerReport {
         gateway::domain::ledger::check::check(&self.storage)
