@@ -4,17 +4,28 @@
 use gateway::domain::{partner_keys, partners};
 use test_support::TestApp;
 
+const NETWORK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/network.toml");
+
+/// A client signing with the hotel's committed development key.
+async fn hotel_client(app: &TestApp) -> ::partners::client::Client {
+    let key_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/hotel.jwk");
+    let key = ::partners::jwk::Jwk::read(key_file.as_ref())
+        .unwrap()
+        .private_key()
+        .unwrap();
+    app.client(&key).await
+}
+
 #[tokio::test]
 async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
     let app = TestApp::spawn().await;
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/network.toml");
-    let created = gateway::demo::load(&app.storage, file.as_ref())
+    let created = gateway::demo::load(&app.storage, NETWORK.as_ref())
         .await
         .unwrap();
     // Partners, branches, partner keys, settlement terms, operator keys.
     assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2, "{created:?}");
     assert!(
-        gateway::demo::load(&app.storage, file.as_ref())
+        gateway::demo::load(&app.storage, NETWORK.as_ref())
             .await
             .unwrap()
             .is_empty()
@@ -35,12 +46,7 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
     assert_eq!(keys[0].kid, "hotel-dev-2026");
 
     // The committed development key signs for the hotel.
-    let key_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/hotel.jwk");
-    let key = ::partners::jwk::Jwk::read(key_file.as_ref())
-        .unwrap()
-        .private_key()
-        .unwrap();
-    let hotel = app.client(&key).await;
+    let hotel = hotel_client(&app).await;
     assert_eq!(hotel.whoami().await.unwrap().body.code, "azadi-hotel");
 
     // Demo members: fixed cards with history, loaded once.
@@ -90,8 +96,7 @@ async fn the_demo_settles_verifies_answers_and_reconciles() {
     use gateway::domain::settlement::{close, reconcile};
 
     let app = TestApp::spawn().await;
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/network.toml");
-    gateway::demo::load(&app.storage, file.as_ref())
+    gateway::demo::load(&app.storage, NETWORK.as_ref())
         .await
         .unwrap();
     let (program, keys) = (&app.config.program, &app.config.member_data_keys);
@@ -114,12 +119,7 @@ async fn the_demo_settles_verifies_answers_and_reconciles() {
         );
     }
 
-    let key_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/hotel.jwk");
-    let key = ::partners::jwk::Jwk::read(key_file.as_ref())
-        .unwrap()
-        .private_key()
-        .unwrap();
-    let hotel = app.client(&key).await;
+    let hotel = hotel_client(&app).await;
     let list = hotel.statements().await.unwrap().body.statements;
     let mut with_lines = Vec::new();
     for summary in &list {

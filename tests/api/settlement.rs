@@ -190,29 +190,25 @@ async fn a_closed_day_is_a_signed_chained_statement_that_matches_the_ledger() {
     let jwks_file = app.dir.join("jwks.json");
     let jws_file = app.dir.join("statement.jws");
     std::fs::write(&jwks_file, serde_json::to_vec(&app.gateway_keys()).unwrap()).unwrap();
-    std::fs::write(&jws_file, &jws).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/jws_verify.py");
-    let output = Command::new(&python)
-        .arg(script)
-        .arg(&jwks_file)
-        .arg(&jws_file)
-        .output()
-        .unwrap();
+    let jwcrypto = |jws: &str| {
+        std::fs::write(&jws_file, jws).unwrap();
+        Command::new(&python)
+            .arg(script)
+            .arg(&jwks_file)
+            .arg(&jws_file)
+            .output()
+            .unwrap()
+    };
+    let output = jwcrypto(&jws);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(output.stdout, chain[2].payload);
-    std::fs::write(&jws_file, &forged).unwrap();
-    let output = Command::new(&python)
-        .arg(script)
-        .arg(&jwks_file)
-        .arg(&jws_file)
-        .output()
-        .unwrap();
     assert!(
-        !output.status.success(),
+        !jwcrypto(&forged).status.success(),
         "jwcrypto accepted a forged statement"
     );
 }
