@@ -12,20 +12,10 @@
 # Report: target/bench/reconcile.md|json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source .data/services.env
-export CLUBGATE_CONFIG="${CLUBGATE_CONFIG:-gateway/config/development.toml}"
-[ -n "${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"
-
-OUT=target/bench
 PARTNER="${RECONCILE_PARTNER:-azadi-hotel}"
 ROWS="${RECONCILE_ROWS:-1000000}"
 SEEDS="${RECONCILE_SEEDS:-1000}"
-PGBIN="$(scripts/dev-services.sh bindir)"
-mkdir -p "$OUT"
-log() { printf '==> %s\n' "$*" >&2; }
-
-log "building release binaries"
-cargo build --release --locked -p gateway -p loadtest >&2
+source scripts/bench-env.sh
 
 count() {
   "$PGBIN/psql" "$DATABASE_URL" -qtAc "SELECT count(*) FROM transfers t JOIN partners p ON p.id = t.partner_id

@@ -14,23 +14,12 @@
 # Reports: target/bench/*.md|json|svg and target/bench/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source .data/services.env
-export CLUBGATE_CONFIG="${CLUBGATE_CONFIG:-gateway/config/development.toml}"
-[ -n "${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"
-
-OUT=target/bench
 SECS="${BENCH_SECS:-20}"
 BASELINE_SECS="${BASELINE_SECS:-15}"
 CLIENTS="${BENCH_CLIENTS:-32}"
 LEDGER_SECS="${LEDGER_SECS:-8}"
 PORT="${BENCH_PORT:-8543}"
-mkdir -p "$OUT"
-PGBIN="$(scripts/dev-services.sh bindir)"
-log() { printf '==> %s\n' "$*" >&2; }
-
-log "building release binaries"
-cargo build --release --locked -p gateway -p loadtest >&2
-export CLUBGATE_CONFIG
+source scripts/bench-env.sh
 
 log "baseline: textbook transaction, pgbench -M prepared (${BASELINE_SECS}s per client count)"
 BASE_URL="${DATABASE_URL%/*}/clubgate_baseline"
