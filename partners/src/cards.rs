@@ -7,12 +7,42 @@
 pub const CARD_DIGITS: usize = 16;
 
 /// A syntactically valid card number (16 digits, Luhn check digit correct).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Serialized as its 16 digits; deserializing checks them again.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct CardNumber(String);
 
+impl TryFrom<String> for CardNumber {
+    type Error = CardNumberError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<CardNumber> for String {
+    fn from(number: CardNumber) -> Self {
+        number.0
+    }
+}
+
 /// Why a card number was refused before lookup.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    thiserror::Error,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum CardNumberError {
+    #[default]
     #[error("a card number has 16 digits")]
     Length,
     #[error("the card number's check digit is wrong (mistyped?)")]

@@ -169,6 +169,19 @@ pub struct Money {
     pub currency: String,
 }
 
+/// For people: major units with grouped digits, `7,650,506.96 IRR` (see [`crate::amounts`]).
+///
+/// Width and alignment apply to the whole text (`{:>20}`). The wire form stays
+/// `amount_minor`; nothing parses this back.
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&crate::amounts::format_money(
+            self.amount_minor,
+            &self.currency,
+        ))
+    }
+}
+
 /// `POST /v1/members`: enrol a member at the till.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

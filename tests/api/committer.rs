@@ -6,15 +6,12 @@ use std::time::Duration;
 
 use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
 use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+use domain::cards::CardNumber;
+use domain::ledger::books::{LedgerOp, PointOfSale, PricedEarn, PricedRedemption};
+use domain::points::{Currency, Money, Points};
 use futures_util::future::join_all;
-use gateway::domain::cards::CardNumber;
-use gateway::domain::idempotency::{
-    Answer, ExecuteError, IdempotencyError, IdempotencyKey, IdempotentRequest,
-};
-use gateway::domain::ledger::batch::LedgerOp;
-use gateway::domain::ledger::committer::{Committer, CommitterSettings, Reply};
-use gateway::domain::ledger::prepare::{self, Lookups};
-use gateway::domain::ledger::{EarnRequest, LedgerError, RedeemRequest, Teller};
+use operations::idempotency::{Answer, IdempotencyError, IdempotencyKey, Scope};
+use operations::ledger::committer::{Committer, CommitterSettings, Reply};
 use test_support::app::unique_code;
 use test_support::{TestApp, TestPartner};
 
@@ -27,13 +24,12 @@ fn committer(app: &TestApp, window: Duration) -> Committer {
             batch_window: window,
             batch_max: 1000,
         },
-        gateway::http::ledger_answers::render_created,
     )
 }
 
 /// A signed-request stand-in: the partner, its idempotency key and a body that tells requests apart.
-fn request(partner: &TestPartner, key: &str, body: &str) -> IdempotentRequest {
-    IdempotentRequest::new(
+fn scope(partner: &TestPartner, key: &str, body: &str) -> Scope {
+    Scope::of_request(
         partner.partner.id,
         IdempotencyKey::parse(key).unwrap(),
         "POST",
@@ -43,15 +39,35 @@ fn request(partner: &TestPartner, key: &str, body: &str) -> IdempotentRequest {
     )
 }
 
-fn teller(partner: &TestPartner, key: &str) -> Teller {
-    Teller {
+/// Where the test's operations are made: the hotel's `main` branch, the card's member.
+async fn point_of_sale(app: &TestApp, partner: &TestPartner, card: &str, key: &str) -> PointOfSale {
+    let card = CardNumber::parse(card).unwrap();
+    let mut conn = app.storage.db().await.unwrap();
+    let (_, member) = storage::members::find_card(&mut conn, &card)
+        .await
+        .unwrap()
+        .unwrap();
+    let branch = operations::partners::profile(&app.storage, partner.partner.id)
+        .await
+        .unwrap()
+        .branches
+        .remove(0);
+    PointOfSale {
         partner_id: partner.partner.id,
+        branch_id: branch.id,
+        member_id: member.id,
+        card,
+        reference: key.to_owned(),
         idempotency_key: Some(key.to_owned()),
     }
 }
 
-/// A prepared submission: the request and its operation (or the refusal met preparing it).
-type Submission = (IdempotentRequest, Result<LedgerOp, LedgerError>);
+fn irr(minor: i64) -> Money {
+    Money::new(minor, Currency::parse("IRR").unwrap())
+}
+
+/// A priced submission: its scope and its operation (priced as the test rule prices them).
+type Submission = (Scope, LedgerOp);
 
 async fn redeem(
     app: &TestApp,
@@ -60,23 +76,13 @@ async fn redeem(
     points: i64,
     key: &str,
 ) -> Submission {
-    let op = prepare::redeem_op(
-        &mut Lookups::Cached(&app.storage),
-        &app.config.program,
-        &teller(partner, key),
-        RedeemRequest {
-            branch: "main".into(),
-            card: CardNumber::parse(card).unwrap(),
-            points,
-            reference: key.to_owned(),
-            hold: None,
-        },
-    )
-    .await;
-    (
-        request(partner, key, &format!("redeem {card} {points}")),
-        op,
-    )
+    let op = LedgerOp::Redeem(PricedRedemption {
+        at: point_of_sale(app, partner, card, key).await,
+        points: Points(points),
+        discount: irr(points * 1_000),
+        hold: None,
+    });
+    (scope(partner, key, &format!("redeem {card} {points}")), op)
 }
 
 async fn earn(
@@ -86,23 +92,14 @@ async fn earn(
     amount_minor: i64,
     key: &str,
 ) -> Submission {
-    let op = prepare::earn_op(
-        &mut Lookups::Cached(&app.storage),
-        &app.config.program,
-        &teller(partner, key),
-        EarnRequest {
-            branch: "main".into(),
-            card: CardNumber::parse(card).unwrap(),
-            amount_minor,
-            currency: "IRR".into(),
-            reference: key.to_owned(),
-            release_at: None,
-        },
-        chrono::Utc::now(),
-    )
-    .await;
+    let op = LedgerOp::Earn(PricedEarn {
+        at: point_of_sale(app, partner, card, key).await,
+        points: Points(amount_minor / 10_000),
+        amount: irr(amount_minor),
+        release_at: None,
+    });
     (
-        request(partner, key, &format!("earn {card} {amount_minor}")),
+        scope(partner, key, &format!("earn {card} {amount_minor}")),
         op,
     )
 }
@@ -112,24 +109,22 @@ async fn submit_all(committer: &Committer, submissions: Vec<Submission>) -> Vec<
     join_all(
         submissions
             .into_iter()
-            .map(|(request, op)| committer.submit(request, op)),
+            .map(|(scope, op)| committer.submit(scope, Ok(op))),
     )
     .await
 }
 
-/// (fresh?, status, available balance or problem code) of a reply.
-fn outcome(reply: &Reply) -> (bool, u16, String) {
-    let (is_fresh, answer) = match reply {
-        Ok(Answer::Fresh(answer)) => (true, answer),
-        Ok(Answer::Replayed(answer)) => (false, answer),
-        Err(err) => panic!("no answer: {err}"),
+/// (fresh?, available balance or the refusal's code) of an answered reply.
+fn outcome(reply: &Reply) -> (bool, String) {
+    let answered = reply
+        .as_ref()
+        .unwrap_or_else(|err| panic!("no answer: {err}"));
+    let detail = match &answered.answer {
+        Answer::Done(movement) => movement.balance.available.to_string(),
+        Answer::Refused(refused) => refused.code().to_owned(),
+        Answer::Recorded { .. } => panic!("an outcome was recorded as an HTTP answer"),
     };
-    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
-    let detail = match answer.status {
-        201 => body["balance"]["available"].to_string(),
-        _ => body["code"].as_str().unwrap_or_default().to_owned(),
-    };
-    (is_fresh, answer.status, detail)
+    (!answered.is_replay, detail)
 }
 
 /// A gateway, a hotel with a rule, and two members (alice, bob) with these points.
@@ -163,26 +158,21 @@ async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_n
         redeem(&app, &hotel, &bob, 1, &keys[5]).await,    // bob has nothing left
     ];
     let replies = submit_all(&committer, submissions).await;
-    let seen: Vec<(bool, u16, String)> = replies.iter().take(6).map(outcome).collect();
+    let seen: Vec<(bool, String)> = replies.iter().take(5).map(outcome).collect();
     assert_eq!(
         seen,
         [
-            (true, 201, "10".into()),
-            (true, 409, "insufficient_points".into()),
-            (true, 201, "0".into()),
-            (true, 201, "25".into()),
-            (true, 201, "5".into()),
-            (false, 201, "10".into()),
+            (true, "10".into()),
+            (true, "insufficient_points".into()),
+            (true, "0".into()),
+            (true, "25".into()),
+            (true, "5".into()),
         ]
     );
-    assert!(matches!(
-        replies[6],
-        Err(ExecuteError::Idempotency(IdempotencyError::PayloadMismatch))
-    ));
-    assert_eq!(
-        outcome(&replies[7]),
-        (true, 409, "insufficient_points".into())
-    );
+    // Sent while the first with its key was still in flight: told so, not made to wait.
+    assert!(matches!(replies[5], Err(IdempotencyError::InFlight)));
+    assert!(matches!(replies[6], Err(IdempotencyError::PayloadMismatch)));
+    assert_eq!(outcome(&replies[7]), (true, "insufficient_points".into()));
 
     // One batch: one commit time for every transfer it wrote, in arrival order of their ids.
     #[derive(diesel::QueryableByName)]
@@ -221,7 +211,15 @@ async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_n
     )
     .await
     .remove(0);
-    assert_eq!(outcome(&again), (false, 409, "insufficient_points".into()));
+    assert_eq!(outcome(&again), (false, "insufficient_points".into()));
+    // And the retry of the first, now that it has its answer, gets that answer.
+    let retry = submit_all(
+        &committer,
+        vec![redeem(&app, &hotel, &alice, 20, &keys[0]).await],
+    )
+    .await
+    .remove(0);
+    assert_eq!(outcome(&retry), (false, "10".into()));
 }
 
 #[tokio::test]
@@ -283,10 +281,7 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
         .unwrap();
     for reply in &replies {
         assert!(
-            matches!(
-                reply,
-                Err(ExecuteError::Idempotency(IdempotencyError::Storage(_)))
-            ),
+            matches!(reply, Err(IdempotencyError::Storage(_))),
             "a request of the killed batch was answered: {reply:?}"
         );
     }
@@ -326,14 +321,13 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
 
     // The partners retry with the same keys: each is applied once.
     let retried = submit_all(&committer, submissions().await).await;
-    let statuses: Vec<(bool, u16)> = retried
-        .iter()
-        .map(|r| {
-            let (fresh, status, _) = outcome(r);
-            (fresh, status)
-        })
-        .collect();
-    assert_eq!(statuses, [(true, 201), (true, 201), (true, 201)]);
+    let fresh: Vec<bool> = retried.iter().map(|r| outcome(r).0).collect();
+    assert_eq!(fresh, [true, true, true]);
+    assert!(
+        retried
+            .iter()
+            .all(|r| matches!(r, Ok(a) if matches!(a.answer, Answer::Done(_))))
+    );
     assert_eq!(count(keys.clone()).await, (3, 3));
     let replayed = submit_all(
         &committer,
@@ -341,7 +335,43 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
     )
     .await
     .remove(0);
-    let (is_fresh, status, available) = outcome(&replayed);
-    assert_eq!((is_fresh, status), (false, 201));
-    assert_eq!(available, outcome(&retried[0]).2);
+    let (is_fresh, available) = outcome(&replayed);
+    assert!(!is_fresh);
+    assert_eq!(available, outcome(&retried[0]).1);
+}
+
+#[tokio::test]
+async fn a_key_in_flight_on_another_instance_is_answered_in_flight_and_then_once() {
+    let (app, hotel, alice, _) = two_members(50, 1).await;
+    let committer = committer(&app, Duration::ZERO);
+    let key = unique_code("elsewhere");
+    // Another instance's batch holds the key's lock for its transaction: here, this session.
+    let mut elsewhere = app.storage.db().await.unwrap();
+    diesel::sql_query("SELECT pg_advisory_lock(hashtext($1::text), hashtext($2))")
+        .bind::<diesel::sql_types::Uuid, _>(hotel.partner.id.0)
+        .bind::<Text, _>(&key)
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+    let busy = submit_all(
+        &committer,
+        vec![redeem(&app, &hotel, &alice, 20, &key).await],
+    )
+    .await;
+    assert!(
+        matches!(busy[0], Err(IdempotencyError::InFlight)),
+        "{busy:?}"
+    );
+    diesel::sql_query("SELECT pg_advisory_unlock(hashtext($1::text), hashtext($2))")
+        .bind::<diesel::sql_types::Uuid, _>(hotel.partner.id.0)
+        .bind::<Text, _>(&key)
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+    let done = submit_all(
+        &committer,
+        vec![redeem(&app, &hotel, &alice, 20, &key).await],
+    )
+    .await;
+    assert_eq!(outcome(&done[0]), (true, "30".into()));
 }

@@ -128,9 +128,9 @@ async fn a_retry_while_the_first_is_in_flight_gets_409() {
         Some(body),
         Some("busy-1"),
     );
-    let fingerprint = gateway::domain::idempotency::IdempotentRequest::new(
+    let fingerprint = operations::idempotency::Scope::of_request(
         partner.partner.id,
-        gateway::domain::idempotency::IdempotencyKey::parse("busy-1").unwrap(),
+        operations::idempotency::IdempotencyKey::parse("busy-1").unwrap(),
         "POST",
         "/v1/partner/keys",
         None,

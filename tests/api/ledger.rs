@@ -74,7 +74,7 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
         .unwrap()
         .body;
     assert!(enrolled.card_number.starts_with("6037"));
-    assert!(gateway::domain::cards::CardNumber::parse(&enrolled.card_number).is_ok());
+    assert!(domain::cards::CardNumber::parse(&enrolled.card_number).is_ok());
 
     let check = hotel
         .client
@@ -151,14 +151,14 @@ async fn card_numbers_are_checked_before_lookup_and_card_states_are_enforced() {
         code(hotel.client.check_card(&typo, None).await.unwrap_err()),
         "card_number_invalid"
     );
-    let unissued = gateway::domain::cards::CardNumber::from_serial("9999", 1).to_string();
+    let unissued = domain::cards::CardNumber::from_serial("9999", 1).to_string();
     assert_eq!(
         code(hotel.client.check_card(&unissued, None).await.unwrap_err()),
         "card_unknown"
     );
 
-    let number = gateway::domain::cards::CardNumber::parse(&card).unwrap();
-    gateway::domain::members::block_card(&app.storage, &number)
+    let number = domain::cards::CardNumber::parse(&card).unwrap();
+    operations::members::block_card(&app.storage, &number)
         .await
         .unwrap();
     assert_eq!(
@@ -171,18 +171,14 @@ async fn card_numbers_are_checked_before_lookup_and_card_states_are_enforced() {
         .await
         .unwrap_err();
     assert_eq!(code(err), "card_blocked");
-    gateway::domain::members::unblock_card(&app.storage, &number)
+    operations::members::unblock_card(&app.storage, &number)
         .await
         .unwrap();
 
-    let replacement = gateway::domain::members::replace_lost_card(
-        &app.storage,
-        &app.config.program,
-        &number,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let replacement =
+        operations::members::replace_lost_card(&app.storage, &app.config.program, &number)
+            .await
+            .unwrap();
     assert_eq!(
         code(hotel.client.check_card(&card, None).await.unwrap_err()),
         "card_lost"
@@ -588,22 +584,25 @@ async fn holds_expire_on_their_own() {
     let hold = hotel.client.redeem(&request, &key()).await.unwrap().body;
 
     // A capture after the timeout is refused even before maintenance has run.
-    let teller = gateway::domain::ledger::Teller {
-        partner_id: hotel.partner.id,
-        idempotency_key: None,
-    };
     let later = chrono::Utc::now() + chrono::Duration::seconds(61);
-    let mut conn = app.db.connect().await;
-    let err =
-        gateway::domain::ledger::capture(&mut conn, &teller, hold.transaction.id, None, later)
-            .await
-            .unwrap_err();
+    let err = operations::ledger::at::capture(
+        &app.club,
+        hotel.partner.id,
+        domain::ids::TransferId(hold.transaction.id),
+        None,
+        later,
+    )
+    .await
+    .unwrap_err();
     assert!(
-        matches!(err, gateway::domain::ledger::LedgerError::HoldExpired(_)),
+        matches!(
+            err,
+            operations::error::OperationError::Refused(domain::ledger::LedgerError::HoldExpired(_))
+        ),
         "{err}"
     );
 
-    let report = gateway::domain::ledger::run_maintenance(&app.storage, &app.config.program, later)
+    let report = operations::ledger::maintenance::run(&app.storage, &app.config.program, later)
         .await
         .unwrap();
     assert_eq!(report.holds_expired, 1);
@@ -749,7 +748,7 @@ async fn a_pending_earn_is_released_posted_or_voided() {
     automatic.release_at = Some(release_at);
     hotel.client.earn(&automatic, &key()).await.unwrap();
     let report =
-        gateway::domain::ledger::run_maintenance(&app.storage, &app.config.program, release_at)
+        operations::ledger::maintenance::run(&app.storage, &app.config.program, release_at)
             .await
             .unwrap();
     assert_eq!(report.earns_released, 1);

@@ -4,16 +4,18 @@
 
 use chrono::{Duration, Utc};
 use diesel_async::RunQueryDsl as _;
-use gateway::domain::ledger::{self, EarnRequest, LedgerError, ReverseRequest};
+use domain::ledger::LedgerError;
+use domain::points::Points;
+use operations::error::OperationError;
+use operations::ledger::maintenance;
 use proptest::prelude::*;
 use test_support::TestApp;
-use test_support::app::unique_code;
-use test_support::till::Till;
+use test_support::till::DirectTill;
 
 #[tokio::test]
 async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first() {
     let app = TestApp::spawn().await;
-    let (_partner, till) = Till::open(&app).await;
+    let (_partner, till) = DirectTill::open(&app).await;
     let card = till.enroll("+989120000001").await;
     let t0 = Utc::now();
     till.earn(&card, 100, t0).await.unwrap();
@@ -25,12 +27,12 @@ async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first(
         .await
         .unwrap();
 
-    let report =
-        ledger::run_maintenance(&app.storage, &app.config.program, t0 + Duration::days(731))
-            .await
-            .unwrap();
+    let report = maintenance::run(&app.storage, &app.config.program, t0 + Duration::days(731))
+        .await
+        .unwrap();
     assert_eq!(
-        report.points_expired, 20,
+        report.points_expired,
+        Points(20),
         "only the older lot's remainder expires"
     );
     assert_eq!(till.available(&card).await, 50);
@@ -41,7 +43,13 @@ async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first(
         .await
         .unwrap_err();
     assert!(
-        matches!(err, LedgerError::InsufficientPoints { available: 0, .. }),
+        matches!(
+            err,
+            OperationError::Refused(LedgerError::InsufficientPoints {
+                available: Points(0),
+                ..
+            })
+        ),
         "{err}"
     );
     assert_eq!(till.available(&card).await, 0);
@@ -63,7 +71,7 @@ async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first(
 #[tokio::test]
 async fn a_card_check_does_not_count_expired_points() {
     let app = TestApp::spawn().await;
-    let (partner, till) = Till::open(&app).await;
+    let (partner, till) = DirectTill::open(&app).await;
     let card = till.enroll("+989120000002").await;
     till.earn(&card, 100, Utc::now() - Duration::days(731))
         .await
@@ -75,7 +83,7 @@ async fn a_card_check_does_not_count_expired_points() {
         .unwrap()
         .body;
     assert_eq!(check.balance.available, 0);
-    ledger::run_maintenance(&app.storage, &app.config.program, Utc::now())
+    maintenance::run(&app.storage, &app.config.program, Utc::now())
         .await
         .unwrap();
 }
@@ -83,7 +91,7 @@ async fn a_card_check_does_not_count_expired_points() {
 #[tokio::test]
 async fn tiers_follow_lifetime_earned_points() {
     let app = TestApp::spawn().await;
-    let (partner, till) = Till::open(&app).await;
+    let (partner, till) = DirectTill::open(&app).await;
     let card = till.enroll("+989120000003").await;
     till.earn(&card, 4_999, Utc::now()).await.unwrap();
     assert_eq!(
@@ -125,7 +133,7 @@ async fn tiers_follow_lifetime_earned_points() {
 #[tokio::test]
 async fn the_check_detects_a_tampered_projection_lot_or_transfer_table() {
     let app = TestApp::spawn().await;
-    let (_partner, till) = Till::open(&app).await;
+    let (_partner, till) = DirectTill::open(&app).await;
     let card = till.enroll("+989120000004").await;
     till.earn(&card, 100, Utc::now()).await.unwrap();
     assert!(app.ledger_report().await.is_exact());
@@ -186,7 +194,7 @@ async fn the_check_detects_a_tampered_projection_lot_or_transfer_table() {
 #[tokio::test]
 async fn the_database_refuses_a_negative_member_balance_even_if_the_code_did_not() {
     let app = TestApp::spawn().await;
-    let (_partner, till) = Till::open(&app).await;
+    let (_partner, till) = DirectTill::open(&app).await;
     let card = till.enroll("+989120000005").await;
     till.earn(&card, 10, Utc::now()).await.unwrap();
     let mut conn = app.db.connect().await;
@@ -267,7 +275,7 @@ fn pick<T>(items: &[T], index: usize) -> Option<&T> {
 
 async fn run_history(ops: Vec<Op>) {
     let app = TestApp::spawn().await;
-    let (_partner, till) = Till::open(&app).await;
+    let (_partner, till) = DirectTill::open(&app).await;
     let base = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut cards = Vec::new();
     for i in 0..3 {
@@ -276,7 +284,6 @@ async fn run_history(ops: Vec<Op>) {
     let now = Utc::now();
     let (mut holds, mut transfers, mut pendings) = (Vec::new(), Vec::new(), Vec::new());
     for op in ops {
-        let mut conn = app.db.connect().await;
         let program = &app.config.program;
         let result = match op {
             Op::Earn {
@@ -288,15 +295,10 @@ async fn run_history(ops: Vec<Op>) {
                     .await
             }
             Op::PendingEarn { member, points } => {
-                let request = EarnRequest {
-                    branch: "main".into(),
-                    card: cards[member].clone(),
-                    amount_minor: points * 10_000,
-                    currency: "IRR".into(),
-                    reference: unique_code("stay"),
-                    release_at: Some(now + Duration::days(2)),
-                };
-                let result = ledger::earn(&mut conn, program, &till.teller, request, now).await;
+                let release_at = Some(now + Duration::days(2));
+                let result = till
+                    .earn_pending(&cards[member], points, release_at, now)
+                    .await;
                 if let Ok(m) = &result {
                     pendings.push(m.transfer.id);
                 }
@@ -311,41 +313,27 @@ async fn run_history(ops: Vec<Op>) {
                 result
             }
             Op::Capture { hold, points } => match pick(&holds, hold) {
-                Some(id) => ledger::capture(&mut conn, &till.teller, *id, Some(points), now).await,
+                Some(id) => till.capture(*id, Some(points), now).await,
                 None => continue,
             },
             Op::Void { hold } => match pick(&holds, hold) {
-                Some(id) => ledger::void_hold(&mut conn, &till.teller, *id, now).await,
+                Some(id) => till.void(*id, now).await,
                 None => continue,
             },
             Op::Reverse { transfer, points } => match pick(&transfers, transfer) {
-                Some(id) => {
-                    let request = ReverseRequest {
-                        transfer_id: *id,
-                        points,
-                        reference: None,
-                    };
-                    ledger::reverse(&mut conn, &till.teller, request, now).await
-                }
+                Some(id) => till.reverse(*id, points, now).await,
                 None => continue,
             },
             Op::ReverseLatest { points } => match transfers.last() {
-                Some(id) => {
-                    let request = ReverseRequest {
-                        transfer_id: *id,
-                        points,
-                        reference: None,
-                    };
-                    ledger::reverse(&mut conn, &till.teller, request, now).await
-                }
+                Some(id) => till.reverse(*id, points, now).await,
                 None => continue,
             },
             Op::Release { pending } => match pick(&pendings, pending) {
-                Some(id) => ledger::post_earn(&mut conn, program, &till.teller, *id, now).await,
+                Some(id) => till.release(*id, now).await,
                 None => continue,
             },
             Op::Maintain { days } => {
-                ledger::run_maintenance(&app.storage, program, now + Duration::days(days))
+                maintenance::run(&app.storage, program, now + Duration::days(days))
                     .await
                     .unwrap();
                 continue;
@@ -354,12 +342,11 @@ async fn run_history(ops: Vec<Op>) {
         match result {
             Ok(movement) => {
                 transfers.push(movement.transfer.id);
-                assert!(movement.balance.available >= 0);
+                assert!(movement.balance.available >= Points::ZERO);
             }
             // Business refusals are expected in random histories; anything else is a bug.
-            Err(LedgerError::Storage(e)) => panic!("storage error: {e}"),
-            Err(LedgerError::MemberData(e)) => panic!("member data error: {e}"),
-            Err(_) => {}
+            Err(OperationError::Storage(e)) => panic!("storage error: {e}"),
+            Err(OperationError::Refused(_)) => {}
         }
         let report = app.ledger_report().await;
         assert!(

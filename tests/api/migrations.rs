@@ -32,9 +32,7 @@ async fn schema_objects(db: &TestDb) -> Vec<String> {
 #[tokio::test]
 async fn migrations_apply_revert_and_apply_again() {
     let db = TestDb::empty().await;
-    let applied = gateway::storage::migrations::run_pending(db.url())
-        .await
-        .unwrap();
+    let applied = storage::migrations::run_pending(db.url()).await.unwrap();
     assert!(!applied.is_empty());
     let after_up = schema_objects(&db).await;
     for object in [
@@ -49,9 +47,7 @@ async fn migrations_apply_revert_and_apply_again() {
         );
     }
 
-    let reverted = gateway::storage::migrations::revert_all(db.url())
-        .await
-        .unwrap();
+    let reverted = storage::migrations::revert_all(db.url()).await.unwrap();
     assert_eq!(reverted.len(), applied.len());
     assert_eq!(
         schema_objects(&db).await,
@@ -59,9 +55,7 @@ async fn migrations_apply_revert_and_apply_again() {
         "down migrations left objects behind"
     );
 
-    gateway::storage::migrations::run_pending(db.url())
-        .await
-        .unwrap();
+    storage::migrations::run_pending(db.url()).await.unwrap();
     assert_eq!(
         schema_objects(&db).await,
         after_up,

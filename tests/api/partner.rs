@@ -61,7 +61,7 @@ async fn key_rotation_registers_the_next_key_and_both_work_until_the_old_is_revo
         partner.key.kid
     );
 
-    gateway::domain::partner_keys::revoke(&app.storage, &partner.key.kid)
+    operations::keys::revoke(&app.storage, &partner.key.kid)
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -3,9 +3,10 @@
 //! and the demo's seeded partner file reported exactly as seeded.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use domain::keys::OperatorRole;
+use domain::settlement::reconcile::LedgerEntry;
 use gateway::demo::partner_file;
-use gateway::domain::operators::{self, OperatorRole};
-use gateway::domain::settlement::reconcile::{self, LedgerEntry};
+use operations::settlement::reconcile;
 use partners::client::{Client, ClientError};
 use partners::jwk::PrivateKey;
 use partners::protocol::RedeemRequest;
@@ -15,7 +16,7 @@ use test_support::{TestApp, TestPartner};
 
 async fn finance(app: &TestApp, role: OperatorRole) -> (Client, PrivateKey) {
     let key = PrivateKey::generate(&unique_code("finance")).unwrap();
-    operators::register(&app.storage, "Finance staff", role, &key.public_key())
+    operations::keys::register_operator(&app.storage, "Finance staff", role, &key.public_key())
         .await
         .unwrap();
     (app.client(&key).await, key)

@@ -5,9 +5,10 @@
 use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
-use gateway::domain::operators::{self, OperatorRole};
-use gateway::domain::settlement::terms::{self, NewTerms, PeriodKind};
-use gateway::domain::settlement::{self, check_statements};
+use domain::keys::OperatorRole;
+use domain::points::Currency;
+use domain::settlement::terms::{self, NewTerms, PeriodKind};
+use operations::settlement::statements::{self, check as check_statements};
 use partners::client::{Client, ClientError};
 use partners::jwk::PrivateKey;
 use partners::protocol::{RedeemRequest, ReverseRequest};
@@ -24,16 +25,21 @@ const TEHRAN: chrono_tz::Tz = chrono_tz::Asia::Tehran;
 async fn set_terms(app: &TestApp, partner: &TestPartner, price: &str) {
     let today = Utc::now().with_timezone(&TEHRAN).date_naive();
     let new = NewTerms {
-        currency: "IRR".into(),
+        currency: Currency::parse("IRR").unwrap(),
         price_per_point: terms::parse_rate("price", price).unwrap(),
         reimbursement_per_point: terms::parse_rate("reimbursement", "10").unwrap(),
         period: PeriodKind::Daily,
         time_zone: TEHRAN,
         starts_on: Some(today - chrono::Days::new(2)),
     };
-    settlement::set_terms(&app.storage, partner.partner.code.as_str(), new, Utc::now())
-        .await
-        .unwrap();
+    operations::settlement::terms::set(
+        &app.storage,
+        partner.partner.code.as_str(),
+        new,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
 }
 
 /// The end of today in Tehran plus the grace: today's period is due then.
@@ -43,7 +49,7 @@ fn after_today() -> DateTime<Utc> {
 
 async fn operator(app: &TestApp, role: OperatorRole) -> Client {
     let key = PrivateKey::generate(&unique_code("operator")).unwrap();
-    operators::register(&app.storage, "Test staff", role, &key.public_key())
+    operations::keys::register_operator(&app.storage, "Test staff", role, &key.public_key())
         .await
         .unwrap();
     app.client(&key).await
@@ -328,9 +334,13 @@ async fn a_resolved_dispute_adjusts_the_next_statement() {
     assert_eq!(next.closing_position_minor, -45);
 
     // The proof carries the partner's signed dispute, which verifies with its public key.
-    let proof = settlement::proof(&app.storage, &app.gateway_keys(), statement_id)
-        .await
-        .unwrap();
+    let proof = statements::proof(
+        &app.storage,
+        &app.gateway_keys(),
+        domain::ids::StatementId(statement_id),
+    )
+    .await
+    .unwrap();
     let answer = &proof["answers"][0];
     assert_eq!(answer["kind"], "dispute");
     let signed = &answer["signed_request"];

@@ -6,17 +6,18 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use gateway::domain::cards::CardNumber;
-use gateway::domain::settlement::reconcile;
-use gateway::domain::settlement::terms::{self, NewTerms, PeriodKind, Terms};
-use gateway::domain::settlement::{self, check_statements};
-use gateway::storage::settlement::StatementFilter;
+use domain::cards::CardNumber;
+use domain::ids::TransferId;
+use domain::points::Currency;
+use domain::settlement::terms::{self, NewTerms, PeriodKind, Terms};
+use operations::settlement::reconcile;
+use operations::settlement::statements::{self, check as check_statements};
 use partners::settlement::Statement;
 use proptest::prelude::*;
 use rust_decimal::{Decimal, RoundingStrategy};
-use test_support::till::Till;
+use storage::settlement::StatementFilter;
+use test_support::till::DirectTill;
 use test_support::{TestApp, TestPartner};
-use uuid::Uuid;
 
 const TEHRAN: chrono_tz::Tz = chrono_tz::Asia::Tehran;
 
@@ -30,14 +31,14 @@ async fn set_terms(
     now: DateTime<Utc>,
 ) -> Terms {
     let new = NewTerms {
-        currency: "IRR".into(),
+        currency: Currency::parse("IRR").unwrap(),
         price_per_point: terms::parse_rate("price", price).unwrap(),
         reimbursement_per_point: terms::parse_rate("reimbursement", reimbursement).unwrap(),
         period: PeriodKind::Daily,
         time_zone: TEHRAN,
         starts_on,
     };
-    settlement::set_terms(&app.storage, partner.partner.code.as_str(), new, now)
+    operations::settlement::terms::set(&app.storage, partner.partner.code.as_str(), new, now)
         .await
         .unwrap()
 }
@@ -54,8 +55,8 @@ async fn opened<'a>(
     app: &'a TestApp,
     phone: &str,
     rates: (&str, &str),
-) -> (TestPartner, Till<'a>, CardNumber, Terms) {
-    let (partner, till) = Till::open(app).await;
+) -> (TestPartner, DirectTill<'a>, CardNumber, Terms) {
+    let (partner, till) = DirectTill::open(app).await;
     let card = till.enroll(phone).await;
     let v1 = set_terms(app, &partner, rates, Some(ten_days_ago()), Utc::now()).await;
     (partner, till, card, v1)
@@ -65,7 +66,7 @@ async fn opened<'a>(
 struct Closed {
     payload: Vec<u8>,
     statement: Statement,
-    lines: Vec<Uuid>,
+    lines: Vec<TransferId>,
 }
 
 impl Closed {
@@ -82,22 +83,22 @@ impl Closed {
 
 async fn statements(app: &TestApp, partner: &TestPartner) -> Vec<Closed> {
     let filter = StatementFilter {
-        partner_id: Some(partner.partner.id.0),
+        partner_id: Some(partner.partner.id),
         limit: 1000,
         ..StatementFilter::default()
     };
     let mut closed = Vec::new();
-    for record in settlement::statements(&app.storage, &filter).await.unwrap() {
-        let file = settlement::lines_file(&app.storage, &record).await.unwrap();
+    for record in statements::list(&app.storage, &filter).await.unwrap() {
+        let file = statements::lines_file(&app.storage, &record).await.unwrap();
         let lines = String::from_utf8(file)
             .unwrap()
             .lines()
             .skip(1)
-            .map(|line| line.split(',').next().unwrap().parse().unwrap())
+            .map(|line| TransferId(line.split(',').next().unwrap().parse().unwrap()))
             .collect();
         closed.push(Closed {
-            statement: serde_json::from_slice(&record.row.payload).unwrap(),
-            payload: record.row.payload,
+            statement: serde_json::from_slice(&record.issued.payload).unwrap(),
+            payload: record.issued.payload,
             lines,
         });
     }
@@ -260,7 +261,7 @@ const RATES: [&str; 6] = ["12.5", "0.333", "1.05", "7", "0.5", "2.75"];
 
 /// What the test itself recorded of a settled transfer.
 struct Settled {
-    id: Uuid,
+    id: TransferId,
     line_type: &'static str,
     points: i64,
     at: DateTime<Utc>,
@@ -295,10 +296,10 @@ async fn random_history(ops: Vec<Op>, gaps: Vec<i64>, rates: [usize; 4], change_
     let mut settled: Vec<Settled> = Vec::new();
     for (op, gap) in ops.into_iter().zip(gaps) {
         at += Duration::minutes(gap);
-        let record = |movement: gateway::domain::ledger::Movement, line_type, priced_at| Settled {
+        let record = |movement: domain::ledger::Movement, line_type, priced_at| Settled {
             id: movement.transfer.id,
             line_type,
-            points: movement.transfer.amount,
+            points: movement.transfer.amount.get(),
             at: movement.transfer.created_at,
             priced_at,
         };
@@ -410,7 +411,7 @@ async fn random_history(ops: Vec<Op>, gaps: Vec<i64>, rates: [usize; 4], change_
     }
     // Every settled transfer in exactly one statement; and the ledger read another way
     // (the reconciliation's query) holds the same points per type.
-    let all_lines: Vec<&Uuid> = closed.iter().flat_map(|c| &c.lines).collect();
+    let all_lines: Vec<&TransferId> = closed.iter().flat_map(|c| &c.lines).collect();
     assert_eq!(all_lines.len(), settled.len());
     let ledger = reconcile::ledger_entries(
         &app.storage,

@@ -203,7 +203,7 @@ async fn unknown_key_is_refused() {
 async fn revoked_key_is_refused() {
     let app = TestApp::spawn().await;
     let partner = app.seed_partner().await;
-    gateway::domain::partner_keys::revoke(&app.storage, &partner.key.kid)
+    operations::keys::revoke(&app.storage, &partner.key.kid)
         .await
         .unwrap();
     // The key cache holds a looked-up key for its TTL; this key was never looked up.
@@ -227,7 +227,7 @@ async fn revocation_takes_effect_after_the_key_cache_ttl() {
             .status,
         200
     );
-    gateway::domain::partner_keys::revoke(&app.storage, &partner.key.kid)
+    operations::keys::revoke(&app.storage, &partner.key.kid)
         .await
         .unwrap();
     // Poll instead of sleeping a fixed time: the refusal must come within the TTL (plus slack).

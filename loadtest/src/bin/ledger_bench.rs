@@ -15,14 +15,16 @@ use anyhow::Context as _;
 use clap::Parser;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl as _;
-use gateway::domain::idempotency::{Answer, IdempotencyKey, IdempotentRequest};
-use gateway::domain::ledger::batch::{EarnOp, LedgerOp, RedeemOp, Till};
-use gateway::domain::ledger::committer::{Committer, CommitterSettings};
-use gateway::domain::partners::PartnerId;
-use gateway::storage::Storage;
+use domain::cards::CardNumber;
+use domain::ids::{BranchId, MemberId, PartnerId};
+use domain::ledger::books::{LedgerOp, PointOfSale, PricedEarn, PricedRedemption};
+use domain::points::{Currency, Money, Points};
 use hdrhistogram::Histogram;
+use operations::idempotency::{Answer, IdempotencyKey, Scope};
+use operations::ledger::committer::{Committer, CommitterSettings};
 use rand::{Rng as _, SeedableRng as _};
 use rand_distr::Distribution as _;
+use storage::Storage;
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -82,6 +84,22 @@ struct Counter {
     point_value_minor: i64,
 }
 
+/// A till as the bench submits from it, with the rule's currency checked.
+#[derive(Clone)]
+struct Till {
+    partner_id: Uuid,
+    branch_id: Uuid,
+    currency: Currency,
+    per_amount_minor: i64,
+    point_value_minor: i64,
+}
+
+/// A demo card and its member.
+struct DemoCard {
+    number: CardNumber,
+    member_id: Uuid,
+}
+
 #[derive(diesel::QueryableByName)]
 struct Card {
     #[diesel(sql_type = Text)]
@@ -114,7 +132,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let config = gateway::config::Config::load(&args.config)?;
-    let mut storage_settings = gateway::app::storage_settings(&config);
+    let mut storage_settings = gateway::state::storage_settings(&config);
     storage_settings.ledger_pool_size = args.committers;
     let storage = Storage::connect(&storage_settings).await?;
     let metrics = gateway::metrics::install();
@@ -141,17 +159,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
         !counters.is_empty() && !cards.is_empty(),
         "no demo network here: run `make demo` first"
     );
+    let counters: Vec<Till> = counters
+        .into_iter()
+        .map(|c| {
+            Ok(Till {
+                partner_id: c.partner_id,
+                branch_id: c.branch_id,
+                currency: Currency::parse(&c.currency)?,
+                per_amount_minor: c.per_amount_minor,
+                point_value_minor: c.point_value_minor,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let cards: Vec<DemoCard> = cards
+        .into_iter()
+        .map(|c| {
+            Ok(DemoCard {
+                number: CardNumber::parse(&c.number)?,
+                member_id: c.member_id,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
     let settings = CommitterSettings {
         committers: args.committers,
         batch_window: Duration::from_micros(args.batch_window_us),
         batch_max: args.batch_max,
     };
-    let committer = Committer::start(
-        storage.clone(),
-        config.program.clone(),
-        settings,
-        gateway::http::ledger_answers::render_created,
-    );
+    let committer = Committer::start(storage.clone(), config.program.clone(), settings);
     let run_id = Uuid::now_v7().simple().to_string();
     eprintln!(
         "ledger-bench: {} clients for {} s, {} committer(s), window {} µs, batches up to {}",
@@ -180,32 +214,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 let card = &cards[rank.saturating_sub(1).min(cards.len() - 1)];
                 let key = format!("lb-{run_id}-{client}-{n}");
                 n += 1;
-                let till = Till {
+                let at = PointOfSale {
                     partner_id: PartnerId(counter.partner_id),
-                    branch_id: counter.branch_id,
-                    member_id: card.member_id,
-                    card_number: card.number.clone(),
+                    branch_id: BranchId(counter.branch_id),
+                    member_id: MemberId(card.member_id),
+                    card: card.number.clone(),
                     reference: key.clone(),
                     idempotency_key: Some(key.clone()),
                 };
                 let op = if rng.gen_range(0..100) < redeem_percent {
-                    LedgerOp::Redeem(RedeemOp {
-                        till,
-                        points: 10,
-                        discount_minor: 10 * counter.point_value_minor,
-                        currency: counter.currency.clone(),
+                    LedgerOp::Redeem(PricedRedemption {
+                        at,
+                        points: Points(10),
+                        discount: Money::new(10 * counter.point_value_minor, counter.currency),
                         hold: None,
                     })
                 } else {
-                    LedgerOp::Earn(EarnOp {
-                        till,
-                        points: 40,
-                        amount_minor: 40 * counter.per_amount_minor,
-                        currency: counter.currency.clone(),
+                    LedgerOp::Earn(PricedEarn {
+                        at,
+                        points: Points(40),
+                        amount: Money::new(40 * counter.per_amount_minor, counter.currency),
                         release_at: None,
                     })
                 };
-                let request = IdempotentRequest::new(
+                let scope = Scope::of_request(
                     PartnerId(counter.partner_id),
                     IdempotencyKey::parse(&key).expect("bench keys are printable ASCII"),
                     "POST",
@@ -214,9 +246,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     key.as_bytes(),
                 );
                 let sent = Instant::now();
-                match committer.submit(request, Ok(op)).await {
-                    Ok(Answer::Fresh(answer)) if answer.status == 201 => tally.committed += 1,
-                    Ok(Answer::Fresh(_)) => tally.refused += 1,
+                match committer.submit(scope, Ok(op)).await {
+                    Ok(answered) if !answered.is_replay => match answered.answer {
+                        Answer::Done(_) => tally.committed += 1,
+                        _ => tally.refused += 1,
+                    },
                     _ => tally.failed += 1,
                 }
                 if let Some(h) = tally.latency.as_mut() {

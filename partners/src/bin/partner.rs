@@ -2,17 +2,22 @@
 //!
 //! Every command is a signed request whose receipt is verified before anything
 //! is printed; human output by default, `--json` for scripts.
+//!
+//! Human output writes money in major units with grouped digits (`7,650,506.96 IRR`)
+//! and points grouped (`12,345 points`) through `partners::amounts`; `--json`
+//! prints the verified body as received, so scripts keep exact minor units.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use partners::amounts;
 use partners::client::{Client, ClientError, ClientOptions};
 use partners::jwk::{Jwk, JwkSet};
 use partners::protocol::{
-    CaptureRequest, EarnRequest, EnrollRequest, Money, Movement, RedeemRequest, RegisterKeyRequest,
-    ReverseRequest,
+    Balance, CaptureRequest, EarnRequest, EnrollRequest, Money, Movement, RedeemRequest,
+    RegisterKeyRequest, ReverseRequest,
 };
 use uuid::Uuid;
 
@@ -244,23 +249,32 @@ fn print_movement(verb: &str, movement: &Movement, idempotency_key: &str, is_rep
     let money = t
         .money
         .as_ref()
-        .map(|m| format!(" ({} {})", m.amount_minor, m.currency))
+        .map(|m| format!(" ({m})"))
         .unwrap_or_default();
     let replay = if is_replay { " [replayed]" } else { "" };
     println!(
-        "{verb} {} points{money}: {} {}{replay}",
-        t.points, t.kind, t.state
+        "{verb} {}{money}: {} {}{replay}",
+        amounts::format_points(t.points),
+        t.kind,
+        t.state
     );
     println!("  transaction: {}", t.id);
     if let Some(timeout_at) = t.timeout_at {
         println!("  until:       {timeout_at}");
     }
-    let b = &movement.balance;
-    println!(
-        "  balance:     {} available ({} posted, {} held, {} pending)",
-        b.available, b.posted, b.held, b.pending_earned
-    );
+    println!("  balance:     {}", balance(&movement.balance));
     println!("  idempotency key: {idempotency_key}");
+}
+
+/// A member's points in one line: `12,345 available (12,845 posted, 500 held, 0 pending)`.
+fn balance(b: &Balance) -> String {
+    format!(
+        "{} available ({} posted, {} held, {} pending)",
+        amounts::group(b.available),
+        amounts::group(b.posted),
+        amounts::group(b.held),
+        amounts::group(b.pending_earned)
+    )
 }
 
 #[derive(Subcommand)]
@@ -313,14 +327,13 @@ async fn statements(client: &Client, command: StatementsCommand, json: bool) -> 
     let verified = |v: &partners::settlement::VerifiedStatement| {
         let s = &v.statement;
         println!(
-            "statement #{} of {} verified: {} – {}, {} lines, net {} {} ({})",
+            "statement #{} of {} verified: {} – {}, {} lines, net {} ({})",
             s.sequence,
             s.partner.code,
             s.period.start,
             s.period.end,
             s.lines.count,
-            s.net_minor,
-            s.currency,
+            amounts::format_money(s.net_minor, &s.currency),
             s.net_direction
         );
         println!("  sha256: {}", v.sha256);
@@ -333,14 +346,13 @@ async fn statements(client: &Client, command: StatementsCommand, json: bool) -> 
             }
             for s in &receipt.body.statements {
                 println!(
-                    "{}  #{:<4} {} – {}  {:<12} net {:>14} {}",
+                    "{}  #{:<4} {} – {}  {:<12} net {:>20}",
                     s.id,
                     s.sequence,
                     s.period_start.format("%Y-%m-%d %H:%M"),
                     s.period_end.format("%Y-%m-%d %H:%M"),
                     s.status,
-                    s.net_minor,
-                    s.currency
+                    amounts::format_money(s.net_minor, &s.currency)
                 );
             }
         }
@@ -485,15 +497,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "card {} ({}): {}, tier {}",
                 c.card_number, c.status, c.first_name, c.tier
             );
-            println!(
-                "  balance: {} available ({} posted, {} held, {} pending)",
-                c.balance.available, c.balance.posted, c.balance.held, c.balance.pending_earned
-            );
+            println!("  balance: {}", balance(&c.balance));
             if let Some(value) = c.redeemable_value {
-                println!(
-                    "  redeemable now for {} {}",
-                    value.amount_minor, value.currency
-                );
+                println!("  redeemable now for {value}");
             }
         }
         Command::Quote {
@@ -511,19 +517,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return print_json(&receipt.raw_body);
             }
             let q = receipt.body;
-            if let Some(points) = q.earn_points {
+            if let Some(earned) = q.earn_points {
                 println!(
-                    "a purchase of {} {} earns {points} points",
-                    amount.unwrap_or(0),
-                    q.rule.currency
+                    "a purchase of {} earns {}",
+                    amounts::format_money(amount.unwrap_or(0), &q.rule.currency),
+                    amounts::format_points(earned)
                 );
             }
             if let Some(discount) = q.discount {
                 println!(
-                    "{} points take {} {} off",
-                    points.unwrap_or(0),
-                    discount.amount_minor,
-                    discount.currency
+                    "{} take {discount} off",
+                    amounts::format_points(points.unwrap_or(0))
                 );
             }
         }
@@ -662,11 +666,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             for t in &receipt.body.transactions {
                 println!(
-                    "{}  {:<16} {:<8} {:>8} pts  card …{}  {}  {}",
+                    "{}  {:<16} {:<8} {:>10} pts  card …{}  {}  {}",
                     t.created_at.format("%Y-%m-%d %H:%M:%S"),
                     t.kind,
                     t.state,
-                    t.points,
+                    amounts::group(t.points),
                     t.card_last4.as_deref().unwrap_or("----"),
                     t.reference.as_deref().unwrap_or("-"),
                     t.id

@@ -6,12 +6,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ::partners::client::{Client, ClientOptions};
 use ::partners::jwk::{JwkSet, PrivateKey};
-use gateway::app::{AppState, Application};
+use domain::member_data::MemberDataKeys;
+use domain::partners::{NewBranch, NewPartner, Partner, PartnerKind};
+use domain::pricing::PointRule;
+use gateway::app::Application;
 use gateway::config::{Config, RawConfig};
-use gateway::domain::partner_keys;
-use gateway::domain::partners::{self, NewBranch, NewPartner, Partner, PartnerKind};
-use gateway::storage::{Storage, StorageSettings};
+use gateway::state::{AppState, club_settings, storage_settings};
+use operations::Club;
+use operations::{keys, partners};
 use secrecy::SecretString;
+use storage::{Storage, StorageSettings};
 
 use crate::db::TestDb;
 
@@ -50,6 +54,8 @@ pub struct TestApp {
     gateways: std::sync::Mutex<Vec<GatewayThread>>,
     pub db: TestDb,
     pub storage: Storage,
+    /// The club's operations over this test's storage, to call them without HTTP.
+    pub club: Club,
     pub config: Config,
     pub ca_pem: Vec<u8>,
     pub dir: PathBuf,
@@ -152,7 +158,7 @@ impl TestApp {
         raw.set_secrets(
             SecretString::from(db.url().to_owned()),
             SecretString::from(options.redis_url.clone().unwrap_or_else(redis_url)),
-            SecretString::from(gateway::domain::member_data::MemberDataKeys::generate_master()),
+            SecretString::from(MemberDataKeys::generate_master()),
         );
         let config = Config::from_raw(raw).unwrap_or_else(|e| panic!("{e}"));
         gateway::telemetry::init(&config.log);
@@ -172,12 +178,14 @@ impl TestApp {
             pem
         };
         let http = http.build().unwrap_or_else(|e| panic!("{e}"));
+        let club = Club::start(storage.clone(), club_settings(&config));
         Self {
             address: format!("{scheme}://127.0.0.1:{port}"),
             port,
             gateways: std::sync::Mutex::new(vec![gateway]),
             db,
             storage,
+            club,
             config,
             ca_pem,
             dir,
@@ -260,7 +268,7 @@ impl TestApp {
     /// Generates and registers another key for the partner with `code`.
     pub async fn add_key(&self, code: &str) -> PrivateKey {
         let key = PrivateKey::generate(&unique_code("key")).unwrap_or_else(|e| panic!("{e}"));
-        partner_keys::register_for_code(&self.storage, code, &key.public_key())
+        keys::register(&self.storage, code, &key.public_key())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         key
@@ -279,14 +287,9 @@ impl TestApp {
         per_amount_minor: i64,
         point_value_minor: i64,
     ) {
-        let rule = gateway::domain::rules::PointRule::new(
-            "IRR",
-            earn_points,
-            per_amount_minor,
-            point_value_minor,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        gateway::domain::rules::set(&self.storage, partner.partner.id, None, &rule)
+        let rule = PointRule::new("IRR", earn_points, per_amount_minor, point_value_minor)
+            .unwrap_or_else(|e| panic!("{e}"));
+        operations::pricing::set_rule(&self.storage, partner.partner.id, None, &rule)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -344,10 +347,10 @@ impl TestApp {
     /// Closes every settlement period due at `now` (the job's clock, moved at will);
     /// returns how many statements were issued.
     pub async fn settle(&self, now: chrono::DateTime<chrono::Utc>) -> usize {
-        gateway::domain::settlement::close::settle(
+        operations::settlement::close::settle(
             &self.storage,
             &self.config.keys.current,
-            gateway::domain::settlement::close::CloseSettings::default(),
+            operations::settlement::close::CloseSettings::default(),
             now,
         )
         .await
@@ -356,15 +359,15 @@ impl TestApp {
     }
 
     /// Runs every ledger invariant against this test's database.
-    pub async fn ledger_report(&self) -> gateway::domain::ledger::check::LedgerReport {
-        gateway::domain::ledger::check::check(&self.storage)
+    pub async fn ledger_report(&self) -> operations::ledger::LedgerReport {
+        operations::ledger::check(&self.storage)
             .await
             .unwrap_or_else(|e| panic!("ledger check: {e}"))
     }
 
     /// Storage settings pointing at this test's database and Redis prefix.
     pub fn storage_settings(&self) -> StorageSettings {
-        gateway::app::storage_settings(&self.config)
+        storage_settings(&self.config)
     }
 }
 
@@ -392,7 +395,7 @@ impl GatewayThread {
                 .build()
                 .unwrap_or_else(|e| panic!("gateway runtime: {e}"));
             runtime.block_on(async move {
-                let storage = Storage::connect(&gateway::app::storage_settings(&config))
+                let storage = Storage::connect(&storage_settings(&config))
                     .await
                     .unwrap_or_else(|e| panic!("storage: {e:#}"));
                 let listener =
@@ -400,7 +403,7 @@ impl GatewayThread {
                 let application = Application::build_with(
                     &config,
                     listener,
-                    AppState::with_storage(&config, storage.clone()),
+                    AppState::new(&config, storage.clone()),
                 )
                 .unwrap_or_else(|e| panic!("app: {e:#}"));
                 let _ = started.send((application.port(), application.scheme(), storage));
@@ -446,7 +449,7 @@ impl Drop for TestApp {
                     .ok()?;
                 runtime.block_on(async {
                     let storage = Storage::connect(&settings).await.ok()?;
-                    gateway::domain::ledger::check::check(&storage).await.ok()
+                    operations::ledger::check(&storage).await.ok()
                 })
             })
             .join()

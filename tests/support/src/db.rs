@@ -103,7 +103,7 @@ async fn template() -> &'static str {
                 )
                 .await;
                 exec(&mut conn, &format!("CREATE DATABASE \"{building}\"")).await;
-                gateway::storage::migrations::run_pending(&with_database(&admin, &building))
+                storage::migrations::run_pending(&with_database(&admin, &building))
                     .await
                     .unwrap_or_else(|e| panic!("migrating the template: {e:#}"));
                 exec(

@@ -1,159 +1,155 @@
-//! A till driven through the ledger's domain operations at any time the test picks.
+//! A till that calls the ledger's operations directly, at times the test picks (no HTTP,
+//! no signatures, no idempotency keys): settlement and model tests hold the clock this way.
 
 use chrono::{DateTime, Utc};
-use gateway::domain::cards::CardNumber;
-use gateway::domain::ledger::{self, EarnRequest, LedgerError, RedeemRequest, Teller};
-use gateway::domain::member_data::PersonalData;
+use domain::cards::CardNumber;
+use domain::ids::{PartnerId, TransferId};
+use domain::ledger::{LedgerError, Movement, Purchase, Redemption, Reversal};
+use domain::member_data::PersonalData;
+use domain::members::NewMember;
+use domain::points::{Currency, Money, Points};
+use operations::error::OperationError;
+use operations::ledger::at;
 
 use crate::app::unique_code;
 use crate::{TestApp, TestPartner};
 
-/// A partner's till driven through the ledger's domain operations, with the clock in
-/// the test's hands (no HTTP, no signatures).
-pub struct Till<'a> {
+/// What an operation at a chosen time gives.
+pub type Outcome = Result<Movement, OperationError<LedgerError>>;
+
+/// A partner's till, driven through the ledger's operations with the clock in the test's hands.
+pub struct DirectTill<'a> {
     pub app: &'a TestApp,
-    pub teller: Teller,
+    pub partner_id: PartnerId,
 }
 
-impl<'a> Till<'a> {
+impl<'a> DirectTill<'a> {
+    /// Enrols a member at the `main` branch now; returns the card.
     pub async fn enroll(&self, phone: &str) -> CardNumber {
-        let mut conn = self.app.db.connect().await;
         let personal =
             PersonalData::parse("Model Member", phone, None, None, Utc::now().date_naive())
                 .unwrap_or_else(|e| panic!("{e}"));
-        let keys = &self.app.config.member_data_keys;
-        let new = gateway::domain::members::NewMember {
+        let new = NewMember {
             branch: "main".into(),
             personal,
             card: None,
         };
-        gateway::domain::members::enroll(
-            &mut conn,
-            &self.app.config.program,
-            keys,
-            &self.teller,
-            new,
-            Utc::now(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .card
+        operations::members::enroll_at(&self.app.club, self.partner_id, new, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .card
     }
 
-    pub async fn earn(
+    /// Earns `points` (a purchase at the test rule's price) at `now`.
+    pub async fn earn(&self, card: &CardNumber, points: i64, now: DateTime<Utc>) -> Outcome {
+        self.earn_pending(card, points, None, now).await
+    }
+
+    /// Earns `points` at `now`, kept pending until `release_at` when it is given.
+    pub async fn earn_pending(
         &self,
         card: &CardNumber,
         points: i64,
+        release_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
-    ) -> Result<ledger::Movement, LedgerError> {
-        let mut conn = self.app.db.connect().await;
-        let request = EarnRequest {
-            branch: "main".into(),
-            card: card.clone(),
-            amount_minor: points * 10_000,
-            currency: "IRR".into(),
-            reference: unique_code("order"),
-            release_at: None,
-        };
-        let result = ledger::earn(
-            &mut conn,
-            &self.app.config.program,
-            &self.teller,
-            request,
-            now,
+    ) -> Outcome {
+        let irr = Currency::parse("IRR").unwrap_or_else(|e| panic!("{e}"));
+        let purchase = Purchase::new(
+            "main".into(),
+            card.clone(),
+            Money::new(points * 10_000, irr),
+            unique_code("order"),
+            release_at,
         )
-        .await;
-        self.committed(&result).await;
-        result
+        .unwrap_or_else(|e| panic!("{e}"));
+        at::earn(&self.app.club, self.partner_id, purchase, now).await
     }
 
-    /// What the HTTP path does after a commit: refresh the member's cached card view.
-    async fn committed(&self, result: &Result<ledger::Movement, LedgerError>) {
-        if let Ok(movement) = result
-            && let Some(member) = movement.transfer.member_id
-        {
-            ledger::committed(&self.app.storage, member).await;
-        }
+    /// Voids a hold at `now`.
+    pub async fn void(&self, hold: TransferId, now: DateTime<Utc>) -> Outcome {
+        at::void(&self.app.club, self.partner_id, hold, now).await
     }
 
+    /// Releases a pending earn's points at `now`.
+    pub async fn release(&self, pending: TransferId, now: DateTime<Utc>) -> Outcome {
+        at::resolve_pending(&self.app.club, self.partner_id, pending, true, now).await
+    }
+
+    /// Redeems (or holds) `points` at `now`.
     pub async fn redeem(
         &self,
         card: &CardNumber,
         points: i64,
         hold: bool,
         now: DateTime<Utc>,
-    ) -> Result<ledger::Movement, LedgerError> {
-        let mut conn = self.app.db.connect().await;
-        let request = RedeemRequest {
-            branch: "main".into(),
-            card: card.clone(),
-            points,
-            reference: unique_code("bill"),
-            hold: hold.then_some(None),
-        };
-        let result = ledger::redeem(
-            &mut conn,
-            &self.app.config.program,
-            &self.teller,
-            request,
-            now,
+    ) -> Outcome {
+        let redemption = Redemption::new(
+            "main".into(),
+            card.clone(),
+            Points(points),
+            unique_code("bill"),
+            hold.then_some(None),
         )
-        .await;
-        self.committed(&result).await;
-        result
+        .unwrap_or_else(|e| panic!("{e}"));
+        at::redeem(&self.app.club, self.partner_id, redemption, now).await
     }
 
-    /// Captures `points` of a hold (all of it when `None`).
+    /// Captures `points` of a hold (all of it when `None`) at `now`.
     pub async fn capture(
         &self,
-        hold: uuid::Uuid,
+        hold: TransferId,
         points: Option<i64>,
         now: DateTime<Utc>,
-    ) -> Result<ledger::Movement, LedgerError> {
-        let mut conn = self.app.db.connect().await;
-        let result = ledger::capture(&mut conn, &self.teller, hold, points, now).await;
-        self.committed(&result).await;
-        result
+    ) -> Outcome {
+        at::capture(
+            &self.app.club,
+            self.partner_id,
+            hold,
+            points.map(Points),
+            now,
+        )
+        .await
     }
 
-    /// Reverses `points` of an earn or a redemption (all that is left when `None`).
+    /// Reverses `points` of an earn or a redemption (all that is left when `None`) at `now`.
     pub async fn reverse(
         &self,
-        transfer_id: uuid::Uuid,
+        transfer_id: TransferId,
         points: Option<i64>,
         now: DateTime<Utc>,
-    ) -> Result<ledger::Movement, LedgerError> {
-        let mut conn = self.app.db.connect().await;
-        let request = ledger::ReverseRequest {
-            transfer_id,
-            points,
-            reference: Some(unique_code("return")),
-        };
-        let result = ledger::reverse(&mut conn, &self.teller, request, now).await;
-        self.committed(&result).await;
-        result
+    ) -> Outcome {
+        let reversal = Reversal::new(transfer_id, points.map(Points), Some(unique_code("return")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        at::reverse(&self.app.club, self.partner_id, reversal, now).await
     }
 
+    /// The points the card's member can spend, as the ledger projects them.
     pub async fn available(&self, card: &CardNumber) -> i64 {
-        let mut conn = self.app.db.connect().await;
-        let (_, member) = gateway::storage::members::find_card(&mut conn, card.as_str())
+        let mut conn = self
+            .app
+            .storage
+            .db()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, member) = storage::members::find_card(&mut conn, card)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("no card {card}"));
-        gateway::storage::ledger::member_account(&mut conn, member.id)
+        storage::ledger::member_account(&mut conn, member.id)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .available()
+            .get()
     }
 
     /// A fresh partner (with the test point rule) and its till.
     pub async fn open(app: &'a TestApp) -> (TestPartner, Self) {
         let partner = app.seed_partner().await;
         app.seed_rule(&partner).await;
-        let teller = Teller {
+        let till = DirectTill {
+            app,
             partner_id: partner.partner.id,
-            idempotency_key: None,
         };
-        (partner, Till { app, teller })
+        (partner, till)
     }
 }

@@ -1,0 +1,717 @@
+//! The books of a batch: earns and redemptions decided in memory, in arrival order.
+//!
+//! A batch reads (and locks) its members' accounts and the lots it may touch, then
+//! [`decide`] applies every operation against what the operations before it left
+//! (so one member's operations see each other, and a refused operation changes
+//! nothing for its neighbours), and returns each operation's answer with what to
+//! write. A batch of one is how a single operation runs too.
+//!
+//! Before an operation, whatever time has already decided for its member is
+//! applied: holds whose timeout passed are voided (their points go back to the
+//! lots they came from), and lots past their expiry go to breakage. So neither an
+//! expired hold nor an expired lot ever counts, even between maintenance runs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    Account, AccountDeltas, AccountKind, LedgerError, Lot, Movement, NewTransfer, Phase, Transfer,
+    TransferCode, TransferState, lots, partner_account,
+};
+use crate::cards::{self, CardError, CardNumber, CardStatus, MemberStatus};
+use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
+use crate::points::{Money, Points};
+use crate::program::ProgramSettings;
+
+/// Where an earn or redemption is made: the partner's branch, the member's card, the partner's
+/// reference, and the idempotency key of the request.
+#[derive(Debug, Clone)]
+pub struct PointOfSale {
+    /// The partner.
+    pub partner_id: PartnerId,
+    /// Its branch.
+    pub branch_id: BranchId,
+    /// The member whose card was presented.
+    pub member_id: MemberId,
+    /// The card.
+    pub card: CardNumber,
+    /// The partner's own reference (order, bill).
+    pub reference: String,
+    /// The request's idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
+/// An earn, priced and checked, ready for the books.
+#[derive(Debug, Clone)]
+pub struct PricedEarn {
+    /// Where it is made.
+    pub at: PointOfSale,
+    /// Points earned.
+    pub points: Points,
+    /// The purchase.
+    pub amount: Money,
+    /// Keep the points pending until then.
+    pub release_at: Option<DateTime<Utc>>,
+}
+
+/// A redemption (or a hold), priced and checked, ready for the books.
+#[derive(Debug, Clone)]
+pub struct PricedRedemption {
+    /// Where it is made.
+    pub at: PointOfSale,
+    /// Points redeemed.
+    pub points: Points,
+    /// The discount they pay.
+    pub discount: Money,
+    /// Only hold the points, for this long.
+    pub hold: Option<chrono::Duration>,
+}
+
+/// An operation the books apply.
+#[derive(Debug, Clone)]
+pub enum LedgerOp {
+    /// Points for a purchase.
+    Earn(PricedEarn),
+    /// Points for a discount.
+    Redeem(PricedRedemption),
+}
+
+impl LedgerOp {
+    /// Where it is made.
+    pub fn at(&self) -> &PointOfSale {
+        match self {
+            Self::Earn(op) => &op.at,
+            Self::Redeem(op) => &op.at,
+        }
+    }
+
+    /// The code of the transfer it writes.
+    pub fn code(&self) -> TransferCode {
+        match self {
+            Self::Earn(_) => TransferCode::Earn,
+            Self::Redeem(_) => TransferCode::Redeem,
+        }
+    }
+
+    /// Points it may take from the member's lots.
+    pub fn points_to_spend(&self) -> Points {
+        match self {
+            Self::Earn(_) => Points::ZERO,
+            Self::Redeem(op) => op.points,
+        }
+    }
+}
+
+/// A hold whose timeout passed but whose void is not written yet, with the net points it took
+/// from each lot.
+#[derive(Debug, Clone)]
+pub struct ExpiredHold {
+    /// The pending redemption.
+    pub hold: Transfer,
+    /// Net points it took from each lot.
+    pub taken: Vec<(LotId, Points)>,
+}
+
+/// What a batch reads, under its members' locks, before it decides anything.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The members' accounts.
+    pub accounts: Vec<Account>,
+    /// Per account, in spending order: the expired lots, then the soonest-expiring ones until
+    /// they cover what the batch may spend (all of them when they do not).
+    pub lots: Vec<Lot>,
+    /// The cards presented: their status and their member's.
+    pub cards: Vec<(CardNumber, CardStatus, MemberStatus)>,
+    /// Which (partner, code, reference) triples are already used.
+    pub taken_references: Vec<(PartnerId, TransferCode, String)>,
+    /// The members' holds whose timeout has passed.
+    pub expired_holds: Vec<ExpiredHold>,
+    /// The lots those holds took from (whatever is left in them).
+    pub hold_lots: Vec<Lot>,
+}
+
+/// Everything a batch writes.
+#[derive(Debug, Default)]
+pub struct Writes {
+    /// New transfers, in the order they were made.
+    pub transfers: Vec<Transfer>,
+    /// Per account (sorted by id: the lock order).
+    pub deltas: BTreeMap<AccountId, AccountDeltas>,
+    /// New lots, written with all their points; `lot_takes` then takes from them too.
+    pub new_lots: Vec<Lot>,
+    /// (transfer, lot, points taken; negative when given back).
+    pub allocations: Vec<(TransferId, LotId, Points)>,
+    /// Net points taken from each lot (negative: given back).
+    pub lot_takes: BTreeMap<LotId, Points>,
+    /// New pending transfers and their timeouts.
+    pub pendings: Vec<(TransferId, DateTime<Utc>)>,
+    /// Pending transfers resolved (no longer open).
+    pub resolved_pendings: Vec<TransferId>,
+}
+
+/// Why the books could not decide an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BookError {
+    /// The operation is refused: this is its answer.
+    Refused(LedgerError),
+    /// The member has no account: the stored data is broken (every member is enrolled with one).
+    MissingAccount(MemberId),
+}
+
+impl From<LedgerError> for BookError {
+    fn from(err: LedgerError) -> Self {
+        Self::Refused(err)
+    }
+}
+
+impl From<CardError> for BookError {
+    fn from(err: CardError) -> Self {
+        Self::Refused(err.into())
+    }
+}
+
+/// A member's locked account, the lots the batch may touch (in spending order) and the holds
+/// time has voided, as the batch has left them so far. A new earn's lot expires last, so it is
+/// spent only once all older lots are (and then they were all loaded).
+struct MemberBook {
+    account: Account,
+    lots: Vec<Lot>,
+    expired_holds: Vec<ExpiredHold>,
+}
+
+/// The in-memory state a batch decides against, and what it will write.
+struct Books {
+    members: HashMap<MemberId, MemberBook>,
+    cards: HashMap<CardNumber, (CardStatus, MemberStatus)>,
+    taken_references: HashSet<(PartnerId, TransferCode, String)>,
+    writes: Writes,
+    /// Members whose points moved (their caches are told after the commit).
+    changed: BTreeSet<MemberId>,
+    now: DateTime<Utc>,
+}
+
+impl Books {
+    fn new(snapshot: Snapshot, now: DateTime<Utc>) -> Self {
+        let mut lots_of: HashMap<AccountId, Vec<Lot>> = HashMap::new();
+        for lot in snapshot.lots {
+            lots_of.entry(lot.account_id).or_default().push(lot);
+        }
+        for lot in snapshot.hold_lots {
+            let lots = lots_of.entry(lot.account_id).or_default();
+            if !lots.iter().any(|l| l.id == lot.id) {
+                let at = lots.partition_point(|l| (l.expires_at, l.id) < (lot.expires_at, lot.id));
+                lots.insert(at, lot);
+            }
+        }
+        let mut holds_of: HashMap<MemberId, Vec<ExpiredHold>> = HashMap::new();
+        for hold in snapshot.expired_holds {
+            if let Some(member_id) = hold.hold.member_id {
+                holds_of.entry(member_id).or_default().push(hold);
+            }
+        }
+        let members = snapshot
+            .accounts
+            .into_iter()
+            .filter_map(|account| {
+                let member_id = account.member_id?;
+                let book = MemberBook {
+                    lots: lots_of.remove(&account.id).unwrap_or_default(),
+                    expired_holds: holds_of.remove(&member_id).unwrap_or_default(),
+                    account,
+                };
+                Some((member_id, book))
+            })
+            .collect();
+        Self {
+            members,
+            cards: snapshot
+                .cards
+                .into_iter()
+                .map(|(number, card, member)| (number, (card, member)))
+                .collect(),
+            taken_references: snapshot.taken_references.into_iter().collect(),
+            writes: Writes::default(),
+            changed: BTreeSet::new(),
+            now,
+        }
+    }
+
+    /// Records a transfer and its balance changes (`pending_amount`: see [`AccountDeltas::of`]);
+    /// the member's in-memory account moves too.
+    fn post(&mut self, member_id: MemberId, transfer: Transfer, pending_amount: Points) {
+        let (debit, credit) = AccountDeltas::of(&transfer, pending_amount);
+        for (account_id, deltas) in [(transfer.debit, debit), (transfer.credit, credit)] {
+            self.writes
+                .deltas
+                .entry(account_id)
+                .or_default()
+                .add(deltas);
+            if let Some(book) = self.members.get_mut(&member_id)
+                && book.account.id == account_id
+            {
+                deltas.apply_to(&mut book.account);
+            }
+        }
+        self.changed.insert(member_id);
+        self.writes.transfers.push(transfer);
+    }
+
+    /// Voids the member's holds whose timeout has passed: their points go back to their lots.
+    fn release_expired_holds(&mut self, member_id: MemberId) {
+        let Some(book) = self.members.get_mut(&member_id) else {
+            return;
+        };
+        let holds = std::mem::take(&mut book.expired_holds);
+        for expired in holds {
+            let void = expired.hold.resolution(None, None, self.now);
+            let restored = match self.members.get(&member_id) {
+                Some(book) => lots::restore(&expired.taken, &book.lots, expired.hold.amount),
+                None => Vec::new(),
+            };
+            self.move_lot_points(member_id, void.id, &restored);
+            self.writes.resolved_pendings.push(expired.hold.id);
+            self.post(member_id, void, expired.hold.amount);
+        }
+    }
+
+    /// Moves the member's expired lots to breakage (see [`lots::expiry`]).
+    fn expire_due(&mut self, member_id: MemberId) {
+        let Some((transfer, taken)) = self
+            .members
+            .get(&member_id)
+            .and_then(|book| lots::expiry(&book.account, &book.lots, self.now))
+        else {
+            return;
+        };
+        self.move_lot_points(member_id, transfer.id, &taken);
+        self.post(member_id, transfer, Points::ZERO);
+    }
+
+    /// Takes points from the member's lots for `transfer_id` (negative points: gives them back)
+    /// and records the allocations.
+    fn move_lot_points(
+        &mut self,
+        member_id: MemberId,
+        transfer_id: TransferId,
+        moves: &[(LotId, Points)],
+    ) {
+        if let Some(book) = self.members.get_mut(&member_id) {
+            for (lot_id, points) in moves {
+                if let Some(lot) = book.lots.iter_mut().find(|l| l.id == *lot_id) {
+                    lot.remaining -= *points;
+                }
+            }
+        }
+        for (lot_id, points) in moves {
+            self.writes
+                .allocations
+                .push((transfer_id, *lot_id, *points));
+            *self.writes.lot_takes.entry(*lot_id).or_default() += *points;
+        }
+    }
+
+    /// Decides one operation against the state the batch has reached.
+    fn apply(&mut self, op: &LedgerOp, settings: &ProgramSettings) -> Result<Movement, BookError> {
+        let at = op.at();
+        let member_id = at.member_id;
+        if !self.members.contains_key(&member_id) {
+            return Err(BookError::MissingAccount(member_id));
+        }
+        let (card_status, member_status) = *self.cards.get(&at.card).ok_or(CardError::Unknown)?;
+        cards::usable(card_status, member_status)?;
+        self.release_expired_holds(member_id);
+        self.expire_due(member_id);
+        let reference = (at.partner_id, op.code(), at.reference.clone());
+        if self.taken_references.contains(&reference) {
+            return Err(LedgerError::ReferenceTaken.into());
+        }
+        let (transfer, state) = match op {
+            LedgerOp::Redeem(redemption) => self.apply_redemption(redemption)?,
+            LedgerOp::Earn(earn) => self.apply_earn(earn, settings),
+        };
+        self.taken_references.insert(reference);
+        let balance = self
+            .members
+            .get(&member_id)
+            .map(|book| book.account.balance())
+            .unwrap_or_default();
+        Ok(Movement {
+            transfer,
+            state,
+            balance,
+        })
+    }
+
+    fn apply_redemption(
+        &mut self,
+        op: &PricedRedemption,
+    ) -> Result<(Transfer, TransferState), BookError> {
+        let member_id = op.at.member_id;
+        let book = self
+            .members
+            .get(&member_id)
+            .ok_or(BookError::MissingAccount(member_id))?;
+        let available = book.account.available();
+        if available < op.points {
+            return Err(LedgerError::InsufficientPoints {
+                available,
+                requested: op.points,
+            }
+            .into());
+        }
+        let timeout_at = op.hold.map(|hold| self.now + hold);
+        let mut transfer = Transfer::new(
+            NewTransfer {
+                debit: book.account.id,
+                credit: partner_account(op.at.partner_id, AccountKind::PartnerRedemption),
+                amount: op.points,
+                code: TransferCode::Redeem,
+                phase: if timeout_at.is_some() {
+                    Phase::Pending
+                } else {
+                    Phase::Single
+                },
+            },
+            self.now,
+        );
+        made_at(&mut transfer, &op.at, op.discount);
+        transfer.timeout_at = timeout_at;
+        let taken = lots::spend(&book.lots, None, op.points);
+        self.move_lot_points(member_id, transfer.id, &taken);
+        let state = match timeout_at {
+            Some(timeout_at) => {
+                self.writes.pendings.push((transfer.id, timeout_at));
+                TransferState::Pending
+            }
+            None => TransferState::Posted,
+        };
+        self.post(member_id, transfer.clone(), Points::ZERO);
+        Ok((transfer, state))
+    }
+
+    fn apply_earn(
+        &mut self,
+        op: &PricedEarn,
+        settings: &ProgramSettings,
+    ) -> (Transfer, TransferState) {
+        let member_id = op.at.member_id;
+        let account_id = self
+            .members
+            .get(&member_id)
+            .map(|book| book.account.id)
+            .unwrap_or_default();
+        let mut transfer = Transfer::new(
+            NewTransfer {
+                debit: partner_account(op.at.partner_id, AccountKind::PartnerIssuance),
+                credit: account_id,
+                amount: op.points,
+                code: TransferCode::Earn,
+                phase: if op.release_at.is_some() {
+                    Phase::Pending
+                } else {
+                    Phase::Single
+                },
+            },
+            self.now,
+        );
+        made_at(&mut transfer, &op.at, op.amount);
+        transfer.timeout_at = op.release_at;
+        let state = match op.release_at {
+            Some(release_at) => {
+                self.writes.pendings.push((transfer.id, release_at));
+                TransferState::Pending
+            }
+            None => {
+                let lot = lots::lot_of(settings, &transfer, self.now);
+                if let Some(book) = self.members.get_mut(&member_id) {
+                    let at = book
+                        .lots
+                        .partition_point(|l| (l.expires_at, l.id) < (lot.expires_at, lot.id));
+                    book.lots.insert(at, lot.clone());
+                }
+                self.writes.new_lots.push(lot);
+                TransferState::Posted
+            }
+        };
+        self.post(member_id, transfer.clone(), Points::ZERO);
+        (transfer, state)
+    }
+}
+
+fn made_at(transfer: &mut Transfer, at: &PointOfSale, money: Money) {
+    transfer.member_id = Some(at.member_id);
+    transfer.partner_id = Some(at.partner_id);
+    transfer.branch_id = Some(at.branch_id);
+    transfer.card_number = Some(at.card.clone());
+    transfer.partner_reference = Some(at.reference.clone());
+    transfer.idempotency_key = at.idempotency_key.clone();
+    transfer.money_minor = Some(money.amount_minor);
+    transfer.currency = Some(money.currency);
+}
+
+/// What a batch decided: each operation's answer, and what to write.
+#[derive(Debug)]
+pub struct Decided {
+    /// Each operation's answer, in the order given.
+    pub results: Vec<Result<Movement, BookError>>,
+    /// The members whose points moved.
+    pub changed_members: Vec<MemberId>,
+    /// What to write.
+    pub writes: Writes,
+    /// The member accounts the batch locked (sorted by id).
+    pub member_accounts: Vec<AccountId>,
+    /// The partners of the batch's operations (sorted).
+    pub partners: Vec<PartnerId>,
+}
+
+/// Decides `ops` in order against the snapshot (which must have been read for them) at `now`.
+pub fn decide(
+    snapshot: Snapshot,
+    ops: &[&LedgerOp],
+    settings: &ProgramSettings,
+    now: DateTime<Utc>,
+) -> Decided {
+    let mut member_accounts: Vec<AccountId> = snapshot.accounts.iter().map(|a| a.id).collect();
+    member_accounts.sort_unstable();
+    let mut books = Books::new(snapshot, now);
+    let results = ops.iter().map(|op| books.apply(op, settings)).collect();
+    let mut partners: Vec<PartnerId> = ops.iter().map(|op| op.at().partner_id).collect();
+    partners.sort_unstable();
+    partners.dedup();
+    Decided {
+        results,
+        changed_members: books.changed.into_iter().collect(),
+        writes: books.writes,
+        member_accounts,
+        partners,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::points::Currency;
+
+    fn settings() -> ProgramSettings {
+        ProgramSettings {
+            card_prefix: "6037".into(),
+            points_validity: chrono::Duration::days(365),
+            default_hold: std::time::Duration::from_secs(900),
+            max_hold: std::time::Duration::from_secs(3600),
+            max_release: chrono::Duration::days(30),
+            silver_points: Points(1_000),
+            gold_points: Points(5_000),
+        }
+    }
+
+    fn card() -> CardNumber {
+        CardNumber::from_serial("6037", 0)
+    }
+
+    fn irr(minor: i64) -> Money {
+        Money::new(minor, Currency::parse("IRR").unwrap())
+    }
+
+    fn account(member: MemberId, credits: i64) -> Account {
+        Account {
+            id: AccountId(Uuid::from_u128(member.0.as_u128() + 1)),
+            kind: AccountKind::Member,
+            member_id: Some(member),
+            partner_id: None,
+            debits_posted: Points::ZERO,
+            credits_posted: Points(credits),
+            debits_pending: Points::ZERO,
+            credits_pending: Points::ZERO,
+            lifetime_earned: Points(credits),
+        }
+    }
+
+    fn lot(account: &Account, n: u128, points: i64, expires_at: DateTime<Utc>) -> Lot {
+        Lot {
+            id: LotId(Uuid::from_u128(0xAA00 + n)),
+            account_id: account.id,
+            amount: Points(points),
+            remaining: Points(points),
+            earned_at: expires_at - chrono::Duration::days(365),
+            expires_at,
+        }
+    }
+
+    fn snapshot(accounts: Vec<Account>, lots: Vec<Lot>) -> Snapshot {
+        Snapshot {
+            accounts,
+            lots,
+            cards: vec![(card(), CardStatus::Active, MemberStatus::Active)],
+            ..Snapshot::default()
+        }
+    }
+
+    fn at(member: MemberId, reference: &str) -> PointOfSale {
+        PointOfSale {
+            partner_id: PartnerId(Uuid::from_u128(7)),
+            branch_id: BranchId(Uuid::from_u128(8)),
+            member_id: member,
+            card: card(),
+            reference: reference.into(),
+            idempotency_key: Some(reference.into()),
+        }
+    }
+
+    fn redeem(member: MemberId, reference: &str, points: i64) -> LedgerOp {
+        LedgerOp::Redeem(PricedRedemption {
+            at: at(member, reference),
+            points: Points(points),
+            discount: irr(points * 1_000),
+            hold: None,
+        })
+    }
+
+    fn earn(member: MemberId, reference: &str, points: i64) -> LedgerOp {
+        LedgerOp::Earn(PricedEarn {
+            at: at(member, reference),
+            points: Points(points),
+            amount: irr(points * 10_000),
+            release_at: None,
+        })
+    }
+
+    fn available(result: &Result<Movement, BookError>) -> Option<i64> {
+        result.as_ref().ok().map(|m| m.balance.available.get())
+    }
+
+    #[test]
+    fn one_members_operations_apply_in_arrival_order_and_refusals_touch_nothing() {
+        let now = crate::time::now();
+        let (alice, bob) = (
+            MemberId(Uuid::from_u128(100)),
+            MemberId(Uuid::from_u128(200)),
+        );
+        let (a, b) = (account(alice, 30), account(bob, 5));
+        let lots = vec![
+            lot(&a, 1, 30, now + chrono::Duration::days(10)),
+            lot(&b, 2, 5, now + chrono::Duration::days(10)),
+        ];
+        let mut books = Books::new(snapshot(vec![a, b], lots), now);
+        let ops = [
+            redeem(alice, "r1", 20),
+            redeem(alice, "r2", 20), // 10 left: refused
+            redeem(bob, "r3", 5),    // a neighbour, unaffected
+            earn(alice, "e1", 15),
+            redeem(alice, "r4", 20), // 25 now: accepted
+            redeem(alice, "r1", 1),  // the reference is taken in this batch
+        ];
+        let results: Vec<_> = ops.iter().map(|op| books.apply(op, &settings())).collect();
+        let left: Vec<Option<i64>> = results.iter().map(available).collect();
+        assert_eq!(left, [Some(10), None, Some(0), Some(25), Some(5), None]);
+        assert_eq!(
+            results[1],
+            Err(BookError::Refused(LedgerError::InsufficientPoints {
+                available: Points(10),
+                requested: Points(20)
+            }))
+        );
+        assert_eq!(
+            results[5],
+            Err(BookError::Refused(LedgerError::ReferenceTaken))
+        );
+        let writes = books.writes;
+        assert_eq!(writes.transfers.len(), 4);
+        // The partner's redemption account gets one folded update for the whole batch.
+        let partner_redemption = partner_account(
+            PartnerId(Uuid::from_u128(7)),
+            AccountKind::PartnerRedemption,
+        );
+        assert_eq!(
+            writes.deltas[&partner_redemption].credits_posted,
+            Points(45)
+        );
+        // The last redemption took the old lot's 10 points, then 10 of the new earn's lot.
+        let earn_lot = writes.new_lots[0].id;
+        assert_eq!(
+            writes.lot_takes[&LotId(Uuid::from_u128(0xAA01))],
+            Points(30)
+        );
+        assert_eq!(writes.lot_takes[&earn_lot], Points(10));
+    }
+
+    #[test]
+    fn expired_lots_go_to_breakage_before_the_operation() {
+        let now = crate::time::now();
+        let alice = MemberId(Uuid::from_u128(100));
+        let a = account(alice, 30);
+        let lots = vec![
+            lot(&a, 1, 20, now - chrono::Duration::seconds(1)),
+            lot(&a, 2, 10, now + chrono::Duration::days(1)),
+        ];
+        let mut books = Books::new(snapshot(vec![a], lots), now);
+        let result = books.apply(&redeem(alice, "r1", 15), &settings());
+        assert!(matches!(
+            result,
+            Err(BookError::Refused(LedgerError::InsufficientPoints {
+                available: Points(10),
+                ..
+            }))
+        ));
+        assert_eq!(books.writes.transfers.len(), 1);
+        assert_eq!(books.writes.transfers[0].code, TransferCode::Expiry);
+        assert_eq!(
+            books.writes.deltas[&super::super::BREAKAGE_ACCOUNT].credits_posted,
+            Points(20)
+        );
+    }
+
+    #[test]
+    fn an_expired_hold_is_released_before_the_operation_and_its_points_spent() {
+        let now = crate::time::now();
+        let alice = MemberId(Uuid::from_u128(100));
+        // 30 points earned in two lots; a hold of 25 took all of the first and 5 of the second.
+        let mut a = account(alice, 30);
+        a.debits_pending = Points(25);
+        let (mut first, mut second) = (
+            lot(&a, 1, 20, now + chrono::Duration::days(1)),
+            lot(&a, 2, 10, now + chrono::Duration::days(2)),
+        );
+        first.remaining = Points::ZERO;
+        second.remaining = Points(5);
+        let mut hold = Transfer::new(
+            NewTransfer {
+                debit: a.id,
+                credit: partner_account(
+                    PartnerId(Uuid::from_u128(7)),
+                    AccountKind::PartnerRedemption,
+                ),
+                amount: Points(25),
+                code: TransferCode::Redeem,
+                phase: Phase::Pending,
+            },
+            now - chrono::Duration::seconds(5),
+        );
+        hold.member_id = Some(alice);
+        hold.timeout_at = Some(now - chrono::Duration::milliseconds(1));
+        let snapshot = Snapshot {
+            expired_holds: vec![ExpiredHold {
+                taken: vec![(first.id, Points(20)), (second.id, Points(5))],
+                hold: hold.clone(),
+            }],
+            hold_lots: vec![first.clone(), second.clone()],
+            ..snapshot(vec![a], vec![second])
+        };
+        let mut books = Books::new(snapshot, now);
+        let result = books.apply(&redeem(alice, "r1", 30), &settings());
+        assert_eq!(available(&result), Some(0), "{result:?}");
+        let void = &books.writes.transfers[0];
+        assert_eq!((void.phase, void.pending_id), (Phase::Void, Some(hold.id)));
+        assert_eq!(void.idempotency_key, None, "time voided it, not a partner");
+        assert_eq!(books.writes.resolved_pendings, [hold.id]);
+        // The hold's points went back to both lots, and the redemption took all 30 again.
+        assert_eq!(books.writes.lot_takes[&first.id], Points(0));
+        assert_eq!(
+            books.writes.lot_takes[&LotId(Uuid::from_u128(0xAA02))],
+            Points(5)
+        );
+        assert_eq!(books.writes.transfers.len(), 2);
+    }
+}

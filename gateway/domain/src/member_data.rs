@@ -1,0 +1,384 @@
+//! Member personal data at rest: encrypted, and looked up only through a keyed hash.
+//!
+//! One 256-bit master key (configuration secret `MEMBER_DATA_KEY`) yields two
+//! keys by HMAC-SHA256 with distinct labels: one for XChaCha20-Poly1305 (a fresh
+//! 192-bit nonce per write, the member id as associated data so a ciphertext
+//! cannot be moved to another member's row), one for the phone lookup hash. A
+//! database dump reveals neither names nor phone numbers, and the lookup hash
+//! cannot be reversed by enumerating phone numbers without the key.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chrono::NaiveDate;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::ids::MemberId;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const NONCE_LEN: usize = 24;
+
+/// Why the member data key or a stored record could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MemberDataError {
+    /// The configured key is not 32 bytes.
+    #[error("the member data key must be 32 bytes, base64url, or an \"oct\" JWK holding them")]
+    BadKey,
+    /// A stored record does not open with the configured key.
+    #[error("stored member data does not decrypt with the configured key")]
+    Undecryptable,
+    /// Encryption failed.
+    #[error("member data could not be encrypted")]
+    Unsealable,
+}
+
+/// The keys protecting member data. Never printed.
+#[derive(Clone)]
+pub struct MemberDataKeys {
+    cipher: XChaCha20Poly1305,
+    lookup: [u8; 32],
+}
+
+impl std::fmt::Debug for MemberDataKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemberDataKeys(redacted)")
+    }
+}
+
+fn derive(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length; a 32-byte key cannot fail.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(master)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(label);
+    mac.finalize().into_bytes().into()
+}
+
+#[derive(Deserialize)]
+struct OctJwk {
+    kty: String,
+    k: String,
+}
+
+impl MemberDataKeys {
+    /// Reads the master key: 32 bytes as base64url, or an RFC 7517 `oct` JWK (`{"kty":"oct","k":…}`).
+    pub fn parse(secret: &str) -> Result<Self, MemberDataError> {
+        let secret = secret.trim();
+        let encoded = if secret.starts_with('{') {
+            let jwk: OctJwk = serde_json::from_str(secret).map_err(|_| MemberDataError::BadKey)?;
+            if jwk.kty != "oct" {
+                return Err(MemberDataError::BadKey);
+            }
+            jwk.k
+        } else {
+            secret.to_owned()
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(encoded.trim_end_matches('='))
+            .map_err(|_| MemberDataError::BadKey)?;
+        let master: [u8; 32] = bytes.try_into().map_err(|_| MemberDataError::BadKey)?;
+        Ok(Self::from_master(&master))
+    }
+
+    /// Keys derived from a 32-byte master key.
+    pub fn from_master(master: &[u8; 32]) -> Self {
+        let encryption = derive(master, b"clubgate member data encryption v1");
+        Self {
+            cipher: XChaCha20Poly1305::new(&encryption.into()),
+            lookup: derive(master, b"clubgate member phone lookup v1"),
+        }
+    }
+
+    /// A fresh random master key, base64url (for `clubgate keys generate-member-key` and tests).
+    pub fn generate_master() -> String {
+        let mut master = [0u8; 32];
+        // Without OS randomness no key can be made; the caller reports the failure.
+        if getrandom::fill(&mut master).is_err() {
+            return String::new();
+        }
+        URL_SAFE_NO_PAD.encode(master)
+    }
+
+    /// The keyed hash of a normalised phone number, for exact lookups.
+    pub fn phone_lookup(&self, phone: &Phone) -> [u8; 32] {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.lookup)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(phone.as_str().as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Encrypts personal data for the member `id`: nonce ‖ ciphertext.
+    pub fn seal(&self, id: MemberId, data: &PersonalData) -> Result<Vec<u8>, MemberDataError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        // A repeated nonce would be catastrophic; without OS randomness we cannot proceed.
+        #[expect(clippy::expect_used, reason = "no safe fallback without OS randomness")]
+        getrandom::fill(&mut nonce).expect("the OS random source is unavailable");
+        let plaintext = serde_json::to_vec(data).map_err(|_| MemberDataError::Unsealable)?;
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &plaintext,
+                    aad: id.0.as_bytes(),
+                },
+            )
+            .map_err(|_| MemberDataError::Unsealable)?;
+        Ok([nonce.as_slice(), &ciphertext].concat())
+    }
+
+    /// Decrypts what [`MemberDataKeys::seal`] wrote for member `id`.
+    pub fn open(&self, id: MemberId, sealed: &[u8]) -> Result<PersonalData, MemberDataError> {
+        if sealed.len() <= NONCE_LEN {
+            return Err(MemberDataError::Undecryptable);
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let plaintext = self
+            .cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: id.0.as_bytes(),
+                },
+            )
+            .map_err(|_| MemberDataError::Undecryptable)?;
+        serde_json::from_slice(&plaintext).map_err(|_| MemberDataError::Undecryptable)
+    }
+}
+
+/// A phone number in international form: `+` and 8 to 15 digits.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phone(String);
+
+impl std::fmt::Debug for Phone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Phone(redacted)")
+    }
+}
+
+/// Why personal data was refused.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    thiserror::Error,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+)]
+pub enum InvalidPersonalData {
+    /// Not a phone number in international form.
+    #[default]
+    #[error("phone must be in international form, e.g. +989121234567")]
+    Phone,
+    /// An empty or too long name.
+    #[error("name must be 1 to 100 characters")]
+    Name,
+    /// Not an e-mail address.
+    #[error("email must look like name@domain and be at most 254 characters")]
+    Email,
+    /// A birth date in the future or before 1900.
+    #[error("birth date must be in the past and after 1900-01-01")]
+    BirthDate,
+}
+
+impl Phone {
+    /// Normalises `+98 912 123-4567` or `0098…` to `+989121234567`.
+    pub fn parse(input: &str) -> Result<Self, InvalidPersonalData> {
+        let compact: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .collect();
+        let digits = compact
+            .strip_prefix('+')
+            .or_else(|| compact.strip_prefix("00"))
+            .ok_or(InvalidPersonalData::Phone)?;
+        if (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+        {
+            Ok(Self(format!("+{digits}")))
+        } else {
+            Err(InvalidPersonalData::Phone)
+        }
+    }
+
+    /// The normalised number.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a member tells the cashier at enrolment. Never logged (its Debug is redacted).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalData {
+    /// The full name, as the member gives it.
+    pub name: String,
+    /// The phone number, normalised.
+    pub phone: Phone,
+    /// The e-mail address, lowercased.
+    pub email: Option<String>,
+    /// The birth date.
+    pub birth_date: Option<NaiveDate>,
+}
+
+impl std::fmt::Debug for PersonalData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PersonalData(redacted)")
+    }
+}
+
+impl PersonalData {
+    /// Validates and normalises the fields.
+    pub fn parse(
+        name: &str,
+        phone: &str,
+        email: Option<&str>,
+        birth_date: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> Result<Self, InvalidPersonalData> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(InvalidPersonalData::Name);
+        }
+        let email = match email.map(str::trim).filter(|e| !e.is_empty()) {
+            None => None,
+            Some(e) => {
+                let is_plausible = e.len() <= 254
+                    && e.split_once('@').is_some_and(|(local, domain)| {
+                        !local.is_empty()
+                            && domain.contains('.')
+                            && !domain.starts_with('.')
+                            && !domain.ends_with('.')
+                    })
+                    && !e.contains(char::is_whitespace);
+                if !is_plausible {
+                    return Err(InvalidPersonalData::Email);
+                }
+                Some(e.to_lowercase())
+            }
+        };
+        if let Some(date) = birth_date {
+            let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+            if date >= today || date < earliest {
+                return Err(InvalidPersonalData::BirthDate);
+            }
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            phone: Phone::parse(phone)?,
+            email,
+            birth_date,
+        })
+    }
+
+    /// The first word of the name, which is all a cashier sees.
+    pub fn first_name(&self) -> &str {
+        self.name.split_whitespace().next().unwrap_or(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    fn sample() -> PersonalData {
+        PersonalData::parse(
+            "Sara Ahmadi",
+            "+98 912 123 4567",
+            Some("Sara@Example.com"),
+            NaiveDate::from_ymd_opt(1990, 5, 17),
+            today(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn personal_data_round_trips_and_is_bound_to_its_member() {
+        let keys = MemberDataKeys::from_master(&[7; 32]);
+        let id = MemberId(uuid::Uuid::now_v7());
+        let sealed = keys.seal(id, &sample()).unwrap();
+        assert_eq!(keys.open(id, &sealed), Ok(sample()));
+        assert!(
+            !String::from_utf8_lossy(&sealed).contains("Sara"),
+            "plaintext leaked"
+        );
+        assert_eq!(
+            keys.open(MemberId(uuid::Uuid::now_v7()), &sealed),
+            Err(MemberDataError::Undecryptable)
+        );
+        let other = MemberDataKeys::from_master(&[8; 32]);
+        assert_eq!(other.open(id, &sealed), Err(MemberDataError::Undecryptable));
+        assert_ne!(
+            keys.seal(id, &sample()).unwrap(),
+            sealed,
+            "every write uses a fresh nonce"
+        );
+    }
+
+    #[test]
+    fn phone_lookup_is_keyed_and_normalised() {
+        let keys = MemberDataKeys::from_master(&[7; 32]);
+        let a = keys.phone_lookup(&Phone::parse("+98 912 123 4567").unwrap());
+        let b = keys.phone_lookup(&Phone::parse("0098-912-123-4567").unwrap());
+        assert_eq!(a, b);
+        let other = MemberDataKeys::from_master(&[8; 32]);
+        assert_ne!(
+            a,
+            other.phone_lookup(&Phone::parse("+989121234567").unwrap())
+        );
+    }
+
+    #[test]
+    fn keys_parse_from_base64url_or_an_oct_jwk() {
+        let encoded = URL_SAFE_NO_PAD.encode([9u8; 32]);
+        let jwk = format!(r#"{{"kty":"oct","k":"{encoded}","note":"dev"}}"#);
+        let a = MemberDataKeys::parse(&encoded).unwrap();
+        let b = MemberDataKeys::parse(&jwk).unwrap();
+        let phone = Phone::parse("+4915112345678").unwrap();
+        assert_eq!(a.phone_lookup(&phone), b.phone_lookup(&phone));
+        assert_eq!(
+            MemberDataKeys::parse("short").unwrap_err(),
+            MemberDataError::BadKey
+        );
+        assert!(!format!("{a:?}").contains(&encoded));
+    }
+
+    #[test]
+    fn personal_data_is_validated_and_never_printed() {
+        assert_eq!(Phone::parse("09121234567"), Err(InvalidPersonalData::Phone));
+        assert_eq!(Phone::parse("+12"), Err(InvalidPersonalData::Phone));
+        let future = NaiveDate::from_ymd_opt(2030, 1, 1);
+        assert_eq!(
+            PersonalData::parse("A", "+989121234567", None, future, today()),
+            Err(InvalidPersonalData::BirthDate)
+        );
+        assert_eq!(
+            PersonalData::parse("A", "+989121234567", Some("nope"), None, today()),
+            Err(InvalidPersonalData::Email)
+        );
+        assert_eq!(
+            PersonalData::parse("  ", "+989121234567", None, None, today()),
+            Err(InvalidPersonalData::Name)
+        );
+        let data = sample();
+        assert_eq!(data.email.as_deref(), Some("sara@example.com"));
+        assert_eq!(data.first_name(), "Sara");
+        let printed = format!("{data:?} {:?}", data.phone);
+        assert!(
+            !printed.contains("Sara") && !printed.contains("912"),
+            "{printed}"
+        );
+    }
+}

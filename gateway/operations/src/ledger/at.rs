@@ -1,0 +1,206 @@
+//! Ledger operations at a time of the caller's choosing, each in a transaction of
+//! its own and without an idempotency key: the demo network's backdated history,
+//! and tests that hold the clock. They take the same decisions as the partner
+//! path (the same pricing, the same books, the same captures and reversals).
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
+use domain::ids::{MemberId, PartnerId, TransferId};
+use domain::ledger::books::{self, BookError, LedgerOp};
+use domain::ledger::{LedgerError, Movement, Purchase, Redemption, Reversal};
+use domain::points::Points;
+use domain::program::ProgramSettings;
+use futures_util::future::BoxFuture;
+use storage::{Connection, Storage, StorageError};
+
+use super::prepare::{self, Lookups};
+use crate::Club;
+use crate::error::OperationError;
+
+type Result<T> = std::result::Result<T, OperationError<LedgerError>>;
+
+/// Earns points for a purchase made `at`.
+pub async fn earn(
+    club: &Club,
+    partner_id: PartnerId,
+    purchase: Purchase,
+    at: DateTime<Utc>,
+) -> Result<Movement> {
+    let at = domain::time::stored(at);
+    let settings = club.program.clone();
+    run_batch(&club.storage, move |conn| {
+        Box::pin(async move {
+            let op = prepare::price_earn(
+                &mut Lookups::Conn(conn),
+                &settings,
+                partner_id,
+                None,
+                purchase,
+                at,
+            )
+            .await?;
+            apply_one(conn, &settings, &op, at).await
+        })
+    })
+    .await
+}
+
+/// Redeems (or holds) points `at`.
+pub async fn redeem(
+    club: &Club,
+    partner_id: PartnerId,
+    redemption: Redemption,
+    at: DateTime<Utc>,
+) -> Result<Movement> {
+    let at = domain::time::stored(at);
+    let settings = club.program.clone();
+    run_batch(&club.storage, move |conn| {
+        Box::pin(async move {
+            let op = prepare::price_redemption(
+                &mut Lookups::Conn(conn),
+                &settings,
+                partner_id,
+                None,
+                redemption,
+            )
+            .await?;
+            apply_one(conn, &settings, &op, at).await
+        })
+    })
+    .await
+}
+
+/// Captures `points` of a hold (all of it when `None`) `at`.
+pub async fn capture(
+    club: &Club,
+    partner_id: PartnerId,
+    hold: TransferId,
+    points: Option<Points>,
+    at: DateTime<Utc>,
+) -> Result<Movement> {
+    let at = domain::time::stored(at);
+    run(&club.storage, move |conn| {
+        Box::pin(super::redeem::capture_in(
+            conn, partner_id, None, hold, points, at,
+        ))
+    })
+    .await
+}
+
+/// Voids a hold `at`.
+pub async fn void(
+    club: &Club,
+    partner_id: PartnerId,
+    hold: TransferId,
+    at: DateTime<Utc>,
+) -> Result<Movement> {
+    let at = domain::time::stored(at);
+    run(&club.storage, move |conn| {
+        Box::pin(super::redeem::void_in(conn, partner_id, None, hold, at))
+    })
+    .await
+}
+
+/// Posts (`is_post`) or voids a pending earn `at`.
+pub async fn resolve_pending(
+    club: &Club,
+    partner_id: PartnerId,
+    pending: TransferId,
+    is_post: bool,
+    at: DateTime<Utc>,
+) -> Result<Movement> {
+    let at = domain::time::stored(at);
+    let settings = club.program.clone();
+    run(&club.storage, move |conn| {
+        Box::pin(async move {
+            super::earn::resolve_in(conn, &settings, partner_id, None, pending, is_post, at).await
+        })
+    })
+    .await
+}
+
+/// Reverses (part of) an earn or a redemption `at`.
+pub async fn reverse(
+    club: &Club,
+    partner_id: PartnerId,
+    reversal: Reversal,
+    at: DateTime<Utc>,
+) -> Result<Movement> {
+    let at = domain::time::stored(at);
+    run(&club.storage, move |conn| {
+        Box::pin(super::reverse::reverse_in(
+            conn, partner_id, None, reversal, at,
+        ))
+    })
+    .await
+}
+
+/// Runs `work` in a transaction and tells the caches about the member it moved.
+async fn run(
+    storage: &Storage,
+    work: impl for<'c> FnOnce(&'c mut Connection) -> BoxFuture<'c, Result<Movement>> + Send,
+) -> Result<Movement> {
+    let mut conn = storage.db().await?;
+    let movement = conn
+        .transaction::<_, OperationError<LedgerError>, _>(async move |conn| work(conn).await)
+        .await?;
+    if let Some(member_id) = movement.transfer.member_id {
+        storage::card_cache::bump(storage, member_id).await;
+    }
+    Ok(movement)
+}
+
+/// Runs a batch of one in a transaction that commits what the books wrote, also when they
+/// refused the operation; tells the caches about the member it moved.
+async fn run_batch(
+    storage: &Storage,
+    work: impl for<'c> FnOnce(
+        &'c mut Connection,
+    ) -> BoxFuture<'c, Result<(Result<Movement>, Vec<MemberId>)>>
+    + Send,
+) -> Result<Movement> {
+    let mut conn = storage.db().await?;
+    let (decided, changed) = conn
+        .transaction::<_, OperationError<LedgerError>, _>(async move |conn| work(conn).await)
+        .await?;
+    storage::card_cache::bump_many(storage, &changed).await;
+    decided
+}
+
+/// Applies one priced operation as a batch of one on the caller's transaction. As in a
+/// committer's batch, what time decided before the operation (expired holds voided, expired lots
+/// to breakage) is written even when the operation itself is refused.
+async fn apply_one(
+    conn: &mut Connection,
+    settings: &ProgramSettings,
+    op: &LedgerOp,
+    at: DateTime<Utc>,
+) -> Result<(Result<Movement>, Vec<MemberId>)> {
+    let snapshot = storage::ledger_batch::read(conn, &[op], at).await?;
+    let mut decided = books::decide(snapshot, &[op], settings, at);
+    storage::ledger_batch::write(
+        conn,
+        &decided.writes,
+        &decided.member_accounts,
+        &decided.partners,
+    )
+    .await
+    .map_err(|e| match e {
+        storage::ledger::TransferWriteError::ReferenceTaken => {
+            OperationError::Refused(LedgerError::ReferenceTaken)
+        }
+        storage::ledger::TransferWriteError::Storage(e) => e.into(),
+    })?;
+    super::committer::count_committed(&decided);
+    let changed = std::mem::take(&mut decided.changed_members);
+    match decided.results.pop() {
+        Some(Ok(movement)) => Ok((Ok(movement), changed)),
+        Some(Err(BookError::Refused(refused))) => {
+            Ok((Err(OperationError::Refused(refused)), changed))
+        }
+        Some(Err(BookError::MissingAccount(member))) => {
+            Err(StorageError::Corrupt(format!("member {member} has no account")).into())
+        }
+        None => Err(StorageError::Corrupt("a batch of one decided nothing".into()).into()),
+    }
+}

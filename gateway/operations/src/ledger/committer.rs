@@ -1,0 +1,356 @@
+//! The ledger committer: request handlers verify, parse and price in parallel,
+//! then hand their earn or redemption here; a committer gathers what has queued
+//! (up to a size limit, waiting at most a short window for more) and applies it
+//! as one batch in one PostgreSQL transaction, with the recorded outcome of every
+//! request in it, and one commit. Only then is any request of the batch answered,
+//! and the caches told, so an acknowledged write is a committed one.
+//!
+//! Several committers may run; an operation goes to the one its member hashes to,
+//! so one member's operations keep their arrival order and committers seldom wait
+//! for each other's locks. See `docs/architecture.md` ("Ledger committer").
+//!
+//! One rule for every idempotent write: while a request with a key is being
+//! processed, another request with that key gets `InFlight` (or `PayloadMismatch`
+//! if it says something else), here or on any instance; once it has an answer,
+//! every retry gets that answer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use diesel_async::AsyncConnection as _;
+use domain::ids::PartnerId;
+use domain::ledger::books::{self, BookError, Decided, LedgerOp};
+use domain::ledger::{LedgerError, Movement};
+use domain::program::ProgramSettings;
+use futures_util::TryFutureExt as _;
+use storage::{Connection, Storage, StorageError};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument as _;
+
+use crate::idempotency::{Answer, Answered, IdempotencyError, Scope, record, replay};
+
+/// How batches are formed.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitterSettings {
+    /// Committers running side by side (operations are sharded by member).
+    pub committers: usize,
+    /// How long a committer waits for more operations once it has one; zero takes only what queued.
+    pub batch_window: Duration,
+    /// The most operations in one batch.
+    pub batch_max: usize,
+}
+
+/// What a request gets back.
+pub type Reply = Result<Answered<Movement, LedgerError>, IdempotencyError>;
+
+struct Submission {
+    scope: Scope,
+    /// The operation, or the refusal met while preparing it (recorded like any other answer).
+    op: Result<LedgerOp, LedgerError>,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// The keys of this instance's requests that have been submitted and not yet answered.
+type InFlight = Arc<Mutex<HashMap<(PartnerId, String), [u8; 32]>>>;
+
+/// The handle operations submit through (cheap to clone).
+#[derive(Clone)]
+pub struct Committer {
+    shards: Arc<[mpsc::Sender<Submission>]>,
+    in_flight: InFlight,
+}
+
+/// How many batches may wait in a committer's queue before submitters wait too.
+const QUEUE_BATCHES: usize = 4;
+/// Attempts at a batch that met a concurrent writer (a unique key, a deadlock).
+const ATTEMPTS: usize = 3;
+
+impl Committer {
+    /// Starts the committers on the current Tokio runtime.
+    pub fn start(storage: Storage, program: ProgramSettings, settings: CommitterSettings) -> Self {
+        let batch_max = settings.batch_max.max(1);
+        let in_flight = InFlight::default();
+        let shards: Vec<mpsc::Sender<Submission>> = (0..settings.committers.max(1))
+            .map(|shard| {
+                let (sender, receiver) = mpsc::channel(batch_max * QUEUE_BATCHES);
+                let worker = Worker {
+                    storage: storage.clone(),
+                    program: program.clone(),
+                    window: settings.batch_window,
+                    batch_max,
+                    shard,
+                    in_flight: in_flight.clone(),
+                };
+                tokio::spawn(worker.run(receiver));
+                sender
+            })
+            .collect();
+        Self {
+            shards: shards.into(),
+            in_flight,
+        }
+    }
+
+    /// Commits the operation (or records the refusal met preparing it) under the request's
+    /// idempotency scope, and returns its answer (the first answer, if the key was used before).
+    pub async fn submit(&self, scope: Scope, op: Result<LedgerOp, LedgerError>) -> Reply {
+        let key = (scope.partner_id, scope.key.as_str().to_owned());
+        match self.in_flight.lock() {
+            Ok(mut in_flight) => match in_flight.get(&key) {
+                Some(first) if *first == scope.fingerprint => {
+                    return Err(IdempotencyError::InFlight);
+                }
+                Some(_) => return Err(IdempotencyError::PayloadMismatch),
+                None => {
+                    in_flight.insert(key.clone(), scope.fingerprint);
+                }
+            },
+            Err(_) => return Err(stopped()),
+        }
+        // A refusal has no member: any committer records it.
+        let shard = match &op {
+            Ok(op) => op.at().member_id.0.as_u128(),
+            Err(_) => scope.partner_id.0.as_u128() ^ u128::from(fingerprint_bits(&scope)),
+        } % self.shards.len() as u128;
+        let (reply, answer) = oneshot::channel();
+        let submission = Submission { scope, op, reply };
+        let shard = usize::try_from(shard).unwrap_or(0);
+        if self.shards[shard].send(submission).await.is_err() {
+            forget(&self.in_flight, [&key]);
+            return Err(stopped());
+        }
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn fingerprint_bits(scope: &Scope) -> u64 {
+    let mut bits = [0u8; 8];
+    bits.copy_from_slice(&scope.fingerprint[..8]);
+    u64::from_le_bytes(bits)
+}
+
+fn stopped() -> IdempotencyError {
+    StorageError::NotCommitted("the ledger committer has stopped".into()).into()
+}
+
+fn forget<'a>(in_flight: &InFlight, keys: impl IntoIterator<Item = &'a (PartnerId, String)>) {
+    if let Ok(mut in_flight) = in_flight.lock() {
+        for key in keys {
+            in_flight.remove(key);
+        }
+    }
+}
+
+struct Worker {
+    storage: Storage,
+    program: ProgramSettings,
+    window: Duration,
+    batch_max: usize,
+    shard: usize,
+    in_flight: InFlight,
+}
+
+/// What one attempt at a batch decided for one submission.
+enum Decision {
+    /// A new outcome, recorded in the batch.
+    Fresh(Result<Movement, LedgerError>),
+    /// Answered from an earlier request with the same key (or why it cannot be).
+    Earlier(Reply),
+    /// A failure that is not the request's answer (nothing recorded).
+    Failed(IdempotencyError),
+}
+
+impl Worker {
+    async fn run(self, mut queue: mpsc::Receiver<Submission>) {
+        let mut pending = Vec::with_capacity(self.batch_max);
+        while let Some(first) = queue.recv().await {
+            pending.push(first);
+            let deadline = tokio::time::Instant::now() + self.window;
+            while pending.len() < self.batch_max {
+                match queue.try_recv() {
+                    Ok(next) => pending.push(next),
+                    Err(mpsc::error::TryRecvError::Empty) if !self.window.is_zero() => {
+                        match tokio::time::timeout_at(deadline, queue.recv()).await {
+                            Ok(Some(next)) => pending.push(next),
+                            _ => break,
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            let batch = std::mem::take(&mut pending);
+            let span = tracing::info_span!(
+                "ledger.batch",
+                batch.size = batch.len(),
+                committer = self.shard,
+                batch.attempts = tracing::field::Empty
+            );
+            self.commit(batch).instrument(span).await;
+        }
+    }
+
+    async fn commit(&self, batch: Vec<Submission>) {
+        let started = Instant::now();
+        metrics::histogram!("ledger_batch_size").record(batch.len() as f64);
+        let mut attempt = 1;
+        let outcome = loop {
+            match self.attempt(&batch).await {
+                Err(err) if attempt < ATTEMPTS && err.is_conflict() => {
+                    tracing::debug!(error = %err, attempt, "batch met a concurrent writer; trying again");
+                    attempt += 1;
+                }
+                outcome => break outcome,
+            }
+        };
+        tracing::Span::current().record("batch.attempts", attempt);
+        metrics::histogram!("ledger_commit_seconds").record(started.elapsed().as_secs_f64());
+        let keys: Vec<(PartnerId, String)> = batch
+            .iter()
+            .map(|s| (s.scope.partner_id, s.scope.key.as_str().to_owned()))
+            .collect();
+        match outcome {
+            Ok((decisions, decided)) => {
+                count_committed(&decided);
+                storage::card_cache::bump_many(&self.storage, &decided.changed_members).await;
+                forget(&self.in_flight, &keys);
+                for (submission, decision) in batch.into_iter().zip(decisions) {
+                    let reply = match decision {
+                        Decision::Fresh(Ok(movement)) => {
+                            Ok(Answered::fresh(Answer::Done(movement)))
+                        }
+                        Decision::Fresh(Err(refused)) => {
+                            Ok(Answered::fresh(Answer::Refused(refused)))
+                        }
+                        Decision::Earlier(reply) => reply,
+                        Decision::Failed(err) => Err(err),
+                    };
+                    // A submitter that went away (client disconnected) finds its answer on retry.
+                    let _ = submission.reply.send(reply);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, size = batch.len(), "ledger batch did not commit; its requests are answered 503 and may be retried");
+                metrics::counter!("ledger_batches_failed_total").increment(1);
+                forget(&self.in_flight, &keys);
+                let detail = err.to_string();
+                for submission in batch {
+                    let _ = submission
+                        .reply
+                        .send(Err(StorageError::NotCommitted(detail.clone()).into()));
+                }
+            }
+        }
+    }
+
+    /// One transaction over the whole batch: decides every submission, or none.
+    async fn attempt(
+        &self,
+        batch: &[Submission],
+    ) -> Result<(Vec<Decision>, Decided), StorageError> {
+        let mut conn = self.storage.ledger_db().await?;
+        let program = &self.program;
+        let now = domain::time::now();
+        conn.transaction::<_, StorageError, _>(async move |conn| {
+            let conn: &Connection = conn;
+            let keys: Vec<(PartnerId, &str)> = batch
+                .iter()
+                .map(|s| (s.scope.partner_id, s.scope.key.as_str()))
+                .collect();
+            // Read everything in one round trip; operations whose key turns out to be used
+            // were locked and read for nothing, which costs less than a second round trip.
+            let all_ops: Vec<&LedgerOp> = batch.iter().filter_map(|s| s.op.as_ref().ok()).collect();
+            let (busy, recorded, snapshot) = futures_util::try_join!(
+                storage::idempotency::lock_in_flight(conn, &keys),
+                storage::idempotency::recorded(conn, &keys),
+                storage::ledger_batch::read(conn, &all_ops, now),
+            )?;
+            let recorded: HashMap<(PartnerId, String), _> = recorded
+                .into_iter()
+                .map(|(partner, key, record)| ((partner, key), record))
+                .collect();
+            let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(batch.len());
+            let mut to_apply: Vec<(usize, &LedgerOp)> = Vec::new();
+            for (i, submission) in batch.iter().enumerate() {
+                let key = (keys[i].0, keys[i].1.to_owned());
+                let is_busy = busy.contains(&key)
+                    || keys[..i].contains(&keys[i]);
+                if is_busy {
+                    // Another transaction (another instance) is working on this key now.
+                    decisions.push(Some(Decision::Failed(IdempotencyError::InFlight)));
+                } else if let Some(record) = recorded.get(&key) {
+                    decisions.push(Some(Decision::Earlier(replay(
+                        record,
+                        &submission.scope.fingerprint,
+                    ))));
+                } else {
+                    match &submission.op {
+                        Ok(op) => {
+                            to_apply.push((i, op));
+                            decisions.push(None);
+                        }
+                        Err(refused) => decisions.push(Some(Decision::Fresh(Err(refused.clone())))),
+                    }
+                }
+            }
+            let ops: Vec<&LedgerOp> = to_apply.iter().map(|(_, op)| *op).collect();
+            let mut decided = books::decide(snapshot, &ops, program, now);
+            for ((i, _), result) in to_apply.iter().zip(decided.results.drain(..)) {
+                decisions[*i] = Some(match result {
+                    Ok(movement) => {
+                        tracing::debug!(transfer.id = %movement.transfer.id, branch.id = ?movement.transfer.branch_id, "committed");
+                        Decision::Fresh(Ok(movement))
+                    }
+                    Err(BookError::Refused(refused)) => Decision::Fresh(Err(refused)),
+                    Err(BookError::MissingAccount(member)) => Decision::Failed(
+                        StorageError::Corrupt(format!("member {member} has no account")).into(),
+                    ),
+                });
+            }
+            let decisions: Vec<Decision> = decisions
+                .into_iter()
+                .map(|d| d.unwrap_or_else(|| Decision::Failed(IdempotencyError::InFlight)))
+                .collect();
+            let mut records = Vec::new();
+            for (submission, decision) in batch.iter().zip(&decisions) {
+                if let Decision::Fresh(outcome) = decision {
+                    records.push((
+                        submission.scope.partner_id,
+                        submission.scope.key.as_str(),
+                        &submission.scope.fingerprint,
+                        record(outcome.as_ref())?,
+                    ));
+                }
+            }
+            // The ledger's writes lock the shared partner accounts last: they go after the records.
+            futures_util::try_join!(
+                storage::idempotency::insert_completed(conn, &records),
+                storage::ledger_batch::write(
+                    conn,
+                    &decided.writes,
+                    &decided.member_accounts,
+                    &decided.partners
+                )
+                .map_err(written),
+            )?;
+            Ok((decisions, decided))
+        })
+        .await
+    }
+}
+
+/// A reference found taken at write time was taken by a concurrent writer after the batch
+/// read: a conflict, so the batch is tried again (and then refuses it).
+fn written(err: storage::ledger::TransferWriteError) -> StorageError {
+    match err {
+        storage::ledger::TransferWriteError::ReferenceTaken => StorageError::Contention,
+        storage::ledger::TransferWriteError::Storage(e) => e,
+    }
+}
+
+/// Counts the transfers written in `ledger_transfers_total`; call once they are committed.
+pub(crate) fn count_committed(decided: &Decided) {
+    for transfer in &decided.writes.transfers {
+        metrics::counter!("ledger_transfers_total", "code" => transfer.code.as_str(), "phase" => transfer.phase.as_str()).increment(1);
+    }
+}

@@ -1,0 +1,155 @@
+//! Pricing an earn or a redemption at its point of sale, before the books: the
+//! branch and its rule, the price in points or money, the card and its member,
+//! every check that needs no lock. Requests do this in parallel, before the
+//! committer; an operation at a chosen time does it on its own connection.
+
+use chrono::{DateTime, Utc};
+use domain::cards::CardNumber;
+use domain::ids::{BranchId, MemberId, PartnerId};
+use domain::ledger::books::{LedgerOp, PointOfSale, PricedEarn, PricedRedemption};
+use domain::ledger::{LedgerError, Purchase, Redemption};
+use domain::pricing::{PointRule, PricingError};
+use domain::program::ProgramSettings;
+use storage::{Connection, Storage};
+
+use crate::error::OperationError;
+use crate::pricing;
+
+/// Where branches, rules and cards are read from.
+pub(crate) enum Lookups<'a> {
+    /// The caches in front of the pool (requests).
+    Cached(&'a Storage),
+    /// A connection, usually inside the caller's transaction.
+    Conn(&'a mut Connection),
+}
+
+impl Lookups<'_> {
+    async fn branch_rule(
+        &mut self,
+        partner_id: PartnerId,
+        branch: &str,
+    ) -> Result<(BranchId, PointRule), OperationError<LedgerError>> {
+        let (branch_id, rule) = match self {
+            Self::Cached(storage) => pricing::branch_rule_cached(storage, partner_id, branch)
+                .await
+                .map_err(|e| e.map_refusal(LedgerError::from))?,
+            Self::Conn(conn) => {
+                let branch = pricing::branch_of::<LedgerError>(conn, partner_id, branch).await?;
+                (
+                    branch.id,
+                    storage::rules::for_branch(conn, partner_id, branch.id).await?,
+                )
+            }
+        };
+        Ok((branch_id, rule.ok_or(PricingError::RuleMissing)?))
+    }
+
+    /// The member of a card that may be used at the till.
+    async fn card_member(
+        &mut self,
+        card: &CardNumber,
+    ) -> Result<MemberId, OperationError<LedgerError>> {
+        match self {
+            Self::Cached(storage) => {
+                // Which member a card belongs to never changes; whether it may be used is
+                // checked again in the batch's transaction.
+                let members = &storage.card_cache().members;
+                if let Some(member_id) = members.get(card.as_str()).await {
+                    return Ok(member_id);
+                }
+                let member_id = usable_card(&mut *storage.db().await?, card).await?;
+                members.insert(card.as_str().to_owned(), member_id).await;
+                Ok(member_id)
+            }
+            Self::Conn(conn) => usable_card(conn, card).await,
+        }
+    }
+}
+
+/// The member of a card that may be used at the till.
+async fn usable_card(
+    conn: &mut Connection,
+    card: &CardNumber,
+) -> Result<MemberId, OperationError<LedgerError>> {
+    let (card, member) = storage::members::find_card(conn, card)
+        .await?
+        .ok_or(domain::cards::CardError::Unknown)?;
+    domain::cards::usable(card.status, member.status)?;
+    Ok(member.id)
+}
+
+/// Checks and prices an earn.
+pub(crate) async fn price_earn(
+    lookups: &mut Lookups<'_>,
+    settings: &ProgramSettings,
+    partner_id: PartnerId,
+    idempotency_key: Option<&str>,
+    purchase: Purchase,
+    now: DateTime<Utc>,
+) -> Result<LedgerOp, OperationError<LedgerError>> {
+    let (branch_id, rule) = lookups.branch_rule(partner_id, &purchase.branch).await?;
+    let points = rule.price_purchase(purchase.amount)?;
+    if let Some(release_at) = purchase.release_at
+        && (release_at <= now || release_at > now + settings.max_release)
+    {
+        return Err(LedgerError::ReleaseAtInvalid {
+            max_days: settings.max_release.num_days(),
+        }
+        .into());
+    }
+    let member_id = lookups.card_member(&purchase.card).await?;
+    Ok(LedgerOp::Earn(PricedEarn {
+        at: PointOfSale {
+            partner_id,
+            branch_id,
+            member_id,
+            card: purchase.card,
+            reference: purchase.reference,
+            idempotency_key: idempotency_key.map(str::to_owned),
+        },
+        points,
+        amount: purchase.amount,
+        release_at: purchase.release_at,
+    }))
+}
+
+/// Checks and prices a redemption (or a hold).
+pub(crate) async fn price_redemption(
+    lookups: &mut Lookups<'_>,
+    settings: &ProgramSettings,
+    partner_id: PartnerId,
+    idempotency_key: Option<&str>,
+    redemption: Redemption,
+) -> Result<LedgerOp, OperationError<LedgerError>> {
+    let hold = match redemption.hold {
+        None => None,
+        Some(hold) => {
+            let hold = hold.unwrap_or(settings.default_hold);
+            let invalid = || LedgerError::HoldTimeoutInvalid {
+                max_secs: settings.max_hold.as_secs(),
+            };
+            if hold.is_zero() || hold > settings.max_hold {
+                return Err(invalid().into());
+            }
+            // Whole microseconds: a hold's timeout is stored, and answered, at that precision.
+            let micros = i64::try_from(hold.as_micros()).map_err(|_| invalid())?;
+            Some(chrono::Duration::microseconds(micros))
+        }
+    };
+    let (branch_id, rule) = lookups.branch_rule(partner_id, &redemption.branch).await?;
+    let discount = rule.price_redemption(redemption.points)?;
+    let member_id = lookups.card_member(&redemption.card).await?;
+    Ok(LedgerOp::Redeem(PricedRedemption {
+        at: PointOfSale {
+            partner_id,
+            branch_id,
+            member_id,
+            card: redemption.card,
+            reference: redemption.reference,
+            idempotency_key: idempotency_key.map(str::to_owned),
+        },
+        points: redemption.points,
+        discount,
+        hold,
+    }))
+}

@@ -1,0 +1,78 @@
+//! clubgate operations: the use cases every door calls. An operation loads what
+//! its decision needs from storage, lets the domain decide, and stores the result,
+//! in one transaction or through the ledger committer; an idempotent write records
+//! its typed outcome with the work. Operations return domain outcomes, never HTTP
+//! answers: the partner API, pages, the CLI and background jobs each render them.
+//!
+//! - [`Club`]: what an operation needs (storage, programme settings, member-data
+//!   keys, the ledger committer), started once per process.
+//! - [`idempotency`]: scopes, claims, recorded outcomes, replays; [`error`]: how an
+//!   operation fails.
+//! - [`ledger`]: earns, redemptions, holds, releases, reversals, history, maintenance.
+//! - [`members`]: enrolment, the card check, card blocks and replacements.
+//! - [`partners`], [`pricing`], [`keys`]: the coalition, point rules and quotes, signing keys.
+//! - [`authentication`]: the signature policy for partner and operator requests.
+//! - [`settlement`]: terms, the period close, statements, answers, reconciliation.
+
+pub mod authentication;
+pub mod error;
+pub mod idempotency;
+pub mod keys;
+pub mod ledger;
+pub mod members;
+pub mod partners;
+pub mod pricing;
+pub mod settlement;
+
+use domain::member_data::MemberDataKeys;
+use domain::program::ProgramSettings;
+use storage::Storage;
+
+use crate::idempotency::IdempotencySettings;
+use crate::ledger::committer::{Committer, CommitterSettings};
+
+/// What the club's operations need, shared by every door of one process (cheap to clone).
+#[derive(Clone)]
+pub struct Club {
+    /// PostgreSQL, Redis and the in-process caches.
+    pub storage: Storage,
+    /// The programme's settings.
+    pub program: ProgramSettings,
+    /// The keys protecting members' personal data.
+    pub member_data_keys: MemberDataKeys,
+    /// The idempotency claim's lease.
+    pub idempotency: IdempotencySettings,
+    committer: Committer,
+}
+
+/// How to start a [`Club`].
+#[derive(Debug, Clone)]
+pub struct ClubSettings {
+    /// The programme's settings.
+    pub program: ProgramSettings,
+    /// The keys protecting members' personal data.
+    pub member_data_keys: MemberDataKeys,
+    /// The idempotency claim's lease.
+    pub idempotency: IdempotencySettings,
+    /// How the ledger committers form batches.
+    pub committer: CommitterSettings,
+}
+
+impl Club {
+    /// The club over `storage`; starts the ledger committers, so it must run inside a Tokio
+    /// runtime.
+    pub fn start(storage: Storage, settings: ClubSettings) -> Self {
+        let committer = Committer::start(
+            storage.clone(),
+            settings.program.clone(),
+            settings.committer,
+        );
+        Self {
+            storage,
+            program: settings.program,
+            member_data_keys: settings.member_data_keys,
+            idempotency: settings.idempotency,
+            committer,
+        }
+    }
+}

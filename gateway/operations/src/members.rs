@@ -1,0 +1,323 @@
+//! Members and their cards: enrolment at the till, the card check, lost and
+//! blocked cards.
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
+use domain::cards::{self, Card, CardError, CardNumber, CardStatus, MemberStatus};
+use domain::ids::{MemberId, PartnerId};
+use domain::ledger::LedgerError;
+use domain::member_data::MemberDataKeys;
+use domain::members::{CardCheck, Enrollment, EnrolmentError, Member, NewMember};
+use domain::program::{ProgramSettings, Tier};
+use storage::card_cache::{self, CardView};
+use storage::{Connection, Storage, StorageError};
+
+use crate::Club;
+use crate::error::OperationError;
+use crate::idempotency::{self, Answered, IdempotencyError, Scope};
+use crate::pricing;
+
+/// Enrols a member at the partner's branch and issues their first card.
+pub async fn enroll(
+    club: &Club,
+    scope: &Scope,
+    new: NewMember,
+) -> Result<Answered<Enrollment, EnrolmentError>, IdempotencyError> {
+    let (settings, keys, partner_id) = (
+        club.program.clone(),
+        club.member_data_keys.clone(),
+        scope.partner_id,
+    );
+    idempotency::execute(&club.storage, club.idempotency, scope, move |conn| {
+        Box::pin(async move {
+            enroll_in(conn, &settings, &keys, partner_id, new, domain::time::now()).await
+        })
+    })
+    .await
+}
+
+/// Enrols a member at a time of the caller's choosing, in a transaction of its own and without
+/// an idempotency key (the demo network's backdated members).
+pub async fn enroll_at(
+    club: &Club,
+    partner_id: PartnerId,
+    new: NewMember,
+    at: DateTime<Utc>,
+) -> Result<Enrollment, OperationError<EnrolmentError>> {
+    let at = domain::time::stored(at);
+    let mut conn = club.storage.db().await?;
+    conn.transaction::<_, OperationError<EnrolmentError>, _>(async |conn| {
+        enroll_in(
+            conn,
+            &club.program,
+            &club.member_data_keys,
+            partner_id,
+            new,
+            at,
+        )
+        .await
+    })
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(partner.id = %partner_id, member.id))]
+async fn enroll_in(
+    conn: &mut Connection,
+    settings: &ProgramSettings,
+    keys: &MemberDataKeys,
+    partner_id: PartnerId,
+    new: NewMember,
+    now: DateTime<Utc>,
+) -> Result<Enrollment, OperationError<EnrolmentError>> {
+    let branch = pricing::branch_of::<EnrolmentError>(conn, partner_id, &new.branch).await?;
+    let id = MemberId(uuid::Uuid::now_v7());
+    let sealed = keys
+        .seal(id, &new.personal)
+        .map_err(|e| StorageError::Corrupt(format!("member data cannot be sealed: {e}")))?;
+    let member = Member {
+        id,
+        phone_lookup: keys.phone_lookup(&new.personal.phone),
+        sealed_personal_data: sealed,
+        status: MemberStatus::Active,
+        enrolled_by_partner: partner_id,
+        enrolled_at_branch: branch.id,
+        enrolled_at: now,
+    };
+    if !storage::members::insert(conn, &member).await? {
+        return Err(EnrolmentError::PhoneTaken.into());
+    }
+    storage::ledger::insert_member_account(conn, id).await?;
+    let card = issue_card(conn, settings, id, new.card, now).await?;
+    tracing::Span::current().record("member.id", tracing::field::display(id));
+    tracing::info!(card.last4 = card.last4(), "enrolled member {id}");
+    Ok(Enrollment {
+        member_id: id,
+        card,
+    })
+}
+
+/// Issues a card to a member: `number`, or a fresh random one.
+async fn issue_card(
+    conn: &mut Connection,
+    settings: &ProgramSettings,
+    member_id: MemberId,
+    number: Option<CardNumber>,
+    now: DateTime<Utc>,
+) -> Result<CardNumber, StorageError> {
+    let mut number = number.unwrap_or_else(|| cards::random(&settings.card_prefix));
+    // A clash among 10^11 numbers is rare; draw again rather than fail.
+    loop {
+        let card = Card {
+            number: number.clone(),
+            member_id,
+            status: CardStatus::Active,
+            replaced_by: None,
+            issued_at: now,
+            status_changed_at: now,
+        };
+        if storage::members::insert_card(conn, &card).await? {
+            return Ok(number);
+        }
+        number = cards::random(&settings.card_prefix);
+    }
+}
+
+/// Checks a card at a partner's branch (when one is named, the redeemable points are valued at
+/// its rule) as of `now`, from the card cache when it is current.
+#[tracing::instrument(skip_all, fields(partner.id = %partner_id))]
+pub async fn check_card(
+    club: &Club,
+    partner_id: PartnerId,
+    branch: Option<&str>,
+    card: &CardNumber,
+    now: DateTime<Utc>,
+) -> Result<CardCheck, OperationError<LedgerError>> {
+    let rule = match branch {
+        Some(branch) => {
+            pricing::branch_rule_cached(&club.storage, partner_id, branch)
+                .await
+                .map_err(|e| e.map_refusal(LedgerError::from))?
+                .1
+        }
+        None => None,
+    };
+    let view = match card_cache::lookup(&club.storage, card.as_str(), now).await {
+        Some(view) => view,
+        None => load_view(&club.storage, &club.member_data_keys, card, now).await?,
+    };
+    cards::usable(view.card_status, view.member_status)?;
+    Ok(CardCheck {
+        card: card.clone(),
+        member_id: view.member_id,
+        first_name: view.first_name,
+        tier: Tier::of(&club.program, view.lifetime_points),
+        balance: view.balance,
+        redeemable_value: rule.and_then(|rule| rule.value_of(view.balance.available)),
+    })
+}
+
+/// Computes a card's view from PostgreSQL and caches it. Holds past their timeout are voided
+/// first, so the view never counts them.
+async fn load_view(
+    storage: &Storage,
+    keys: &MemberDataKeys,
+    card: &CardNumber,
+    now: DateTime<Utc>,
+) -> Result<CardView, OperationError<LedgerError>> {
+    let mut conn = storage.db().await?;
+    let (_, member) = storage::members::find_card(&mut conn, card)
+        .await?
+        .ok_or(CardError::Unknown)?;
+    if !storage::ledger::expired_holds(&mut conn, member.id, now)
+        .await?
+        .is_empty()
+    {
+        conn.transaction::<_, OperationError<LedgerError>, _>(async |conn| {
+            storage::ledger::lock_member_account(conn, member.id).await?;
+            crate::ledger::release_expired_holds(conn, member.id, now).await
+        })
+        .await?;
+        card_cache::bump(storage, member.id).await;
+    }
+    // The version is read before the data it will vouch for (see `storage::card_cache`).
+    let version = card_cache::version_before_load(storage, member.id).await;
+    let (card_now, member) = storage::members::find_card(&mut conn, card)
+        .await?
+        .ok_or(CardError::Unknown)?;
+    let account = storage::ledger::member_account(&mut conn, member.id).await?;
+    // Lots past their expiry are gone even before maintenance moves them to breakage.
+    let overdue = storage::ledger::overdue_points(&mut conn, account.id, now).await?;
+    let mut balance = account.balance();
+    balance.posted -= overdue;
+    balance.available -= overdue;
+    let next_lot_expiry = storage::ledger::next_lot_expiry(&mut conn, account.id).await?;
+    let next_hold_timeout = storage::ledger::next_hold_timeout(&mut conn, member.id).await?;
+    let first_name = keys
+        .open(member.id, &member.sealed_personal_data)
+        .map_err(|e| StorageError::Corrupt(format!("member {}: {e}", member.id)))?
+        .first_name()
+        .to_owned();
+    let view = CardView {
+        member_id: member.id,
+        card_status: card_now.status,
+        member_status: member.status,
+        first_name,
+        lifetime_points: account.lifetime_earned,
+        balance,
+        valid_until: [next_lot_expiry, next_hold_timeout]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > now)
+            .min(),
+    };
+    if let Some(version) = version {
+        card_cache::store(storage, card.as_str(), version, view.clone()).await;
+    }
+    Ok(view)
+}
+
+/// The card `number` if it is in `expected` status.
+async fn card_in(
+    conn: &mut Connection,
+    number: &CardNumber,
+    expected: CardStatus,
+    action: &str,
+) -> Result<Card, OperationError<CardError>> {
+    let (card, _) = storage::members::find_card(conn, number)
+        .await?
+        .ok_or(CardError::Unknown)?;
+    if card.status != expected {
+        return Err(CardError::WrongStatus {
+            card: number.last4().to_owned(),
+            status: card.status,
+            expected,
+            action: action.to_owned(),
+        }
+        .into());
+    }
+    Ok(card)
+}
+
+/// Moves a card from one status to another; the member keeps their points.
+async fn set_status(
+    storage: &Storage,
+    number: &CardNumber,
+    from: CardStatus,
+    to: CardStatus,
+    action: &str,
+) -> Result<(), OperationError<CardError>> {
+    let mut conn = storage.db().await?;
+    let card = card_in(&mut conn, number, from, action).await?;
+    storage::members::set_card_status(&mut conn, number, to, None, domain::time::now()).await?;
+    card_cache::bump(storage, card.member_id).await;
+    Ok(())
+}
+
+/// Blocks an active card (fraud, dispute); the member keeps their points.
+pub async fn block_card(
+    storage: &Storage,
+    number: &CardNumber,
+) -> Result<(), OperationError<CardError>> {
+    set_status(
+        storage,
+        number,
+        CardStatus::Active,
+        CardStatus::Blocked,
+        "blocked",
+    )
+    .await
+}
+
+/// Unblocks a blocked card.
+pub async fn unblock_card(
+    storage: &Storage,
+    number: &CardNumber,
+) -> Result<(), OperationError<CardError>> {
+    set_status(
+        storage,
+        number,
+        CardStatus::Blocked,
+        CardStatus::Active,
+        "unblocked",
+    )
+    .await
+}
+
+/// Marks a card lost and issues its replacement, which keeps the member's points and history.
+pub async fn replace_lost_card(
+    storage: &Storage,
+    settings: &ProgramSettings,
+    number: &CardNumber,
+) -> Result<CardNumber, OperationError<CardError>> {
+    let now = domain::time::now();
+    let mut conn = storage.db().await?;
+    let (replacement, member_id) = conn
+        .transaction::<_, OperationError<CardError>, _>(async |conn| {
+            let card = match card_in(conn, number, CardStatus::Active, "reported lost").await {
+                Ok(card) => card,
+                Err(OperationError::Refused(CardError::WrongStatus { .. })) => {
+                    card_in(conn, number, CardStatus::Blocked, "reported lost").await?
+                }
+                Err(e) => return Err(e),
+            };
+            // The old card stops being active first: a member has one active card at a time.
+            storage::members::set_card_status(conn, number, CardStatus::Lost, None, now).await?;
+            let replacement = issue_card(conn, settings, card.member_id, None, now).await?;
+            storage::members::set_card_status(
+                conn,
+                number,
+                CardStatus::Lost,
+                Some(&replacement),
+                now,
+            )
+            .await?;
+            tracing::info!(
+                card.last4 = number.last4(),
+                "card reported lost and replaced"
+            );
+            Ok((replacement, card.member_id))
+        })
+        .await?;
+    card_cache::bump(storage, member_id).await;
+    Ok(replacement)
+}

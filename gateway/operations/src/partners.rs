@@ -1,0 +1,91 @@
+//! The coalition's partners and their branches: registering, listing, profiles.
+
+use domain::ids::{BranchId, PartnerId};
+use domain::partners::{
+    Branch, BranchStatus, NewBranch, NewPartner, Partner, PartnerError, PartnerProfile,
+    PartnerStatus,
+};
+use storage::Storage;
+use uuid::Uuid;
+
+use crate::error::OperationError;
+
+type Result<T> = std::result::Result<T, OperationError<PartnerError>>;
+
+/// Registers a new partner.
+#[tracing::instrument(skip_all, fields(partner.code = %new.code))]
+pub async fn add(storage: &Storage, new: NewPartner) -> Result<Partner> {
+    let mut conn = storage.db().await?;
+    let partner = Partner {
+        id: PartnerId(Uuid::now_v7()),
+        code: new.code.clone(),
+        name: new.name,
+        kind: new.kind,
+        status: PartnerStatus::Active,
+        created_at: domain::time::now(),
+    };
+    match storage::partners::insert(&mut conn, &partner).await? {
+        Some(partner) => {
+            tracing::info!(partner.id = %partner.id, "added partner {}", partner.code);
+            Ok(partner)
+        }
+        None => Err(PartnerError::CodeTaken(new.code.to_string()).into()),
+    }
+}
+
+/// Every partner, by code.
+pub async fn list(storage: &Storage) -> Result<Vec<Partner>> {
+    Ok(storage::partners::list(&mut *storage.db().await?).await?)
+}
+
+/// A partner and its branches, by code.
+pub async fn show(storage: &Storage, code: &str) -> Result<PartnerProfile> {
+    let mut conn = storage.db().await?;
+    let partner = storage::partners::find_by_code(&mut conn, code)
+        .await?
+        .ok_or_else(|| PartnerError::NotFound(code.to_owned()))?;
+    let branches = storage::branches::list_for_partner(&mut conn, partner.id).await?;
+    Ok(PartnerProfile { partner, branches })
+}
+
+/// A partner and its branches, by id (the authenticated caller's own profile).
+pub async fn profile(storage: &Storage, id: PartnerId) -> Result<PartnerProfile> {
+    let mut conn = storage.db().await?;
+    let partner = storage::partners::find(&mut conn, id)
+        .await?
+        .ok_or_else(|| PartnerError::NotFound(id.to_string()))?;
+    let branches = storage::branches::list_for_partner(&mut conn, partner.id).await?;
+    Ok(PartnerProfile { partner, branches })
+}
+
+/// The id of the partner with this code.
+pub async fn id_of(storage: &Storage, code: &str) -> Result<PartnerId> {
+    Ok(show(storage, code).await?.partner.id)
+}
+
+/// Opens a branch for the partner with `partner_code`.
+#[tracing::instrument(skip_all, fields(partner.code = %partner_code, branch.code = %new.code))]
+pub async fn add_branch(storage: &Storage, partner_code: &str, new: NewBranch) -> Result<Branch> {
+    let mut conn = storage.db().await?;
+    let partner = storage::partners::find_by_code(&mut conn, partner_code)
+        .await?
+        .ok_or_else(|| PartnerError::NotFound(partner_code.to_owned()))?;
+    let branch = Branch {
+        id: BranchId(Uuid::now_v7()),
+        partner_id: partner.id,
+        code: new.code.clone(),
+        name: new.name,
+        city: new.city,
+        status: BranchStatus::Active,
+        created_at: domain::time::now(),
+    };
+    match storage::branches::insert(&mut conn, &branch).await? {
+        Some(branch) => {
+            tracing::info!(branch.id = %branch.id, "opened branch {}", branch.code);
+            Ok(branch)
+        }
+        None => Err(
+            PartnerError::BranchCodeTaken(partner.code.to_string(), new.code.to_string()).into(),
+        ),
+    }
+}

@@ -1,0 +1,47 @@
+//! `clubgate cards`: blocking, unblocking and replacing club cards.
+
+use clap::Subcommand;
+use domain::cards::CardNumber;
+use domain::program::ProgramSettings;
+use operations::members;
+use storage::Storage;
+
+#[derive(Subcommand)]
+pub enum CardsCommand {
+    /// Block a card; its member keeps their points.
+    Block { number: String },
+    /// Unblock a blocked card.
+    Unblock { number: String },
+    /// Mark a card lost and issue a replacement that keeps the member's points and history.
+    Replace { number: String },
+}
+
+fn parse(number: &str) -> anyhow::Result<CardNumber> {
+    CardNumber::parse(number).map_err(|e| anyhow::anyhow!("{number}: {e}"))
+}
+
+/// `clubgate cards …`.
+pub async fn cards(
+    storage: &Storage,
+    program: &ProgramSettings,
+    command: CardsCommand,
+) -> anyhow::Result<()> {
+    match command {
+        CardsCommand::Block { number } => {
+            members::block_card(storage, &parse(&number)?).await?;
+            println!("blocked card {number}");
+        }
+        CardsCommand::Unblock { number } => {
+            members::unblock_card(storage, &parse(&number)?).await?;
+            println!("unblocked card {number}");
+        }
+        CardsCommand::Replace { number } => {
+            let replacement =
+                members::replace_lost_card(storage, program, &parse(&number)?).await?;
+            println!(
+                "card {number} marked lost; replacement card {replacement} keeps the balance and history"
+            );
+        }
+    }
+    Ok(())
+}

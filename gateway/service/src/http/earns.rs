@@ -1,0 +1,77 @@
+//! `/v1/earns`: purchases that earn points, and releasing or cancelling pending ones.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpResponse, post};
+use domain::cards::CardNumber;
+use domain::ids::TransferId;
+use domain::ledger::{LedgerError, Purchase};
+use domain::points::{Currency, Money};
+use operations::ledger;
+use partners::protocol::{self, EarnRequest, Problem};
+use uuid::Uuid;
+
+use super::answers::respond;
+use super::error::{ApiError, invalid_request};
+use super::render;
+use super::verified::VerifiedPartner;
+use crate::state::AppState;
+
+/// Records a purchase that earns points (optionally pending until `release_at`).
+#[utoipa::path(tag = "ledger", request_body = EarnRequest, responses(
+    (status = 201, description = "The earn and the member's balance", body = protocol::Movement),
+    (status = 403, description = "The card is blocked or lost", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Reference already used, or no point rule", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid amount, currency, branch or release time", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/v1/earns")]
+pub async fn create(
+    state: Data<AppState>,
+    request: VerifiedPartner,
+) -> Result<HttpResponse, ApiError> {
+    let body: EarnRequest = request.json()?;
+    let card = CardNumber::parse(&body.card_number).map_err(LedgerError::from)?;
+    let currency = Currency::parse(&body.amount.currency)
+        .map_err(|e| invalid_request(format!("amount.currency: {e}")))?;
+    let purchase = Purchase::new(
+        body.branch,
+        card,
+        Money::new(body.amount.amount_minor, currency),
+        body.reference,
+        body.release_at,
+    )?;
+    let answered = ledger::earn(&state.club, request.scope()?, purchase).await?;
+    Ok(respond(answered, StatusCode::CREATED, render::movement))
+}
+
+/// Releases a pending earn's points now.
+#[utoipa::path(tag = "ledger", params(("id" = Uuid, Path, description = "The pending earn")), responses(
+    (status = 200, description = "Posted", body = protocol::Movement),
+    (status = 409, description = "Not a pending earn, or already posted or voided", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/v1/earns/{id}/post")]
+pub async fn post_pending(
+    state: Data<AppState>,
+    request: VerifiedPartner,
+    id: Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = TransferId(id.into_inner());
+    let answered = ledger::post_pending(&state.club, &request.scope()?, id).await?;
+    Ok(respond(answered, StatusCode::OK, render::movement))
+}
+
+/// Cancels a pending earn.
+#[utoipa::path(tag = "ledger", params(("id" = Uuid, Path, description = "The pending earn")), responses(
+    (status = 200, description = "Voided", body = protocol::Movement),
+    (status = 409, description = "Not a pending earn, or already posted or voided", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/v1/earns/{id}/void")]
+pub async fn void_pending(
+    state: Data<AppState>,
+    request: VerifiedPartner,
+    id: Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = TransferId(id.into_inner());
+    let answered = ledger::void_pending(&state.club, &request.scope()?, id).await?;
+    Ok(respond(answered, StatusCode::OK, render::movement))
+}

@@ -1,0 +1,18 @@
+//! Statuses of enrolment's refusals.
+
+use domain::members::EnrolmentError;
+
+use super::ApiError;
+
+impl From<EnrolmentError> for ApiError {
+    fn from(err: EnrolmentError) -> Self {
+        let (code, detail) = (err.code(), err.to_string());
+        match err {
+            EnrolmentError::InvalidData(_) => {
+                Self::unprocessable(code, "Invalid member data", detail)
+            }
+            EnrolmentError::PhoneTaken => Self::conflict(code, "Member already enrolled", detail),
+            EnrolmentError::Branch(err) => err.into(),
+        }
+    }
+}

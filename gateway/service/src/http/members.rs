@@ -1,0 +1,94 @@
+//! `/v1/members` and `/v1/cards`: enrolment at the till and the card check.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path, Query};
+use actix_web::{HttpResponse, get, post};
+use domain::cards::CardNumber;
+use domain::ledger::LedgerError;
+use domain::member_data::PersonalData;
+use domain::members::{EnrolmentError, NewMember};
+use operations::members;
+use partners::protocol::{self, EnrollRequest, Problem};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::answers::respond;
+use super::error::ApiError;
+use super::render;
+use super::verified::VerifiedPartner;
+use crate::state::AppState;
+
+/// Enrols a member at the calling partner's branch and issues a club card.
+#[utoipa::path(tag = "members", request_body = EnrollRequest, responses(
+    (status = 201, description = "Enrolled; the card number is ready to use", body = protocol::Enrollment),
+    (status = 409, description = "The phone number is already enrolled", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid member data or branch", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/v1/members")]
+pub async fn enroll(
+    state: Data<AppState>,
+    request: VerifiedPartner,
+) -> Result<HttpResponse, ApiError> {
+    let body: EnrollRequest = request.json()?;
+    let personal = PersonalData::parse(
+        &body.name,
+        &body.phone,
+        body.email.as_deref(),
+        body.birth_date,
+        chrono::Utc::now().date_naive(),
+    )
+    .map_err(EnrolmentError::from)?;
+    let new = NewMember {
+        branch: body.branch,
+        personal,
+        card: None,
+    };
+    let answered = members::enroll(&state.club, &request.scope()?, new).await?;
+    Ok(respond(answered, StatusCode::CREATED, |enrollment| {
+        protocol::Enrollment {
+            member_id: enrollment.member_id.0,
+            card_number: enrollment.card.to_string(),
+        }
+    }))
+}
+
+/// Which branch the card is checked at.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CardCheckQuery {
+    /// Branch code (or id): values the redeemable points at this branch's rule.
+    pub branch: Option<String>,
+}
+
+/// Checks a card: status, first name, tier, balance and what it can redeem now.
+#[utoipa::path(tag = "members", params(("number" = String, Path, description = "The 16-digit card number"), CardCheckQuery), responses(
+    (status = 200, description = "The card and its balance", body = protocol::CardCheck),
+    (status = 400, description = "The number fails its check digit", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The card is blocked or lost", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/v1/cards/{number}")]
+pub async fn check(
+    state: Data<AppState>,
+    request: VerifiedPartner,
+    number: Path<String>,
+    query: Query<CardCheckQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let card = CardNumber::parse(&number).map_err(LedgerError::from)?;
+    let check = members::check_card(
+        &state.club,
+        request.caller().partner_id,
+        query.branch.as_deref(),
+        &card,
+        domain::time::now(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(protocol::CardCheck {
+        card_number: check.card.to_string(),
+        status: "active".into(),
+        first_name: check.first_name,
+        tier: check.tier.as_str().to_owned(),
+        balance: render::balance(check.balance),
+        redeemable_value: check.redeemable_value.map(render::money),
+    }))
+}

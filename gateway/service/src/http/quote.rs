@@ -1,0 +1,83 @@
+//! `/v1/quote`: what a purchase would earn and what points would buy; posts nothing.
+
+use actix_web::web::{Data, Query};
+use actix_web::{HttpResponse, get};
+use partners::protocol::{self, Problem};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use domain::ledger::positive;
+use domain::points::Points;
+use domain::pricing::PricingError;
+use operations::pricing;
+
+use super::error::{ApiError, invalid_request};
+use super::render;
+use super::verified::VerifiedPartner;
+use crate::state::AppState;
+
+/// What to price.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteQuery {
+    /// Branch code (or id) of the calling partner.
+    pub branch: String,
+    /// A purchase amount in minor units, to price in points.
+    pub amount_minor: Option<i64>,
+    /// The purchase's currency (checked against the branch's rule).
+    pub currency: Option<String>,
+    /// A number of points, to price as a discount.
+    pub points: Option<i64>,
+}
+
+/// Prices a purchase amount and/or a number of points at a branch.
+#[utoipa::path(tag = "ledger", params(QuoteQuery), responses(
+    (status = 200, description = "The quote", body = protocol::Quote),
+    (status = 409, description = "The branch has no point rule", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Unknown branch, wrong currency or nothing to price", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/v1/quote")]
+pub async fn quote(
+    state: Data<AppState>,
+    request: VerifiedPartner,
+    query: Query<QuoteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if query.amount_minor.is_none() && query.points.is_none() {
+        return Err(invalid_request("give amount_minor, points, or both"));
+    }
+    let amount = query
+        .amount_minor
+        .map(|a| positive("amount_minor", Points(a)).map(Points::get))
+        .transpose()?;
+    let points = query
+        .points
+        .map(|p| positive("points", Points(p)))
+        .transpose()?;
+    let quote = pricing::quote(
+        &state.club.storage,
+        request.caller().partner_id,
+        &query.branch,
+        amount,
+        points,
+    )
+    .await?;
+    if let Some(currency) = &query.currency
+        && currency != quote.rule.currency.as_str()
+    {
+        return Err(PricingError::CurrencyMismatch {
+            expected: quote.rule.currency,
+        }
+        .into());
+    }
+    let rule = quote.rule;
+    Ok(HttpResponse::Ok().json(protocol::Quote {
+        earn_points: quote.earn_points.map(Points::get),
+        discount: quote.discount.map(render::money),
+        rule: protocol::PointRule {
+            currency: rule.currency.to_string(),
+            earn_points: rule.earn_points,
+            per_amount_minor: rule.per_amount_minor,
+            point_value_minor: rule.point_value_minor,
+        },
+    }))
+}

@@ -1,0 +1,331 @@
+//! The `VerifiedPartner` and `VerifiedOperator` extractors: a handler that takes
+//! one only runs for a request whose RFC 9421 signature the gateway accepted,
+//! made with a key of that kind of principal.
+//!
+//! The extractors read the body themselves (the digest must be checked against
+//! the exact bytes), so handlers parse JSON from it with `json()`; an upload
+//! (`StreamingOperator`) is checked as it streams instead.
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::web::{Bytes, Data};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use partners::digest::DigestVerifier;
+use partners::signatures::{self, MessageParts};
+use serde::de::DeserializeOwned;
+
+use super::error::{
+    ApiError, body_unreadable, malformed_json, operator_key_required, partner_key_required,
+    payload_too_large, role_not_granted,
+};
+use domain::keys::OperatorRole;
+use operations::authentication::{
+    AuthError, AuthenticatedOperator, AuthenticatedPartner, IncomingRequest, Principal, RequestBody,
+};
+use operations::idempotency::Scope;
+
+use super::upload::Upload;
+use crate::state::AppState;
+
+/// The `nonce` of the request's signature, for the receipt to echo.
+#[derive(Debug, Clone)]
+pub struct RequestNonce(pub String);
+
+/// A request whose signature verified, with its body and what a third party needs to
+/// check the signature again later.
+#[derive(Debug)]
+struct Signed {
+    body: Bytes,
+    message: MessageParts,
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(malformed_json(
+            "the request has no body; a JSON object is expected",
+        ));
+    }
+    serde_json::from_slice(body).map_err(malformed_json)
+}
+
+/// A request signed with a partner key.
+#[derive(Debug)]
+pub struct VerifiedPartner {
+    caller: AuthenticatedPartner,
+    signed: Signed,
+}
+
+impl VerifiedPartner {
+    /// Who signed the request.
+    pub fn caller(&self) -> &AuthenticatedPartner {
+        &self.caller
+    }
+
+    /// The body as JSON of type `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(&self.signed.body)
+    }
+
+    /// What makes this request "the same request" for its idempotency key.
+    ///
+    /// Only POSTs are idempotent writes, and authentication already required
+    /// their key, so a missing key here means a GET route was built wrongly.
+    pub fn scope(&self) -> Result<Scope, ApiError> {
+        let key = self.caller.idempotency_key.clone().ok_or_else(|| {
+            ApiError::internal("scope() called for a request without Idempotency-Key")
+        })?;
+        let message = &self.signed.message;
+        Ok(Scope::of_request(
+            self.caller.partner_id,
+            key,
+            message.method.as_deref().unwrap_or_default(),
+            message.path.as_deref().unwrap_or_default(),
+            message.query.as_deref(),
+            &self.signed.body,
+        ))
+    }
+
+    /// The request as signed: method, target, the headers the signature covers, the
+    /// signature itself and the body. With the partner's public key, anyone can verify it.
+    pub fn signed_record(&self) -> serde_json::Value {
+        signed_record(&self.signed)
+    }
+}
+
+fn signed_record(signed: &Signed) -> serde_json::Value {
+    let message = &signed.message;
+    let headers: serde_json::Map<String, serde_json::Value> = [
+        "content-type",
+        "content-digest",
+        "idempotency-key",
+        "signature-input",
+        "signature",
+    ]
+    .into_iter()
+    .filter_map(|name| Some((name.to_owned(), message.header(name)?.into())))
+    .collect();
+    serde_json::json!({
+        "method": message.method,
+        "scheme": message.scheme,
+        "authority": message.authority,
+        "path": message.path,
+        "query": message.query,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&signed.body),
+    })
+}
+
+/// A request signed with an operator key.
+#[derive(Debug)]
+pub struct VerifiedOperator {
+    caller: AuthenticatedOperator,
+    signed: Signed,
+}
+
+impl VerifiedOperator {
+    /// The caller, if its key holds `role`.
+    pub fn require(&self, role: OperatorRole) -> Result<&AuthenticatedOperator, ApiError> {
+        require(&self.caller, role)
+    }
+
+    /// The body as JSON of type `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(&self.signed.body)
+    }
+
+    /// The request as signed (see [`VerifiedPartner::signed_record`]).
+    pub fn signed_record(&self) -> serde_json::Value {
+        signed_record(&self.signed)
+    }
+}
+
+/// The RFC 9421 view of an actix request.
+fn message_parts(req: &HttpRequest) -> MessageParts {
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(actix_web::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let scheme = req.connection_info().scheme().to_owned();
+    let mut message = MessageParts::request(
+        req.method().as_str(),
+        &scheme,
+        &authority,
+        req.uri().path(),
+        req.uri().query(),
+    );
+    for (name, value) in req.headers() {
+        message.add_header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+    }
+    message
+}
+
+fn signature_nonce(message: &MessageParts) -> Option<String> {
+    let input = message.header("signature-input")?;
+    let signature = message.header("signature")?;
+    let parsed = signatures::parse(&input, &signature).ok()?;
+    parsed.first()?.params.nonce.clone()
+}
+
+fn app_state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
+    req.app_data::<Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("AppState missing from the app"))
+}
+
+/// Who signed `message`, with the request span and the receipt's nonce filled in.
+async fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+    message: &MessageParts,
+    body: RequestBody<'_>,
+) -> Result<Principal, ApiError> {
+    if let Some(nonce) = signature_nonce(message) {
+        req.extensions_mut().insert(RequestNonce(nonce));
+    }
+    let principal = state
+        .authenticator
+        .authenticate(
+            &IncomingRequest { message, body },
+            chrono::Utc::now().timestamp(),
+        )
+        .await?;
+    let span = tracing::Span::current();
+    match &principal {
+        Principal::Partner(partner) => {
+            span.record("partner.id", tracing::field::display(partner.partner_id));
+            span.record("key.id", partner.key_id.as_str());
+        }
+        Principal::Operator(operator) => {
+            span.record("key.id", operator.key_id.as_str());
+        }
+    }
+    Ok(principal)
+}
+
+/// Reads the whole body (within `server.max_body_bytes`), then authenticates.
+async fn verify(req: HttpRequest, mut payload: Payload) -> Result<(Principal, Signed), ApiError> {
+    let state = app_state(&req)?;
+    let limit = state.max_body_bytes;
+    let body = Bytes::from_request(&req, &mut payload)
+        .await
+        .map_err(|err| match err.as_error::<PayloadError>() {
+            Some(PayloadError::Overflow) => payload_too_large(limit),
+            _ => body_unreadable(err),
+        })?;
+    let message = message_parts(&req);
+    let principal = authenticate(&req, &state, &message, RequestBody::Whole(&body)).await?;
+    Ok((principal, Signed { body, message }))
+}
+
+fn operator_only(principal: Principal) -> Result<AuthenticatedOperator, ApiError> {
+    match principal {
+        Principal::Operator(caller) => Ok(caller),
+        Principal::Partner(partner) => Err(operator_key_required(format!(
+            "key {} belongs to partner {}; operator endpoints take operator keys",
+            partner.key_id, partner.partner_code
+        ))),
+    }
+}
+
+fn require(
+    caller: &AuthenticatedOperator,
+    role: OperatorRole,
+) -> Result<&AuthenticatedOperator, ApiError> {
+    if caller.role == role {
+        Ok(caller)
+    } else {
+        Err(role_not_granted(format!(
+            "this endpoint needs the {} role; key {} holds {}",
+            role.as_str(),
+            caller.key_id,
+            caller.role.as_str()
+        )))
+    }
+}
+
+/// An upload signed with an operator key: the signature over the headers is checked
+/// before the body is read, and the body against their `Content-Digest` as it streams
+/// (within `server.max_upload_bytes`).
+pub struct StreamingOperator {
+    caller: AuthenticatedOperator,
+    upload: Upload,
+}
+
+impl StreamingOperator {
+    /// The caller, if its key holds `role`.
+    pub fn require(&self, role: OperatorRole) -> Result<&AuthenticatedOperator, ApiError> {
+        require(&self.caller, role)
+    }
+
+    /// The body, to be fed to the work that reads it.
+    pub fn upload(self) -> Upload {
+        self.upload
+    }
+}
+
+impl FromRequest for StreamingOperator {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let message = message_parts(&req);
+            let principal = authenticate(&req, &state, &message, RequestBody::Streaming).await?;
+            let caller = operator_only(principal)?;
+            // The authenticator made sure the header is there and signed.
+            let digest = DigestVerifier::new(&message.header("content-digest").unwrap_or_default())
+                .map_err(AuthError::from)?;
+            Ok(Self {
+                caller,
+                upload: Upload {
+                    payload,
+                    digest,
+                    limit: state.max_upload_bytes,
+                },
+            })
+        })
+    }
+}
+
+impl FromRequest for VerifiedPartner {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let (principal, signed) = verify(req, payload).await?;
+            match principal {
+                Principal::Partner(caller) => Ok(Self { caller, signed }),
+                Principal::Operator(operator) => Err(partner_key_required(format!(
+                    "key {} belongs to an operator; partner endpoints take partner keys",
+                    operator.key_id
+                ))),
+            }
+        })
+    }
+}
+
+impl FromRequest for VerifiedOperator {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let (principal, signed) = verify(req, payload).await?;
+            let caller = operator_only(principal)?;
+            Ok(Self { caller, signed })
+        })
+    }
+}

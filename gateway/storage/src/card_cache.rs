@@ -1,0 +1,232 @@
+//! The card-check cache: moka in each instance, in front of Redis (shared), in
+//! front of PostgreSQL.
+//!
+//! Entries are versioned per member: every committed change to a member's
+//! points or cards increments `member:{id}:version` in Redis *before* the writer
+//! answers. A cached view is used only while its version equals the current one,
+//! so the next read after any acknowledged write (on this instance or another)
+//! sees it. The version check costs one Redis round trip and saves the database
+//! queries of a card check. If Redis cannot be reached, reads go to PostgreSQL
+//! and nothing is cached; a version increment that failed is retried until Redis
+//! is back. Redis is never the authority for a redemption: writes always decide
+//! in PostgreSQL.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::cards::{CardStatus, MemberStatus};
+use domain::ids::{BranchId, MemberId, PartnerId};
+use domain::ledger::Balance;
+use domain::points::Points;
+use domain::pricing::PointRule;
+use moka::future::Cache;
+use serde::{Deserialize, Serialize};
+
+use super::{Storage, StorageError};
+
+/// How long a view lives, in Redis and in memory. Versions keep views correct; this bounds how long
+/// a view could outlive a writer that crashed between its commit and its version increment.
+const VIEW_TTL_SECS: u64 = 60;
+/// How long a branch's point rule is cached (a rule change takes effect within this time).
+const RULE_TTL_SECS: u64 = 10;
+
+/// A card's check view, as the operations computed it from PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardView {
+    /// The card's member.
+    pub member_id: MemberId,
+    /// The card's status.
+    pub card_status: CardStatus,
+    /// The member's status.
+    pub member_status: MemberStatus,
+    /// The member's first name.
+    pub first_name: String,
+    /// Points earned for good (the tier's measure).
+    pub lifetime_points: Points,
+    /// The member's balance.
+    pub balance: Balance,
+    /// The view is exact until this time (the next lot expiry or hold timeout), at the latest.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Versioned {
+    version: i64,
+    view: CardView,
+}
+
+/// The per-instance part of the cache, shared by all workers.
+#[derive(Clone)]
+pub struct CardCache {
+    local: Cache<String, Versioned>,
+    /// Card number → its member (a card never changes hands; its status is checked where it is used).
+    pub members: Cache<String, MemberId>,
+    /// (partner, branch code or id) → the branch's id and its rule, if any.
+    pub rules: Cache<(PartnerId, String), (BranchId, Option<PointRule>)>,
+    /// Members whose version increment failed (Redis down), retried later.
+    unbumped: Arc<Mutex<HashSet<MemberId>>>,
+}
+
+impl CardCache {
+    fn has_unbumped(&self) -> bool {
+        self.unbumped
+            .lock()
+            .map(|set| !set.is_empty())
+            .unwrap_or(true)
+    }
+
+    /// A cache holding up to `capacity` cards in this instance.
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            local: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(Duration::from_secs(VIEW_TTL_SECS))
+                .build(),
+            members: Cache::new(capacity),
+            rules: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(RULE_TTL_SECS))
+                .build(),
+            unbumped: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+}
+
+fn hit(outcome: &'static str) {
+    metrics::counter!("cache_requests_total", "cache" => "card_view", "outcome" => outcome)
+        .increment(1);
+}
+
+async fn version(storage: &Storage, member_id: MemberId) -> Result<i64, StorageError> {
+    let mut redis = storage.redis();
+    let version: Option<i64> = redis::cmd("GET")
+        .arg(storage.keys.member_version(member_id))
+        .query_async(&mut redis)
+        .await?;
+    Ok(version.unwrap_or(0))
+}
+
+/// A cached view of the card that is still current at `now`, if there is one.
+pub async fn lookup(storage: &Storage, number: &str, now: DateTime<Utc>) -> Option<CardView> {
+    if storage.card_cache().has_unbumped() {
+        retry_bumps(storage).await;
+        if storage.card_cache().has_unbumped() {
+            hit("unavailable");
+            return None;
+        }
+    }
+    let usable = |v: &Versioned| v.view.valid_until.is_none_or(|t| t > now);
+    let cache = storage.card_cache();
+    if let Some(local) = cache.local.get(number).await.filter(|v| usable(v)) {
+        match version(storage, local.view.member_id).await {
+            Ok(current) if current == local.version => {
+                hit("local");
+                return Some(local.view);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                hit("unavailable");
+                return None;
+            }
+        }
+    }
+    let mut redis = storage.redis();
+    let shared: Option<String> = redis::cmd("GET")
+        .arg(storage.keys.card_view(number))
+        .query_async(&mut redis)
+        .await
+        .ok()
+        .flatten();
+    if let Some(shared) = shared
+        .and_then(|s| serde_json::from_str::<Versioned>(&s).ok())
+        .filter(|v| usable(v))
+        && let Ok(current) = version(storage, shared.view.member_id).await
+        && current == shared.version
+    {
+        hit("shared");
+        cache.local.insert(number.to_owned(), shared.clone()).await;
+        return Some(shared.view);
+    }
+    hit("miss");
+    None
+}
+
+/// The member's current version, read *before* loading a view from PostgreSQL
+/// (so a write racing the load makes the stored view stale, never wrong); `None` if Redis is down.
+pub async fn version_before_load(storage: &Storage, member_id: MemberId) -> Option<i64> {
+    version(storage, member_id).await.ok()
+}
+
+/// Stores a view loaded from PostgreSQL under the version read before loading it.
+pub async fn store(storage: &Storage, number: &str, version: i64, view: CardView) {
+    let entry = Versioned { version, view };
+    let mut redis = storage.redis();
+    if let Ok(json) = serde_json::to_string(&entry) {
+        let stored: Result<(), _> = redis::cmd("SET")
+            .arg(storage.keys.card_view(number))
+            .arg(json)
+            .arg("EX")
+            .arg(VIEW_TTL_SECS)
+            .query_async(&mut redis)
+            .await;
+        if stored.is_err() {
+            return;
+        }
+    }
+    storage
+        .card_cache()
+        .local
+        .insert(number.to_owned(), entry)
+        .await;
+}
+
+/// Marks a member's cached views stale after a committed change; call before answering the writer.
+pub async fn bump(storage: &Storage, member_id: MemberId) {
+    let mut redis = storage.redis();
+    let bumped: Result<i64, _> = redis::cmd("INCR")
+        .arg(storage.keys.member_version(member_id))
+        .query_async(&mut redis)
+        .await;
+    if let Err(err) = bumped {
+        tracing::warn!(member.id = %member_id, error = %err, "cache version not bumped; retried when Redis is back");
+        if let Ok(mut pending) = storage.card_cache().unbumped.lock() {
+            pending.insert(member_id);
+        }
+        // Until then, this instance must not serve the member from its own memory.
+        storage.card_cache().local.invalidate_all();
+    }
+}
+
+/// [`bump`] for several members in one Redis round trip (a batch's commit).
+pub async fn bump_many(storage: &Storage, member_ids: &[MemberId]) {
+    if member_ids.is_empty() {
+        return;
+    }
+    let mut pipe = redis::pipe();
+    for member_id in member_ids {
+        pipe.cmd("INCR")
+            .arg(storage.keys.member_version(*member_id))
+            .ignore();
+    }
+    let mut redis = storage.redis();
+    if let Err(err) = pipe.query_async::<()>(&mut redis).await {
+        tracing::warn!(members = member_ids.len(), error = %err, "cache versions not bumped; retried when Redis is back");
+        if let Ok(mut pending) = storage.card_cache().unbumped.lock() {
+            pending.extend(member_ids);
+        }
+        storage.card_cache().local.invalidate_all();
+    }
+}
+
+/// Retries the version increments that failed while Redis was down.
+pub async fn retry_bumps(storage: &Storage) {
+    let pending: Vec<MemberId> = match storage.card_cache().unbumped.lock() {
+        Ok(mut set) => set.drain().collect(),
+        Err(_) => return,
+    };
+    for member_id in pending {
+        bump(storage, member_id).await;
+    }
+}

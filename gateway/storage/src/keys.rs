@@ -1,0 +1,36 @@
+//! The one place Redis keys are built, always under the configured prefix.
+
+/// Builds Redis keys under one prefix (per deployment, or per test).
+#[derive(Debug, Clone)]
+pub struct RedisKeys {
+    prefix: String,
+}
+
+impl RedisKeys {
+    /// A key builder for `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The prefix every key starts with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The version of a member's cached views (incremented on every committed change).
+    pub fn member_version(&self, member_id: domain::ids::MemberId) -> String {
+        format!("{}:member:{member_id}:version", self.prefix)
+    }
+
+    /// A card's cached check view.
+    pub fn card_view(&self, number: &str) -> String {
+        format!("{}:card:{number}", self.prefix)
+    }
+
+    /// The replay-protection marker of one request-signature nonce of one key.
+    pub fn signature_nonce(&self, key_id: &str, nonce: &str) -> String {
+        format!("{}:nonce:{key_id}:{nonce}", self.prefix)
+    }
+}

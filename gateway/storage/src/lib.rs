@@ -1,0 +1,220 @@
+//! Storage: PostgreSQL through diesel-async, Redis, and the in-process caches.
+//!
+//! Functions here read and write rows and return domain types; they never make
+//! business decisions. A row converts into its domain type with `TryFrom`, and a
+//! stored value the domain does not know (a status, a code, a card number) fails
+//! the read with [`StorageError::Corrupt`] instead of turning into something else.
+//! Every Redis key is built by [`keys::RedisKeys`] so that no caller can forget
+//! the deployment's (or the test's) key prefix.
+//!
+//! Raw SQL (`diesel::sql_query`) is used only where set-based statements need it
+//! (`UNNEST` batches, `ON CONFLICT … WHERE`, window functions), each covered by an
+//! integration test.
+
+pub mod branches;
+pub mod card_cache;
+pub mod check;
+pub mod idempotency;
+pub mod keys;
+pub mod ledger;
+pub mod ledger_batch;
+pub mod members;
+pub mod migrations;
+pub mod nonces;
+pub mod operator_keys;
+pub mod partner_keys;
+pub mod partners;
+pub mod rules;
+pub mod schema;
+pub mod settlement;
+
+use std::time::Duration;
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use redis::aio::ConnectionManager;
+
+pub use keys::RedisKeys;
+
+/// A PostgreSQL connection (operations run their transactions on it).
+pub type Connection = AsyncPgConnection;
+
+/// A pooled PostgreSQL connection.
+pub type DbConnection = Object<AsyncPgConnection>;
+
+/// Why a storage call failed; the caller decides what it means for its request.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("no database connection available: {0}")]
+    Pool(String),
+    #[error("redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("the record kept changing under concurrent requests")]
+    Contention,
+    #[error("not committed: {0}")]
+    NotCommitted(String),
+    /// A stored value this version does not know, or a row that breaks an invariant.
+    #[error("stored data cannot be used: {0}")]
+    Corrupt(String),
+}
+
+impl StorageError {
+    /// Whether the failure may pass if the request is retried (a connection, a timeout, a
+    /// lost race), rather than being a broken database or broken data.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Database(_) | Self::Corrupt(_) => false,
+            Self::Pool(_) | Self::Redis(_) | Self::Contention | Self::NotCommitted(_) => true,
+        }
+    }
+
+    /// Whether a concurrent writer got somewhere first (a unique key, a serialization failure,
+    /// a deadlock, a record that kept changing): the work is worth another try.
+    pub fn is_conflict(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Contention => true,
+            Self::Database(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure // diesel-async reports a deadlock (SQLSTATE 40P01) as `Unknown` and keeps the
+                                                                                                 // SQLSTATE to itself: PostgreSQL's message is what tells it apart.
+                ) || info.message().contains("deadlock detected")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Parses a stored name into a domain type, failing loudly on a value the domain does not know.
+pub(crate) fn stored<T: std::str::FromStr>(column: &str, value: &str) -> Result<T, StorageError> {
+    value
+        .parse()
+        .map_err(|_| StorageError::Corrupt(format!("{column} holds {value:?}, which is not known")))
+}
+
+fn postgres_pool(
+    settings: &StorageSettings,
+    size: usize,
+) -> anyhow::Result<Pool<AsyncPgConnection>> {
+    // Recycling checks for broken connections and open transactions without a test query:
+    // a round trip per checkout is too dear on the request path.
+    let mut manager_config = ManagerConfig::default();
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        settings.database_url.clone(),
+        manager_config,
+    );
+    Ok(Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(settings.connect_timeout))
+        .create_timeout(Some(settings.connect_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()?)
+}
+
+/// The connection pools shared by every request.
+#[derive(Clone)]
+pub struct Storage {
+    pool: Pool<AsyncPgConnection>,
+    /// The ledger committers' own connections: request-path reads can never starve them.
+    ledger_pool: Pool<AsyncPgConnection>,
+    redis: ConnectionManager,
+    /// The Redis key builder for this deployment.
+    pub keys: RedisKeys,
+    card_cache: card_cache::CardCache,
+}
+
+/// Settings for [`Storage::connect`].
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub database_url: String,
+    pub pool_size: usize,
+    /// Connections reserved for the ledger committers (one each).
+    pub ledger_pool_size: usize,
+    pub connect_timeout: Duration,
+    pub redis_url: String,
+    pub redis_key_prefix: String,
+}
+
+impl Storage {
+    /// Builds the PostgreSQL pool and connects to Redis.
+    pub async fn connect(settings: &StorageSettings) -> anyhow::Result<Self> {
+        let pool = postgres_pool(settings, settings.pool_size)?;
+        let ledger_pool = postgres_pool(settings, settings.ledger_pool_size.max(1))?;
+        let client = redis::Client::open(settings.redis_url.as_str())?;
+        // Fail fast while Redis is down: requests then fall back to PostgreSQL at once instead of
+        // waiting through a long reconnection backoff; the manager reconnects on later commands.
+        let redis_timeout = settings.connect_timeout.min(Duration::from_millis(500));
+        let redis_config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(redis_timeout))
+            .set_response_timeout(Some(redis_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(50));
+        let redis = tokio::time::timeout(
+            settings.connect_timeout,
+            ConnectionManager::new_with_config(client, redis_config),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
+        Ok(Self {
+            pool,
+            ledger_pool,
+            redis,
+            keys: RedisKeys::new(&settings.redis_key_prefix),
+            card_cache: card_cache::CardCache::new(100_000),
+        })
+    }
+
+    /// A PostgreSQL connection from the pool.
+    pub async fn db(&self) -> Result<DbConnection, StorageError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StorageError::Pool(e.to_string()))
+    }
+
+    /// A connection reserved for the ledger committers.
+    pub async fn ledger_db(&self) -> Result<DbConnection, StorageError> {
+        self.ledger_pool
+            .get()
+            .await
+            .map_err(|e| StorageError::Pool(e.to_string()))
+    }
+
+    /// How many database connections exist, how many are idle, and the maximum.
+    pub fn pool_status(&self) -> deadpool::Status {
+        self.pool.status()
+    }
+
+    /// This instance's card-check cache.
+    pub fn card_cache(&self) -> &card_cache::CardCache {
+        &self.card_cache
+    }
+
+    /// A handle to the shared, multiplexed Redis connection.
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// Checks that PostgreSQL answers a query.
+    pub async fn ping_database(&self) -> Result<(), StorageError> {
+        use diesel_async::RunQueryDsl as _;
+        let mut conn = self.db().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Checks that Redis answers PING.
+    pub async fn ping_redis(&self) -> Result<(), StorageError> {
+        let mut redis = self.redis();
+        redis::cmd("PING").query_async::<String>(&mut redis).await?;
+        Ok(())
+    }
+}

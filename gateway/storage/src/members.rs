@@ -1,0 +1,189 @@
+//! The `members` and `cards` tables. Personal data arrives here already sealed.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::cards::{Card, CardNumber, CardStatus, MemberStatus};
+use domain::ids::{BranchId, MemberId, PartnerId};
+use domain::members::Member;
+use uuid::Uuid;
+
+use super::schema::{cards, members};
+use super::{StorageError, stored};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = members, check_for_backend(diesel::pg::Pg))]
+struct MemberRow {
+    id: Uuid,
+    phone_lookup: Vec<u8>,
+    personal_data: Vec<u8>,
+    status: String,
+    enrolled_by_partner: Uuid,
+    enrolled_at_branch: Uuid,
+    enrolled_at: DateTime<Utc>,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = StorageError;
+
+    fn try_from(row: MemberRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: MemberId(row.id),
+            phone_lookup: row.phone_lookup.try_into().map_err(|_| {
+                StorageError::Corrupt("members.phone_lookup is not 32 bytes".into())
+            })?,
+            sealed_personal_data: row.personal_data,
+            status: stored("members.status", &row.status)?,
+            enrolled_by_partner: PartnerId(row.enrolled_by_partner),
+            enrolled_at_branch: BranchId(row.enrolled_at_branch),
+            enrolled_at: row.enrolled_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = cards, check_for_backend(diesel::pg::Pg))]
+struct CardRow {
+    number: String,
+    member_id: Uuid,
+    status: String,
+    replaced_by: Option<String>,
+    issued_at: DateTime<Utc>,
+    status_changed_at: DateTime<Utc>,
+}
+
+/// A stored card number, checked again.
+pub(crate) fn card_number(column: &str, value: &str) -> Result<CardNumber, StorageError> {
+    CardNumber::parse(value).map_err(|e| StorageError::Corrupt(format!("{column}: {e}")))
+}
+
+impl TryFrom<CardRow> for Card {
+    type Error = StorageError;
+
+    fn try_from(row: CardRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            number: card_number("cards.number", &row.number)?,
+            member_id: MemberId(row.member_id),
+            status: stored("cards.status", &row.status)?,
+            replaced_by: row
+                .replaced_by
+                .as_deref()
+                .map(|n| card_number("cards.replaced_by", n))
+                .transpose()?,
+            issued_at: row.issued_at,
+            status_changed_at: row.status_changed_at,
+        })
+    }
+}
+
+/// Inserts a member; `false` if the phone is already enrolled.
+pub async fn insert(conn: &mut AsyncPgConnection, member: &Member) -> Result<bool, StorageError> {
+    let row = MemberRow {
+        id: member.id.0,
+        phone_lookup: member.phone_lookup.to_vec(),
+        personal_data: member.sealed_personal_data.clone(),
+        status: member.status.as_str().to_owned(),
+        enrolled_by_partner: member.enrolled_by_partner.0,
+        enrolled_at_branch: member.enrolled_at_branch.0,
+        enrolled_at: member.enrolled_at,
+    };
+    let inserted = diesel::insert_into(members::table)
+        .values(&row)
+        .on_conflict(members::phone_lookup)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Inserts a card; `false` if the number is taken (the caller draws another).
+pub async fn insert_card(conn: &mut AsyncPgConnection, card: &Card) -> Result<bool, StorageError> {
+    let row = CardRow {
+        number: card.number.as_str().to_owned(),
+        member_id: card.member_id.0,
+        status: card.status.as_str().to_owned(),
+        replaced_by: card.replaced_by.as_ref().map(|n| n.as_str().to_owned()),
+        issued_at: card.issued_at,
+        status_changed_at: card.status_changed_at,
+    };
+    match diesel::insert_into(cards::table)
+        .values(&row)
+        .execute(conn)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+            if info.constraint_name() == Some("cards_pkey") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A card with its member.
+pub async fn find_card(
+    conn: &mut AsyncPgConnection,
+    number: &CardNumber,
+) -> Result<Option<(Card, Member)>, StorageError> {
+    let found = cards::table
+        .inner_join(members::table)
+        .filter(cards::number.eq(number.as_str()))
+        .select((CardRow::as_select(), MemberRow::as_select()))
+        .first::<(CardRow, MemberRow)>(conn)
+        .await
+        .optional()?;
+    found
+        .map(|(card, member)| Ok((card.try_into()?, member.try_into()?)))
+        .transpose()
+}
+
+/// The status of each of these cards and of its member.
+pub async fn card_statuses(
+    mut conn: &AsyncPgConnection,
+    numbers: &[&str],
+) -> Result<Vec<(CardNumber, CardStatus, MemberStatus)>, StorageError> {
+    let rows: Vec<(String, String, String)> = cards::table
+        .inner_join(members::table)
+        .filter(cards::number.eq_any(numbers))
+        .select((cards::number, cards::status, members::status))
+        .load(&mut conn)
+        .await?;
+    rows.into_iter()
+        .map(|(number, card, member)| {
+            Ok((
+                card_number("cards.number", &number)?,
+                stored("cards.status", &card)?,
+                stored("members.status", &member)?,
+            ))
+        })
+        .collect()
+}
+
+/// Sets a card's status (and what replaced it); returns the updated card.
+pub async fn set_card_status(
+    conn: &mut AsyncPgConnection,
+    number: &CardNumber,
+    status: CardStatus,
+    replaced_by: Option<&CardNumber>,
+    at: DateTime<Utc>,
+) -> Result<Option<Card>, StorageError> {
+    diesel::update(cards::table.find(number.as_str()))
+        .set((
+            cards::status.eq(status.as_str()),
+            cards::replaced_by.eq(replaced_by.map(CardNumber::as_str)),
+            cards::status_changed_at.eq(at),
+        ))
+        .returning(CardRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .map(Card::try_from)
+        .transpose()
+}
+
+/// How many members there are.
+pub async fn count(conn: &mut AsyncPgConnection) -> Result<i64, StorageError> {
+    Ok(members::table.count().get_result(conn).await?)
+}

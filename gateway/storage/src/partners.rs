@@ -1,0 +1,101 @@
+//! The `partners` table.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use domain::partners::{Code, Partner, PartnerId};
+
+use super::schema::partners;
+use super::{StorageError, stored};
+
+/// A `partners` row.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = partners, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct PartnerRow {
+    id: Uuid,
+    code: String,
+    name: String,
+    kind: String,
+    status: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<PartnerRow> for Partner {
+    type Error = StorageError;
+
+    fn try_from(row: PartnerRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: PartnerId(row.id),
+            code: Code::parse(&row.code)
+                .map_err(|e| StorageError::Corrupt(format!("partners.code: {e}")))?,
+            name: row.name,
+            kind: stored("partners.kind", &row.kind)?,
+            status: stored("partners.status", &row.status)?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Inserts a partner; `None` if the code is taken.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    partner: &Partner,
+) -> Result<Option<Partner>, StorageError> {
+    let row = PartnerRow {
+        id: partner.id.0,
+        code: partner.code.as_str().to_owned(),
+        name: partner.name.clone(),
+        kind: partner.kind.as_str().to_owned(),
+        status: partner.status.as_str().to_owned(),
+        created_at: partner.created_at,
+    };
+    let inserted = diesel::insert_into(partners::table)
+        .values(&row)
+        .on_conflict(partners::code)
+        .do_nothing()
+        .returning(PartnerRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    inserted.map(Partner::try_from).transpose()
+}
+
+/// Every partner, ordered by code.
+pub async fn list(conn: &mut AsyncPgConnection) -> Result<Vec<Partner>, StorageError> {
+    let rows = partners::table
+        .order(partners::code)
+        .select(PartnerRow::as_select())
+        .load(conn)
+        .await?;
+    rows.into_iter().map(Partner::try_from).collect()
+}
+
+/// The partner with this code, if any.
+pub async fn find_by_code(
+    conn: &mut AsyncPgConnection,
+    code: &str,
+) -> Result<Option<Partner>, StorageError> {
+    let row = partners::table
+        .filter(partners::code.eq(code))
+        .select(PartnerRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(Partner::try_from).transpose()
+}
+
+/// The partner with this id, if any.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    id: PartnerId,
+) -> Result<Option<Partner>, StorageError> {
+    let row = partners::table
+        .find(id.0)
+        .select(PartnerRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(Partner::try_from).transpose()
+}
