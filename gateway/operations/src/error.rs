@@ -17,7 +17,7 @@ pub enum OperationError<E> {
 
 impl<E> OperationError<E> {
     /// The same failure with the refusal converted.
-    pub fn map_refusal<F>(self, f: impl FnOnce(E) -> F) -> OperationError<F> {
+    pub(crate) fn map_refusal<F>(self, f: impl FnOnce(E) -> F) -> OperationError<F> {
         match self {
             Self::Refused(e) => OperationError::Refused(f(e)),
             Self::Storage(e) => OperationError::Storage(e),
@@ -33,7 +33,7 @@ impl<E> From<diesel::result::Error> for OperationError<E> {
 }
 
 /// The stable code of a storage failure: a retryable outage, or a broken database.
-pub fn storage_code(err: &StorageError) -> &'static str {
+pub(crate) fn storage_code(err: &StorageError) -> &'static str {
     if err.is_transient() {
         "service_unavailable"
     } else {

@@ -216,53 +216,53 @@ pub struct RawConfig {
 }
 
 mod defaults {
-    pub fn shutdown_timeout_secs() -> u64 {
+    pub(super) fn shutdown_timeout_secs() -> u64 {
         30
     }
-    pub fn max_body_bytes() -> usize {
+    pub(super) fn max_body_bytes() -> usize {
         1024 * 1024
     }
     /// Streamed uploads (reconciliation files): about 30 million rows.
-    pub fn max_upload_bytes() -> usize {
+    pub(super) fn max_upload_bytes() -> usize {
         2 * 1024 * 1024 * 1024
     }
-    pub fn pool_size() -> usize {
+    pub(super) fn pool_size() -> usize {
         16
     }
-    pub fn connect_timeout_secs() -> u64 {
+    pub(super) fn connect_timeout_secs() -> u64 {
         5
     }
-    pub fn key_prefix() -> String {
+    pub(super) fn key_prefix() -> String {
         "clubgate".into()
     }
-    pub fn hold_timeout_secs() -> u64 {
+    pub(super) fn hold_timeout_secs() -> u64 {
         15 * 60
     }
-    pub fn max_hold_timeout_secs() -> u64 {
+    pub(super) fn max_hold_timeout_secs() -> u64 {
         7 * 24 * 3600
     }
-    pub fn max_release_days() -> u32 {
+    pub(super) fn max_release_days() -> u32 {
         365
     }
-    pub fn maintenance_interval_secs() -> u64 {
+    pub(super) fn maintenance_interval_secs() -> u64 {
         30
     }
-    pub fn committers() -> usize {
+    pub(super) fn committers() -> usize {
         2
     }
-    pub fn batch_window_us() -> u64 {
+    pub(super) fn batch_window_us() -> u64 {
         0
     }
-    pub fn batch_max() -> usize {
+    pub(super) fn batch_max() -> usize {
         1000
     }
-    pub fn close_interval_secs() -> u64 {
+    pub(super) fn close_interval_secs() -> u64 {
         60
     }
-    pub fn close_grace_secs() -> u64 {
+    pub(super) fn close_grace_secs() -> u64 {
         600
     }
-    pub fn late_window_days() -> u32 {
+    pub(super) fn late_window_days() -> u32 {
         7
     }
 }

@@ -14,7 +14,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod http;
+pub(crate) mod http;
 pub mod metrics;
 pub mod state;
 pub mod telemetry;

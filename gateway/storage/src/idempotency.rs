@@ -94,6 +94,10 @@ impl TryFrom<RecordRow> for ClaimedRecord {
     }
 }
 
+/// The states of a record.
+const IN_FLIGHT: &str = "in_flight";
+const COMPLETED: &str = "completed";
+
 const RECORD_COLUMNS: &str = "request_fingerprint, outcome, response_status, response_body";
 
 /// Claims the key for this attempt; returns the existing record if someone else holds or
@@ -152,17 +156,21 @@ pub async fn complete(
     claim: &Claim,
     outcome: &serde_json::Value,
 ) -> Result<bool, StorageError> {
-    let updated = diesel::sql_query(
-        "UPDATE idempotency_records \
-            SET state = 'completed', outcome = $4, \
-                completed_at = now(), lease_token = NULL, lease_expires_at = NULL \
-          WHERE partner_id = $1 AND idempotency_key = $2 AND lease_token = $3 \
-            AND state = 'in_flight'",
+    use super::schema::idempotency_records as records;
+    let updated = diesel::update(
+        records::table
+            .filter(records::partner_id.eq(claim.partner_id.0))
+            .filter(records::idempotency_key.eq(&claim.key))
+            .filter(records::lease_token.eq(claim.lease_token))
+            .filter(records::state.eq(IN_FLIGHT)),
     )
-    .bind::<SqlUuid, _>(claim.partner_id.0)
-    .bind::<Text, _>(&claim.key)
-    .bind::<SqlUuid, _>(claim.lease_token)
-    .bind::<Jsonb, _>(outcome)
+    .set((
+        records::state.eq(COMPLETED),
+        records::outcome.eq(outcome),
+        records::completed_at.eq(diesel::dsl::now),
+        records::lease_token.eq(None::<Uuid>),
+        records::lease_expires_at.eq(None::<chrono::DateTime<chrono::Utc>>),
+    ))
     .execute(conn)
     .await?;
     Ok(updated == 1)
@@ -170,14 +178,14 @@ pub async fn complete(
 
 /// Gives the key up after a transient failure, so a retry can run it.
 pub async fn release(conn: &mut AsyncPgConnection, claim: &Claim) -> Result<(), StorageError> {
-    diesel::sql_query(
-        "DELETE FROM idempotency_records \
-          WHERE partner_id = $1 AND idempotency_key = $2 AND lease_token = $3 \
-            AND state = 'in_flight'",
+    use super::schema::idempotency_records as records;
+    diesel::delete(
+        records::table
+            .filter(records::partner_id.eq(claim.partner_id.0))
+            .filter(records::idempotency_key.eq(&claim.key))
+            .filter(records::lease_token.eq(claim.lease_token))
+            .filter(records::state.eq(IN_FLIGHT)),
     )
-    .bind::<SqlUuid, _>(claim.partner_id.0)
-    .bind::<Text, _>(&claim.key)
-    .bind::<SqlUuid, _>(claim.lease_token)
     .execute(conn)
     .await?;
     Ok(())

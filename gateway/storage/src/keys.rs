@@ -20,7 +20,7 @@ impl RedisKeys {
     }
 
     /// The version of a member's cached views (incremented on every committed change).
-    pub fn member_version(&self, member_id: domain::ids::MemberId) -> String {
+    pub(crate) fn member_version(&self, member_id: domain::ids::MemberId) -> String {
         format!("{}:member:{member_id}:version", self.prefix)
     }
 

@@ -235,7 +235,7 @@ async fn taken_references(
 }
 
 /// Creates the partners' issuance and redemption accounts where they do not exist yet.
-pub async fn ensure_partner_accounts(
+async fn ensure_partner_accounts(
     mut conn: &AsyncPgConnection,
     partner_ids: &[PartnerId],
 ) -> Result<(), StorageError> {

@@ -140,7 +140,7 @@ pub async fn find_card(
 }
 
 /// The status of each of these cards and of its member.
-pub async fn card_statuses(
+pub(crate) async fn card_statuses(
     mut conn: &AsyncPgConnection,
     numbers: &[&str],
 ) -> Result<Vec<(CardNumber, CardStatus, MemberStatus)>, StorageError> {

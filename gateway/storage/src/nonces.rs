@@ -1,12 +1,13 @@
 //! Request-signature nonces seen within the signature window: in Redis, and in
-//! PostgreSQL while Redis is unreachable (see `domain::authentication`).
+//! PostgreSQL while Redis is unreachable (see `operations::authentication`).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Text, Timestamptz};
+use diesel::{ExpressionMethods as _, QueryDsl as _};
 use diesel_async::RunQueryDsl as _;
 
+use super::schema::signature_nonces;
 use super::{Storage, StorageError};
 
 /// Records a nonce in Redis for `ttl`; returns `false` if it was already recorded (a replay).
@@ -37,15 +38,15 @@ pub async fn remember_in_database(
     nonce: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<bool, StorageError> {
-    let mut conn = storage.db().await?;
-    let inserted = diesel::sql_query(
-        "INSERT INTO signature_nonces (key_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind::<Text, _>(key_id)
-    .bind::<Text, _>(nonce)
-    .bind::<Timestamptz, _>(expires_at)
-    .execute(&mut conn)
-    .await?;
+    let inserted = diesel::insert_into(signature_nonces::table)
+        .values((
+            signature_nonces::key_id.eq(key_id),
+            signature_nonces::nonce.eq(nonce),
+            signature_nonces::expires_at.eq(expires_at),
+        ))
+        .on_conflict_do_nothing()
+        .execute(&mut *storage.db().await?)
+        .await?;
     Ok(inserted == 1)
 }
 
@@ -55,28 +56,20 @@ pub async fn seen_in_database(
     key_id: &str,
     nonce: &str,
 ) -> Result<bool, StorageError> {
-    #[derive(diesel::QueryableByName)]
-    struct Found {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        found: bool,
-    }
-    let mut conn = storage.db().await?;
-    let found: Found = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM signature_nonces WHERE key_id = $1 AND nonce = $2 AND expires_at > now()) AS found",
-    )
-    .bind::<Text, _>(key_id)
-    .bind::<Text, _>(nonce)
-    .get_result(&mut conn)
-    .await?;
-    Ok(found.found)
+    let unexpired = signature_nonces::table
+        .filter(signature_nonces::key_id.eq(key_id))
+        .filter(signature_nonces::nonce.eq(nonce))
+        .filter(signature_nonces::expires_at.gt(diesel::dsl::now));
+    Ok(diesel::select(diesel::dsl::exists(unexpired))
+        .get_result(&mut *storage.db().await?)
+        .await?)
 }
 
 /// Deletes nonces whose window has passed.
 pub async fn forget_expired(storage: &Storage) -> Result<usize, StorageError> {
-    let mut conn = storage.db().await?;
-    Ok(
-        diesel::sql_query("DELETE FROM signature_nonces WHERE expires_at <= now()")
-            .execute(&mut conn)
-            .await?,
+    Ok(diesel::delete(
+        signature_nonces::table.filter(signature_nonces::expires_at.le(diesel::dsl::now)),
     )
+    .execute(&mut *storage.db().await?)
+    .await?)
 }

@@ -462,7 +462,7 @@ impl AccountDeltas {
     }
 
     /// Moves an in-memory account as storage will.
-    pub fn apply_to(self, account: &mut Account) {
+    pub(crate) fn apply_to(self, account: &mut Account) {
         account.debits_posted += self.debits_posted;
         account.credits_posted += self.credits_posted;
         account.debits_pending += self.debits_pending;

@@ -61,7 +61,7 @@ pub struct MoneyOverflow {
 }
 
 /// `points × rate` rounded half to even to a whole minor unit.
-pub fn points_value(points: i64, rate: Decimal) -> Result<i64, MoneyOverflow> {
+pub(crate) fn points_value(points: i64, rate: Decimal) -> Result<i64, MoneyOverflow> {
     Decimal::from(points)
         .checked_mul(rate)
         .map(|exact| exact.round_dp_with_strategy(0, RoundingStrategy::MidpointNearestEven))
@@ -73,7 +73,7 @@ pub fn points_value(points: i64, rate: Decimal) -> Result<i64, MoneyOverflow> {
 ///
 /// `price` and `reimbursement` are the rates the line is settled at (for a reversal,
 /// those of the terms its original was settled under).
-pub fn line_money(
+pub(crate) fn line_money(
     line_type: LineType,
     points: i64,
     price: Decimal,

@@ -110,7 +110,7 @@ pub fn lines_csv(lines: &[Line]) -> Vec<u8> {
 }
 
 /// RFC 3339 in UTC with microseconds (what PostgreSQL keeps), always the same width.
-pub fn format_time(time: DateTime<Utc>) -> String {
+pub(crate) fn format_time(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 

@@ -60,23 +60,6 @@ impl PeriodKind {
         };
         start_of_day(next, zone)
     }
-
-    /// The start of the period that contains `instant`, in `zone`.
-    pub fn current_start(self, instant: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
-        let today = instant.with_timezone(&zone).date_naive();
-        let first = match self {
-            Self::Daily => today,
-            Self::Weekly => today - Days::new(u64::from(today.weekday().num_days_from_monday())),
-            Self::Monthly => first_of_month(today),
-        };
-        let start = start_of_day(first, zone);
-        // The day may begin after `instant` when midnight fell in a DST gap: take the day before.
-        if start > instant {
-            start_of_day(first - Days::new(1), zone)
-        } else {
-            start
-        }
-    }
 }
 
 fn first_of_month(date: NaiveDate) -> NaiveDate {
@@ -85,7 +68,7 @@ fn first_of_month(date: NaiveDate) -> NaiveDate {
 
 /// The first instant of `date` in `zone`: local midnight, or the end of the gap when the
 /// clocks jumped over midnight (Iran moved its clocks at 00:00 until 2022).
-pub fn start_of_day(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
+pub(crate) fn start_of_day(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
     let midnight = date.and_time(chrono::NaiveTime::MIN);
     (0..=180)
         .find_map(|minutes| {
@@ -259,10 +242,6 @@ mod tests {
             PeriodKind::Daily.next_boundary(utc("2026-11-21T20:30:00Z"), TEHRAN),
             utc("2026-11-22T20:30:00Z")
         );
-        assert_eq!(
-            PeriodKind::Daily.current_start(utc("2026-11-21T20:30:00Z"), TEHRAN),
-            utc("2026-11-21T20:30:00Z")
-        );
     }
 
     #[test]
@@ -272,10 +251,6 @@ mod tests {
         assert_eq!(
             PeriodKind::Weekly.next_boundary(sunday_noon, TEHRAN),
             utc("2026-11-22T20:30:00Z")
-        );
-        assert_eq!(
-            PeriodKind::Weekly.current_start(sunday_noon, TEHRAN),
-            utc("2026-11-15T20:30:00Z")
         );
         assert_eq!(
             PeriodKind::Monthly.next_boundary(sunday_noon, TEHRAN),

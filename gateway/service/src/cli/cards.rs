@@ -7,7 +7,7 @@ use operations::members;
 use storage::Storage;
 
 #[derive(Subcommand)]
-pub enum CardsCommand {
+pub(super) enum CardsCommand {
     /// Block a card; its member keeps their points.
     Block { number: String },
     /// Unblock a blocked card.
@@ -21,7 +21,7 @@ fn parse(number: &str) -> anyhow::Result<CardNumber> {
 }
 
 /// `clubgate cards …`.
-pub async fn cards(
+pub(super) async fn cards(
     storage: &Storage,
     program: &ProgramSettings,
     command: CardsCommand,

@@ -12,7 +12,7 @@ use storage::Storage;
 use super::Window;
 
 #[derive(Subcommand)]
-pub enum DemoCommand {
+pub(super) enum DemoCommand {
     /// Load the demo partners, branches, keys, rules and members (idempotent).
     Load {
         #[arg(long, default_value = "keys/dev/network.toml")]
@@ -36,7 +36,7 @@ pub enum DemoCommand {
 }
 
 /// `clubgate demo …`.
-pub async fn demo(club: &Club, command: DemoCommand) -> anyhow::Result<()> {
+pub(super) async fn demo(club: &Club, command: DemoCommand) -> anyhow::Result<()> {
     match command {
         DemoCommand::Load { file, members } => {
             let created = crate::demo::load(&club.storage, &file).await?;

@@ -12,7 +12,7 @@ use storage::Storage;
 use super::write_new;
 
 #[derive(Subcommand)]
-pub enum KeysCommand {
+pub(super) enum KeysCommand {
     /// Write a new member-data encryption key (an "oct" JWK) for MEMBER_DATA_KEY_FILE.
     GenerateMemberKey {
         #[arg(long)]
@@ -46,7 +46,7 @@ pub enum KeysCommand {
 }
 
 #[derive(Subcommand)]
-pub enum OperatorsCommand {
+pub(super) enum OperatorsCommand {
     /// Register an operator's public key (a .pub.jwk file) with a role.
     Add {
         #[arg(long)]
@@ -63,7 +63,7 @@ pub enum OperatorsCommand {
 }
 
 /// The key-file commands, which need no configuration; `None` for the others.
-pub fn files(command: &KeysCommand) -> Option<anyhow::Result<()>> {
+pub(super) fn files(command: &KeysCommand) -> Option<anyhow::Result<()>> {
     match command {
         KeysCommand::Generate {
             kid,
@@ -127,7 +127,7 @@ fn public_key_file(file: &Path) -> anyhow::Result<::partners::jwk::PublicKey> {
 }
 
 /// `clubgate keys register|revoke|list`.
-pub async fn partner_keys(
+pub(super) async fn partner_keys(
     storage: &Storage,
     key_cache_ttl_secs: u64,
     command: KeysCommand,
@@ -166,7 +166,7 @@ pub async fn partner_keys(
 }
 
 /// `clubgate operators …`.
-pub async fn operators(storage: &Storage, command: OperatorsCommand) -> anyhow::Result<()> {
+pub(super) async fn operators(storage: &Storage, command: OperatorsCommand) -> anyhow::Result<()> {
     match command {
         OperatorsCommand::Add { name, role, file } => {
             let key =

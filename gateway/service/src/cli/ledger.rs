@@ -6,7 +6,7 @@ use partners::amounts::format_points;
 use storage::Storage;
 
 /// `clubgate check`.
-pub async fn check(storage: &Storage) -> anyhow::Result<()> {
+pub(super) async fn check(storage: &Storage) -> anyhow::Result<()> {
     let report = ledger::check(storage).await?;
     println!(
         "checked {} accounts and {} transfers",
@@ -27,7 +27,7 @@ pub async fn check(storage: &Storage) -> anyhow::Result<()> {
 }
 
 /// `clubgate maintain`.
-pub async fn maintain(storage: &Storage, program: &ProgramSettings) -> anyhow::Result<()> {
+pub(super) async fn maintain(storage: &Storage, program: &ProgramSettings) -> anyhow::Result<()> {
     let report = maintenance::run(storage, program, chrono::Utc::now()).await?;
     println!(
         "{} holds expired, {} pending earns released, {} expired",

@@ -9,7 +9,7 @@ use operations::{keys, partners, pricing};
 use storage::Storage;
 
 #[derive(Subcommand)]
-pub enum PartnersCommand {
+pub(super) enum PartnersCommand {
     /// Register a partner.
     Add {
         #[arg(long)]
@@ -27,7 +27,7 @@ pub enum PartnersCommand {
 }
 
 #[derive(Subcommand)]
-pub enum BranchesCommand {
+pub(super) enum BranchesCommand {
     /// Open a branch for a partner.
     Add {
         #[arg(long)]
@@ -42,7 +42,7 @@ pub enum BranchesCommand {
 }
 
 #[derive(Subcommand)]
-pub enum RulesCommand {
+pub(super) enum RulesCommand {
     /// Set how a partner (or one branch) turns money into points and points into a discount.
     Set {
         #[arg(long)]
@@ -64,7 +64,7 @@ pub enum RulesCommand {
 }
 
 /// `clubgate partners …`.
-pub async fn partners(storage: &Storage, command: PartnersCommand) -> anyhow::Result<()> {
+pub(super) async fn partners(storage: &Storage, command: PartnersCommand) -> anyhow::Result<()> {
     match command {
         PartnersCommand::Add { code, name, kind } => {
             let partner = partners::add(storage, NewPartner::parse(&code, &name, kind)?).await?;
@@ -106,7 +106,7 @@ pub async fn partners(storage: &Storage, command: PartnersCommand) -> anyhow::Re
 }
 
 /// `clubgate branches …`.
-pub async fn branches(storage: &Storage, command: BranchesCommand) -> anyhow::Result<()> {
+pub(super) async fn branches(storage: &Storage, command: BranchesCommand) -> anyhow::Result<()> {
     let BranchesCommand::Add {
         partner,
         code,
@@ -124,7 +124,7 @@ pub async fn branches(storage: &Storage, command: BranchesCommand) -> anyhow::Re
 }
 
 /// `clubgate rules …`.
-pub async fn rules(storage: &Storage, command: RulesCommand) -> anyhow::Result<()> {
+pub(super) async fn rules(storage: &Storage, command: RulesCommand) -> anyhow::Result<()> {
     let RulesCommand::Set {
         partner,
         branch,

@@ -19,7 +19,7 @@ use storage::settlement::StatementFilter;
 use crate::config::Config;
 
 #[derive(Subcommand)]
-pub enum TermsCommand {
+pub(super) enum TermsCommand {
     /// Set a partner's next terms version (the first starts on --starts-on; later ones with the next period).
     Set {
         #[arg(long)]
@@ -49,7 +49,7 @@ pub enum TermsCommand {
 }
 
 #[derive(Subcommand)]
-pub enum StatementsCommand {
+pub(super) enum StatementsCommand {
     /// List statements.
     List {
         #[arg(long)]
@@ -93,7 +93,7 @@ fn print_statements(records: &[StatementRecord]) {
 }
 
 /// `clubgate terms …`.
-pub async fn terms(storage: &Storage, command: TermsCommand) -> anyhow::Result<()> {
+pub(super) async fn terms(storage: &Storage, command: TermsCommand) -> anyhow::Result<()> {
     match command {
         TermsCommand::Set {
             partner,
@@ -143,7 +143,7 @@ pub async fn terms(storage: &Storage, command: TermsCommand) -> anyhow::Result<(
 }
 
 /// `clubgate settle`.
-pub async fn settle(storage: &Storage, config: &Config) -> anyhow::Result<()> {
+pub(super) async fn settle(storage: &Storage, config: &Config) -> anyhow::Result<()> {
     let closed =
         close::settle(storage, &config.keys.current, config.settlement, Utc::now()).await?;
     if closed.is_empty() {
@@ -168,7 +168,7 @@ pub async fn settle(storage: &Storage, config: &Config) -> anyhow::Result<()> {
 }
 
 /// `clubgate statements …`.
-pub async fn statements(
+pub(super) async fn statements(
     storage: &Storage,
     config: &Config,
     command: StatementsCommand,
@@ -217,7 +217,7 @@ pub async fn statements(
 }
 
 /// `clubgate reconcile`: streams FILE against the ledger and prints or writes the report.
-pub async fn reconcile_file(
+pub(super) async fn reconcile_file(
     storage: &Storage,
     partner: &str,
     from: DateTime<Utc>,

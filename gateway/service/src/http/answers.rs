@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::error::{ApiError, PROBLEM_JSON};
 
 /// The response for an answered write: `status` and `render(result)` when done.
-pub fn respond<T, E, B>(
+pub(crate) fn respond<T, E, B>(
     answered: Answered<T, E>,
     status: StatusCode,
     render: impl FnOnce(T) -> B,

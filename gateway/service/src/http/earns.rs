@@ -25,7 +25,7 @@ use crate::state::AppState;
     (status = 422, description = "Invalid amount, currency, branch or release time", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/earns")]
-pub async fn create(
+pub(crate) async fn create(
     state: Data<AppState>,
     request: VerifiedPartner,
 ) -> Result<HttpResponse, ApiError> {
@@ -50,7 +50,7 @@ pub async fn create(
     (status = 409, description = "Not a pending earn, or already posted or voided", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/earns/{id}/post")]
-pub async fn post_pending(
+pub(crate) async fn post_pending(
     state: Data<AppState>,
     request: VerifiedPartner,
     id: Path<Uuid>,
@@ -66,7 +66,7 @@ pub async fn post_pending(
     (status = 409, description = "Not a pending earn, or already posted or voided", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/earns/{id}/void")]
-pub async fn void_pending(
+pub(crate) async fn void_pending(
     state: Data<AppState>,
     request: VerifiedPartner,
     id: Path<Uuid>,

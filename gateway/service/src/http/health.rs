@@ -9,7 +9,7 @@ use crate::state::AppState;
 
 /// The answer of the probes.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct HealthResponse {
+pub(crate) struct HealthResponse {
     /// `alive`, `ready`, `degraded` (Redis unreachable) or `not_ready` (PostgreSQL unreachable).
     pub status: &'static str,
     /// Per dependency: `ok` or `unreachable` (readiness only).
@@ -22,7 +22,7 @@ pub struct HealthResponse {
 /// The process is up and serving HTTP.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "The gateway is alive", body = HealthResponse)))]
 #[get("/health")]
-pub async fn health() -> HttpResponse {
+pub(crate) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse {
         status: "alive",
         database: None,
@@ -36,7 +36,7 @@ pub async fn health() -> HttpResponse {
     (status = 503, description = "PostgreSQL is unreachable", body = HealthResponse),
 ))]
 #[get("/ready")]
-pub async fn ready(state: Data<AppState>) -> HttpResponse {
+pub(crate) async fn ready(state: Data<AppState>) -> HttpResponse {
     let (database, redis) = tokio::join!(
         state.club.storage.ping_database(),
         state.club.storage.ping_redis()

@@ -10,7 +10,7 @@ use crate::state::AppState;
     (status = 200, description = "RFC 7517 JWK Set of Ed25519 (RFC 8037) public keys", content_type = "application/jwk-set+json"),
 ))]
 #[get("/.well-known/jwks.json")]
-pub async fn show(state: Data<AppState>) -> HttpResponse {
+pub(crate) async fn show(state: Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/jwk-set+json")
         .insert_header(("cache-control", "public, max-age=300"))

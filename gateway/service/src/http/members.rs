@@ -25,7 +25,7 @@ use crate::state::AppState;
     (status = 422, description = "Invalid member data or branch", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/members")]
-pub async fn enroll(
+pub(crate) async fn enroll(
     state: Data<AppState>,
     request: VerifiedPartner,
 ) -> Result<HttpResponse, ApiError> {
@@ -55,7 +55,7 @@ pub async fn enroll(
 /// Which branch the card is checked at.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct CardCheckQuery {
+pub(crate) struct CardCheckQuery {
     /// Branch code (or id): values the redeemable points at this branch's rule.
     pub branch: Option<String>,
 }
@@ -68,7 +68,7 @@ pub struct CardCheckQuery {
     (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/cards/{number}")]
-pub async fn check(
+pub(crate) async fn check(
     state: Data<AppState>,
     request: VerifiedPartner,
     number: Path<String>,

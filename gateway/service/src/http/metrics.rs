@@ -11,7 +11,7 @@ use actix_web::{Error, HttpResponse, get};
 use crate::state::AppState;
 
 /// Middleware: `http_requests_total` and `http_request_duration_seconds` by route, method and status.
-pub async fn record(
+pub(crate) async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
@@ -34,7 +34,7 @@ pub async fn record(
 /// cache hit rates, idempotent replays, database pool usage.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
 #[get("/metrics")]
-pub async fn show(state: Data<AppState>) -> HttpResponse {
+pub(crate) async fn show(state: Data<AppState>) -> HttpResponse {
     let pool = state.club.storage.pool_status();
     metrics::gauge!("db_pool_connections", "state" => "in_use")
         .set((pool.size - pool.available) as f64);

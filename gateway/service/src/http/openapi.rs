@@ -15,4 +15,4 @@ use utoipa::OpenApi;
     ),
     components(schemas(protocol::Problem, protocol::PartnerKind, protocol::Branch))
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;

@@ -30,7 +30,7 @@ use crate::state::AppState;
 /// `json` (default) or `csv`.
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Json,
     Csv,
@@ -63,7 +63,7 @@ where
 /// Which statements to list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct StatementsQuery {
+pub(crate) struct StatementsQuery {
     /// A partner code; all partners when absent.
     pub partner: Option<String>,
     /// Periods ending after this instant (RFC 3339).
@@ -83,7 +83,7 @@ async fn partner_id(state: &AppState, code: &str) -> Result<PartnerId, ApiError>
     (status = 403, description = "Not a finance key", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/operator/statements")]
-pub async fn statements(
+pub(crate) async fn statements(
     state: Data<AppState>,
     request: VerifiedOperator,
     query: Query<StatementsQuery>,
@@ -152,7 +152,7 @@ pub async fn statements(
     (status = 404, description = "No such statement", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/operator/statements/{id}")]
-pub async fn statement(
+pub(crate) async fn statement(
     state: Data<AppState>,
     request: VerifiedOperator,
     id: Path<Uuid>,
@@ -165,7 +165,7 @@ pub async fn statement(
 /// How to export lines.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct FormatQuery {
+pub(crate) struct FormatQuery {
     pub format: Option<Format>,
 }
 
@@ -174,7 +174,7 @@ pub struct FormatQuery {
     (status = 200, description = "The lines (finance role)", content_type = "text/csv"),
 ))]
 #[get("/v1/operator/statements/{id}/lines")]
-pub async fn lines(
+pub(crate) async fn lines(
     state: Data<AppState>,
     request: VerifiedOperator,
     id: Path<Uuid>,
@@ -210,7 +210,7 @@ pub async fn lines(
     (status = 409, description = "Not disputed, or already resolved otherwise", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/operator/statements/{id}/resolution")]
-pub async fn resolve(
+pub(crate) async fn resolve(
     state: Data<AppState>,
     request: VerifiedOperator,
     id: Path<Uuid>,
@@ -235,7 +235,7 @@ pub async fn resolve(
 /// The window of a position or a reconciliation.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct WindowQuery {
+pub(crate) struct WindowQuery {
     /// Start (RFC 3339).
     pub from: DateTime<Utc>,
     /// End, exclusive (RFC 3339).
@@ -250,7 +250,7 @@ pub struct WindowQuery {
     (status = 200, description = "The operator's position (finance role)"),
 ))]
 #[get("/v1/operator/position")]
-pub async fn position(
+pub(crate) async fn position(
     state: Data<AppState>,
     request: VerifiedOperator,
     query: Query<WindowQuery>,
@@ -298,7 +298,7 @@ pub async fn position(
     (status = 413, description = "The file is larger than the upload limit", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/operator/reconciliations")]
-pub async fn reconciliation(
+pub(crate) async fn reconciliation(
     state: Data<AppState>,
     request: StreamingOperator,
     query: Query<WindowQuery>,
@@ -338,7 +338,7 @@ pub async fn reconciliation(
     (status = 200, description = "The statements issued (admin role)"),
 ))]
 #[post("/v1/operator/settlement/close")]
-pub async fn close_periods(
+pub(crate) async fn close_periods(
     state: Data<AppState>,
     request: VerifiedOperator,
 ) -> Result<HttpResponse, ApiError> {
@@ -355,7 +355,7 @@ pub async fn close_periods(
 
 /// A terms version on the wire.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TermsView {
+pub(crate) struct TermsView {
     pub version: i32,
     pub effective_from: DateTime<Utc>,
     pub currency: String,
@@ -380,7 +380,7 @@ fn terms_view(t: &Terms) -> TermsView {
 /// New terms for a partner.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetTermsRequest {
+pub(crate) struct SetTermsRequest {
     pub currency: String,
     /// Minor units per point issued, a plain decimal string such as "12.5".
     pub price_per_point: String,
@@ -399,7 +399,7 @@ pub struct SetTermsRequest {
     (status = 200, description = "Terms versions (admin role)", body = Vec<TermsView>),
 ))]
 #[get("/v1/operator/partners/{code}/terms")]
-pub async fn list_terms(
+pub(crate) async fn list_terms(
     state: Data<AppState>,
     request: VerifiedOperator,
     code: Path<String>,
@@ -415,7 +415,7 @@ pub async fn list_terms(
     (status = 422, description = "Invalid terms", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/operator/partners/{code}/terms")]
-pub async fn set_terms(
+pub(crate) async fn set_terms(
     state: Data<AppState>,
     request: VerifiedOperator,
     code: Path<String>,

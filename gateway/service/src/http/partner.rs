@@ -50,7 +50,7 @@ fn key_body(key: PartnerKey) -> protocol::PartnerKey {
     (status = 401, description = "Signature refused", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/partner")]
-pub async fn show(
+pub(crate) async fn show(
     state: Data<AppState>,
     request: VerifiedPartner,
 ) -> Result<HttpResponse, ApiError> {
@@ -66,7 +66,7 @@ pub async fn show(
     (status = 422, description = "Not a public Ed25519 JWK, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/partner/keys")]
-pub async fn register_key(
+pub(crate) async fn register_key(
     state: Data<AppState>,
     request: VerifiedPartner,
 ) -> Result<HttpResponse, ApiError> {

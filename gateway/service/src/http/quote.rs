@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// What to price.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct QuoteQuery {
+pub(crate) struct QuoteQuery {
     /// Branch code (or id) of the calling partner.
     pub branch: String,
     /// A purchase amount in minor units, to price in points.
@@ -37,7 +37,7 @@ pub struct QuoteQuery {
     (status = 422, description = "Unknown branch, wrong currency or nothing to price", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/quote")]
-pub async fn quote(
+pub(crate) async fn quote(
     state: Data<AppState>,
     request: VerifiedPartner,
     query: Query<QuoteQuery>,

@@ -25,7 +25,7 @@ fn header_value(value: &str) -> Result<HeaderValue, ApiError> {
 }
 
 /// Middleware: buffers the response body, adds `Content-Digest` and the receipt signature.
-pub async fn sign(
+pub(crate) async fn sign(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {

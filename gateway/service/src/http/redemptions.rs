@@ -26,7 +26,7 @@ use crate::state::AppState;
     (status = 409, description = "Not enough points, reference already used, or no point rule", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/redemptions")]
-pub async fn create(
+pub(crate) async fn create(
     state: Data<AppState>,
     request: VerifiedPartner,
 ) -> Result<HttpResponse, ApiError> {
@@ -51,7 +51,7 @@ pub async fn create(
     (status = 422, description = "More points than the hold", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/redemptions/{id}/capture")]
-pub async fn capture(
+pub(crate) async fn capture(
     state: Data<AppState>,
     request: VerifiedPartner,
     id: Path<Uuid>,
@@ -72,7 +72,7 @@ pub async fn capture(
     (status = 409, description = "Not a hold, expired, or already captured or voided", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/redemptions/{id}/void")]
-pub async fn void(
+pub(crate) async fn void(
     state: Data<AppState>,
     request: VerifiedPartner,
     id: Path<Uuid>,

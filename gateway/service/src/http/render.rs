@@ -4,7 +4,7 @@ use domain::ledger::{Balance, Movement, Transfer, TransferState};
 use partners::protocol;
 
 /// The wire form of a balance.
-pub fn balance(balance: Balance) -> protocol::Balance {
+pub(crate) fn balance(balance: Balance) -> protocol::Balance {
     protocol::Balance {
         posted: balance.posted.get(),
         available: balance.available.get(),
@@ -14,7 +14,7 @@ pub fn balance(balance: Balance) -> protocol::Balance {
 }
 
 /// The wire form of a transfer and where it stands.
-pub fn transaction(transfer: Transfer, state: TransferState) -> protocol::Transaction {
+pub(crate) fn transaction(transfer: Transfer, state: TransferState) -> protocol::Transaction {
     let money = transfer.money().map(|money| protocol::Money {
         amount_minor: money.amount_minor,
         currency: money.currency.to_string(),
@@ -37,7 +37,7 @@ pub fn transaction(transfer: Transfer, state: TransferState) -> protocol::Transa
 }
 
 /// The wire form of a movement.
-pub fn movement(movement: Movement) -> protocol::Movement {
+pub(crate) fn movement(movement: Movement) -> protocol::Movement {
     protocol::Movement {
         transaction: transaction(movement.transfer, movement.state),
         balance: balance(movement.balance),
@@ -45,7 +45,7 @@ pub fn movement(movement: Movement) -> protocol::Movement {
 }
 
 /// The wire form of money.
-pub fn money(money: domain::points::Money) -> protocol::Money {
+pub(crate) fn money(money: domain::points::Money) -> protocol::Money {
     protocol::Money {
         amount_minor: money.amount_minor,
         currency: money.currency.to_string(),

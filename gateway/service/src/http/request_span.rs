@@ -7,7 +7,7 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 
 /// Builds the request span with room for the caller's identity.
-pub struct GatewayRootSpan;
+pub(crate) struct GatewayRootSpan;
 
 impl RootSpanBuilder for GatewayRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {

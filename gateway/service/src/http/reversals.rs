@@ -24,7 +24,7 @@ use crate::state::AppState;
     (status = 422, description = "More than is left to reverse", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/reversals")]
-pub async fn create(
+pub(crate) async fn create(
     state: Data<AppState>,
     request: VerifiedPartner,
 ) -> Result<HttpResponse, ApiError> {

@@ -24,7 +24,7 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 /// The application with every route, the receipt signer and request tracing.
-pub fn app(
+pub(crate) fn app(
     state: Data<AppState>,
 ) -> App<
     impl ServiceFactory<

@@ -21,7 +21,7 @@ use super::verified::VerifiedPartner;
 use crate::state::AppState;
 
 /// The wire view of an answer to a statement.
-pub fn response_view(answer: &StatementAnswer) -> ResponseView {
+pub(crate) fn response_view(answer: &StatementAnswer) -> ResponseView {
     ResponseView {
         id: answer.id.0,
         kind: answer.kind.as_str().to_owned(),
@@ -35,7 +35,10 @@ pub fn response_view(answer: &StatementAnswer) -> ResponseView {
 }
 
 /// The wire view of a statement; `detail` adds the statement, its JWS and the answers.
-pub fn statement_view(record: &StatementRecord, detail: bool) -> Result<StatementView, ApiError> {
+pub(crate) fn statement_view(
+    record: &StatementRecord,
+    detail: bool,
+) -> Result<StatementView, ApiError> {
     let statement = record.statement()?;
     Ok(StatementView {
         id: record.issued.id.0,
@@ -58,7 +61,7 @@ pub fn statement_view(record: &StatementRecord, detail: bool) -> Result<Statemen
 }
 
 /// A lines file as a download.
-pub fn lines_response(record: &StatementRecord, file: Vec<u8>) -> HttpResponse {
+pub(crate) fn lines_response(record: &StatementRecord, file: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -76,7 +79,7 @@ pub fn lines_response(record: &StatementRecord, file: Vec<u8>) -> HttpResponse {
     (status = 200, description = "The partner's statements", body = StatementList),
 ))]
 #[get("/v1/statements")]
-pub async fn list(
+pub(crate) async fn list(
     state: Data<AppState>,
     request: VerifiedPartner,
 ) -> Result<HttpResponse, ApiError> {
@@ -99,7 +102,7 @@ pub async fn list(
     (status = 404, description = "Not one of the caller's statements", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/statements/{id}")]
-pub async fn show(
+pub(crate) async fn show(
     state: Data<AppState>,
     request: VerifiedPartner,
     id: Path<Uuid>,
@@ -115,7 +118,7 @@ pub async fn show(
     (status = 404, description = "Not one of the caller's statements", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/statements/{id}/lines")]
-pub async fn lines(
+pub(crate) async fn lines(
     state: Data<AppState>,
     request: VerifiedPartner,
     id: Path<Uuid>,
@@ -154,7 +157,7 @@ async fn record_answer(
     (status = 409, description = "Wrong hash, or already answered", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/statements/{id}/acknowledgement")]
-pub async fn acknowledge(
+pub(crate) async fn acknowledge(
     state: Data<AppState>,
     request: VerifiedPartner,
     id: Path<Uuid>,
@@ -170,7 +173,7 @@ pub async fn acknowledge(
     (status = 422, description = "A line is not in the statement, or no reason", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/statements/{id}/dispute")]
-pub async fn dispute(
+pub(crate) async fn dispute(
     state: Data<AppState>,
     request: VerifiedPartner,
     id: Path<Uuid>,

@@ -20,7 +20,7 @@ use crate::state::AppState;
 /// Which transactions to list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct TransactionsQuery {
+pub(crate) struct TransactionsQuery {
     /// Created at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Created before this time (RFC 3339).
@@ -40,7 +40,7 @@ pub struct TransactionsQuery {
     (status = 422, description = "Invalid filter", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/transactions")]
-pub async fn list(
+pub(crate) async fn list(
     state: Data<AppState>,
     request: VerifiedPartner,
     query: Query<TransactionsQuery>,

@@ -18,7 +18,7 @@ use operations::authentication::AuthError;
 const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// A signed request's body, still arriving.
-pub struct Upload {
+pub(crate) struct Upload {
     pub(super) payload: Payload,
     pub(super) digest: DigestVerifier,
     pub(super) limit: usize,
@@ -28,7 +28,7 @@ impl Upload {
     /// Runs `work` on a blocking thread, reading the body as it arrives. If the body
     /// breaks off, exceeds the limit or does not match its digest, the work's answer is
     /// dropped and the request refused.
-    pub async fn feed<T: Send + 'static>(
+    pub(crate) async fn feed<T: Send + 'static>(
         mut self,
         work: impl FnOnce(BodyReader) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -65,7 +65,7 @@ impl Upload {
 }
 
 /// The body as a blocking [`Read`] on the work's thread.
-pub struct BodyReader {
+pub(crate) struct BodyReader {
     chunks: mpsc::Receiver<Bytes>,
     current: Bytes,
 }

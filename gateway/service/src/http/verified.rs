@@ -30,7 +30,7 @@ use crate::state::AppState;
 
 /// The `nonce` of the request's signature, for the receipt to echo.
 #[derive(Debug, Clone)]
-pub struct RequestNonce(pub String);
+pub(crate) struct RequestNonce(pub String);
 
 /// A request whose signature verified, with its body and what a third party needs to
 /// check the signature again later.
@@ -51,19 +51,19 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 /// A request signed with a partner key.
 #[derive(Debug)]
-pub struct VerifiedPartner {
+pub(crate) struct VerifiedPartner {
     caller: AuthenticatedPartner,
     signed: Signed,
 }
 
 impl VerifiedPartner {
     /// Who signed the request.
-    pub fn caller(&self) -> &AuthenticatedPartner {
+    pub(crate) fn caller(&self) -> &AuthenticatedPartner {
         &self.caller
     }
 
     /// The body as JSON of type `T`.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_json(&self.signed.body)
     }
 
@@ -71,7 +71,7 @@ impl VerifiedPartner {
     ///
     /// Only POSTs are idempotent writes, and authentication already required
     /// their key, so a missing key here means a GET route was built wrongly.
-    pub fn scope(&self) -> Result<Scope, ApiError> {
+    pub(crate) fn scope(&self) -> Result<Scope, ApiError> {
         let key = self.caller.idempotency_key.clone().ok_or_else(|| {
             ApiError::internal("scope() called for a request without Idempotency-Key")
         })?;
@@ -88,7 +88,7 @@ impl VerifiedPartner {
 
     /// The request as signed: method, target, the headers the signature covers, the
     /// signature itself and the body. With the partner's public key, anyone can verify it.
-    pub fn signed_record(&self) -> serde_json::Value {
+    pub(crate) fn signed_record(&self) -> serde_json::Value {
         signed_record(&self.signed)
     }
 }
@@ -118,24 +118,24 @@ fn signed_record(signed: &Signed) -> serde_json::Value {
 
 /// A request signed with an operator key.
 #[derive(Debug)]
-pub struct VerifiedOperator {
+pub(crate) struct VerifiedOperator {
     caller: AuthenticatedOperator,
     signed: Signed,
 }
 
 impl VerifiedOperator {
     /// The caller, if its key holds `role`.
-    pub fn require(&self, role: OperatorRole) -> Result<&AuthenticatedOperator, ApiError> {
+    pub(crate) fn require(&self, role: OperatorRole) -> Result<&AuthenticatedOperator, ApiError> {
         require(&self.caller, role)
     }
 
     /// The body as JSON of type `T`.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_json(&self.signed.body)
     }
 
     /// The request as signed (see [`VerifiedPartner::signed_record`]).
-    pub fn signed_record(&self) -> serde_json::Value {
+    pub(crate) fn signed_record(&self) -> serde_json::Value {
         signed_record(&self.signed)
     }
 }
@@ -254,19 +254,19 @@ fn require(
 /// An upload signed with an operator key: the signature over the headers is checked
 /// before the body is read, and the body against their `Content-Digest` as it streams
 /// (within `server.max_upload_bytes`).
-pub struct StreamingOperator {
+pub(crate) struct StreamingOperator {
     caller: AuthenticatedOperator,
     upload: Upload,
 }
 
 impl StreamingOperator {
     /// The caller, if its key holds `role`.
-    pub fn require(&self, role: OperatorRole) -> Result<&AuthenticatedOperator, ApiError> {
+    pub(crate) fn require(&self, role: OperatorRole) -> Result<&AuthenticatedOperator, ApiError> {
         require(&self.caller, role)
     }
 
     /// The body, to be fed to the work that reads it.
-    pub fn upload(self) -> Upload {
+    pub(crate) fn upload(self) -> Upload {
         self.upload
     }
 }

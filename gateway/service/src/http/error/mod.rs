@@ -20,11 +20,11 @@ use partners::protocol::Problem;
 use storage::StorageError;
 
 /// The media type of every error body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An error answer: status, stable code, human title and detail.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     title: &'static str,
@@ -50,12 +50,16 @@ impl ApiError {
     }
 
     /// 400.
-    pub fn bad_request(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, title, detail)
     }
 
     /// 401.
-    pub fn unauthorized(
+    pub(crate) fn unauthorized(
         code: &'static str,
         title: &'static str,
         detail: impl Into<String>,
@@ -64,22 +68,34 @@ impl ApiError {
     }
 
     /// 403.
-    pub fn forbidden(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, title, detail)
     }
 
     /// 404.
-    pub fn not_found(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn not_found(
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, title, detail)
     }
 
     /// 409.
-    pub fn conflict(code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn conflict(
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(StatusCode::CONFLICT, code, title, detail)
     }
 
     /// 422.
-    pub fn unprocessable(
+    pub(crate) fn unprocessable(
         code: &'static str,
         title: &'static str,
         detail: impl Into<String>,
@@ -88,7 +104,7 @@ impl ApiError {
     }
 
     /// A failure of ours: the client sees a generic message, the log sees the cause.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
         Self {
             internal: Some(cause.to_string()),
             ..Self::new(
@@ -101,7 +117,7 @@ impl ApiError {
     }
 
     /// A dependency is down or saturated; retrying later may succeed.
-    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+    pub(crate) fn unavailable(cause: impl std::fmt::Display) -> Self {
         Self {
             internal: Some(cause.to_string()),
             ..Self::new(
@@ -114,12 +130,14 @@ impl ApiError {
     }
 
     /// The stable error code.
-    pub fn code(&self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn code(&self) -> &'static str {
         self.code
     }
 
     /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> StatusCode {
         self.status
     }
 
@@ -186,27 +204,27 @@ where
 }
 
 /// Codes raised directly by the HTTP layer (not from a domain error).
-pub mod codes {
-    pub const MALFORMED_JSON: &str = "malformed_json";
-    pub const INVALID_KEY: &str = "invalid_key";
-    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
-    pub const BODY_UNREADABLE: &str = "body_unreadable";
-    pub const ROUTE_NOT_FOUND: &str = "route_not_found";
-    pub const INVALID_REQUEST: &str = "invalid_request";
+pub(crate) mod codes {
+    pub(crate) const MALFORMED_JSON: &str = "malformed_json";
+    pub(crate) const INVALID_KEY: &str = "invalid_key";
+    pub(crate) const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub(crate) const BODY_UNREADABLE: &str = "body_unreadable";
+    pub(crate) const ROUTE_NOT_FOUND: &str = "route_not_found";
+    pub(crate) const INVALID_REQUEST: &str = "invalid_request";
 }
 
 /// A key sent for registration is not a public Ed25519 JWK.
-pub fn invalid_key(detail: impl Into<String>) -> ApiError {
+pub(crate) fn invalid_key(detail: impl Into<String>) -> ApiError {
     ApiError::unprocessable(codes::INVALID_KEY, "Invalid key", detail)
 }
 
 /// The body is not the JSON the route expects.
-pub fn malformed_json(detail: impl std::fmt::Display) -> ApiError {
+pub(crate) fn malformed_json(detail: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(codes::MALFORMED_JSON, "Malformed JSON", detail.to_string())
 }
 
 /// The request body is larger than the configured limit.
-pub fn payload_too_large(limit: usize) -> ApiError {
+pub(crate) fn payload_too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         codes::PAYLOAD_TOO_LARGE,
@@ -216,7 +234,7 @@ pub fn payload_too_large(limit: usize) -> ApiError {
 }
 
 /// The body could not be read (truncated, or an unsupported `Content-Encoding`).
-pub fn body_unreadable(detail: impl std::fmt::Display) -> ApiError {
+pub(crate) fn body_unreadable(detail: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(
         codes::BODY_UNREADABLE,
         "Unreadable body",
@@ -225,27 +243,27 @@ pub fn body_unreadable(detail: impl std::fmt::Display) -> ApiError {
 }
 
 /// A field of the request is out of range; `detail` names it.
-pub fn invalid_request(detail: impl Into<String>) -> ApiError {
+pub(crate) fn invalid_request(detail: impl Into<String>) -> ApiError {
     ApiError::unprocessable(codes::INVALID_REQUEST, "Invalid request", detail)
 }
 
 /// An operator key signed a partner request.
-pub fn partner_key_required(detail: String) -> ApiError {
+pub(crate) fn partner_key_required(detail: String) -> ApiError {
     ApiError::forbidden("partner_key_required", "Partner key required", detail)
 }
 
 /// A partner key signed an operator request.
-pub fn operator_key_required(detail: String) -> ApiError {
+pub(crate) fn operator_key_required(detail: String) -> ApiError {
     ApiError::forbidden("operator_key_required", "Operator key required", detail)
 }
 
 /// The operator key's role does not include this endpoint.
-pub fn role_not_granted(detail: String) -> ApiError {
+pub(crate) fn role_not_granted(detail: String) -> ApiError {
     ApiError::forbidden("role_not_granted", "Role not granted", detail)
 }
 
 /// No route answers this method and path.
-pub fn route_not_found(method: &str, path: &str) -> ApiError {
+pub(crate) fn route_not_found(method: &str, path: &str) -> ApiError {
     ApiError::not_found(
         codes::ROUTE_NOT_FOUND,
         "No such route",
