@@ -15,6 +15,8 @@ mod openapi;
 mod partner;
 mod reconciliation;
 mod redis_outage;
+mod replays;
 mod settlement;
 mod settlement_periods;
 mod signatures;
+mod time;
