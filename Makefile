@@ -11,12 +11,13 @@ SERVICES_ENV := .data/services.env
 WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) && \
 	{ [ -n "$${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="$${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"; } &&
 
-.PHONY: help run test stop services build migrate demo lint interop-deps clean-data bench bench-reconcile
+.PHONY: help run test stop services build migrate demo lint check-schema interop-deps clean-data bench bench-reconcile
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL + Redis, migrate, load the demo network, serve"
 	@echo "make test    the same set-up, then the whole test suite against real PostgreSQL and Redis"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make check-schema   migrations both ways and schema.rs against diesel print-schema (make test runs it)"
 	@echo "make stop    stop the project-local PostgreSQL and Redis"
 	@echo "make bench   baseline + load test against a release gateway (after make run has loaded the demo)"
 	@echo "make bench-reconcile   a 1,000,000-row partner file reconciled against the ledger"
@@ -52,7 +53,12 @@ run: demo
 interop-deps:
 	@scripts/dev-services.sh python
 
-test: services interop-deps
+# The migrations both ways on a temporary database, and the checked-in schema.rs against
+# `diesel print-schema` (installs the diesel CLI once, into ~/.cargo/bin). `--write` regenerates it.
+check-schema: services
+	@scripts/check-schema.sh
+
+test: services interop-deps check-schema
 	@$(WITH_SERVICES) export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" \
 	  TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}" INTEROP_PYTHON="$(CURDIR)/.data/venv/bin/python" && \
 	  cargo test --workspace --locked
