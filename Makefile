@@ -11,12 +11,12 @@ SERVICES_ENV := .data/services.env
 WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) && \
 	{ [ -n "$${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="$${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"; } &&
 
-.PHONY: help run test stop services build migrate demo lint check-schema interop-deps clean-data bench bench-reconcile
+.PHONY: help run test stop services build migrate demo lint check-deps check-schema interop-deps clean-data bench bench-reconcile
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL + Redis, migrate, load the demo network, serve"
 	@echo "make test    the same set-up, then the whole test suite against real PostgreSQL and Redis"
-	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make lint    cargo fmt --check, the domain crate's dependencies, clippy -D warnings"
 	@echo "make check-schema   migrations both ways and schema.rs against diesel print-schema (make test runs it)"
 	@echo "make stop    stop the project-local PostgreSQL and Redis"
 	@echo "make bench   baseline + load test against a release gateway (after make run has loaded the demo)"
@@ -63,8 +63,13 @@ test: services interop-deps check-schema
 	  TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}" INTEROP_PYTHON="$(CURDIR)/.data/venv/bin/python" && \
 	  cargo test --workspace --locked
 
+# The domain crate stays pure: no actix, diesel, redis or tokio-postgres in its tree.
+check-deps:
+	@scripts/check-deps.sh
+
 lint:
 	cargo fmt --all -- --check
+	@scripts/check-deps.sh
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # Needs the services and the demo network (make run, or make demo); starts its own release gateway.
