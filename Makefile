@@ -28,8 +28,13 @@ services:
 stop:
 	@scripts/dev-services.sh down
 
+# Every target of the workspace, tests included, not only the binaries: dev-dependencies turn on
+# more features of shared dependencies (resolver 3 unifies them only when a test target is built),
+# and cargo compiles a crate again for each feature set, so `--bins` and `cargo test` each compiled
+# many crates of their own. With one feature set, `make run` after `make test` (which runs this
+# first) compiles nothing, and `make test` after `make run` compiles nothing either.
 build:
-	cargo build --workspace --bins
+	cargo build --workspace --all-targets --locked
 
 migrate: services build
 	@$(WITH_SERVICES) target/debug/clubgate migrate
@@ -58,7 +63,7 @@ interop-deps:
 check-schema: services
 	@scripts/check-schema.sh
 
-test: services interop-deps check-schema
+test: services interop-deps check-schema build
 	@$(WITH_SERVICES) export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" \
 	  TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}" INTEROP_PYTHON="$(CURDIR)/.data/venv/bin/python" && \
 	  cargo test --workspace --locked
