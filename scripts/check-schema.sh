@@ -10,8 +10,11 @@
 # on failure, so it never touches the development database:
 # 1. diesel migration run             every migration applies to an empty database;
 # 2. diesel migration redo --all      every down.sql reverts, everything applies again, and the
-#                                     schema (pg_dump) is the same as after step 1;
-# 3. diesel print-schema              with diesel.toml's options, compared with the file named by
+#                                     schema (pg_dump --schema-only) is the same as after step 1;
+# 3. diesel migration revert --all    the down.sql files leave nothing behind: the schema is that
+#                                     of the empty database (redo alone misses, say, a table made
+#                                     with IF NOT EXISTS that no down.sql drops); then run again;
+# 4. diesel print-schema              with diesel.toml's options, compared with the file named by
 #                                     its [print_schema] file.
 # The diesel CLI is installed at the pinned version if missing (scripts/dev-services.sh diesel).
 set -euo pipefail
@@ -42,7 +45,7 @@ if [ -z "$PGBIN" ]; then
 fi
 
 # The same server and credentials, another database: postgres://user@host:port/NAME?params
-DB="clubgate_schema_check_$$"
+DB="clubgate_schema_check_$$_$RANDOM"
 base=${DATABASE_URL%%\?*}
 params=${DATABASE_URL:${#base}}
 rest=${base#*://}
@@ -50,44 +53,58 @@ rest=${base#*://}
 CHECK_URL="$base/$DB$params"
 
 TMP=$(mktemp -d)
+CREATED=0
 cleanup() {
-  "$PGBIN/psql" "$DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null \
-    || printf 'warning: could not drop the temporary database %s\n' "$DB" >&2
+  if [ "$CREATED" -eq 1 ]; then
+    PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" "$DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null \
+      || printf 'warning: could not drop the temporary database %s\n' "$DB" >&2
+  fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Quiet on success; the whole output on failure.
-quietly() {
-  local out
-  out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; die "failed: ${*##*/}"; }
-}
 # The migration commands get a configuration without [print_schema], or they would rewrite the
-# checked-in schema file themselves; print-schema gets the repository's diesel.toml.
+# checked-in schema file themselves; print-schema gets the repository's diesel.toml. Quiet on
+# success, the whole output on failure.
 printf '# scripts/check-schema.sh: migrations only, no schema file.\n' >"$TMP/migrations.toml"
 migration() {
-  quietly "$DIESEL" migration "$@" --migration-dir migrations --database-url "$CHECK_URL" \
-    --config-file "$TMP/migrations.toml"
+  local out
+  if ! out=$("$DIESEL" migration "$@" --migration-dir migrations --database-url "$CHECK_URL" \
+      --config-file "$TMP/migrations.toml" 2>&1); then
+    printf '%s\n' "$out" >&2
+    die "diesel migration $* failed (output above)"
+  fi
 }
 # Comments and the per-dump random \restrict key (pg_dump since 15.14) left out.
 dump() {
   "$PGBIN/pg_dump" --schema-only --no-owner --no-privileges --exclude-table=__diesel_schema_migrations \
     "$CHECK_URL" | grep -Ev '^(--|\\(un)?restrict )' >"$1"
 }
+# Dumps $1 and compares it with the earlier dump $2: the schema must be the same.
+same_schema() {
+  dump "$TMP/$1.sql"
+  if ! diff -u --label "$2" --label "$1" "$TMP/$2.sql" "$TMP/$1.sql" >&2; then
+    die "the schema $1 differs from the one $2 (diff above): a down.sql does not undo its up.sql"
+  fi
+}
 
 log "creating the temporary database $DB"
-"$PGBIN/psql" "$DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$DB\"" >/dev/null
+CREATED=1
+# psql ignores SIGTERM here (Ctrl-C still cancels the statement): killed halfway, it would leave the
+# server creating the database after the cleanup's DROP had found none.
+(trap '' TERM; exec "$PGBIN/psql" "$DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$DB\"" >/dev/null)
+dump "$TMP/before migrations.sql"
 log "diesel migration run"
 migration run
-dump "$TMP/after-run.sql"
+dump "$TMP/after migration run.sql"
 log "diesel migration redo --all (every down.sql, then every up.sql again)"
 migration redo --all
-dump "$TMP/after-redo.sql"
-if ! diff -u --label "after migration run" --label "after migration redo --all" \
-    "$TMP/after-run.sql" "$TMP/after-redo.sql" >&2; then
-  die "the schema after 'diesel migration redo --all' differs (above): a down.sql does not undo its up.sql"
-fi
+same_schema "after migration redo --all" "after migration run"
+log "diesel migration revert --all, then run again"
+migration revert --all
+same_schema "after migration revert --all" "before migrations"
+migration run
 
 log "diesel print-schema (diesel.toml)"
 "$DIESEL" print-schema --database-url "$CHECK_URL" --config-file diesel.toml >"$TMP/schema.rs"
