@@ -11,12 +11,13 @@ SERVICES_ENV := .data/services.env
 WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) && \
 	{ [ -n "$${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="$${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"; } &&
 
-.PHONY: help run test stop services build migrate demo lint interop-deps clean-data bench bench-reconcile
+.PHONY: help run test stop services build migrate demo lint check-deps check-schema interop-deps clean-data bench bench-reconcile
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL + Redis, migrate, load the demo network, serve"
 	@echo "make test    the same set-up, then the whole test suite against real PostgreSQL and Redis"
-	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make lint    cargo fmt --check, the domain crate's dependencies, clippy -D warnings"
+	@echo "make check-schema   migrations both ways and schema.rs against diesel print-schema (make test runs it)"
 	@echo "make stop    stop the project-local PostgreSQL and Redis"
 	@echo "make bench   baseline + load test against a release gateway (after make run has loaded the demo)"
 	@echo "make bench-reconcile   a 1,000,000-row partner file reconciled against the ledger"
@@ -27,8 +28,13 @@ services:
 stop:
 	@scripts/dev-services.sh down
 
+# Every target of the workspace, tests included, not only the binaries: dev-dependencies turn on
+# more features of shared dependencies (resolver 3 unifies them only when a test target is built),
+# and cargo compiles a crate again for each feature set, so `--bins` and `cargo test` each compiled
+# many crates of their own. With one feature set, `make run` after `make test` (which runs this
+# first) compiles nothing, and `make test` after `make run` compiles nothing either.
 build:
-	cargo build --workspace --bins
+	cargo build --workspace --all-targets --locked
 
 migrate: services build
 	@$(WITH_SERVICES) target/debug/clubgate migrate
@@ -52,13 +58,23 @@ run: demo
 interop-deps:
 	@scripts/dev-services.sh python
 
-test: services interop-deps
+# The migrations both ways on a temporary database, and the checked-in schema.rs against
+# `diesel print-schema` (installs the diesel CLI once, into ~/.cargo/bin). `--write` regenerates it.
+check-schema: services
+	@scripts/check-schema.sh
+
+test: services interop-deps check-schema build
 	@$(WITH_SERVICES) export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" \
 	  TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}" INTEROP_PYTHON="$(CURDIR)/.data/venv/bin/python" && \
 	  cargo test --workspace --locked
 
+# The domain crate stays pure: no actix, diesel, redis or tokio-postgres in its tree.
+check-deps:
+	@scripts/check-deps.sh
+
 lint:
 	cargo fmt --all -- --check
+	@scripts/check-deps.sh
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # Needs the services and the demo network (make run, or make demo); starts its own release gateway.

@@ -4,6 +4,7 @@
 #   scripts/dev-services.sh up     install what is missing, start both, write .data/services.env
 #   scripts/dev-services.sh down   stop both
 #   scripts/dev-services.sh python a virtualenv (.data/venv) with the interop test's packages
+#   scripts/dev-services.sh diesel the diesel CLI (installed if missing); prints its path
 #
 # When DATABASE_URL (or REDIS_URL) is already set, that server is used as it is and nothing
 # local is started for it. Everything lives under .data/ on ports of its own, so it never
@@ -163,10 +164,63 @@ python_deps() {
   fi
 }
 
+# The diesel CLI (print-schema, migration run/redo: scripts/check-schema.sh) at a pinned version of
+# the same minor release as the workspace's diesel (Cargo.lock), so that every machine generates
+# the same schema.rs. It goes where `cargo install` puts binaries ($CARGO_HOME/bin, on the
+# Makefile's PATH), not under .data/: a developer's machine and a CI runner that keeps its home
+# directory build it once (a few minutes), whereas .data/ is new on every clean clone.
+DIESEL_CLI_VERSION=2.3.14
+
+# The version of the diesel CLI at $1 ("2.3.14") if it was built with PostgreSQL, else nothing.
+diesel_version() {
+  local long short
+  long=$("$1" --version 2>/dev/null) || return 0
+  [[ $long == *"Supported Backends:"*postgres* ]] || return 0
+  short=$("$1" -V 2>/dev/null) || return 0
+  echo "${short#diesel }"
+}
+
+diesel_cli() {
+  local locked bin libdir
+  locked=$(awk '$0 == "name = \"diesel\"" {getline; gsub(/version = |"/, ""); print; exit}' "$ROOT/Cargo.lock")
+  [ "${locked%.*}" = "${DIESEL_CLI_VERSION%.*}" ] \
+    || die "Cargo.lock has diesel $locked but DIESEL_CLI_VERSION is $DIESEL_CLI_VERSION: update it in $0"
+  for bin in "$(command -v diesel || true)" "$(cargo_bin_dir)/diesel"; do
+    if [ -n "$bin" ] && [ -x "$bin" ] && [ "$(diesel_version "$bin")" = "$DIESEL_CLI_VERSION" ]; then
+      log "diesel $DIESEL_CLI_VERSION: $bin"
+      echo "$bin"; return
+    fi
+  done
+  if bin=$(command -v diesel); then
+    log "$bin is not diesel $DIESEL_CLI_VERSION with PostgreSQL ($("$bin" -V 2>&1 || true)); installing that version"
+  fi
+  # diesel_cli links libpq (pq-sys); Debian ships libpq.so and pg_config in libpq-dev.
+  libdir=$(pg_config --libdir 2>/dev/null || true)
+  if [ -z "$libdir" ] || [ ! -e "$libdir/libpq.so" ]; then
+    apt_install libpq-dev
+  fi
+  command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup)"
+  log "cargo install diesel_cli $DIESEL_CLI_VERSION (postgres only); this takes a few minutes, once"
+  cargo install diesel_cli --version "=$DIESEL_CLI_VERSION" --no-default-features --features postgres \
+    --locked --quiet >&2
+  bin="$(cargo_bin_dir)/diesel"
+  [ "$(diesel_version "$bin")" = "$DIESEL_CLI_VERSION" ] || die "cargo install did not produce $bin"
+  log "installed diesel $DIESEL_CLI_VERSION: $bin"
+  echo "$bin"
+}
+
+# Where `cargo install` puts binaries: --root / CARGO_INSTALL_ROOT, else $CARGO_HOME/bin.
+cargo_bin_dir() {
+  if [ -n "${CARGO_INSTALL_ROOT:-}" ]; then echo "$CARGO_INSTALL_ROOT/bin"
+  else echo "${CARGO_HOME:-$HOME/.cargo}/bin"
+  fi
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   python) python_deps ;;
   bindir) pg_bindir ;;
-  *) die "usage: $0 up|down|python" ;;
+  diesel) diesel_cli ;;
+  *) die "usage: $0 up|down|python|diesel|bindir" ;;
 esac
