@@ -16,6 +16,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    branches (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        code -> Text,
+        name -> Text,
+        city -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     cards (number) {
         number -> Text,
         member_id -> Uuid,
@@ -34,6 +46,22 @@ diesel::table! {
         remaining -> Int8,
         earned_at -> Timestamptz,
         expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_records (partner_id, idempotency_key) {
+        partner_id -> Uuid,
+        idempotency_key -> Text,
+        request_fingerprint -> Bytea,
+        state -> Text,
+        lease_token -> Nullable<Uuid>,
+        lease_expires_at -> Nullable<Timestamptz>,
+        response_status -> Nullable<Int2>,
+        response_body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+        outcome -> Nullable<Jsonb>,
     }
 }
 
@@ -58,6 +86,55 @@ diesel::table! {
 }
 
 diesel::table! {
+    operator_keys (kid) {
+        kid -> Text,
+        name -> Text,
+        role -> Text,
+        public_key -> Bytea,
+        status -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    partner_keys (kid) {
+        kid -> Text,
+        partner_id -> Uuid,
+        public_key -> Bytea,
+        status -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    partner_terms (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        version -> Int4,
+        effective_from -> Timestamptz,
+        currency -> Text,
+        price_per_point -> Numeric,
+        reimbursement_per_point -> Numeric,
+        period -> Text,
+        time_zone -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    partners (id) {
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     pending_transfers (transfer_id) {
         transfer_id -> Uuid,
         timeout_at -> Timestamptz,
@@ -78,10 +155,61 @@ diesel::table! {
 }
 
 diesel::table! {
+    settlement_adjustments (transfer_id) {
+        transfer_id -> Uuid,
+        resolution_id -> Uuid,
+        corrects_transfer_id -> Uuid,
+        money_minor -> Int8,
+    }
+}
+
+diesel::table! {
     signature_nonces (key_id, nonce) {
         key_id -> Text,
         nonce -> Text,
         expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    statement_lines (transfer_id) {
+        transfer_id -> Uuid,
+        statement_id -> Uuid,
+        money_minor -> Int8,
+    }
+}
+
+diesel::table! {
+    statement_responses (id) {
+        id -> Uuid,
+        statement_id -> Uuid,
+        kind -> Text,
+        statement_sha256 -> Bytea,
+        disputed_lines -> Array<Nullable<Uuid>>,
+        accepted_lines -> Array<Nullable<Uuid>>,
+        reason -> Nullable<Text>,
+        key_id -> Text,
+        signed_request -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    statements (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        sequence -> Int4,
+        period_start -> Timestamptz,
+        period_end -> Timestamptz,
+        terms_id -> Uuid,
+        closed_at -> Timestamptz,
+        net_minor -> Int8,
+        closing_minor -> Int8,
+        payload -> Bytea,
+        payload_sha256 -> Bytea,
+        previous_sha256 -> Nullable<Bytea>,
+        lines_sha256 -> Bytea,
+        jws -> Text,
     }
 }
 
@@ -108,157 +236,31 @@ diesel::table! {
     }
 }
 
-diesel::table! {
-    branches (id) {
-        id -> Uuid,
-        partner_id -> Uuid,
-        code -> Text,
-        name -> Text,
-        city -> Nullable<Text>,
-        status -> Text,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    idempotency_records (partner_id, idempotency_key) {
-        partner_id -> Uuid,
-        idempotency_key -> Text,
-        request_fingerprint -> Bytea,
-        state -> Text,
-        lease_token -> Nullable<Uuid>,
-        lease_expires_at -> Nullable<Timestamptz>,
-        response_status -> Nullable<Int2>,
-        response_body -> Nullable<Bytea>,
-        created_at -> Timestamptz,
-        completed_at -> Nullable<Timestamptz>,
-        outcome -> Nullable<Jsonb>,
-    }
-}
-
-diesel::table! {
-    partner_keys (kid) {
-        kid -> Text,
-        partner_id -> Uuid,
-        public_key -> Bytea,
-        status -> Text,
-        created_at -> Timestamptz,
-        revoked_at -> Nullable<Timestamptz>,
-    }
-}
-
-diesel::table! {
-    partners (id) {
-        id -> Uuid,
-        code -> Text,
-        name -> Text,
-        kind -> Text,
-        status -> Text,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    partner_terms (id) {
-        id -> Uuid,
-        partner_id -> Uuid,
-        version -> Int4,
-        effective_from -> Timestamptz,
-        currency -> Text,
-        price_per_point -> Numeric,
-        reimbursement_per_point -> Numeric,
-        period -> Text,
-        time_zone -> Text,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    operator_keys (kid) {
-        kid -> Text,
-        name -> Text,
-        role -> Text,
-        public_key -> Bytea,
-        status -> Text,
-        created_at -> Timestamptz,
-        revoked_at -> Nullable<Timestamptz>,
-    }
-}
-
-diesel::table! {
-    statements (id) {
-        id -> Uuid,
-        partner_id -> Uuid,
-        sequence -> Int4,
-        period_start -> Timestamptz,
-        period_end -> Timestamptz,
-        terms_id -> Uuid,
-        closed_at -> Timestamptz,
-        net_minor -> Int8,
-        closing_minor -> Int8,
-        payload -> Bytea,
-        payload_sha256 -> Bytea,
-        previous_sha256 -> Nullable<Bytea>,
-        lines_sha256 -> Bytea,
-        jws -> Text,
-    }
-}
-
-diesel::table! {
-    statement_lines (transfer_id) {
-        transfer_id -> Uuid,
-        statement_id -> Uuid,
-        money_minor -> Int8,
-    }
-}
-
-diesel::table! {
-    statement_responses (id) {
-        id -> Uuid,
-        statement_id -> Uuid,
-        kind -> Text,
-        statement_sha256 -> Bytea,
-        disputed_lines -> Array<Uuid>,
-        accepted_lines -> Array<Uuid>,
-        reason -> Nullable<Text>,
-        key_id -> Text,
-        signed_request -> Jsonb,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    settlement_adjustments (transfer_id) {
-        transfer_id -> Uuid,
-        resolution_id -> Uuid,
-        corrects_transfer_id -> Uuid,
-        money_minor -> Int8,
-    }
-}
-
 diesel::joinable!(accounts -> members (member_id));
 diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(branches -> partners (partner_id));
 diesel::joinable!(cards -> members (member_id));
 diesel::joinable!(earn_lots -> accounts (member_account_id));
+diesel::joinable!(earn_lots -> transfers (id));
+diesel::joinable!(idempotency_records -> partners (partner_id));
 diesel::joinable!(lot_allocations -> earn_lots (lot_id));
 diesel::joinable!(lot_allocations -> transfers (transfer_id));
 diesel::joinable!(members -> branches (enrolled_at_branch));
 diesel::joinable!(members -> partners (enrolled_by_partner));
+diesel::joinable!(partner_keys -> partners (partner_id));
+diesel::joinable!(partner_terms -> partners (partner_id));
 diesel::joinable!(pending_transfers -> transfers (transfer_id));
 diesel::joinable!(point_rules -> branches (branch_id));
 diesel::joinable!(point_rules -> partners (partner_id));
-diesel::joinable!(transfers -> branches (branch_id));
-diesel::joinable!(transfers -> members (member_id));
-diesel::joinable!(transfers -> partners (partner_id));
-diesel::joinable!(idempotency_records -> partners (partner_id));
-diesel::joinable!(partner_keys -> partners (partner_id));
-diesel::joinable!(partner_terms -> partners (partner_id));
-diesel::joinable!(statements -> partners (partner_id));
-diesel::joinable!(statements -> partner_terms (terms_id));
+diesel::joinable!(settlement_adjustments -> statement_responses (resolution_id));
 diesel::joinable!(statement_lines -> statements (statement_id));
 diesel::joinable!(statement_lines -> transfers (transfer_id));
 diesel::joinable!(statement_responses -> statements (statement_id));
+diesel::joinable!(statements -> partner_terms (terms_id));
+diesel::joinable!(statements -> partners (partner_id));
+diesel::joinable!(transfers -> branches (branch_id));
+diesel::joinable!(transfers -> members (member_id));
+diesel::joinable!(transfers -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,

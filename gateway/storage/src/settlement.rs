@@ -471,12 +471,24 @@ struct AnswerRow {
     statement_id: Uuid,
     kind: String,
     statement_sha256: Vec<u8>,
-    disputed_lines: Vec<Uuid>,
-    accepted_lines: Vec<Uuid>,
+    // PostgreSQL arrays may hold NULLs, so the generated schema says so; none are ever written.
+    disputed_lines: Vec<Option<Uuid>>,
+    accepted_lines: Vec<Option<Uuid>>,
     reason: Option<String>,
     key_id: String,
     signed_request: serde_json::Value,
     created_at: DateTime<Utc>,
+}
+
+/// The lines of an answer, refusing a NULL (which no writer stores).
+fn answer_lines(column: &str, lines: Vec<Option<Uuid>>) -> Result<Vec<TransferId>, StorageError> {
+    lines
+        .into_iter()
+        .map(|line| {
+            line.map(TransferId)
+                .ok_or_else(|| StorageError::Corrupt(format!("{column} holds a NULL line")))
+        })
+        .collect()
 }
 
 impl TryFrom<AnswerRow> for StatementAnswer {
@@ -488,8 +500,8 @@ impl TryFrom<AnswerRow> for StatementAnswer {
             statement_id: StatementId(row.statement_id),
             kind: stored("statement_responses.kind", &row.kind)?,
             statement_sha256: row.statement_sha256,
-            disputed_lines: row.disputed_lines.into_iter().map(TransferId).collect(),
-            accepted_lines: row.accepted_lines.into_iter().map(TransferId).collect(),
+            disputed_lines: answer_lines("statement_responses.disputed_lines", row.disputed_lines)?,
+            accepted_lines: answer_lines("statement_responses.accepted_lines", row.accepted_lines)?,
             reason: row.reason,
             key_id: row.key_id,
             signed_request: row.signed_request,
@@ -508,8 +520,8 @@ pub async fn insert_answer(
         statement_id: answer.statement_id.0,
         kind: answer.kind.as_str().to_owned(),
         statement_sha256: answer.statement_sha256.clone(),
-        disputed_lines: answer.disputed_lines.iter().map(|l| l.0).collect(),
-        accepted_lines: answer.accepted_lines.iter().map(|l| l.0).collect(),
+        disputed_lines: answer.disputed_lines.iter().map(|l| Some(l.0)).collect(),
+        accepted_lines: answer.accepted_lines.iter().map(|l| Some(l.0)).collect(),
         reason: answer.reason.clone(),
         key_id: answer.key_id.clone(),
         signed_request: answer.signed_request.clone(),
