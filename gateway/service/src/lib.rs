@@ -1,14 +1,14 @@
-//! clubgate: the hub of a partner-network loyalty programme.
+//! clubgate's service: the doors onto the club's operations, and their wiring.
 //!
-//! Map of the crate (dependencies point one way: `http → domain → storage`):
-//! - [`config`]: the typed, validated configuration.
-//! - [`telemetry`]: tracing setup.
-//! - [`app`]: shared state and the HTTP server; [`tls`]: rustls certificates;
+//! Doors parse, authenticate, call one operation (`operations`) and render its
+//! outcome; none owns a transaction or writes SQL (see `docs/architecture.md`).
+//! - [`config`]: the typed, validated configuration; [`telemetry`]: tracing setup.
+//! - [`state`]: what every request handler reaches (the `Club`, the authenticator, keys, limits).
+//! - [`app`]: the HTTP server with rustls and the background jobs; [`tls`]: certificates;
 //!   [`metrics`]: the Prometheus recorder.
-//! - [`http`]: actix routes, the signature extractor, receipts, the error mapping.
-//! - [`domain`]: partners, keys, request authentication, idempotency.
-//! - [`storage`]: PostgreSQL (diesel-async), Redis, migrations.
-//! - [`cli`]: the `clubgate` command (serve, migrate, operator commands); [`demo`]: the demo network.
+//! - `http`: the partner and operator API (routes, signature extractors, receipts, rendering,
+//!   the mapping from errors to HTTP).
+//! - [`cli`]: the `clubgate` command, one file per command group; [`demo`]: the demo network.
 
 pub mod app;
 pub mod cli;
