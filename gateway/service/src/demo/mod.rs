@@ -238,7 +238,7 @@ const SETTLED_DAYS: i64 = 30;
 const CONCURRENT_MEMBERS: usize = 8;
 
 /// Enrols `count` demo members with a year of earns and redemptions (once: skipped when members
-/// exist). Half of each member's transactions fall within the last [`SETTLED_DAYS`] days.
+/// exist). Half of each member's transactions fall within the last 30 days (the settled days).
 pub async fn load_members(
     club: &Club,
     count: u64,
