@@ -32,6 +32,18 @@ impl<E> From<diesel::result::Error> for OperationError<E> {
     }
 }
 
+/// A partner reference found taken when a transfer is written is the ledger's refusal.
+impl From<storage::ledger::TransferWriteError> for OperationError<domain::ledger::LedgerError> {
+    fn from(err: storage::ledger::TransferWriteError) -> Self {
+        match err {
+            storage::ledger::TransferWriteError::ReferenceTaken => {
+                Self::Refused(domain::ledger::LedgerError::ReferenceTaken)
+            }
+            storage::ledger::TransferWriteError::Storage(e) => Self::Storage(e),
+        }
+    }
+}
+
 /// The stable code of a storage failure: a retryable outage, or a broken database.
 pub(crate) fn storage_code(err: &StorageError) -> &'static str {
     if err.is_transient() {

@@ -184,13 +184,7 @@ async fn apply_one(
         &decided.member_accounts,
         &decided.partners,
     )
-    .await
-    .map_err(|e| match e {
-        storage::ledger::TransferWriteError::ReferenceTaken => {
-            OperationError::Refused(LedgerError::ReferenceTaken)
-        }
-        storage::ledger::TransferWriteError::Storage(e) => e.into(),
-    })?;
+    .await?;
     super::committer::count_committed(&decided);
     let changed = std::mem::take(&mut decided.changed_members);
     match decided.results.pop() {

@@ -20,14 +20,7 @@ pub(crate) async fn write(
     transfer: &Transfer,
     pending_amount: Points,
 ) -> Result<()> {
-    storage::ledger::insert_transfer(conn, transfer)
-        .await
-        .map_err(|e| match e {
-            storage::ledger::TransferWriteError::ReferenceTaken => {
-                OperationError::Refused(LedgerError::ReferenceTaken)
-            }
-            storage::ledger::TransferWriteError::Storage(e) => e.into(),
-        })?;
+    storage::ledger::insert_transfer(conn, transfer).await?;
     metrics::counter!("ledger_transfers_total", "code" => transfer.code.as_str(), "phase" => transfer.phase.as_str()).increment(1);
     let (debit, credit) = AccountDeltas::of(transfer, pending_amount);
     storage::ledger::apply(conn, transfer.debit, debit).await?;
