@@ -2,62 +2,15 @@
 //! quote, earn, redeem (one step and two phase), reversals, transactions.
 //! Every test ends with the ledger check (in `TestApp`'s drop).
 
-use diesel_async::RunQueryDsl as _;
-use partners::client::ClientError;
-use partners::protocol::{
-    CaptureRequest, EarnRequest, EnrollRequest, Money, RedeemRequest, ReverseRequest,
-};
-use test_support::{TestApp, TestPartner, app::unique_code};
-
-fn code(err: ClientError) -> String {
-    match err {
-        ClientError::Problem { problem } => problem.code,
-        other => panic!("expected a problem document, got {other}"),
-    }
-}
-
-fn irr(amount_minor: i64) -> Money {
-    Money {
-        amount_minor,
-        currency: "IRR".into(),
-    }
-}
-
-pub(crate) fn earn_request(card: &str, amount_minor: i64) -> EarnRequest {
-    EarnRequest {
-        branch: "main".into(),
-        card_number: card.into(),
-        amount: irr(amount_minor),
-        reference: unique_code("order"),
-        release_at: None,
-    }
-}
-
-pub(crate) fn redeem_request(card: &str, points: i64, hold: bool) -> RedeemRequest {
-    RedeemRequest {
-        branch: "main".into(),
-        card_number: card.into(),
-        points,
-        reference: unique_code("bill"),
-        hold,
-        hold_timeout_secs: None,
-    }
-}
-
-async fn partner_with_rule(app: &TestApp) -> TestPartner {
-    let partner = app.seed_partner().await;
-    app.seed_rule(&partner).await;
-    partner
-}
-
-fn key() -> String {
-    unique_code("idem")
-}
+use partners::protocol::{CaptureRequest, EnrollRequest, Money, ReverseRequest};
+use test_support::app::unique_code;
+use test_support::protocol::{code, earn_request, irr, key, problem, redeem_request};
+use test_support::{CardChecks as _, DEFAULT_RULE, TestApp};
 
 #[tokio::test]
 async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
+    let hotel = app.partner().with_default_rule().await;
     let enrolled = hotel
         .client
         .enroll(
@@ -87,20 +40,8 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
     assert_eq!(check.balance.available, 0);
     assert_eq!(check.redeemable_value, Some(irr(0)));
 
-    #[derive(diesel::QueryableByName)]
-    struct Stored {
-        #[diesel(sql_type = diesel::sql_types::Bytea)]
-        personal_data: Vec<u8>,
-        #[diesel(sql_type = diesel::sql_types::Bytea)]
-        phone_lookup: Vec<u8>,
-    }
-    let mut conn = app.db.connect().await;
-    let stored: Stored = diesel::sql_query("SELECT personal_data, phone_lookup FROM members")
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    let bytes = [stored.personal_data, stored.phone_lookup].concat();
-    let text = String::from_utf8_lossy(&bytes);
+    let stored = app.stored_member_data().await;
+    let text = String::from_utf8_lossy(&stored);
     for secret in ["Darya", "Karimi", "9125550101", "darya@example.com", "1991"] {
         assert!(!text.contains(secret), "{secret} is stored in clear");
     }
@@ -140,9 +81,8 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
 #[tokio::test]
 async fn card_numbers_are_checked_before_lookup_and_card_states_are_enforced() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 120).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(120).await.card;
 
     let mut typo: Vec<char> = card.chars().collect();
     typo[5] = if typo[5] == '1' { '2' } else { '1' };
@@ -189,14 +129,9 @@ async fn card_numbers_are_checked_before_lookup_and_card_states_are_enforced() {
         .await
         .unwrap_err();
     assert_eq!(code(err), "card_lost");
-    let check = hotel
-        .client
-        .check_card(replacement.as_str(), None)
-        .await
-        .unwrap()
-        .body;
     assert_eq!(
-        check.balance.available, 120,
+        hotel.client.available_points(replacement.as_str()).await,
+        120,
         "the replacement keeps the balance"
     );
 }
@@ -204,14 +139,14 @@ async fn card_numbers_are_checked_before_lookup_and_card_states_are_enforced() {
 #[tokio::test]
 async fn quote_prices_purchases_and_points_without_posting() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
+    let hotel = app.partner().await;
     let err = hotel
         .client
         .quote("main", Some(&irr(50_000)), None)
         .await
         .unwrap_err();
     assert_eq!(code(err), "point_rule_missing");
-    app.seed_rule(&hotel).await;
+    app.set_rule(&hotel, DEFAULT_RULE).await;
     let quote = hotel
         .client
         .quote("main", Some(&irr(259_999)), Some(40))
@@ -255,9 +190,9 @@ async fn quote_prices_purchases_and_points_without_posting() {
 #[tokio::test]
 async fn earning_validates_the_purchase_and_the_branch() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let other = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
+    let hotel = app.partner().with_default_rule().await;
+    let other = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
 
     let movement = hotel
         .client
@@ -320,33 +255,22 @@ async fn earning_validates_the_purchase_and_the_branch() {
 #[tokio::test]
 async fn an_earn_retried_with_its_key_is_answered_once() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
     let request = earn_request(&card, 500_000);
     let first = hotel.client.earn(&request, "earn-once").await.unwrap();
     let retry = hotel.client.earn(&request, "earn-once").await.unwrap();
     assert!(retry.is_replay);
     assert_eq!(retry.raw_body, first.raw_body);
-    assert_eq!(
-        hotel
-            .client
-            .check_card(&card, None)
-            .await
-            .unwrap()
-            .body
-            .balance
-            .available,
-        50
-    );
+    assert_eq!(hotel.client.available_points(&card).await, 50);
 }
 
 #[tokio::test]
 async fn earn_at_the_hotel_and_redeem_at_the_restaurant() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let restaurant = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 300).await;
+    let hotel = app.partner().with_default_rule().await;
+    let restaurant = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(300).await.card;
 
     let check = restaurant
         .client
@@ -365,24 +289,7 @@ async fn earn_at_the_hotel_and_redeem_at_the_restaurant() {
     assert_eq!(redeemed.transaction.money, Some(irr(120_000)));
     assert_eq!(redeemed.balance.available, 180);
 
-    #[derive(diesel::QueryableByName)]
-    struct Account {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        kind: String,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        debits_posted: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        credits_posted: i64,
-    }
-    async fn accounts(app: &TestApp, partner: uuid::Uuid) -> Vec<Account> {
-        let mut conn = app.db.connect().await;
-        diesel::sql_query("SELECT kind, debits_posted, credits_posted FROM accounts WHERE partner_id = $1 ORDER BY kind")
-            .bind::<diesel::sql_types::Uuid, _>(partner)
-            .load::<Account>(&mut conn)
-            .await
-            .unwrap()
-    }
-    let hotel_accounts = accounts(&app, hotel.partner.id.0).await;
+    let hotel_accounts = app.partner_accounts(hotel.partner.id).await;
     assert_eq!(hotel_accounts[0].kind, "partner_issuance");
     assert_eq!(
         (
@@ -391,7 +298,7 @@ async fn earn_at_the_hotel_and_redeem_at_the_restaurant() {
         ),
         (300, 0)
     );
-    let restaurant_accounts = accounts(&app, restaurant.partner.id.0).await;
+    let restaurant_accounts = app.partner_accounts(restaurant.partner.id).await;
     let redemption = restaurant_accounts
         .iter()
         .find(|a| a.kind == "partner_redemption")
@@ -427,17 +334,14 @@ async fn earn_at_the_hotel_and_redeem_at_the_restaurant() {
 #[tokio::test]
 async fn redeeming_more_than_available_is_refused() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 50).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(50).await.card;
     let err = hotel
         .client
         .redeem(&redeem_request(&card, 51, false), &key())
         .await
         .unwrap_err();
-    let ClientError::Problem { problem } = err else {
-        panic!()
-    };
+    let problem = problem(err);
     assert_eq!(problem.code, "insufficient_points");
     assert!(
         problem.detail.contains("50 points available"),
@@ -470,9 +374,8 @@ async fn redeeming_more_than_available_is_refused() {
 #[tokio::test]
 async fn a_hold_is_captured_in_part_and_the_rest_released() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 100).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(100).await.card;
 
     let hold = hotel
         .client
@@ -538,9 +441,8 @@ async fn a_hold_is_captured_in_part_and_the_rest_released() {
 #[tokio::test]
 async fn a_voided_hold_gives_every_point_back() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 100).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(100).await.card;
     let hold = hotel
         .client
         .redeem(&redeem_request(&card, 70, true), &key())
@@ -576,9 +478,8 @@ async fn a_voided_hold_gives_every_point_back() {
 #[tokio::test]
 async fn holds_expire_on_their_own() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 100).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(100).await.card;
     let mut request = redeem_request(&card, 40, true);
     request.hold_timeout_secs = Some(60);
     let hold = hotel.client.redeem(&request, &key()).await.unwrap().body;
@@ -606,17 +507,7 @@ async fn holds_expire_on_their_own() {
         .await
         .unwrap();
     assert_eq!(report.holds_expired, 1);
-    assert_eq!(
-        hotel
-            .client
-            .check_card(&card, None)
-            .await
-            .unwrap()
-            .body
-            .balance
-            .available,
-        100
-    );
+    assert_eq!(hotel.client.available_points(&card).await, 100);
     let err = hotel
         .client
         .capture(hold.transaction.id, &CaptureRequest::default(), &key())
@@ -634,10 +525,10 @@ async fn holds_expire_on_their_own() {
 #[tokio::test]
 async fn only_the_partners_own_holds_can_be_captured() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let restaurant = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    let earned = app.earn_points(&hotel, &card, 100).await;
+    let hotel = app.partner().with_default_rule().await;
+    let restaurant = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
+    let earned = hotel.earn_points(&card, 100).await;
     let hold = hotel
         .client
         .redeem(&redeem_request(&card, 10, true), &key())
@@ -667,8 +558,8 @@ async fn only_the_partners_own_holds_can_be_captured() {
 #[tokio::test]
 async fn a_pending_earn_is_released_posted_or_voided() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
     let release_at = chrono::Utc::now() + chrono::Duration::days(3);
     let mut stay = earn_request(&card, 1_000_000);
     stay.release_at = Some(release_at);
@@ -752,17 +643,7 @@ async fn a_pending_earn_is_released_posted_or_voided() {
             .await
             .unwrap();
     assert_eq!(report.earns_released, 1);
-    assert_eq!(
-        hotel
-            .client
-            .check_card(&card, None)
-            .await
-            .unwrap()
-            .body
-            .balance
-            .available,
-        130
-    );
+    assert_eq!(hotel.client.available_points(&card).await, 130);
 
     let mut past = earn_request(&card, 100_000);
     past.release_at = Some(chrono::Utc::now() - chrono::Duration::hours(1));
@@ -770,7 +651,7 @@ async fn a_pending_earn_is_released_posted_or_voided() {
         code(hotel.client.earn(&past, &key()).await.unwrap_err()),
         "release_at_invalid"
     );
-    let earned = app.earn_points(&hotel, &card, 1).await;
+    let earned = hotel.earn_points(&card, 1).await;
     assert_eq!(
         code(
             hotel
@@ -786,9 +667,9 @@ async fn a_pending_earn_is_released_posted_or_voided() {
 #[tokio::test]
 async fn reversals_never_exceed_the_original() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    let earned = app.earn_points(&hotel, &card, 100).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
+    let earned = hotel.earn_points(&card, 100).await;
     let reverse = |points: Option<i64>| ReverseRequest {
         transaction_id: earned.transaction.id,
         points,
@@ -809,9 +690,7 @@ async fn reversals_never_exceed_the_original() {
         .reverse(&reverse(Some(71)), &key())
         .await
         .unwrap_err();
-    let ClientError::Problem { problem } = err else {
-        panic!()
-    };
+    let problem = problem(err);
     assert_eq!(problem.code, "reversal_exceeds_original");
     assert!(problem.detail.contains("70"), "{}", problem.detail);
     let rest = hotel
@@ -852,10 +731,10 @@ async fn reversals_never_exceed_the_original() {
 #[tokio::test]
 async fn reversing_an_earn_whose_points_were_spent_takes_only_what_is_left() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let restaurant = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    let earned = app.earn_points(&hotel, &card, 100).await;
+    let hotel = app.partner().with_default_rule().await;
+    let restaurant = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
+    let earned = hotel.earn_points(&card, 100).await;
     restaurant
         .client
         .redeem(&redeem_request(&card, 60, false), &key())
@@ -868,9 +747,7 @@ async fn reversing_an_earn_whose_points_were_spent_takes_only_what_is_left() {
         reference: None,
     };
     let err = hotel.client.reverse(&whole, &key()).await.unwrap_err();
-    let ClientError::Problem { problem } = err else {
-        panic!()
-    };
+    let problem = problem(err);
     assert_eq!(problem.code, "insufficient_points");
     assert!(
         problem.detail.contains("40 points available"),
@@ -888,9 +765,8 @@ async fn reversing_an_earn_whose_points_were_spent_takes_only_what_is_left() {
 #[tokio::test]
 async fn reversing_a_redemption_gives_the_points_back() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 100).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(100).await.card;
     let hold = hotel
         .client
         .redeem(&redeem_request(&card, 50, true), &key())
@@ -975,11 +851,11 @@ async fn reversing_a_redemption_gives_the_points_back() {
 #[tokio::test]
 async fn transactions_are_paginated_and_filtered() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
     let start = chrono::Utc::now() - chrono::Duration::seconds(1);
     for _ in 0..5 {
-        app.earn_points(&hotel, &card, 10).await;
+        hotel.earn_points(&card, 10).await;
     }
     hotel
         .client
@@ -1032,9 +908,8 @@ async fn transactions_are_paginated_and_filtered() {
 #[tokio::test]
 async fn one_hundred_parallel_redemptions_spend_exactly_the_balance() {
     let app = TestApp::spawn().await;
-    let hotel = partner_with_rule(&app).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 500).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(500).await.card;
     let mut tasks = Vec::new();
     for _ in 0..100 {
         let client = hotel.client.clone();
@@ -1051,16 +926,6 @@ async fn one_hundred_parallel_redemptions_spend_exactly_the_balance() {
         }
     }
     assert_eq!(succeeded, 50);
-    assert_eq!(
-        hotel
-            .client
-            .check_card(&card, None)
-            .await
-            .unwrap()
-            .body
-            .balance
-            .available,
-        0
-    );
+    assert_eq!(hotel.client.available_points(&card).await, 0);
     assert!(app.ledger_report().await.is_exact());
 }
