@@ -4,7 +4,7 @@
 use partners::client::ClientError;
 use partners::protocol::CaptureRequest;
 use test_support::app::unique_code;
-use test_support::protocol::{earn_request, redeem_request};
+use test_support::protocol::redeem_request;
 use test_support::{CardChecks as _, TestApp};
 
 #[tokio::test]
@@ -24,18 +24,9 @@ async fn every_write_is_visible_to_the_next_card_check() {
     };
     assert_eq!(available().await, 0);
     assert_eq!(available().await, 0, "served from the cache");
-    hotel
-        .client
-        .earn(&earn_request(&card, 1_000_000), &unique_code("k"))
-        .await
-        .unwrap();
+    hotel.earn_points(&card, 100).await;
     assert_eq!(available().await, 100);
-    let hold = hotel
-        .client
-        .redeem(&redeem_request(&card, 30, true), &unique_code("k"))
-        .await
-        .unwrap()
-        .body;
+    let hold = hotel.hold_points(&card, 30).await;
     assert_eq!(available().await, 70);
     hotel
         .client
@@ -76,11 +67,7 @@ async fn a_write_on_one_instance_is_visible_on_another() {
         0,
         "cached on the other instance"
     );
-    hotel
-        .client
-        .earn(&earn_request(&card, 500_000), &unique_code("k"))
-        .await
-        .unwrap();
+    hotel.earn_points(&card, 50).await;
     assert_eq!(other_client.available_points(&card).await, 50);
     other_client
         .redeem(&redeem_request(&card, 20, false), &unique_code("k"))

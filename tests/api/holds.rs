@@ -12,12 +12,7 @@ async fn a_hold_is_captured_in_part_and_the_rest_released() {
     let hotel = app.partner().with_default_rule().await;
     let card = hotel.member().with_points(100).await.card;
 
-    let hold = hotel
-        .client
-        .redeem(&redeem_request(&card, 80, true), &key())
-        .await
-        .unwrap()
-        .body;
+    let hold = hotel.hold_points(&card, 80).await;
     assert_eq!(hold.transaction.state, "pending");
     assert!(hold.transaction.timeout_at.is_some());
     assert_eq!(
@@ -78,12 +73,7 @@ async fn a_voided_hold_gives_every_point_back() {
     let app = TestApp::spawn().await;
     let hotel = app.partner().with_default_rule().await;
     let card = hotel.member().with_points(100).await.card;
-    let hold = hotel
-        .client
-        .redeem(&redeem_request(&card, 70, true), &key())
-        .await
-        .unwrap()
-        .body;
+    let hold = hotel.hold_points(&card, 70).await;
     let voided = hotel
         .client
         .void_hold(hold.transaction.id, &key())
@@ -164,12 +154,7 @@ async fn only_the_partners_own_holds_can_be_captured() {
     let restaurant = app.partner().with_default_rule().await;
     let card = hotel.member().await.card;
     let earned = hotel.earn_points(&card, 100).await;
-    let hold = hotel
-        .client
-        .redeem(&redeem_request(&card, 10, true), &key())
-        .await
-        .unwrap()
-        .body;
+    let hold = hotel.hold_points(&card, 10).await;
     let err = restaurant
         .client
         .capture(hold.transaction.id, &CaptureRequest::default(), &key())

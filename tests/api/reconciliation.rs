@@ -11,7 +11,7 @@ use partners::client::{Client, ClientError};
 use partners::jwk::PrivateKey;
 use serde_json::Value;
 use test_support::app::unique_code;
-use test_support::protocol::{code, redeem_request};
+use test_support::protocol::code;
 use test_support::{TestApp, TestPartner};
 
 async fn finance(app: &TestApp, role: OperatorRole) -> (Client, PrivateKey) {
@@ -30,11 +30,7 @@ async fn traffic(app: &TestApp, partner: &TestPartner) -> (Vec<LedgerEntry>, Dat
     for points in [5, 6, 7, 8] {
         partner.earn_points(&card, points).await;
     }
-    partner
-        .client
-        .redeem(&redeem_request(&card, 3, false), &unique_code("redeem"))
-        .await
-        .unwrap();
+    partner.redeem_points(&card, 3).await;
     let ledger = reconcile::ledger_entries(
         &app.storage,
         partner.partner.code.as_str(),

@@ -21,12 +21,7 @@ async fn earn_at_the_hotel_and_redeem_at_the_restaurant() {
         .body;
     assert_eq!(check.balance.available, 300);
     assert_eq!(check.redeemable_value, Some(irr(300_000)));
-    let redeemed = restaurant
-        .client
-        .redeem(&redeem_request(&card, 120, false), &key())
-        .await
-        .unwrap()
-        .body;
+    let redeemed = restaurant.redeem_points(&card, 120).await;
     assert_eq!(redeemed.transaction.money, Some(irr(120_000)));
     assert_eq!(redeemed.balance.available, 180);
 
@@ -99,17 +94,7 @@ async fn redeeming_more_than_available_is_refused() {
         ),
         "invalid_request"
     );
-    assert_eq!(
-        hotel
-            .client
-            .redeem(&redeem_request(&card, 50, false), &key())
-            .await
-            .unwrap()
-            .body
-            .balance
-            .available,
-        0
-    );
+    assert_eq!(hotel.redeem_points(&card, 50).await.balance.available, 0);
 }
 
 #[tokio::test]

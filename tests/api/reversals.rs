@@ -5,7 +5,7 @@
 use partners::protocol::{CaptureRequest, ReverseRequest};
 use test_support::TestApp;
 use test_support::app::unique_code;
-use test_support::protocol::{code, irr, key, problem, redeem_request};
+use test_support::protocol::{code, irr, key, problem};
 
 #[tokio::test]
 async fn reversals_never_exceed_the_original() {
@@ -78,11 +78,7 @@ async fn reversing_an_earn_whose_points_were_spent_takes_only_what_is_left() {
     let restaurant = app.partner().with_default_rule().await;
     let card = hotel.member().await.card;
     let earned = hotel.earn_points(&card, 100).await;
-    restaurant
-        .client
-        .redeem(&redeem_request(&card, 60, false), &key())
-        .await
-        .unwrap();
+    restaurant.redeem_points(&card, 60).await;
 
     let whole = ReverseRequest {
         transaction_id: earned.transaction.id,
@@ -110,12 +106,7 @@ async fn reversing_a_redemption_gives_the_points_back() {
     let app = TestApp::spawn().await;
     let hotel = app.partner().with_default_rule().await;
     let card = hotel.member().with_points(100).await.card;
-    let hold = hotel
-        .client
-        .redeem(&redeem_request(&card, 50, true), &key())
-        .await
-        .unwrap()
-        .body;
+    let hold = hotel.hold_points(&card, 50).await;
     let pending = ReverseRequest {
         transaction_id: hold.transaction.id,
         points: None,
@@ -168,12 +159,7 @@ async fn reversing_a_redemption_gives_the_points_back() {
         code(hotel.client.reverse(&by_capture, &key()).await.unwrap_err()),
         "reversal_exceeds_original"
     );
-    let other_hold = hotel
-        .client
-        .redeem(&redeem_request(&card, 5, true), &key())
-        .await
-        .unwrap()
-        .body;
+    let other_hold = hotel.hold_points(&card, 5).await;
     let void = hotel
         .client
         .void_hold(other_hold.transaction.id, &key())

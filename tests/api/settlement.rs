@@ -17,7 +17,7 @@ use partners::settlement::{
     verify,
 };
 use test_support::app::unique_code;
-use test_support::protocol::{code, redeem_request};
+use test_support::protocol::code;
 use test_support::{TestApp, TestPartner};
 
 const TEHRAN: chrono_tz::Tz = chrono_tz::Asia::Tehran;
@@ -60,14 +60,7 @@ async fn operator(app: &TestApp, role: OperatorRole) -> Client {
 async fn a_day_of_traffic(partner: &TestPartner) -> (uuid::Uuid, uuid::Uuid) {
     let card = partner.member().await.card;
     let earn = partner.earn_points(&card, 7).await.transaction.id;
-    let redeem = partner
-        .client
-        .redeem(&redeem_request(&card, 3, false), &unique_code("redeem"))
-        .await
-        .unwrap()
-        .body
-        .transaction
-        .id;
+    let redeem = partner.redeem_points(&card, 3).await.transaction.id;
     for (id, points) in [(earn, 2), (redeem, 1)] {
         partner
             .client

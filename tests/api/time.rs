@@ -61,12 +61,7 @@ async fn an_expired_hold_counts_for_no_read_and_no_spend_before_maintenance_runs
 
     // Spend first: the whole balance is redeemable at once, in one batch with the hold's void.
     let (card, hold) = member_with_an_expired_hold(&app, &hotel, 100).await;
-    let spent = hotel
-        .client
-        .redeem(&redeem_request(&card, 100, false), &unique_code("redeem"))
-        .await
-        .unwrap()
-        .body;
+    let spent = hotel.redeem_points(&card, 100).await;
     assert_eq!((spent.balance.available, spent.balance.held), (0, 0));
     let err = hotel
         .client

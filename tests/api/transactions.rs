@@ -2,7 +2,7 @@
 //! Every test ends with the ledger check (in `TestApp`'s drop).
 
 use test_support::TestApp;
-use test_support::protocol::{code, key, redeem_request};
+use test_support::protocol::code;
 
 #[tokio::test]
 async fn transactions_are_paginated_and_filtered() {
@@ -13,11 +13,7 @@ async fn transactions_are_paginated_and_filtered() {
     for _ in 0..5 {
         hotel.earn_points(&card, 10).await;
     }
-    hotel
-        .client
-        .redeem(&redeem_request(&card, 5, false), &key())
-        .await
-        .unwrap();
+    hotel.redeem_points(&card, 5).await;
     let first = hotel.client.transactions("limit=4").await.unwrap().body;
     assert_eq!(first.transactions.len(), 4);
     assert_eq!(first.transactions[0].kind, "redeem", "newest first");

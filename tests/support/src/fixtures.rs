@@ -13,13 +13,13 @@ use std::pin::Pin;
 
 use ::partners::client::Client;
 use ::partners::jwk::PrivateKey;
-use ::partners::protocol::{EnrollRequest, Movement};
+use ::partners::protocol::{CardCheck, EnrollRequest, Movement};
 use domain::cards::CardNumber;
 use domain::partners::{NewBranch, NewPartner, Partner, PartnerKind};
 use operations::partners;
 
 use crate::app::{TestApp, unique_code, unique_phone};
-use crate::protocol::earn_request;
+use crate::protocol::{earn_request, key, redeem_request};
 
 /// The default point rule: one point per 10,000 IRR minor units, a point worth 1,000.
 pub const DEFAULT_RULE: PointRule = PointRule {
@@ -186,6 +186,25 @@ impl TestPartner {
         );
         movement
     }
+
+    /// Redeems `points` from the card in one step over the signed API (it must be accepted).
+    pub async fn redeem_points(&self, card: &str, points: i64) -> Movement {
+        self.redeem(card, points, false).await
+    }
+
+    /// Holds `points` of the card over the signed API, to capture or void later (it must be
+    /// accepted).
+    pub async fn hold_points(&self, card: &str, points: i64) -> Movement {
+        self.redeem(card, points, true).await
+    }
+
+    async fn redeem(&self, card: &str, points: i64, hold: bool) -> Movement {
+        self.client
+            .redeem(&redeem_request(card, points, hold), &key())
+            .await
+            .unwrap_or_else(|e| panic!("redeem: {e}"))
+            .body
+    }
 }
 
 impl<'a> MemberBuilder<'a> {
@@ -240,19 +259,18 @@ pub trait CardChecks {
 
 impl CardChecks for Client {
     async fn available_points(&self, card: &str) -> i64 {
-        self.check_card(card, None)
-            .await
-            .unwrap_or_else(|e| panic!("card check: {e}"))
-            .body
-            .balance
-            .available
+        card_check(self, card).await.balance.available
     }
 
     async fn tier(&self, card: &str) -> String {
-        self.check_card(card, None)
-            .await
-            .unwrap_or_else(|e| panic!("card check: {e}"))
-            .body
-            .tier
+        card_check(self, card).await.tier
     }
+}
+
+async fn card_check(client: &Client, card: &str) -> CardCheck {
+    client
+        .check_card(card, None)
+        .await
+        .unwrap_or_else(|e| panic!("card check: {e}"))
+        .body
 }
