@@ -3,17 +3,15 @@
 
 use partners::client::ClientError;
 use partners::protocol::CaptureRequest;
-use test_support::TestApp;
 use test_support::app::unique_code;
-
-use crate::ledger::{earn_request, redeem_request};
+use test_support::protocol::redeem_request;
+use test_support::{CardChecks as _, TestApp};
 
 #[tokio::test]
 async fn every_write_is_visible_to_the_next_card_check() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
-    let card = app.enroll_member(&hotel).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
     let available = || async {
         hotel
             .client
@@ -26,18 +24,9 @@ async fn every_write_is_visible_to_the_next_card_check() {
     };
     assert_eq!(available().await, 0);
     assert_eq!(available().await, 0, "served from the cache");
-    hotel
-        .client
-        .earn(&earn_request(&card, 1_000_000), &unique_code("k"))
-        .await
-        .unwrap();
+    hotel.earn_points(&card, 100).await;
     assert_eq!(available().await, 100);
-    let hold = hotel
-        .client
-        .redeem(&redeem_request(&card, 30, true), &unique_code("k"))
-        .await
-        .unwrap()
-        .body;
+    let hold = hotel.hold_points(&card, 30).await;
     assert_eq!(available().await, 70);
     hotel
         .client
@@ -68,50 +57,31 @@ async fn every_write_is_visible_to_the_next_card_check() {
 #[tokio::test]
 async fn a_write_on_one_instance_is_visible_on_another() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
-    let card = app.enroll_member(&hotel).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
     let other = app.spawn_instance().await;
     let other_client = app.client_at(&other, &hotel.key).await;
-    let on_other = || async {
-        other_client
-            .check_card(&card, None)
-            .await
-            .unwrap()
-            .body
-            .balance
-            .available
-    };
-    assert_eq!(on_other().await, 0);
-    assert_eq!(on_other().await, 0, "cached on the other instance");
-    hotel
-        .client
-        .earn(&earn_request(&card, 500_000), &unique_code("k"))
-        .await
-        .unwrap();
-    assert_eq!(on_other().await, 50);
+    assert_eq!(other_client.available_points(&card).await, 0);
+    assert_eq!(
+        other_client.available_points(&card).await,
+        0,
+        "cached on the other instance"
+    );
+    hotel.earn_points(&card, 50).await;
+    assert_eq!(other_client.available_points(&card).await, 50);
     other_client
         .redeem(&redeem_request(&card, 20, false), &unique_code("k"))
         .await
         .unwrap();
-    let here = hotel
-        .client
-        .check_card(&card, None)
-        .await
-        .unwrap()
-        .body
-        .balance
-        .available;
+    let here = hotel.client.available_points(&card).await;
     assert_eq!(here, 30);
 }
 
 #[tokio::test]
 async fn concurrent_redemptions_on_two_instances_are_exact() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 300).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(300).await.card;
     let other = app.spawn_instance().await;
     let clients = [
         hotel.client.clone(),
@@ -133,26 +103,15 @@ async fn concurrent_redemptions_on_two_instances_are_exact() {
     }
     assert_eq!(succeeded, 30);
     for client in &clients {
-        assert_eq!(
-            client
-                .check_card(&card, None)
-                .await
-                .unwrap()
-                .body
-                .balance
-                .available,
-            0
-        );
+        assert_eq!(client.available_points(&card).await, 0);
     }
 }
 
 #[tokio::test]
 async fn the_same_request_sent_to_two_instances_at_once_is_applied_once() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 100).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(100).await.card;
     let other = app.spawn_instance().await;
     let clients = [
         hotel.client.clone(),
@@ -191,10 +150,8 @@ async fn the_same_request_sent_to_two_instances_at_once_is_applied_once() {
 #[tokio::test]
 async fn a_cached_view_is_not_used_past_a_lot_expiry() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 40).await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(40).await.card;
     let number = domain::cards::CardNumber::parse(&card).unwrap();
     let check = |days: i64| {
         let now = chrono::Utc::now() + chrono::Duration::days(days);

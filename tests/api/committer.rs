@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
-use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+use diesel::sql_types::{Integer, Text};
+use diesel_async::RunQueryDsl as _;
 use domain::cards::CardNumber;
 use domain::ledger::books::{LedgerOp, PointOfSale, PricedEarn, PricedRedemption};
 use domain::points::{Currency, Money, Points};
@@ -42,11 +42,7 @@ fn scope(partner: &TestPartner, key: &str, body: &str) -> Scope {
 /// Where the test's operations are made: the hotel's `main` branch, the card's member.
 async fn point_of_sale(app: &TestApp, partner: &TestPartner, card: &str, key: &str) -> PointOfSale {
     let card = CardNumber::parse(card).unwrap();
-    let mut conn = app.storage.db().await.unwrap();
-    let (_, member) = storage::members::find_card(&mut conn, &card)
-        .await
-        .unwrap()
-        .unwrap();
+    let member_id = app.member_of(&card).await;
     let branch = operations::partners::profile(&app.storage, partner.partner.id)
         .await
         .unwrap()
@@ -55,7 +51,7 @@ async fn point_of_sale(app: &TestApp, partner: &TestPartner, card: &str, key: &s
     PointOfSale {
         partner_id: partner.partner.id,
         branch_id: branch.id,
-        member_id: member.id,
+        member_id,
         card,
         reference: key.to_owned(),
         idempotency_key: Some(key.to_owned()),
@@ -130,14 +126,9 @@ fn outcome(reply: &Reply) -> (bool, String) {
 /// A gateway, a hotel with a rule, and two members (alice, bob) with these points.
 async fn two_members(alice_points: i64, bob_points: i64) -> (TestApp, TestPartner, String, String) {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
-    let (alice, bob) = (
-        app.enroll_member(&hotel).await,
-        app.enroll_member(&hotel).await,
-    );
-    app.earn_points(&hotel, &alice, alice_points).await;
-    app.earn_points(&hotel, &bob, bob_points).await;
+    let hotel = app.partner().with_default_rule().await;
+    let alice = hotel.member().with_points(alice_points).await.card;
+    let bob = hotel.member().with_points(bob_points).await.card;
     (app, hotel, alice, bob)
 }
 
@@ -175,22 +166,8 @@ async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_n
     assert_eq!(outcome(&replies[7]), (true, "insufficient_points".into()));
 
     // One batch: one commit time for every transfer it wrote, in arrival order of their ids.
-    #[derive(diesel::QueryableByName)]
-    struct Written {
-        #[diesel(sql_type = Text)]
-        idempotency_key: String,
-        #[diesel(sql_type = Timestamptz)]
-        created_at: chrono::DateTime<chrono::Utc>,
-    }
-    let written: Vec<Written> = diesel::sql_query(
-        "SELECT idempotency_key, created_at FROM transfers \
-          WHERE idempotency_key = ANY($1) ORDER BY id",
-    )
-    .bind::<diesel::sql_types::Array<Text>, _>(&keys)
-    .load(&mut app.storage.db().await.unwrap())
-    .await
-    .unwrap();
-    let written_keys: Vec<&str> = written.iter().map(|w| w.idempotency_key.as_str()).collect();
+    let written = app.transfers_under_keys(&keys).await;
+    let written_keys: Vec<&str> = written.iter().map(|(key, _)| key.as_str()).collect();
     assert_eq!(written_keys.len(), 4);
     for expected in [&keys[0], &keys[2], &keys[3], &keys[4]] {
         assert!(
@@ -201,7 +178,7 @@ async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_n
     assert!(
         written
             .iter()
-            .all(|w| w.created_at == written[0].created_at)
+            .all(|(_, created_at)| *created_at == written[0].1)
     );
 
     // A later batch replays what the first recorded, refusals included.
@@ -285,36 +262,8 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
             "a request of the killed batch was answered: {reply:?}"
         );
     }
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        count: i64,
-    }
-    let count = |keys: Vec<String>| {
-        let storage = app.storage.clone();
-        async move {
-            let mut conn = storage.db().await.unwrap();
-            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                let transfers: Count = diesel::sql_query(
-                    "SELECT count(*) AS count FROM transfers WHERE idempotency_key = ANY($1)",
-                )
-                .bind::<diesel::sql_types::Array<Text>, _>(&keys)
-                .get_result(conn)
-                .await?;
-                let records: Count = diesel::sql_query(
-                    "SELECT count(*) AS count FROM idempotency_records WHERE idempotency_key = ANY($1)",
-                )
-                .bind::<diesel::sql_types::Array<Text>, _>(&keys)
-                .get_result(conn)
-                .await?;
-                Ok((transfers.count, records.count))
-            })
-            .await
-            .unwrap()
-        }
-    };
     assert_eq!(
-        count(keys.clone()).await,
+        app.recorded_under_keys(&keys).await,
         (0, 0),
         "nothing of the killed batch committed"
     );
@@ -328,7 +277,7 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
             .iter()
             .all(|r| matches!(r, Ok(a) if matches!(a.answer, Answer::Done(_))))
     );
-    assert_eq!(count(keys.clone()).await, (3, 3));
+    assert_eq!(app.recorded_under_keys(&keys).await, (3, 3));
     let replayed = submit_all(
         &committer,
         vec![redeem(&app, &hotel, &alice, 10, &keys[0]).await],

@@ -5,7 +5,7 @@ use test_support::TestApp;
 #[tokio::test]
 async fn an_oversized_body_is_refused_with_its_own_code() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let big = serde_json::json!({ "jwk": { "kty": "OKP", "padding": "x".repeat(70_000) } });
     let draft = app.draft(
         &partner.key,

@@ -15,13 +15,13 @@ async fn health_and_ready_answer_over_https() {
 
 #[tokio::test]
 async fn plain_http_is_served_only_when_configured() {
-    let app = TestApp::spawn_with(test_support::TestAppOptions {
-        is_plain_http: true,
+    let app = TestApp::spawn_with(test_support::TestConfig {
+        plain_http: true,
         ..Default::default()
     })
     .await;
     assert!(app.address.starts_with("http://"));
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let receipt = partner.client.whoami().await.unwrap();
     assert_eq!(receipt.body.id, partner.partner.id.0);
 }
@@ -37,7 +37,7 @@ async fn https_is_the_default_and_refuses_plain_http() {
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_report_pool_and_cache_use() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     partner.client.whoami().await.unwrap();
     partner.client.whoami().await.unwrap();
     let res = app.send_raw("GET", "/metrics", &[], Vec::new()).await;

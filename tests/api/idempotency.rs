@@ -22,25 +22,10 @@ async fn post_key(
     app.send(&draft, &partner.key).await
 }
 
-async fn count_keys(app: &TestApp, kid: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut conn = app.db.connect().await;
-    diesel::sql_query("SELECT count(*) AS n FROM partner_keys WHERE kid = $1")
-        .bind::<diesel::sql_types::Text, _>(kid)
-        .get_result::<Count>(&mut conn)
-        .await
-        .unwrap()
-        .n
-}
-
 #[tokio::test]
 async fn a_retry_gets_the_byte_identical_first_answer() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let body = key_registration_body("rotated-1");
     let first = post_key(&app, &partner, body.clone(), "rotate-1").await;
     assert_eq!(
@@ -56,7 +41,7 @@ async fn a_retry_gets_the_byte_identical_first_answer() {
     assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));
     retry.verify_receipt(&app.gateway_keys()).unwrap();
     assert_eq!(
-        count_keys(&app, "rotated-1").await,
+        app.keys_with_id("rotated-1").await,
         1,
         "the retry must not register twice"
     );
@@ -65,7 +50,7 @@ async fn a_retry_gets_the_byte_identical_first_answer() {
 #[tokio::test]
 async fn the_same_key_with_another_payload_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     assert_eq!(
         post_key(
             &app,
@@ -86,14 +71,14 @@ async fn the_same_key_with_another_payload_is_refused() {
     .await;
     assert_eq!(res.status, 422);
     assert_eq!(res.error_code(), "idempotency_key_reused");
-    assert_eq!(count_keys(&app, "second-payload").await, 0);
+    assert_eq!(app.keys_with_id("second-payload").await, 0);
 }
 
 #[tokio::test]
 async fn idempotency_keys_are_scoped_to_the_partner() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    let restaurant = app.seed_partner().await;
+    let hotel = app.partner().await;
+    let restaurant = app.partner().await;
     assert_eq!(
         post_key(
             &app,
@@ -118,7 +103,7 @@ async fn idempotency_keys_are_scoped_to_the_partner() {
 #[tokio::test]
 async fn a_retry_while_the_first_is_in_flight_gets_409() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let body = key_registration_body("in-flight");
     // Another gateway instance holds the claim (as if mid-request): compute the same fingerprint.
     let draft = app.draft(
@@ -150,7 +135,7 @@ async fn a_retry_while_the_first_is_in_flight_gets_409() {
     let res = app.send(&draft, &partner.key).await;
     assert_eq!(res.status, 409);
     assert_eq!(res.error_code(), "idempotency_request_in_flight");
-    assert_eq!(count_keys(&app, "in-flight").await, 0);
+    assert_eq!(app.keys_with_id("in-flight").await, 0);
 
     // Once the holder's lease has expired (it died), a retry with the same payload takes over.
     diesel::sql_query("UPDATE idempotency_records SET lease_expires_at = now() - interval '1 second' WHERE idempotency_key = 'busy-1'")
@@ -161,14 +146,14 @@ async fn a_retry_while_the_first_is_in_flight_gets_409() {
     retry.params.nonce = Some("takeover-nonce".into());
     let res = app.send(&retry, &partner.key).await;
     assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
-    assert_eq!(count_keys(&app, "in-flight").await, 1);
+    assert_eq!(app.keys_with_id("in-flight").await, 1);
 }
 
 #[tokio::test]
 async fn a_failed_request_stays_failed_for_its_key() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
-    let other = app.seed_partner().await;
+    let partner = app.partner().await;
+    let other = app.partner().await;
     // The key id is already taken by another partner: a business refusal, recorded.
     let taken = serde_json::json!({ "jwk": PrivateKey::generate(&other.key.kid).unwrap().public_key().to_jwk() });
     let first = post_key(&app, &partner, taken.clone(), "fails-1").await;
@@ -190,7 +175,7 @@ async fn a_failed_request_stays_failed_for_its_key() {
 #[tokio::test]
 async fn malformed_json_is_refused_and_not_recorded() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = app.draft(
         &partner.key,
         "POST",

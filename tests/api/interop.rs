@@ -9,7 +9,7 @@ use test_support::TestApp;
 #[tokio::test]
 async fn an_independent_rfc9421_implementation_interoperates() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let key_file = app.dir.join("partner.jwk");
     std::fs::write(
         &key_file,

@@ -4,13 +4,13 @@
 
 use chrono::{Duration, Utc};
 use diesel_async::RunQueryDsl as _;
-use domain::ledger::LedgerError;
+use domain::ledger::{AccountKind, LedgerError};
 use domain::points::Points;
 use operations::error::OperationError;
 use operations::ledger::maintenance;
 use proptest::prelude::*;
-use test_support::TestApp;
 use test_support::till::DirectTill;
+use test_support::{CardChecks as _, TestApp};
 
 #[tokio::test]
 async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first() {
@@ -35,7 +35,7 @@ async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first(
         Points(20),
         "only the older lot's remainder expires"
     );
-    assert_eq!(till.available(&card).await, 50);
+    assert_eq!(app.available_in_ledger(&card).await, 50);
 
     // An operation after the newer lot's expiry expires it first, even before maintenance runs.
     let err = till
@@ -52,19 +52,9 @@ async fn points_expire_after_their_validity_and_the_oldest_lots_are_spent_first(
         ),
         "{err}"
     );
-    assert_eq!(till.available(&card).await, 0);
+    assert_eq!(app.available_in_ledger(&card).await, 0);
 
-    #[derive(diesel::QueryableByName)]
-    struct Breakage {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        credits_posted: i64,
-    }
-    let mut conn = app.db.connect().await;
-    let breakage: Breakage =
-        diesel::sql_query("SELECT credits_posted FROM accounts WHERE kind = 'breakage'")
-            .get_result(&mut conn)
-            .await
-            .unwrap();
+    let breakage = app.operator_account(AccountKind::Breakage).await;
     assert_eq!(breakage.credits_posted, 70);
 }
 
@@ -76,13 +66,7 @@ async fn a_card_check_does_not_count_expired_points() {
     till.earn(&card, 100, Utc::now() - Duration::days(731))
         .await
         .unwrap();
-    let check = partner
-        .client
-        .check_card(card.as_str(), None)
-        .await
-        .unwrap()
-        .body;
-    assert_eq!(check.balance.available, 0);
+    assert_eq!(partner.client.available_points(card.as_str()).await, 0);
     maintenance::run(&app.storage, &app.config.program, Utc::now())
         .await
         .unwrap();
@@ -94,40 +78,16 @@ async fn tiers_follow_lifetime_earned_points() {
     let (partner, till) = DirectTill::open(&app).await;
     let card = till.enroll("+989120000003").await;
     till.earn(&card, 4_999, Utc::now()).await.unwrap();
-    assert_eq!(
-        partner
-            .client
-            .check_card(card.as_str(), None)
-            .await
-            .unwrap()
-            .body
-            .tier,
-        "basic"
-    );
+    assert_eq!(partner.client.tier(card.as_str()).await, "basic");
     till.earn(&card, 1, Utc::now()).await.unwrap();
     till.redeem(&card, 3_000, false, Utc::now()).await.unwrap();
     assert_eq!(
-        partner
-            .client
-            .check_card(card.as_str(), None)
-            .await
-            .unwrap()
-            .body
-            .tier,
+        partner.client.tier(card.as_str()).await,
         "silver",
         "spending keeps the tier"
     );
     till.earn(&card, 15_000, Utc::now()).await.unwrap();
-    assert_eq!(
-        partner
-            .client
-            .check_card(card.as_str(), None)
-            .await
-            .unwrap()
-            .body
-            .tier,
-        "gold"
-    );
+    assert_eq!(partner.client.tier(card.as_str()).await, "gold");
 }
 
 #[tokio::test]

@@ -73,7 +73,7 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.error_code(), "route_not_found");
     // Malformed path and query parameters get problem documents too, never a bare 404 or 400.
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let draft = app.draft(
         &partner.key,
         "POST",

@@ -4,11 +4,12 @@ use partners::client::ClientError;
 use partners::jwk::PrivateKey;
 use partners::protocol::{PartnerKind, RegisterKeyRequest};
 use test_support::TestApp;
+use test_support::protocol::problem;
 
 #[tokio::test]
 async fn whoami_returns_the_callers_profile_with_a_verified_receipt() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner_of_kind(PartnerKind::Restaurant).await;
+    let partner = app.partner().kind(PartnerKind::Restaurant).await;
     let receipt = partner.client.whoami().await.unwrap();
     let profile = receipt.body;
     assert_eq!(profile.id, partner.partner.id.0);
@@ -23,8 +24,8 @@ async fn whoami_returns_the_callers_profile_with_a_verified_receipt() {
 #[tokio::test]
 async fn a_partner_sees_only_itself() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    let restaurant = app.seed_partner().await;
+    let hotel = app.partner().await;
+    let restaurant = app.partner().await;
     assert_eq!(
         hotel.client.whoami().await.unwrap().body.id,
         hotel.partner.id.0
@@ -38,7 +39,7 @@ async fn a_partner_sees_only_itself() {
 #[tokio::test]
 async fn key_rotation_registers_the_next_key_and_both_work_until_the_old_is_revoked() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let next = PrivateKey::generate(&format!("{}-next", partner.key.kid)).unwrap();
     let receipt = partner
         .client
@@ -85,16 +86,14 @@ async fn key_rotation_registers_the_next_key_and_both_work_until_the_old_is_revo
 #[tokio::test]
 async fn a_private_jwk_is_refused_for_registration() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let next = PrivateKey::generate("leaky").unwrap();
     let err = partner
         .client
         .register_key(&RegisterKeyRequest { jwk: next.to_jwk() }, "leak-1")
         .await
         .unwrap_err();
-    let ClientError::Problem { problem } = err else {
-        panic!("expected a problem, got {err}")
-    };
+    let problem = problem(err);
     assert_eq!(problem.code, "invalid_key");
     assert_eq!(problem.status, 422);
 }
@@ -102,7 +101,7 @@ async fn a_private_jwk_is_refused_for_registration() {
 #[tokio::test]
 async fn a_non_ed25519_jwk_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut jwk = PrivateKey::generate("x25519")
         .unwrap()
         .public_key()
@@ -113,16 +112,14 @@ async fn a_non_ed25519_jwk_is_refused() {
         .register_key(&RegisterKeyRequest { jwk }, "crv-1")
         .await
         .unwrap_err();
-    let ClientError::Problem { problem } = err else {
-        panic!("expected a problem, got {err}")
-    };
+    let problem = problem(err);
     assert_eq!(problem.code, "invalid_key");
 }
 
 #[tokio::test]
 async fn registering_a_public_key_twice_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut jwk = partner.key.public_key().to_jwk();
     jwk.kid = Some("same-bytes-new-kid".into());
     let err = partner
@@ -130,9 +127,7 @@ async fn registering_a_public_key_twice_is_refused() {
         .register_key(&RegisterKeyRequest { jwk }, "dup-1")
         .await
         .unwrap_err();
-    let ClientError::Problem { problem } = err else {
-        panic!("expected a problem, got {err}")
-    };
+    let problem = problem(err);
     assert_eq!(problem.code, "public_key_taken");
 }
 

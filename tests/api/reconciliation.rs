@@ -9,9 +9,9 @@ use gateway::demo::partner_file;
 use operations::settlement::reconcile;
 use partners::client::{Client, ClientError};
 use partners::jwk::PrivateKey;
-use partners::protocol::RedeemRequest;
 use serde_json::Value;
 use test_support::app::unique_code;
+use test_support::protocol::code;
 use test_support::{TestApp, TestPartner};
 
 async fn finance(app: &TestApp, role: OperatorRole) -> (Client, PrivateKey) {
@@ -22,27 +22,15 @@ async fn finance(app: &TestApp, role: OperatorRole) -> (Client, PrivateKey) {
     (app.client(&key).await, key)
 }
 
-/// Four earns and a redemption; the ledger's view of them, oldest first.
+/// Four earns and a redemption (the partner has the default rule); the ledger's view of them,
+/// oldest first.
 async fn traffic(app: &TestApp, partner: &TestPartner) -> (Vec<LedgerEntry>, DateTime<Utc>) {
     let from = Utc::now();
-    app.seed_rule(partner).await;
-    let card = app.enroll_member(partner).await;
+    let card = partner.member().await.card;
     for points in [5, 6, 7, 8] {
-        app.earn_points(partner, &card, points).await;
+        partner.earn_points(&card, points).await;
     }
-    let redeem = RedeemRequest {
-        branch: "main".into(),
-        card_number: card,
-        points: 3,
-        reference: unique_code("order"),
-        hold: false,
-        hold_timeout_secs: None,
-    };
-    partner
-        .client
-        .redeem(&redeem, &unique_code("redeem"))
-        .await
-        .unwrap();
+    partner.redeem_points(&card, 3).await;
     let ledger = reconcile::ledger_entries(
         &app.storage,
         partner.partner.code.as_str(),
@@ -82,16 +70,13 @@ async fn upload(client: &Client, path: &str, file: &[u8]) -> Result<Value, Clien
 
 /// The code of the problem an upload is refused with.
 async fn refusal(client: &Client, path: &str, file: &[u8]) -> String {
-    match upload(client, path, file).await {
-        Err(ClientError::Problem { problem }) => problem.code,
-        other => panic!("expected a problem, got {other:?}"),
-    }
+    code(upload(client, path, file).await.unwrap_err())
 }
 
 #[tokio::test]
 async fn a_partner_file_reconciles_over_http_with_every_status_and_line() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().with_default_rule().await;
     let (ledger, from) = traffic(&app, &partner).await;
     let [first, second, third, fourth, redemption] = &ledger[..] else {
         unreachable!()
@@ -214,7 +199,7 @@ async fn a_partner_file_reconciles_over_http_with_every_status_and_line() {
 #[tokio::test]
 async fn an_upload_streams_past_the_body_limit_and_is_held_to_its_digest() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().with_default_rule().await;
     let (ledger, from) = traffic(&app, &partner).await;
     let (client, key) = finance(&app, OperatorRole::Finance).await;
 
@@ -277,7 +262,7 @@ async fn an_upload_streams_past_the_body_limit_and_is_held_to_its_digest() {
 #[tokio::test]
 async fn unusable_files_and_callers_are_refused_with_their_codes() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let (client, _) = finance(&app, OperatorRole::Finance).await;
     let (admin, _) = finance(&app, OperatorRole::Admin).await;
     let path = path(&partner, Utc::now(), "");
@@ -302,11 +287,10 @@ async fn unusable_files_and_callers_are_refused_with_their_codes() {
 #[tokio::test]
 async fn the_demo_partner_file_reports_exactly_what_was_seeded() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
-    app.seed_rule(&partner).await;
-    let card = app.enroll_member(&partner).await;
+    let partner = app.partner().with_default_rule().await;
+    let card = partner.member().await.card;
     for points in 1..=30 {
-        app.earn_points(&partner, &card, points).await;
+        partner.earn_points(&card, points).await;
     }
     let (from, to) = (DateTime::UNIX_EPOCH, Utc::now());
     let code = partner.partner.code.as_str();

@@ -4,7 +4,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use test_support::{TestApp, TestAppOptions, app::unique_code};
+use test_support::app::unique_code;
+use test_support::{CardChecks as _, TestApp, TestConfig};
 
 struct PrivateRedis {
     port: u16,
@@ -72,27 +73,15 @@ async fn the_gateway_serves_through_a_redis_outage_without_accepting_replays() {
     let port = free_port();
     let mut redis = PrivateRedis::start(port);
     let skew = 10;
-    let app = TestApp::spawn_with(TestAppOptions {
+    let app = TestApp::spawn_with(TestConfig {
         redis_url: Some(format!("redis://127.0.0.1:{port}/0")),
-        clock_skew_secs: skew,
-        ..TestAppOptions::default()
+        clock_skew: Duration::from_secs(skew),
+        ..TestConfig::default()
     })
     .await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
-    let card = app.enroll_member(&hotel).await;
-    app.earn_points(&hotel, &card, 100).await;
-    assert_eq!(
-        hotel
-            .client
-            .check_card(&card, None)
-            .await
-            .unwrap()
-            .body
-            .balance
-            .available,
-        100
-    );
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(100).await.card;
+    assert_eq!(hotel.client.available_points(&card).await, 100);
 
     redis.stop();
     assert_eq!(readiness(&app).await, "degraded");
@@ -154,29 +143,9 @@ async fn the_gateway_serves_through_a_redis_outage_without_accepting_replays() {
         (replay.status, replay.error_code().as_str()),
         (401, "signature_replayed")
     );
-    assert_eq!(
-        hotel
-            .client
-            .check_card(&card, None)
-            .await
-            .unwrap()
-            .body
-            .balance
-            .available,
-        150
-    );
-    app.earn_points(&hotel, &card, 10).await;
-    assert_eq!(
-        hotel
-            .client
-            .check_card(&card, None)
-            .await
-            .unwrap()
-            .body
-            .balance
-            .available,
-        160
-    );
+    assert_eq!(hotel.client.available_points(&card).await, 150);
+    hotel.earn_points(&card, 10).await;
+    assert_eq!(hotel.client.available_points(&card).await, 160);
     // The app goes first: its drop checks the ledger, which needs this Redis.
     drop(app);
     drop(redis);

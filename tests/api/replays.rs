@@ -7,7 +7,7 @@ use test_support::{TestApp, key_registration_body};
 #[tokio::test]
 async fn an_answer_recorded_before_outcomes_replays_as_it_was() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let draft = app.draft(
         &partner.key,
         "POST",

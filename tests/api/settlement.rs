@@ -9,14 +9,15 @@ use domain::keys::OperatorRole;
 use domain::points::Currency;
 use domain::settlement::terms::{self, NewTerms, PeriodKind};
 use operations::settlement::statements::{self, check as check_statements};
-use partners::client::{Client, ClientError};
+use partners::client::{Client, ClientError, Receipt};
 use partners::jwk::PrivateKey;
-use partners::protocol::{RedeemRequest, ReverseRequest};
+use partners::protocol::ReverseRequest;
 use partners::settlement::{
     DisputeRequest, ResolveRequest, StatementList, StatementView, VerifiedStatement, VerifyError,
     verify,
 };
 use test_support::app::unique_code;
+use test_support::protocol::code;
 use test_support::{TestApp, TestPartner};
 
 const TEHRAN: chrono_tz::Tz = chrono_tz::Asia::Tehran;
@@ -56,27 +57,10 @@ async fn operator(app: &TestApp, role: OperatorRole) -> Client {
 }
 
 /// Earn 7 points, redeem 3, reverse 2 of the earn and 1 of the redemption, all today.
-async fn a_day_of_traffic(app: &TestApp, partner: &TestPartner) -> (uuid::Uuid, uuid::Uuid) {
-    let card = app.enroll_member(partner).await;
-    let earn = app.earn_points(partner, &card, 7).await.transaction.id;
-    let redeem = partner
-        .client
-        .redeem(
-            &RedeemRequest {
-                branch: "main".into(),
-                card_number: card.clone(),
-                points: 3,
-                reference: unique_code("order"),
-                hold: false,
-                hold_timeout_secs: None,
-            },
-            &unique_code("redeem"),
-        )
-        .await
-        .unwrap()
-        .body
-        .transaction
-        .id;
+async fn a_day_of_traffic(partner: &TestPartner) -> (uuid::Uuid, uuid::Uuid) {
+    let card = partner.member().await.card;
+    let earn = partner.earn_points(&card, 7).await.transaction.id;
+    let redeem = partner.redeem_points(&card, 3).await.transaction.id;
     for (id, points) in [(earn, 2), (redeem, 1)] {
         partner
             .client
@@ -92,6 +76,11 @@ async fn a_day_of_traffic(app: &TestApp, partner: &TestPartner) -> (uuid::Uuid, 
             .unwrap();
     }
     (earn, redeem)
+}
+
+/// The code a call is refused with.
+fn refusal(result: Result<Receipt<serde_json::Value>, ClientError>) -> String {
+    code(result.unwrap_err())
 }
 
 async fn verified_chain(
@@ -112,10 +101,9 @@ async fn verified_chain(
 #[tokio::test]
 async fn a_closed_day_is_a_signed_chained_statement_that_matches_the_ledger() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
-    app.seed_rule(&partner).await;
+    let partner = app.partner().with_default_rule().await;
     set_terms(&app, &partner, "12.5").await;
-    a_day_of_traffic(&app, &partner).await;
+    a_day_of_traffic(&partner).await;
 
     // Today is still open: two empty days close; then today closes too.
     assert_eq!(app.settle(Utc::now()).await, 2);
@@ -222,29 +210,24 @@ async fn a_closed_day_is_a_signed_chained_statement_that_matches_the_ledger() {
 #[tokio::test]
 async fn a_resolved_dispute_adjusts_the_next_statement() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
-    app.seed_rule(&partner).await;
+    let partner = app.partner().with_default_rule().await;
     set_terms(&app, &partner, "12.5").await;
-    let (earn, _) = a_day_of_traffic(&app, &partner).await;
+    let (earn, _) = a_day_of_traffic(&partner).await;
     app.settle(after_today()).await;
     let chain = verified_chain(&partner, &app.gateway_keys()).await;
     let statement_id = chain[2].statement.statement_id;
     let sha256 = chain[2].sha256.clone();
 
     // Another partner can neither read nor answer it.
-    let stranger = app.seed_partner().await;
+    let stranger = app.partner().await;
     let refused = stranger.client.statement(statement_id).await.unwrap_err();
-    assert!(
-        matches!(&refused, ClientError::Problem { problem } if problem.code == "statement_not_found")
-    );
+    assert_eq!(code(refused), "statement_not_found");
     let refused = stranger
         .client
         .acknowledge_statement(statement_id, &unique_code("ack"), &sha256)
         .await
         .unwrap_err();
-    assert!(
-        matches!(&refused, ClientError::Problem { problem } if problem.code == "statement_not_found")
-    );
+    assert_eq!(code(refused), "statement_not_found");
 
     // A wrong hash is refused; a dispute of a line elsewhere too; then the dispute stands once.
     let wrong = partner
@@ -252,9 +235,7 @@ async fn a_resolved_dispute_adjusts_the_next_statement() {
         .acknowledge_statement(statement_id, &unique_code("ack"), &"0".repeat(64))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&wrong, ClientError::Problem { problem } if problem.code == "statement_hash_mismatch")
-    );
+    assert_eq!(code(wrong), "statement_hash_mismatch");
     let dispute = DisputeRequest {
         statement_sha256: sha256.clone(),
         lines: vec![earn],
@@ -278,9 +259,7 @@ async fn a_resolved_dispute_adjusts_the_next_statement() {
         .acknowledge_statement(statement_id, &unique_code("ack"), &sha256)
         .await
         .unwrap_err();
-    assert!(
-        matches!(&again, ClientError::Problem { problem } if problem.code == "statement_already_answered")
-    );
+    assert_eq!(code(again), "statement_already_answered");
 
     // Finance resolves it, accepting the line; the next statement reverses its money.
     let finance = operator(&app, OperatorRole::Finance).await;
@@ -308,9 +287,7 @@ async fn a_resolved_dispute_adjusts_the_next_statement() {
         .post::<_, serde_json::Value>(&path, &unique_code("resolve"), &other)
         .await
         .unwrap_err();
-    assert!(
-        matches!(&refused, ClientError::Problem { problem } if problem.code == "statement_already_resolved")
-    );
+    assert_eq!(code(refused), "statement_already_resolved");
     let view: StatementView = finance
         .get(&format!("/v1/operator/statements/{statement_id}"))
         .await
@@ -374,24 +351,19 @@ async fn a_resolved_dispute_adjusts_the_next_statement() {
 #[tokio::test]
 async fn operator_endpoints_take_operator_keys_of_the_right_role() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let finance = operator(&app, OperatorRole::Finance).await;
     let admin = operator(&app, OperatorRole::Admin).await;
-    let code_of =
-        |result: Result<partners::client::Receipt<serde_json::Value>, ClientError>| match result {
-            Err(ClientError::Problem { problem }) => problem.code,
-            other => panic!("expected a problem, got {other:?}"),
-        };
     assert_eq!(
-        code_of(partner.client.get("/v1/operator/statements").await),
+        refusal(partner.client.get("/v1/operator/statements").await),
         "operator_key_required"
     );
     assert_eq!(
-        code_of(finance.get("/v1/statements").await),
+        refusal(finance.get("/v1/statements").await),
         "partner_key_required"
     );
     assert_eq!(
-        code_of(
+        refusal(
             finance
                 .post(
                     "/v1/operator/settlement/close",
@@ -403,14 +375,14 @@ async fn operator_endpoints_take_operator_keys_of_the_right_role() {
         "role_not_granted"
     );
     assert_eq!(
-        code_of(admin.get("/v1/operator/statements").await),
+        refusal(admin.get("/v1/operator/statements").await),
         "role_not_granted"
     );
     let terms_path = format!(
         "/v1/operator/partners/{}/terms",
         partner.partner.code.as_str()
     );
-    assert_eq!(code_of(finance.get(&terms_path).await), "role_not_granted");
+    assert_eq!(refusal(finance.get(&terms_path).await), "role_not_granted");
     // Each role reaches its own endpoints.
     assert!(
         finance

@@ -2,7 +2,7 @@
 //! refusal is itself a signed receipt.
 
 use partners::signatures::Component;
-use test_support::{Draft, TestApp, TestAppOptions, TestPartner, TestResponse};
+use test_support::{Draft, TestApp, TestConfig, TestPartner, TestResponse};
 
 fn assert_refused(app: &TestApp, res: &TestResponse, status: u16, code: &str) {
     assert_eq!(res.status, status, "{}", String::from_utf8_lossy(&res.body));
@@ -18,7 +18,7 @@ async fn whoami_draft(app: &TestApp, partner: &TestPartner) -> Draft {
 #[tokio::test]
 async fn a_well_formed_request_is_accepted_and_its_receipt_verifies() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let res = app
         .send(&whoami_draft(&app, &partner).await, &partner.key)
         .await;
@@ -37,7 +37,7 @@ async fn missing_signature_is_refused() {
 #[tokio::test]
 async fn malformed_signature_headers_are_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     for (input, signature) in [
         (
             Some("sig1=not-a-list".to_owned()),
@@ -60,7 +60,7 @@ async fn malformed_signature_headers_are_refused() {
 #[tokio::test]
 async fn two_signatures_on_one_request_are_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = whoami_draft(&app, &partner).await;
     draft.signature_headers_override = Some((
         Some("a=(\"@method\");created=1, b=(\"@method\");created=1".into()),
@@ -73,7 +73,7 @@ async fn two_signatures_on_one_request_are_refused() {
 #[tokio::test]
 async fn wrong_signature_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     // Signed by a key that is not the one named in keyid.
     let impostor = partners::jwk::PrivateKey::generate("impostor").unwrap();
     let draft = whoami_draft(&app, &partner).await;
@@ -84,7 +84,7 @@ async fn wrong_signature_is_refused() {
 #[tokio::test]
 async fn tampered_body_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = app.key_registration_draft(&partner.key, "tamper-1");
     let mut tampered = draft.body.clone();
     tampered.extend_from_slice(b" ");
@@ -96,7 +96,7 @@ async fn tampered_body_is_refused() {
 #[tokio::test]
 async fn wrong_digest_is_refused_even_when_signed() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = app.key_registration_draft(&partner.key, "digest-1");
     draft.set_header(
         "content-digest",
@@ -109,7 +109,7 @@ async fn wrong_digest_is_refused_even_when_signed() {
 #[tokio::test]
 async fn missing_digest_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = app.key_registration_draft(&partner.key, "digest-2");
     draft.remove_header("content-digest");
     draft.uncover("content-digest");
@@ -120,7 +120,7 @@ async fn missing_digest_is_refused() {
 #[tokio::test]
 async fn malformed_digest_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = app.key_registration_draft(&partner.key, "digest-3");
     draft.set_header("content-digest", "md5=:AAAA:");
     let res = app.send(&draft, &partner.key).await;
@@ -130,7 +130,7 @@ async fn malformed_digest_is_refused() {
 #[tokio::test]
 async fn created_too_old_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = whoami_draft(&app, &partner).await;
     draft.params.created = Some(draft.params.created.unwrap() - 301);
     let res = app.send(&draft, &partner.key).await;
@@ -140,7 +140,7 @@ async fn created_too_old_is_refused() {
 #[tokio::test]
 async fn created_in_the_future_is_refused_beyond_the_skew() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut within = whoami_draft(&app, &partner).await;
     within.params.created = Some(within.params.created.unwrap() + 5);
     assert_eq!(
@@ -157,7 +157,7 @@ async fn created_in_the_future_is_refused_beyond_the_skew() {
 #[tokio::test]
 async fn passed_expires_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = whoami_draft(&app, &partner).await;
     draft.params.expires = Some(draft.params.created.unwrap() - 1);
     let res = app.send(&draft, &partner.key).await;
@@ -170,7 +170,7 @@ async fn passed_expires_is_refused() {
 #[tokio::test]
 async fn replayed_nonce_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let draft = whoami_draft(&app, &partner).await;
     assert_eq!(app.send(&draft, &partner.key).await.status, 200);
     let res = app.send(&draft, &partner.key).await;
@@ -180,7 +180,7 @@ async fn replayed_nonce_is_refused() {
 #[tokio::test]
 async fn a_forged_request_does_not_burn_the_nonce() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let impostor = partners::jwk::PrivateKey::generate("impostor").unwrap();
     let draft = whoami_draft(&app, &partner).await;
     assert_eq!(
@@ -202,7 +202,7 @@ async fn unknown_key_is_refused() {
 #[tokio::test]
 async fn revoked_key_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     operations::keys::revoke(&app.storage, &partner.key.kid)
         .await
         .unwrap();
@@ -215,12 +215,12 @@ async fn revoked_key_is_refused() {
 
 #[tokio::test]
 async fn revocation_takes_effect_after_the_key_cache_ttl() {
-    let app = TestApp::spawn_with(TestAppOptions {
-        key_cache_ttl_secs: 1,
-        ..TestAppOptions::default()
+    let app = TestApp::spawn_with(TestConfig {
+        key_cache_ttl: std::time::Duration::from_secs(1),
+        ..TestConfig::default()
     })
     .await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     assert_eq!(
         app.send(&whoami_draft(&app, &partner).await, &partner.key)
             .await
@@ -252,7 +252,7 @@ async fn revocation_takes_effect_after_the_key_cache_ttl() {
 async fn suspended_partner_is_refused() {
     use diesel_async::RunQueryDsl as _;
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut conn = app.db.connect().await;
     diesel::sql_query("UPDATE partners SET status = 'suspended' WHERE id = $1")
         .bind::<diesel::sql_types::Uuid, _>(partner.partner.id.0)
@@ -268,7 +268,7 @@ async fn suspended_partner_is_refused() {
 #[tokio::test]
 async fn each_required_component_must_be_covered() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     for name in ["@method", "@authority", "@path"] {
         let mut draft = whoami_draft(&app, &partner).await;
         draft.uncover(name);
@@ -290,7 +290,7 @@ async fn each_required_component_must_be_covered() {
 #[tokio::test]
 async fn a_covered_query_is_accepted() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let draft = app.draft(&partner.key, "GET", "/v1/partner?verbose=1", None, None);
     assert!(draft.components.contains(&Component::Query));
     assert_eq!(app.send(&draft, &partner.key).await.status, 200);
@@ -299,7 +299,7 @@ async fn a_covered_query_is_accepted() {
 #[tokio::test]
 async fn post_without_idempotency_key_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = app.draft(
         &partner.key,
         "POST",
@@ -315,7 +315,7 @@ async fn post_without_idempotency_key_is_refused() {
 #[tokio::test]
 async fn overlong_idempotency_key_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let key = "k".repeat(256);
     let draft = app.key_registration_draft(&partner.key, &key);
     let res = app.send(&draft, &partner.key).await;
@@ -326,7 +326,7 @@ async fn overlong_idempotency_key_is_refused() {
 #[tokio::test]
 async fn missing_signature_parameters_are_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     for param in ["created", "nonce", "keyid"] {
         let mut draft = whoami_draft(&app, &partner).await;
         match param {
@@ -342,7 +342,7 @@ async fn missing_signature_parameters_are_refused() {
 #[tokio::test]
 async fn another_algorithm_is_refused() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = whoami_draft(&app, &partner).await;
     draft.params.alg = Some("hmac-sha256".into());
     let res = app.send(&draft, &partner.key).await;
@@ -359,7 +359,7 @@ async fn another_algorithm_is_refused() {
 #[tokio::test]
 async fn any_label_is_accepted() {
     let app = TestApp::spawn().await;
-    let partner = app.seed_partner().await;
+    let partner = app.partner().await;
     let mut draft = whoami_draft(&app, &partner).await;
     draft.label = "till-7".into();
     assert_eq!(app.send(&draft, &partner.key).await.status, 200);

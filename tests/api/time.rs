@@ -3,15 +3,12 @@
 //! keeps (microseconds). The clock is moved by making the hold in the past, never by sleeping.
 
 use chrono::{Duration, Utc};
-use domain::cards::CardNumber;
 use domain::ledger::Redemption;
 use domain::points::Points;
-use partners::client::ClientError;
 use partners::protocol::CaptureRequest;
 use test_support::app::unique_code;
+use test_support::protocol::{code, redeem_request};
 use test_support::{TestApp, TestPartner};
-
-use crate::ledger::{earn_request, redeem_request};
 
 /// A member of `partner` with `points`, and a 10-point hold of theirs whose one-second timeout
 /// passed four seconds ago (made through the ledger's operations at that time).
@@ -20,11 +17,10 @@ async fn member_with_an_expired_hold(
     partner: &TestPartner,
     points: i64,
 ) -> (String, uuid::Uuid) {
-    let card = app.enroll_member(partner).await;
-    app.earn_points(partner, &card, points).await;
+    let member = partner.member().with_points(points).await;
     let hold = Redemption::new(
         "main".into(),
-        CardNumber::parse(&card).unwrap(),
+        member.card_number(),
         Points(10),
         unique_code("bill"),
         Some(Some(std::time::Duration::from_secs(1))),
@@ -38,21 +34,13 @@ async fn member_with_an_expired_hold(
     )
     .await
     .unwrap();
-    (card, held.transfer.id.0)
-}
-
-fn code(err: ClientError) -> String {
-    match err {
-        ClientError::Problem { problem } => problem.code,
-        other => panic!("expected a problem document, got {other}"),
-    }
+    (member.card, held.transfer.id.0)
 }
 
 #[tokio::test]
 async fn an_expired_hold_counts_for_no_read_and_no_spend_before_maintenance_runs() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
+    let hotel = app.partner().with_default_rule().await;
 
     // Read first: the card check shows nothing held, and the capture is refused as expired.
     let (card, hold) = member_with_an_expired_hold(&app, &hotel, 100).await;
@@ -73,12 +61,7 @@ async fn an_expired_hold_counts_for_no_read_and_no_spend_before_maintenance_runs
 
     // Spend first: the whole balance is redeemable at once, in one batch with the hold's void.
     let (card, hold) = member_with_an_expired_hold(&app, &hotel, 100).await;
-    let spent = hotel
-        .client
-        .redeem(&redeem_request(&card, 100, false), &unique_code("redeem"))
-        .await
-        .unwrap()
-        .body;
+    let spent = hotel.redeem_points(&card, 100).await;
     assert_eq!((spent.balance.available, spent.balance.held), (0, 0));
     let err = hotel
         .client
@@ -101,16 +84,9 @@ async fn an_expired_hold_counts_for_no_read_and_no_spend_before_maintenance_runs
 #[tokio::test]
 async fn receipts_carry_the_times_the_ledger_keeps() {
     let app = TestApp::spawn().await;
-    let hotel = app.seed_partner().await;
-    app.seed_rule(&hotel).await;
-    let card = app.enroll_member(&hotel).await;
-    let earned = hotel
-        .client
-        .earn(&earn_request(&card, 500_000), &unique_code("earn"))
-        .await
-        .unwrap()
-        .body
-        .transaction;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().await.card;
+    let earned = hotel.earn_points(&card, 50).await.transaction;
     let mut hold = redeem_request(&card, 10, true);
     hold.hold_timeout_secs = Some(600);
     let held = hotel

@@ -6,18 +6,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ::partners::client::{Client, ClientOptions};
 use ::partners::jwk::{JwkSet, PrivateKey};
-use domain::member_data::MemberDataKeys;
-use domain::partners::{NewBranch, NewPartner, Partner, PartnerKind};
-use domain::pricing::PointRule;
 use gateway::app::Application;
-use gateway::config::{Config, RawConfig};
+use gateway::config::Config;
 use gateway::state::{AppState, club_settings, storage_settings};
-use operations::Club;
-use operations::{keys, partners};
-use secrecy::SecretString;
+use operations::{Club, keys};
 use storage::{Storage, StorageSettings};
 
+use crate::config::TestConfig;
 use crate::db::TestDb;
+use crate::fixtures::{PointRule, TestPartner};
 
 /// The Redis server the tests use: `TEST_REDIS_URL`, else `REDIS_URL`.
 pub fn redis_url() -> String {
@@ -39,11 +36,12 @@ pub fn unique_code(prefix: &str) -> String {
     )
 }
 
-/// A partner seeded for a test, with a registered key and a client signing with it.
-pub struct TestPartner {
-    pub partner: Partner,
-    pub key: PrivateKey,
-    pub client: Client,
+/// A fresh Iranian mobile number for an enrolment.
+pub fn unique_phone() -> String {
+    format!(
+        "+98912{:07}",
+        SEQUENCE.fetch_add(1, Ordering::Relaxed) % 10_000_000
+    )
 }
 
 /// A running gateway for one test.
@@ -63,111 +61,26 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-/// Knobs for [`TestApp::spawn_with`].
-#[derive(Debug, Clone)]
-pub struct TestAppOptions {
-    pub signature_window_secs: u64,
-    pub clock_skew_secs: u64,
-    pub key_cache_ttl_secs: u64,
-    pub idempotency_lease_secs: u64,
-    /// Serve plain HTTP (`tls = "off"`) instead of HTTPS.
-    pub is_plain_http: bool,
-    /// A Redis of the test's own (to stop and start it); the shared test Redis otherwise.
-    pub redis_url: Option<String>,
-}
-
-impl Default for TestAppOptions {
-    fn default() -> Self {
-        Self {
-            signature_window_secs: 300,
-            clock_skew_secs: 10,
-            key_cache_ttl_secs: 1,
-            idempotency_lease_secs: 30,
-            is_plain_http: false,
-            redis_url: None,
-        }
-    }
-}
-
 impl TestApp {
-    /// Starts the gateway with default settings.
+    /// Starts the gateway with the test configuration's defaults.
     pub async fn spawn() -> Self {
-        Self::spawn_with(TestAppOptions::default()).await
+        Self::spawn_with(TestConfig::default()).await
     }
 
-    /// Starts the gateway with the given protocol settings.
-    pub async fn spawn_with(options: TestAppOptions) -> Self {
+    /// Starts the gateway with these settings.
+    pub async fn spawn_with(settings: TestConfig) -> Self {
         let db = TestDb::new().await;
         let dir =
             std::env::temp_dir().join(format!("clubgate-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
-        let gateway_key =
-            PrivateKey::generate(&unique_code("gateway")).unwrap_or_else(|e| panic!("{e}"));
-        let key_file = dir.join("gateway.jwk");
-        std::fs::write(
-            &key_file,
-            serde_json::to_vec(&gateway_key.to_jwk()).unwrap_or_default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let toml = format!(
-            r#"
-            [server]
-            listen = "127.0.0.1:0"
-            tls = "{tls_mode}"
-            tls_dir = "{tls}"
-            workers = 1
-            shutdown_timeout_secs = 1
-            max_body_bytes = 65536
-            max_upload_bytes = 1048576
-            [database]
-            pool_size = 4
-            [redis]
-            key_prefix = "test:{prefix}"
-            [signing]
-            key_file = "{key}"
-            [protocol]
-            signature_window_secs = {window}
-            clock_skew_secs = {skew}
-            key_cache_ttl_secs = {ttl}
-            idempotency_lease_secs = {lease}
-            [settlement]
-            close_interval_secs = 0
-            [program]
-            card_prefix = "6037"
-            points_validity_days = 730
-            maintenance_interval_secs = 86400
-            silver_tier_points = 5000
-            gold_tier_points = 20000
-            [log]
-            filter = "error"
-            "#,
-            tls_mode = if options.is_plain_http {
-                "off"
-            } else {
-                "development"
-            },
-            tls = dir.join("tls").display(),
-            prefix = uuid::Uuid::new_v4().simple(),
-            key = key_file.display(),
-            window = options.signature_window_secs,
-            skew = options.clock_skew_secs,
-            ttl = options.key_cache_ttl_secs,
-            lease = options.idempotency_lease_secs,
-        );
-        let mut raw = RawConfig::parse(&toml).unwrap_or_else(|e| panic!("{e}"));
-        raw.set_secrets(
-            SecretString::from(db.url().to_owned()),
-            SecretString::from(options.redis_url.clone().unwrap_or_else(redis_url)),
-            SecretString::from(MemberDataKeys::generate_master()),
-        );
-        let config = Config::from_raw(raw).unwrap_or_else(|e| panic!("{e}"));
+        let config = settings.gateway_config(&dir, db.url());
         gateway::telemetry::init(&config.log);
 
         let (gateway, storage) = GatewayThread::start(&config);
         let (port, scheme) = (gateway.port, gateway.scheme);
 
         let mut http = reqwest::Client::builder().use_rustls_tls();
-        let ca_pem = if options.is_plain_http {
+        let ca_pem = if settings.plain_http {
             Vec::new()
         } else {
             let pem = std::fs::read(dir.join("tls").join(gateway::tls::DEV_CA_FILE))
@@ -223,46 +136,7 @@ impl TestApp {
 
     /// A client for `key`, fetching the gateway's JWKS like a real partner would.
     pub async fn client(&self, key: &PrivateKey) -> Client {
-        Client::connect(ClientOptions {
-            gateway_url: self.address.parse().unwrap_or_else(|e| panic!("{e}")),
-            key: key.clone(),
-            ca_certificate_pem: (!self.ca_pem.is_empty()).then(|| self.ca_pem.clone()),
-            gateway_keys: None,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("client: {e}"))
-    }
-
-    /// A partner (kind hotel) with one branch and a registered key.
-    pub async fn seed_partner(&self) -> TestPartner {
-        self.seed_partner_of_kind(PartnerKind::Hotel).await
-    }
-
-    /// A partner of `kind` with one branch and a registered key.
-    pub async fn seed_partner_of_kind(&self, kind: PartnerKind) -> TestPartner {
-        let code = unique_code("partner");
-        let partner = partners::add(
-            &self.storage,
-            NewPartner::parse(&code, &format!("Partner {code}"), kind)
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        partners::add_branch(
-            &self.storage,
-            &code,
-            NewBranch::parse("main", "Main branch", Some("Tehran"))
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        let key = self.add_key(&code).await;
-        let client = self.client(&key).await;
-        TestPartner {
-            partner,
-            key,
-            client,
-        }
+        self.client_at(&self.address, key).await
     }
 
     /// Generates and registers another key for the partner with `code`.
@@ -274,74 +148,18 @@ impl TestApp {
         key
     }
 
-    /// Sets the partner's point rule: one point per 10,000 IRR minor units, a point worth 1,000.
-    pub async fn seed_rule(&self, partner: &TestPartner) {
-        self.set_rule(partner, 1, 10_000, 1_000).await;
-    }
-
-    /// Sets the partner's point rule.
-    pub async fn set_rule(
-        &self,
-        partner: &TestPartner,
-        earn_points: i64,
-        per_amount_minor: i64,
-        point_value_minor: i64,
-    ) {
-        let rule = PointRule::new("IRR", earn_points, per_amount_minor, point_value_minor)
-            .unwrap_or_else(|e| panic!("{e}"));
+    /// Sets the partner's point rule at every branch.
+    pub async fn set_rule(&self, partner: &TestPartner, rule: PointRule) {
+        let rule = domain::pricing::PointRule::new(
+            "IRR",
+            rule.earn_points,
+            rule.per_amount_minor,
+            rule.point_value_minor,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         operations::pricing::set_rule(&self.storage, partner.partner.id, None, &rule)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    /// Enrols a fresh member at the partner's `main` branch and returns the card number.
-    pub async fn enroll_member(&self, partner: &TestPartner) -> String {
-        let phone = format!(
-            "+98912{:07}",
-            SEQUENCE.fetch_add(1, Ordering::Relaxed) % 10_000_000
-        );
-        let receipt = partner
-            .client
-            .enroll(
-                &::partners::protocol::EnrollRequest {
-                    branch: "main".into(),
-                    phone,
-                    name: "Test Member".into(),
-                    email: None,
-                    birth_date: None,
-                },
-                &unique_code("enroll"),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("enrol: {e}"));
-        receipt.body.card_number
-    }
-
-    /// Earns `points` for the card at the partner (whose rule is [`TestApp::seed_rule`]'s).
-    pub async fn earn_points(
-        &self,
-        partner: &TestPartner,
-        card: &str,
-        points: i64,
-    ) -> ::partners::protocol::Movement {
-        partner
-            .client
-            .earn(
-                &::partners::protocol::EarnRequest {
-                    branch: "main".into(),
-                    card_number: card.to_owned(),
-                    amount: ::partners::protocol::Money {
-                        amount_minor: points * 10_000,
-                        currency: "IRR".into(),
-                    },
-                    reference: unique_code("order"),
-                    release_at: None,
-                },
-                &unique_code("earn"),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("earn: {e}"))
-            .body
     }
 
     /// Closes every settlement period due at `now` (the job's clock, moved at will);

@@ -2,16 +2,27 @@
 //!
 //! - [`db::TestDb`]: a fresh database per test, cloned from a migrated template.
 //! - [`app::TestApp`]: the gateway on `127.0.0.1:0` with its own database, Redis
-//!   prefix, CA and signing key; typed fixtures such as `seed_partner()`.
+//!   prefix, CA and signing key, started with a typed [`config::TestConfig`].
+//! - [`fixtures`]: typed builders: `app.partner().with_default_rule().await`,
+//!   `partner.member().with_points(500).await`, and card checks read in one call.
+//! - [`facts`]: what a test reads straight from its database, each behind a name.
+//! - [`protocol`]: request bodies with fresh references, and the codes of refusals.
 //! - [`requests::Draft`]: signed requests a test can break one rule at a time.
+//! - [`till::DirectTill`]: the ledger's operations at times the test picks.
 //!
 //! If a service is missing the tests fail; they never skip.
 
 pub mod app;
+pub mod config;
 pub mod db;
+pub mod facts;
+pub mod fixtures;
+pub mod protocol;
 pub mod requests;
 pub mod till;
 
-pub use app::{TestApp, TestAppOptions, TestPartner};
+pub use app::TestApp;
+pub use config::TestConfig;
 pub use db::TestDb;
+pub use fixtures::{CardChecks, DEFAULT_RULE, PointRule, TestMember, TestPartner};
 pub use requests::{Draft, TestResponse, key_registration_body};

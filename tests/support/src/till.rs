@@ -12,7 +12,7 @@ use operations::error::OperationError;
 use operations::ledger::at;
 
 use crate::app::unique_code;
-use crate::{TestApp, TestPartner};
+use crate::{DEFAULT_RULE, TestApp, TestPartner};
 
 /// What an operation at a chosen time gives.
 pub type Outcome = Result<Movement, OperationError<LedgerError>>;
@@ -40,7 +40,7 @@ impl<'a> DirectTill<'a> {
             .card
     }
 
-    /// Earns `points` (a purchase at the test rule's price) at `now`.
+    /// Earns `points` (a purchase at the default rule's price) at `now`.
     pub async fn earn(&self, card: &CardNumber, points: i64, now: DateTime<Utc>) -> Outcome {
         self.earn_pending(card, points, None, now).await
     }
@@ -57,7 +57,7 @@ impl<'a> DirectTill<'a> {
         let purchase = Purchase::new(
             "main".into(),
             card.clone(),
-            Money::new(points * 10_000, irr),
+            Money::new(points * DEFAULT_RULE.per_amount_minor, irr),
             unique_code("order"),
             release_at,
         )
@@ -123,29 +123,9 @@ impl<'a> DirectTill<'a> {
         at::reverse(&self.app.club, self.partner_id, reversal, now).await
     }
 
-    /// The points the card's member can spend, as the ledger projects them.
-    pub async fn available(&self, card: &CardNumber) -> i64 {
-        let mut conn = self
-            .app
-            .storage
-            .db()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let (_, member) = storage::members::find_card(&mut conn, card)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("no card {card}"));
-        storage::ledger::member_account(&mut conn, member.id)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .available()
-            .get()
-    }
-
-    /// A fresh partner (with the test point rule) and its till.
+    /// A fresh partner (with the default point rule) and its till.
     pub async fn open(app: &'a TestApp) -> (TestPartner, Self) {
-        let partner = app.seed_partner().await;
-        app.seed_rule(&partner).await;
+        let partner = app.partner().with_default_rule().await;
         let till = DirectTill {
             app,
             partner_id: partner.partner.id,
