@@ -642,3 +642,88 @@ pub async fn next_lot_expiry(
 fn sum_bigint(column: &'static str) -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
     diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!("COALESCE(SUM({column}), 0)::bigint"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn earn_row() -> TransferRow {
+        TransferRow {
+            id: Uuid::now_v7(),
+            debit_account_id: Uuid::now_v7(),
+            credit_account_id: Uuid::now_v7(),
+            amount: 10,
+            code: "earn".into(),
+            phase: "single".into(),
+            pending_id: None,
+            reverses_id: None,
+            member_id: None,
+            partner_id: None,
+            branch_id: None,
+            card_number: Some("6037000010000002".into()),
+            partner_reference: Some("order-1".into()),
+            idempotency_key: None,
+            money_minor: Some(100_000),
+            currency: Some("IRR".into()),
+            timeout_at: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_row_converts_both_ways_unchanged() {
+        let row = earn_row();
+        let transfer = Transfer::try_from(row.clone()).unwrap();
+        assert_eq!(transfer.code, TransferCode::Earn);
+        assert_eq!(TransferRow::from(&transfer), row);
+    }
+
+    #[test]
+    fn a_stored_value_the_domain_does_not_know_fails_the_read() {
+        let corrupt = |row: TransferRow| match Transfer::try_from(row) {
+            Err(StorageError::Corrupt(detail)) => detail,
+            other => panic!("expected a corrupt row, got {other:?}"),
+        };
+        let detail = corrupt(TransferRow {
+            code: "gift".into(),
+            ..earn_row()
+        });
+        assert!(detail.contains("transfers.code"), "{detail}");
+        assert!(
+            corrupt(TransferRow {
+                phase: "half".into(),
+                ..earn_row()
+            })
+            .contains("transfers.phase")
+        );
+        assert!(
+            corrupt(TransferRow {
+                card_number: Some("6037000010000003".into()),
+                ..earn_row()
+            })
+            .contains("transfers.card_number")
+        );
+        assert!(
+            corrupt(TransferRow {
+                currency: Some("rial".into()),
+                ..earn_row()
+            })
+            .contains("transfers.currency")
+        );
+        let account = AccountRow {
+            id: Uuid::now_v7(),
+            kind: "savings".into(),
+            member_id: None,
+            partner_id: None,
+            debits_posted: 0,
+            credits_posted: 0,
+            debits_pending: 0,
+            credits_pending: 0,
+            lifetime_earned: 0,
+        };
+        assert!(matches!(
+            Account::try_from(account),
+            Err(StorageError::Corrupt(detail)) if detail.contains("accounts.kind")
+        ));
+    }
+}
