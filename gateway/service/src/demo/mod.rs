@@ -162,6 +162,7 @@ pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>>
                 .is_empty()
         {
             let zone = terms::parse_zone(&demo_terms.time_zone)?;
+            let today = Utc::now().with_timezone(&zone).date_naive();
             let new = NewTerms {
                 currency: Currency::parse(&demo_terms.currency)?,
                 price_per_point: terms::parse_rate("price", &demo_terms.price)?,
@@ -171,7 +172,7 @@ pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>>
                 )?,
                 period: PeriodKind::parse(&demo_terms.period)?,
                 time_zone: zone,
-                starts_on: Some(settled_from(demo_terms, Utc::now()).date_naive()),
+                starts_on: Some(today - chrono::Days::new(demo_terms.starts_days_ago)),
             };
             settlement_terms::set(storage, &demo.code, new, Utc::now()).await?;
             created.push(format!("settlement terms for {}", demo.code));
@@ -190,12 +191,6 @@ pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>>
         }
     }
     Ok(created)
-}
-
-/// The first day the demo terms settle, as a local date in their zone (a midnight there).
-fn settled_from(demo: &DemoTerms, now: DateTime<Utc>) -> DateTime<chrono_tz::Tz> {
-    let zone = terms::parse_zone(&demo.time_zone).unwrap_or(chrono_tz::UTC);
-    now.with_timezone(&zone) - chrono::Days::new(demo.starts_days_ago)
 }
 
 /// The fixed card number of demo member `index`.
