@@ -25,7 +25,7 @@ use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use storage::idempotency::{Claim, ClaimedRecord, Recorded};
+use storage::idempotency::{Claim, ClaimedRecord, OutcomeJson, Recorded};
 use storage::{Connection, Storage, StorageError};
 use uuid::Uuid;
 
@@ -170,10 +170,10 @@ enum Stored<T, E> {
 /// The stored form of an outcome.
 pub(crate) fn record<T: Serialize, E: Serialize>(
     outcome: Result<&T, &E>,
-) -> Result<serde_json::Value, StorageError> {
+) -> Result<OutcomeJson, StorageError> {
     let stored = match outcome {
-        Ok(done) => serde_json::to_value(Stored::<&T, &E>::Done(done)),
-        Err(refused) => serde_json::to_value(Stored::<&T, &E>::Refused(refused)),
+        Ok(done) => OutcomeJson::of(&Stored::<&T, &E>::Done(done)),
+        Err(refused) => OutcomeJson::of(&Stored::<&T, &E>::Refused(refused)),
     };
     stored.map_err(|e| StorageError::Corrupt(format!("an outcome cannot be recorded: {e}")))
 }
@@ -189,7 +189,7 @@ pub(crate) fn replay<T: DeserializeOwned, E: DeserializeOwned>(
     let answer = match &record.recorded {
         None => return Err(IdempotencyError::InFlight),
         Some(Recorded::Outcome(outcome)) => {
-            match serde_json::from_value::<Stored<T, E>>(outcome.clone()) {
+            match serde_json::from_str::<Stored<T, E>>(outcome.as_str()) {
                 Ok(Stored::Done(done)) => Answer::Done(done),
                 Ok(Stored::Refused(refused)) => Answer::Refused(refused),
                 Err(e) => {

@@ -5,7 +5,13 @@
 
 use std::time::Duration;
 
+use std::io::Write as _;
+
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
+use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::{Array, Bytea, Double, Jsonb, Nullable, SmallInt, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ids::PartnerId;
@@ -26,11 +32,51 @@ pub struct Claim {
     pub lease_token: Uuid,
 }
 
+/// An outcome as the operations serialized it: JSON text, stored as `jsonb`.
+///
+/// Kept as text rather than a parsed `serde_json::Value`: a batch of hundreds of outcomes is
+/// written straight from the serializer and read straight into its type.
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Jsonb)]
+pub struct OutcomeJson(String);
+
+impl OutcomeJson {
+    /// Serializes an outcome.
+    pub fn of<T: serde::Serialize>(outcome: &T) -> serde_json::Result<Self> {
+        serde_json::to_string(outcome).map(Self)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `jsonb`'s binary form is a version byte (1) and the JSON text.
+const JSONB_VERSION: u8 = 1;
+
+impl ToSql<Jsonb, Pg> for OutcomeJson {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(&[JSONB_VERSION])?;
+        out.write_all(self.0.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Jsonb, Pg> for OutcomeJson {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        match value.as_bytes().split_first() {
+            Some((&JSONB_VERSION, text)) => Ok(Self(String::from_utf8(text.to_vec())?)),
+            _ => Err("unsupported jsonb encoding version".into()),
+        }
+    }
+}
+
 /// What a completed record holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
     /// The operation's outcome, as the operations serialized it.
-    Outcome(serde_json::Value),
+    Outcome(OutcomeJson),
     /// An HTTP answer recorded before outcomes were (status and exact body).
     Answer {
         /// The HTTP status.
@@ -64,7 +110,7 @@ struct RecordRow {
     #[diesel(sql_type = Bytea)]
     request_fingerprint: Vec<u8>,
     #[diesel(sql_type = Nullable<Jsonb>)]
-    outcome: Option<serde_json::Value>,
+    outcome: Option<OutcomeJson>,
     #[diesel(sql_type = Nullable<SmallInt>)]
     response_status: Option<i16>,
     #[diesel(sql_type = Nullable<Bytea>)]
@@ -154,7 +200,7 @@ pub async fn claim(
 pub async fn complete(
     conn: &mut AsyncPgConnection,
     claim: &Claim,
-    outcome: &serde_json::Value,
+    outcome: &OutcomeJson,
 ) -> Result<bool, StorageError> {
     use super::schema::idempotency_records as records;
     let updated = diesel::update(
@@ -230,7 +276,7 @@ pub async fn recorded(
 }
 
 /// One completed record to insert: (partner, key, fingerprint, outcome).
-pub type CompletedRecord<'a> = (PartnerId, &'a str, &'a [u8; 32], serde_json::Value);
+pub type CompletedRecord<'a> = (PartnerId, &'a str, &'a [u8; 32], OutcomeJson);
 
 /// Stores completed outcomes for keys nobody holds (the batch checked with [`recorded`] under
 /// the same transaction; a concurrent writer of the same key makes this fail with a unique violation).

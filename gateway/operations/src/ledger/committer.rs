@@ -14,7 +14,7 @@
 //! if it says something else), here or on any instance; once it has an answer,
 //! every retry gets that answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -269,12 +269,15 @@ impl Worker {
                 .into_iter()
                 .map(|(partner, key, record)| ((partner, key), record))
                 .collect();
+            let busy: HashSet<(PartnerId, &str)> =
+                busy.iter().map(|(partner, key)| (*partner, key.as_str())).collect();
+            let mut seen: HashSet<(PartnerId, &str)> = HashSet::with_capacity(batch.len());
             let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(batch.len());
             let mut to_apply: Vec<(usize, &LedgerOp)> = Vec::new();
             for (i, submission) in batch.iter().enumerate() {
                 let key = (keys[i].0, keys[i].1.to_owned());
-                let is_busy = busy.contains(&key)
-                    || keys[..i].contains(&keys[i]);
+                // A key met earlier in this batch is still in flight there.
+                let is_busy = busy.contains(&keys[i]) || !seen.insert(keys[i]);
                 if is_busy {
                     // Another transaction (another instance) is working on this key now.
                     decisions.push(Some(Decision::Failed(IdempotencyError::InFlight)));
