@@ -158,6 +158,9 @@ pub async fn check_card(
 
 /// Computes a card's view from PostgreSQL and caches it. Holds past their timeout are voided
 /// first, so the view never counts them.
+///
+/// Three round trips: who holds the card, then (pipelined) its holds, card, account and next
+/// hold timeout, then (pipelined) the account's overdue points and next lot expiry.
 async fn load_view(
     storage: &Storage,
     keys: &MemberDataKeys,
@@ -165,33 +168,43 @@ async fn load_view(
     now: DateTime<Utc>,
 ) -> Result<CardView, OperationError<LedgerError>> {
     let mut conn = storage.db().await?;
-    let (_, member) = storage::members::find_card(&mut conn, card)
+    let (_, member) = storage::members::find_card(&conn, card)
         .await?
         .ok_or(CardError::Unknown)?;
-    if !storage::ledger::expired_holds(&mut conn, member.id, now)
-        .await?
-        .is_empty()
-    {
+    let member_id = member.id;
+    let mut voided = false;
+    let (version, card_now, member, account, next_hold_timeout) = loop {
+        // The version is read before the data it will vouch for (see `storage::card_cache`).
+        let version = card_cache::version_before_load(storage, member_id).await;
+        let reads: &Connection = &conn;
+        let (expired, found, account, next_hold_timeout) = futures_util::try_join!(
+            storage::ledger::expired_holds(reads, member_id, now),
+            storage::members::find_card(reads, card),
+            storage::ledger::member_account(reads, member_id),
+            storage::ledger::next_hold_timeout(reads, member_id),
+        )?;
+        // Voiding closes every hold expired by `now`, so a second pass finds none.
+        if expired.is_empty() || voided {
+            let (card_now, member) = found.ok_or(CardError::Unknown)?;
+            break (version, card_now, member, account, next_hold_timeout);
+        }
         conn.transaction::<_, OperationError<LedgerError>, _>(async |conn| {
-            storage::ledger::lock_member_account(conn, member.id).await?;
-            crate::ledger::release_expired_holds(conn, member.id, now).await
+            storage::ledger::lock_member_account(conn, member_id).await?;
+            crate::ledger::release_expired_holds(conn, member_id, now).await
         })
         .await?;
-        card_cache::bump(storage, member.id).await;
-    }
-    // The version is read before the data it will vouch for (see `storage::card_cache`).
-    let version = card_cache::version_before_load(storage, member.id).await;
-    let (card_now, member) = storage::members::find_card(&mut conn, card)
-        .await?
-        .ok_or(CardError::Unknown)?;
-    let account = storage::ledger::member_account(&mut conn, member.id).await?;
-    // Lots past their expiry are gone even before maintenance moves them to breakage.
-    let overdue = storage::ledger::overdue_points(&mut conn, account.id, now).await?;
+        card_cache::bump(storage, member_id).await;
+        voided = true;
+    };
+    let reads: &Connection = &conn;
+    let (overdue, next_lot_expiry) = futures_util::try_join!(
+        // Lots past their expiry are gone even before maintenance moves them to breakage.
+        storage::ledger::overdue_points(reads, account.id, now),
+        storage::ledger::next_lot_expiry(reads, account.id),
+    )?;
     let mut balance = account.balance();
     balance.posted -= overdue;
     balance.available -= overdue;
-    let next_lot_expiry = storage::ledger::next_lot_expiry(&mut conn, account.id).await?;
-    let next_hold_timeout = storage::ledger::next_hold_timeout(&mut conn, member.id).await?;
     let first_name = keys
         .open(member.id, &member.sealed_personal_data)
         .map_err(|e| StorageError::Corrupt(format!("member {}: {e}", member.id)))?

@@ -244,13 +244,13 @@ pub async fn lock_member_account(
 
 /// A member's account, unlocked (for reads).
 pub async fn member_account(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     member_id: MemberId,
 ) -> Result<Account, StorageError> {
     accounts::table
         .filter(accounts::member_id.eq(member_id.0))
         .select(AccountRow::as_select())
-        .first(conn)
+        .first(&mut conn)
         .await?
         .try_into()
 }
@@ -401,7 +401,7 @@ pub async fn due_pending(
 
 /// A member's holds whose timeout passed by `now` and that no void has closed yet.
 pub async fn expired_holds(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     member_id: MemberId,
     now: DateTime<Utc>,
 ) -> Result<Vec<TransferId>, StorageError> {
@@ -411,7 +411,7 @@ pub async fn expired_holds(
         .filter(transfers::member_id.eq(member_id.0))
         .filter(transfers::code.eq(TransferCode::Redeem.as_str()))
         .select(pending_transfers::transfer_id)
-        .load::<Uuid>(conn)
+        .load::<Uuid>(&mut conn)
         .await?
         .into_iter()
         .map(TransferId)
@@ -420,7 +420,7 @@ pub async fn expired_holds(
 
 /// The soonest timeout among a member's open holds.
 pub async fn next_hold_timeout(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     member_id: MemberId,
 ) -> Result<Option<DateTime<Utc>>, StorageError> {
     Ok(pending_transfers::table
@@ -428,7 +428,7 @@ pub async fn next_hold_timeout(
         .filter(transfers::member_id.eq(member_id.0))
         .filter(transfers::code.eq(TransferCode::Redeem.as_str()))
         .select(diesel::dsl::min(pending_transfers::timeout_at))
-        .first(conn)
+        .first(&mut conn)
         .await?)
 }
 
@@ -610,7 +610,7 @@ pub async fn due_lots(
 
 /// Points in an account's lots that expired by `now` but were not yet moved to breakage.
 pub async fn overdue_points(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     account_id: AccountId,
     now: DateTime<Utc>,
 ) -> Result<Points, StorageError> {
@@ -620,21 +620,21 @@ pub async fn overdue_points(
             .filter(earn_lots::remaining.gt(0))
             .filter(earn_lots::expires_at.le(now))
             .select(sum_bigint("remaining"))
-            .first(conn)
+            .first(&mut conn)
             .await?,
     ))
 }
 
 /// The soonest expiry among an account's lots that still hold points.
 pub async fn next_lot_expiry(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     account_id: AccountId,
 ) -> Result<Option<DateTime<Utc>>, StorageError> {
     Ok(earn_lots::table
         .filter(earn_lots::member_account_id.eq(account_id.0))
         .filter(earn_lots::remaining.gt(0))
         .select(diesel::dsl::min(earn_lots::expires_at))
-        .first(conn)
+        .first(&mut conn)
         .await?)
 }
 

@@ -124,14 +124,14 @@ pub async fn insert_card(conn: &mut AsyncPgConnection, card: &Card) -> Result<bo
 
 /// A card with its member.
 pub async fn find_card(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     number: &CardNumber,
 ) -> Result<Option<(Card, Member)>, StorageError> {
     let found = cards::table
         .inner_join(members::table)
         .filter(cards::number.eq(number.as_str()))
         .select((CardRow::as_select(), MemberRow::as_select()))
-        .first::<(CardRow, MemberRow)>(conn)
+        .first::<(CardRow, MemberRow)>(&mut conn)
         .await
         .optional()?;
     found

@@ -54,8 +54,8 @@ struct Recorded {
 impl TestApp {
     /// The member a card belongs to.
     pub async fn member_of(&self, card: &CardNumber) -> MemberId {
-        let mut conn = self.storage.db().await.unwrap_or_else(|e| panic!("{e}"));
-        let (_, member) = storage::members::find_card(&mut conn, card)
+        let conn = self.storage.db().await.unwrap_or_else(|e| panic!("{e}"));
+        let (_, member) = storage::members::find_card(&conn, card)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("no card {card}"));
@@ -65,8 +65,8 @@ impl TestApp {
     /// The points the card's member can spend, as the ledger projects them (no cache, no HTTP).
     pub async fn available_in_ledger(&self, card: &CardNumber) -> i64 {
         let member = self.member_of(card).await;
-        let mut conn = self.storage.db().await.unwrap_or_else(|e| panic!("{e}"));
-        storage::ledger::member_account(&mut conn, member)
+        let conn = self.storage.db().await.unwrap_or_else(|e| panic!("{e}"));
+        storage::ledger::member_account(&conn, member)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .available()
