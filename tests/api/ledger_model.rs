@@ -139,6 +139,31 @@ async fn the_check_detects_a_tampered_projection_lot_or_transfer_table() {
         .unwrap();
     assert!(app.ledger_report().await.is_exact());
 
+    till.redeem(&card, 10, true, Utc::now()).await.unwrap();
+    let other = till.enroll("+989120000014").await;
+    diesel::sql_query(
+        "UPDATE pending_transfers SET member_id = \
+         (SELECT member_id FROM cards WHERE number = $1)",
+    )
+    .bind::<diesel::sql_types::Text, _>(other.as_str())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let report = app.ledger_report().await;
+    assert!(
+        report.violations.iter().any(|v| v.contains("filed under")),
+        "{:?}",
+        report.violations
+    );
+    diesel::sql_query(
+        "UPDATE pending_transfers o SET member_id = t.member_id \
+           FROM transfers t WHERE t.id = o.transfer_id",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert!(app.ledger_report().await.is_exact());
+
     let err = diesel::sql_query("UPDATE transfers SET amount = amount + 1")
         .execute(&mut conn)
         .await

@@ -110,7 +110,11 @@ const CHECKS: &[&str] = &[
      UNION ALL
      SELECT format('open pending transfer %s is resolved or not pending', o.transfer_id)
        FROM pending_transfers o JOIN transfers p ON p.id = o.transfer_id
-      WHERE p.phase <> 'pending' OR EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id)",
+      WHERE p.phase <> 'pending' OR EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = p.id)
+     UNION ALL
+     SELECT format('open pending transfer %s is filed under member %s, not its own', o.transfer_id, o.member_id)
+       FROM pending_transfers o JOIN transfers p ON p.id = o.transfer_id
+      WHERE o.member_id IS DISTINCT FROM p.member_id",
     // 7. Every partner-made transfer has its request's answer recorded.
     "SELECT format('transfer %s has no completed idempotency record for key %s', t.id, t.idempotency_key) AS violation
        FROM transfers t

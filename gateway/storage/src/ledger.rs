@@ -407,8 +407,8 @@ pub async fn expired_holds(
 ) -> Result<Vec<TransferId>, StorageError> {
     Ok(pending_transfers::table
         .inner_join(transfers::table)
+        .filter(pending_transfers::member_id.eq(member_id.0))
         .filter(pending_transfers::timeout_at.le(now))
-        .filter(transfers::member_id.eq(member_id.0))
         .filter(transfers::code.eq(TransferCode::Redeem.as_str()))
         .select(pending_transfers::transfer_id)
         .load::<Uuid>(&mut conn)
@@ -425,7 +425,7 @@ pub async fn next_hold_timeout(
 ) -> Result<Option<DateTime<Utc>>, StorageError> {
     Ok(pending_transfers::table
         .inner_join(transfers::table)
-        .filter(transfers::member_id.eq(member_id.0))
+        .filter(pending_transfers::member_id.eq(member_id.0))
         .filter(transfers::code.eq(TransferCode::Redeem.as_str()))
         .select(diesel::dsl::min(pending_transfers::timeout_at))
         .first(&mut conn)

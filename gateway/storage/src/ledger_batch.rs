@@ -97,8 +97,8 @@ async fn expired_holds(
     let ids: Vec<Uuid> = member_ids.iter().map(|id| id.0).collect();
     Ok(pending_transfers::table
         .inner_join(transfers::table)
+        .filter(pending_transfers::member_id.eq_any(&ids))
         .filter(pending_transfers::timeout_at.le(now))
-        .filter(transfers::member_id.eq_any(&ids))
         .filter(transfers::code.eq(TransferCode::Redeem.as_str()))
         .select(TransferRow::as_select())
         .load(&mut conn)
@@ -449,17 +449,18 @@ async fn take_from_lots(
 
 async fn insert_pendings(
     mut conn: &AsyncPgConnection,
-    pendings: &[(TransferId, DateTime<Utc>)],
+    pendings: &[(TransferId, MemberId, DateTime<Utc>)],
 ) -> Result<(), StorageError> {
     if pendings.is_empty() {
         return Ok(());
     }
     diesel::sql_query(
-        "INSERT INTO pending_transfers (transfer_id, timeout_at) \
-         SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[])",
+        "INSERT INTO pending_transfers (transfer_id, member_id, timeout_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[])",
     )
     .bind::<Array<SqlUuid>, _>(pendings.iter().map(|p| p.0.0).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(pendings.iter().map(|p| p.1).collect::<Vec<_>>())
+    .bind::<Array<SqlUuid>, _>(pendings.iter().map(|p| p.1.0).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(pendings.iter().map(|p| p.2).collect::<Vec<_>>())
     .execute(&mut conn)
     .await?;
     Ok(())

@@ -138,6 +138,7 @@ diesel::table! {
     pending_transfers (transfer_id) {
         transfer_id -> Uuid,
         timeout_at -> Timestamptz,
+        member_id -> Uuid,
     }
 }
 
@@ -249,6 +250,7 @@ diesel::joinable!(members -> branches (enrolled_at_branch));
 diesel::joinable!(members -> partners (enrolled_by_partner));
 diesel::joinable!(partner_keys -> partners (partner_id));
 diesel::joinable!(partner_terms -> partners (partner_id));
+diesel::joinable!(pending_transfers -> members (member_id));
 diesel::joinable!(pending_transfers -> transfers (transfer_id));
 diesel::joinable!(point_rules -> branches (branch_id));
 diesel::joinable!(point_rules -> partners (partner_id));

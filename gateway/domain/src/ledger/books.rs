@@ -144,8 +144,8 @@ pub struct Writes {
     pub allocations: Vec<(TransferId, LotId, Points)>,
     /// Net points taken from each lot (negative: given back).
     pub lot_takes: BTreeMap<LotId, Points>,
-    /// New pending transfers and their timeouts.
-    pub pendings: Vec<(TransferId, DateTime<Utc>)>,
+    /// New pending transfers: (transfer, its member, its timeout).
+    pub pendings: Vec<(TransferId, MemberId, DateTime<Utc>)>,
     /// Pending transfers resolved (no longer open).
     pub resolved_pendings: Vec<TransferId>,
 }
@@ -381,7 +381,9 @@ impl Books {
         self.move_lot_points(member_id, transfer.id, &taken);
         let state = match timeout_at {
             Some(timeout_at) => {
-                self.writes.pendings.push((transfer.id, timeout_at));
+                self.writes
+                    .pendings
+                    .push((transfer.id, member_id, timeout_at));
                 TransferState::Pending
             }
             None => TransferState::Posted,
@@ -419,7 +421,9 @@ impl Books {
         transfer.timeout_at = op.release_at;
         let state = match op.release_at {
             Some(release_at) => {
-                self.writes.pendings.push((transfer.id, release_at));
+                self.writes
+                    .pendings
+                    .push((transfer.id, member_id, release_at));
                 TransferState::Pending
             }
             None => {
