@@ -121,7 +121,7 @@ const CHECKS: &[&str] = &[
       WHERE t.idempotency_key IS NOT NULL AND NOT EXISTS (
             SELECT 1 FROM idempotency_records i
              WHERE i.partner_id = t.partner_id AND i.idempotency_key = t.idempotency_key
-               AND i.state = 'completed' AND (i.outcome ? 'done' OR i.response_status < 300))",
+               AND i.state = 'completed' AND (i.outcome -> 'done' IS NOT NULL OR i.response_status < 300))",
     // 8. Lifetime earned points (tiers) match the member's posted earns less earn reversals.
     "WITH earned AS (
          SELECT credit_account_id AS account, amount FROM transfers

@@ -12,7 +12,7 @@ use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::{Array, Bytea, Double, Jsonb, Nullable, SmallInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bytea, Double, Json, Nullable, SmallInt, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ids::PartnerId;
 use uuid::Uuid;
@@ -32,12 +32,12 @@ pub struct Claim {
     pub lease_token: Uuid,
 }
 
-/// An outcome as the operations serialized it: JSON text, stored as `jsonb`.
+/// An outcome as the operations serialized it: JSON text, stored as `json`.
 ///
 /// Kept as text rather than a parsed `serde_json::Value`: a batch of hundreds of outcomes is
 /// written straight from the serializer and read straight into its type.
 #[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
-#[diesel(sql_type = Jsonb)]
+#[diesel(sql_type = Json)]
 pub struct OutcomeJson(String);
 
 impl OutcomeJson {
@@ -52,23 +52,17 @@ impl OutcomeJson {
     }
 }
 
-/// `jsonb`'s binary form is a version byte (1) and the JSON text.
-const JSONB_VERSION: u8 = 1;
-
-impl ToSql<Jsonb, Pg> for OutcomeJson {
+// `json` travels as its text, in either format.
+impl ToSql<Json, Pg> for OutcomeJson {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        out.write_all(&[JSONB_VERSION])?;
         out.write_all(self.0.as_bytes())?;
         Ok(IsNull::No)
     }
 }
 
-impl FromSql<Jsonb, Pg> for OutcomeJson {
+impl FromSql<Json, Pg> for OutcomeJson {
     fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
-        match value.as_bytes().split_first() {
-            Some((&JSONB_VERSION, text)) => Ok(Self(String::from_utf8(text.to_vec())?)),
-            _ => Err("unsupported jsonb encoding version".into()),
-        }
+        Ok(Self(String::from_utf8(value.as_bytes().to_vec())?))
     }
 }
 
@@ -109,7 +103,7 @@ struct LeaseRow {
 struct RecordRow {
     #[diesel(sql_type = Bytea)]
     request_fingerprint: Vec<u8>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
+    #[diesel(sql_type = Nullable<Json>)]
     outcome: Option<OutcomeJson>,
     #[diesel(sql_type = Nullable<SmallInt>)]
     response_status: Option<i16>,
@@ -291,13 +285,13 @@ pub async fn insert_completed(
         "INSERT INTO idempotency_records \
              (partner_id, idempotency_key, request_fingerprint, state, outcome, completed_at) \
          SELECT partner_id, idempotency_key, fingerprint, 'completed', outcome, now() \
-           FROM UNNEST($1::uuid[], $2::text[], $3::bytea[], $4::jsonb[]) \
+           FROM UNNEST($1::uuid[], $2::text[], $3::bytea[], $4::json[]) \
                 AS r(partner_id, idempotency_key, fingerprint, outcome)",
     )
     .bind::<Array<SqlUuid>, _>(records.iter().map(|r| r.0.0).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(records.iter().map(|r| r.1).collect::<Vec<_>>())
     .bind::<Array<Bytea>, _>(records.iter().map(|r| r.2.as_slice()).collect::<Vec<_>>())
-    .bind::<Array<Jsonb>, _>(records.iter().map(|r| &r.3).collect::<Vec<_>>())
+    .bind::<Array<Json>, _>(records.iter().map(|r| &r.3).collect::<Vec<_>>())
     .execute(&mut conn)
     .await?;
     Ok(())

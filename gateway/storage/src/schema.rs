@@ -61,7 +61,7 @@ diesel::table! {
         response_body -> Nullable<Bytea>,
         created_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
-        outcome -> Nullable<Jsonb>,
+        outcome -> Nullable<Json>,
     }
 }
 

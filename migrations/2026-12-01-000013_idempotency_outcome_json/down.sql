@@ -1,0 +1,1 @@
+ALTER TABLE idempotency_records ALTER COLUMN outcome TYPE jsonb USING outcome::jsonb;
