@@ -1,6 +1,7 @@
 //! The ledger committer driven directly against the test's PostgreSQL: batch
 //! semantics (arrival order, per-operation answers, neighbours unaffected,
-//! idempotency inside one batch) and a batch whose connection is killed.
+//! idempotency inside one batch), a batch whose connection is killed, and a request dropped
+//! while it waits for the queue.
 
 use std::time::Duration;
 
@@ -323,4 +324,60 @@ async fn a_key_in_flight_on_another_instance_is_answered_in_flight_and_then_once
     )
     .await;
     assert_eq!(outcome(&done[0]), (true, "30".into()));
+}
+
+#[tokio::test]
+async fn a_request_dropped_while_it_waits_for_the_queue_leaves_its_key_free() {
+    let (app, hotel, alice, _) = two_members(100, 1).await;
+    // One operation a batch, so the queue fills after a few.
+    let committer = Committer::start(
+        app.storage.clone(),
+        app.config.program.clone(),
+        CommitterSettings {
+            committers: 1,
+            batch_window: Duration::ZERO,
+            batch_max: 1,
+        },
+    );
+    // Hold alice's account: the committer's first batch waits in PostgreSQL, and what comes
+    // after it fills the queue.
+    let mut blocker = app.storage.db().await.unwrap();
+    diesel::sql_query("BEGIN")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "SELECT a.id FROM accounts a JOIN cards c ON c.member_id = a.member_id \
+          WHERE c.number = $1 FOR UPDATE",
+    )
+    .bind::<Text, _>(&alice)
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..16 {
+        let (scope, op) = redeem(&app, &hotel, &alice, 1, &unique_code("queued")).await;
+        let mut submitted = Box::pin(committer.submit(scope, Ok(op)));
+        assert!(futures_util::poll!(&mut submitted).is_pending());
+        queued.push(submitted);
+    }
+
+    // A request whose client goes away while it waits for a place in the queue.
+    let key = unique_code("gone");
+    let (scope, op) = redeem(&app, &hotel, &alice, 5, &key).await;
+    let mut gone = Box::pin(committer.submit(scope, Ok(op)));
+    assert!(futures_util::poll!(&mut gone).is_pending());
+    drop(gone);
+
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    for reply in join_all(queued).await {
+        assert!(outcome(&reply).0);
+    }
+    // Its retry is the first request under that key, not one "still in flight".
+    let (scope, op) = redeem(&app, &hotel, &alice, 5, &key).await;
+    let retried = committer.submit(scope, Ok(op)).await;
+    assert_eq!(outcome(&retried), (true, "79".into()));
 }

@@ -95,6 +95,18 @@ impl Committer {
     /// Commits the operation (or records the refusal met preparing it) under the request's
     /// idempotency scope, and returns its answer (the first answer, if the key was used before).
     pub async fn submit(&self, scope: Scope, op: Result<LedgerOp, LedgerError>) -> Reply {
+        // A refusal has no member: any committer records it.
+        let shard = match &op {
+            Ok(op) => op.at().member_id.0.as_u128(),
+            Err(_) => scope.partner_id.0.as_u128() ^ u128::from(fingerprint_bits(&scope)),
+        } % self.shards.len() as u128;
+        let shard = usize::try_from(shard).unwrap_or(0);
+        // The queue's place is taken before the key is marked in flight, and the submission is
+        // handed over with no await between: a request dropped while it waits for a place (its
+        // client gone) leaves no key behind that would refuse every retry.
+        let Ok(place) = self.shards[shard].reserve().await else {
+            return Err(stopped());
+        };
         let key = (scope.partner_id, scope.key.as_str().to_owned());
         match self.in_flight.lock() {
             Ok(mut in_flight) => match in_flight.get(&key) {
@@ -103,23 +115,13 @@ impl Committer {
                 }
                 Some(_) => return Err(IdempotencyError::PayloadMismatch),
                 None => {
-                    in_flight.insert(key.clone(), scope.fingerprint);
+                    in_flight.insert(key, scope.fingerprint);
                 }
             },
             Err(_) => return Err(stopped()),
         }
-        // A refusal has no member: any committer records it.
-        let shard = match &op {
-            Ok(op) => op.at().member_id.0.as_u128(),
-            Err(_) => scope.partner_id.0.as_u128() ^ u128::from(fingerprint_bits(&scope)),
-        } % self.shards.len() as u128;
         let (reply, answer) = oneshot::channel();
-        let submission = Submission { scope, op, reply };
-        let shard = usize::try_from(shard).unwrap_or(0);
-        if self.shards[shard].send(submission).await.is_err() {
-            forget(&self.in_flight, [&key]);
-            return Err(stopped());
-        }
+        place.send(Submission { scope, op, reply });
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -279,7 +281,7 @@ impl Worker {
                 // A key met earlier in this batch is still in flight there.
                 let is_busy = busy.contains(&keys[i]) || !seen.insert(keys[i]);
                 if is_busy {
-                    // Another transaction (another instance) is working on this key now.
+                    // Another instance's transaction holds this key's lock.
                     decisions.push(Some(Decision::Failed(IdempotencyError::InFlight)));
                 } else if let Some(record) = recorded.get(&key) {
                     decisions.push(Some(Decision::Earlier(replay(
