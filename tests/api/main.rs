@@ -3,6 +3,7 @@
 
 mod cache;
 mod committer;
+mod database_outage;
 mod demo;
 mod earns;
 mod enrolment;

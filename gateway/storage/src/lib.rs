@@ -64,11 +64,26 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// Whether the failure may pass if the request is retried (a connection, a timeout, a
-    /// lost race), rather than being a broken database or broken data.
+    /// Whether the failure may pass if the request is retried (a lost connection, a restarting
+    /// or failing-over server, a timeout, a lost race), rather than being broken data or a
+    /// statement PostgreSQL refuses.
     pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
         match self {
-            Self::Database(_) | Self::Corrupt(_) => false,
+            Self::Database(
+                Error::DatabaseError(
+                    DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+                    _,
+                )
+                | Error::BrokenTransactionManager,
+            ) => true,
+            Self::Database(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                TRANSIENT_MESSAGES
+                    .iter()
+                    .any(|m| info.message().starts_with(m))
+            }
+            Self::Database(_) => self.is_conflict(),
+            Self::Corrupt(_) => false,
             Self::Pool(_) | Self::Redis(_) | Self::Contention | Self::NotCommitted(_) => true,
         }
     }
@@ -82,14 +97,29 @@ impl StorageError {
             Self::Database(Error::DatabaseError(kind, info)) => {
                 matches!(
                     kind,
-                    DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure // diesel-async reports a deadlock (SQLSTATE 40P01) as `Unknown` and keeps the
-                                                                                                 // SQLSTATE to itself: PostgreSQL's message is what tells it apart.
-                ) || info.message().contains("deadlock detected")
+                    DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure
+                ) || info.message().starts_with(DEADLOCK)
             }
             _ => false,
         }
     }
 }
+
+// diesel-async reports a PostgreSQL error whose SQLSTATE diesel has no kind for as `Unknown`
+// and keeps the SQLSTATE to itself, so PostgreSQL's message is what tells these apart.
+/// 40P01.
+const DEADLOCK: &str = "deadlock detected";
+/// A deadlock; 57P01, 57P02 (the server is stopping or restarting); 57P03 (starting up, shutting
+/// down, in recovery); 57014 (a statement timeout, a cancel, a conflict with recovery); 55P03 (a
+/// lock timeout).
+const TRANSIENT_MESSAGES: [&str; 6] = [
+    DEADLOCK,
+    "terminating connection",
+    "the database system is",
+    "canceling statement due to",
+    "could not obtain lock",
+    "sorry, too many clients",
+];
 
 /// Parses a stored name into a domain type, failing loudly on a value the domain does not know.
 pub(crate) fn stored<T: std::str::FromStr>(column: &str, value: &str) -> Result<T, StorageError> {
@@ -216,5 +246,81 @@ impl Storage {
         let mut redis = self.redis();
         redis::cmd("PING").query_async::<String>(&mut redis).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::StorageError;
+
+    fn database(kind: DatabaseErrorKind, message: &str) -> StorageError {
+        StorageError::Database(Error::DatabaseError(kind, Box::new(message.to_owned())))
+    }
+
+    #[test]
+    fn a_lost_connection_a_stopping_server_a_timeout_and_a_lost_race_are_worth_a_retry() {
+        for error in [
+            database(DatabaseErrorKind::UnableToSendCommand, "connection closed"),
+            database(
+                DatabaseErrorKind::ClosedConnection,
+                "server closed the connection",
+            ),
+            database(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            database(
+                DatabaseErrorKind::Unknown,
+                "the database system is starting up",
+            ),
+            database(
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to statement timeout",
+            ),
+            database(DatabaseErrorKind::Unknown, "could not obtain lock on row"),
+            database(
+                DatabaseErrorKind::Unknown,
+                "sorry, too many clients already",
+            ),
+            database(DatabaseErrorKind::Unknown, "deadlock detected"),
+            database(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize",
+            ),
+            database(DatabaseErrorKind::UniqueViolation, "duplicate key value"),
+            StorageError::Database(Error::BrokenTransactionManager),
+        ] {
+            assert!(error.is_transient(), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_refused_statement_and_corrupt_data_are_not() {
+        for error in [
+            database(
+                DatabaseErrorKind::CheckViolation,
+                "violates check constraint",
+            ),
+            database(
+                DatabaseErrorKind::ForeignKeyViolation,
+                "violates foreign key",
+            ),
+            database(DatabaseErrorKind::Unknown, "column \"x\" does not exist"),
+            StorageError::Database(Error::NotFound),
+            StorageError::Corrupt("phase holds \"later\"".into()),
+        ] {
+            assert!(!error.is_transient(), "{error}");
+        }
+        assert!(database(DatabaseErrorKind::Unknown, "deadlock detected").is_conflict());
+        assert!(
+            !database(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command"
+            )
+            .is_conflict(),
+            "a lost connection is answered 503, not tried again inside the batch"
+        );
     }
 }
