@@ -148,6 +148,48 @@ async fn holds_expire_on_their_own() {
 }
 
 #[tokio::test]
+async fn a_capture_or_void_answers_a_balance_without_the_members_expired_holds() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(100).await.card;
+    let mut hold = |points, timeout| {
+        let mut request = redeem_request(&card, points, true);
+        request.hold_timeout_secs = Some(timeout);
+        request
+    };
+    let client = &hotel.client;
+    client.redeem(&hold(40, 60), &key()).await.unwrap();
+    let captured = client.redeem(&hold(30, 600), &key()).await.unwrap().body;
+    let voided = client.redeem(&hold(10, 600), &key()).await.unwrap().body;
+
+    // The first hold has expired and maintenance has not run: the answers count it as released.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(61);
+    let capture = operations::ledger::at::capture(
+        &app.club,
+        hotel.partner.id,
+        domain::ids::TransferId(captured.transaction.id),
+        None,
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (capture.balance.available.0, capture.balance.held.0),
+        (60, 10)
+    );
+    let void = operations::ledger::at::void(
+        &app.club,
+        hotel.partner.id,
+        domain::ids::TransferId(voided.transaction.id),
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!((void.balance.available.0, void.balance.held.0), (70, 0));
+    assert_eq!(client.available_points(&card).await, 70);
+}
+
+#[tokio::test]
 async fn only_the_partners_own_holds_can_be_captured() {
     let app = TestApp::spawn().await;
     let hotel = app.partner().with_default_rule().await;

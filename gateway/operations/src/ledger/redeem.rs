@@ -129,6 +129,8 @@ pub(crate) async fn capture_in(
     now: DateTime<Utc>,
 ) -> Result<Movement> {
     let (hold, member_id) = open_hold(conn, partner_id, id, now).await?;
+    // The balance answered counts the member's other expired holds and overdue lots as gone.
+    postings::settle_time(conn, member_id, now).await?;
     let points = points.unwrap_or(hold.amount);
     if points > hold.amount {
         return Err(LedgerError::CaptureExceedsHold { held: hold.amount }.into());
@@ -158,6 +160,7 @@ pub(crate) async fn void_in(
     now: DateTime<Utc>,
 ) -> Result<Movement> {
     let (hold, member_id) = open_hold(conn, partner_id, id, now).await?;
+    postings::settle_time(conn, member_id, now).await?;
     let void = postings::release_hold(conn, &hold, idempotency_key, now).await?;
     Ok(Movement {
         transfer: void,
