@@ -152,7 +152,7 @@ async fn a_capture_or_void_answers_a_balance_without_the_members_expired_holds()
     let app = TestApp::spawn().await;
     let hotel = app.partner().with_default_rule().await;
     let card = hotel.member().with_points(100).await.card;
-    let mut hold = |points, timeout| {
+    let hold = |points, timeout| {
         let mut request = redeem_request(&card, points, true);
         request.hold_timeout_secs = Some(timeout);
         request
