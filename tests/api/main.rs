@@ -10,6 +10,7 @@ mod enrolment;
 mod errors;
 mod health;
 mod holds;
+mod hostile_input;
 mod idempotency;
 mod interop;
 mod ledger_model;

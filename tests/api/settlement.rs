@@ -236,6 +236,17 @@ async fn a_resolved_dispute_adjusts_the_next_statement() {
         .await
         .unwrap_err();
     assert_eq!(code(wrong), "statement_hash_mismatch");
+    let unreadable = DisputeRequest {
+        statement_sha256: sha256.clone(),
+        lines: vec![earn],
+        reason: "never\u{0}stayed".into(),
+    };
+    let refused = partner
+        .client
+        .dispute_statement(statement_id, &unique_code("dispute"), &unreadable)
+        .await
+        .unwrap_err();
+    assert_eq!(code(refused), "reason_invalid");
     let dispute = DisputeRequest {
         statement_sha256: sha256.clone(),
         lines: vec![earn],

@@ -29,4 +29,5 @@ pub mod points;
 pub mod pricing;
 pub mod program;
 pub mod settlement;
+pub mod text;
 pub mod time;

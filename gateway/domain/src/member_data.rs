@@ -179,10 +179,10 @@ pub enum InvalidPersonalData {
     #[error("phone must be in international form, e.g. +989121234567")]
     Phone,
     /// An empty or too long name.
-    #[error("name must be 1 to 100 characters")]
+    #[error("name must be 1 to 100 characters of plain text, with at least one letter")]
     Name,
     /// Not an e-mail address.
-    #[error("email must look like name@domain and be at most 254 characters")]
+    #[error("email must look like name@domain and be at most 254 characters of plain text")]
     Email,
     /// A birth date in the future or before 1900.
     #[error("birth date must be in the past and after 1900-01-01")]
@@ -244,14 +244,12 @@ impl PersonalData {
         birth_date: Option<NaiveDate>,
         today: NaiveDate,
     ) -> Result<Self, InvalidPersonalData> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(InvalidPersonalData::Name);
-        }
+        let name = crate::text::name("name", name, 100).map_err(|_| InvalidPersonalData::Name)?;
         let email = match email.map(str::trim).filter(|e| !e.is_empty()) {
             None => None,
             Some(e) => {
-                let is_plausible = e.len() <= 254
+                let is_plausible = crate::text::exact("email", e.to_owned(), 254).is_ok()
+                    && e.len() <= 254
                     && e.split_once('@').is_some_and(|(local, domain)| {
                         !local.is_empty()
                             && domain.contains('.')
@@ -272,7 +270,7 @@ impl PersonalData {
             }
         }
         Ok(Self {
-            name: name.to_owned(),
+            name,
             phone: Phone::parse(phone)?,
             email,
             birth_date,

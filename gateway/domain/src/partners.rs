@@ -21,9 +21,9 @@ pub enum InvalidInput {
         "code {0:?} must be 1 to 63 lowercase letters, digits or '-', starting with a letter or digit"
     )]
     Code(String),
-    /// An empty or too long text (the field, its limit).
-    #[error("{0} must be 1 to {1} characters")]
-    Length(&'static str, usize),
+    /// An empty or too long name, or one that is not plain text with a letter; the text says why.
+    #[error("{0}")]
+    Text(String),
 }
 
 impl Code {
@@ -55,11 +55,7 @@ impl std::fmt::Display for Code {
 }
 
 fn checked_text(field: &'static str, value: &str, max: usize) -> Result<String, InvalidInput> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > max {
-        return Err(InvalidInput::Length(field, max));
-    }
-    Ok(trimmed.to_owned())
+    crate::text::name(field, value, max).map_err(|e| InvalidInput::Text(e.to_string()))
 }
 
 /// Whether a partner may transact.
@@ -221,8 +217,8 @@ impl PartnerError {
     Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize, strum::EnumIter,
 )]
 pub enum BranchError {
-    /// No branch of this partner has this code or id.
-    #[error("no branch {0:?} at this partner")]
+    /// No branch of this partner has this code or id (as named, control characters escaped).
+    #[error("no branch \"{0}\" at this partner")]
     Unknown(String),
     /// The id names another partner's branch.
     #[error("branch {0} belongs to another partner")]
@@ -271,7 +267,9 @@ mod tests {
         assert_eq!(branch.city.as_deref(), Some("Tehran"));
         assert_eq!(
             NewPartner::parse("x", "   ", PartnerKind::Hotel).unwrap_err(),
-            InvalidInput::Length("name", 200)
+            InvalidInput::Text("name must be 1 to 200 characters".into())
         );
+        assert!(NewBranch::parse("main", "Main\u{0}desk", None).is_err());
+        assert!(NewBranch::parse("main", "Main", Some("Teh\u{1b}ran")).is_err());
     }
 }

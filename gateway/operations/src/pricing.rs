@@ -16,7 +16,12 @@ pub(crate) async fn branch_of<E: From<BranchError>>(
     partner_id: PartnerId,
     named: &str,
 ) -> Result<Branch, OperationError<E>> {
-    let unknown = || OperationError::Refused(E::from(BranchError::Unknown(named.to_owned())));
+    // The refusal is recorded and echoed: a control character in the name goes in escaped.
+    let unknown = || {
+        OperationError::Refused(E::from(BranchError::Unknown(
+            named.escape_debug().to_string(),
+        )))
+    };
     if let Ok(id) = named.parse::<BranchId>() {
         return match storage::branches::find(conn, id).await? {
             Some(branch) => branch
@@ -24,6 +29,11 @@ pub(crate) async fn branch_of<E: From<BranchError>>(
                 .map_err(|e| OperationError::Refused(e.into())),
             None => Err(unknown()),
         };
+    }
+    // A name that cannot be a code (a control character, a space, too long) names no branch,
+    // and is not worth a query.
+    if domain::partners::Code::parse(named).is_err() {
+        return Err(unknown());
     }
     storage::branches::find_by_code(conn, partner_id, named)
         .await?

@@ -588,15 +588,10 @@ pub fn positive(field: &str, points: Points) -> Result<Points, LedgerError> {
     }
 }
 
-/// A partner reference: 1 to 100 characters.
+/// A partner reference: 1 to 100 characters of plain text, kept exactly as sent.
 fn checked_reference(reference: String) -> Result<String, LedgerError> {
-    if (1..=100).contains(&reference.chars().count()) {
-        Ok(reference)
-    } else {
-        Err(LedgerError::Invalid(
-            "reference must be 1 to 100 characters".into(),
-        ))
-    }
+    crate::text::exact("reference", reference, 100)
+        .map_err(|e| LedgerError::ReferenceInvalid(e.to_string()))
 }
 
 /// Why a ledger operation was refused.
@@ -662,6 +657,9 @@ pub enum LedgerError {
         /// Points left to reverse.
         remaining: Points,
     },
+    /// The partner's reference is empty, too long or not plain text; the text says which.
+    #[error("{0}")]
+    ReferenceInvalid(String),
     /// The partner's reference names another transfer of the same type.
     #[error("this partner reference is already used by another transfer of the same type")]
     ReferenceTaken,
@@ -698,6 +696,7 @@ impl LedgerError {
             Self::CaptureExceedsHold { .. } => "capture_exceeds_hold",
             Self::NotReversible(_) => "transaction_not_reversible",
             Self::ReversalExceedsOriginal { .. } => "reversal_exceeds_original",
+            Self::ReferenceInvalid(_) => "reference_invalid",
             Self::ReferenceTaken => "reference_already_used",
             Self::HoldTimeoutInvalid { .. } => "hold_timeout_invalid",
             Self::ReleaseAtInvalid { .. } => "release_at_invalid",

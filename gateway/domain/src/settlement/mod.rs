@@ -172,6 +172,9 @@ pub enum SettlementError {
     /// A field is out of range; the text says which.
     #[error("{0}")]
     Invalid(String),
+    /// A dispute's reason or a resolution's note is missing, too long or not plain text.
+    #[error("{0}")]
+    ReasonInvalid(String),
     /// A line's money does not fit in 64 bits (a broken rate or a broken ledger).
     #[error("{0}")]
     Money(money::MoneyOverflow),
@@ -192,6 +195,7 @@ impl SettlementError {
             Self::LineNotInStatement(_) => "line_not_in_statement",
             Self::LineNotDisputed(_) => "line_not_disputed",
             Self::Invalid(_) => "invalid_request",
+            Self::ReasonInvalid(_) => "reason_invalid",
             Self::Money(_) | Self::Corrupt(..) => "internal_error",
         }
     }

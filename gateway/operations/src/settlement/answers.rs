@@ -90,12 +90,18 @@ async fn answer_in(
 ) -> Result<StatementAnswer> {
     let issued = own_statement(conn, Some(partner_id), answer.statement_id).await?;
     check_hash(&issued, &answer.statement_sha256)?;
+    // An acknowledgement may carry a reason too; whatever is stored is plain text.
+    let reason = answer
+        .reason
+        .as_deref()
+        .map(|r| domain::text::trimmed("reason", r, 2000))
+        .transpose()
+        .map_err(|e| SettlementError::ReasonInvalid(e.to_string()))?;
     let kind = if answer.disputed_lines.is_empty() {
         AnswerKind::Acknowledgement
     } else {
-        let reason = answer.reason.as_deref().map(str::trim).unwrap_or_default();
-        if reason.is_empty() || reason.chars().count() > 2000 {
-            return Err(SettlementError::Invalid(
+        if reason.is_none() {
+            return Err(SettlementError::ReasonInvalid(
                 "a dispute needs a reason of 1 to 2000 characters".into(),
             )
             .into());
@@ -117,7 +123,7 @@ async fn answer_in(
         statement_sha256: issued.payload_sha256.to_vec(),
         disputed_lines: lines,
         accepted_lines: Vec::new(),
-        reason: answer.reason.map(|r| r.trim().to_owned()),
+        reason,
         key_id: answer.key_id,
         signed_request: answer.signed_request,
         created_at: domain::time::stored(now),
@@ -189,12 +195,8 @@ async fn resolve_in(
         }
         return Err(SettlementError::AlreadyResolved(issued.id).into());
     }
-    if note.is_empty() || note.chars().count() > 2000 {
-        return Err(SettlementError::Invalid(
-            "a resolution needs a note of 1 to 2000 characters".into(),
-        )
-        .into());
-    }
+    let note = domain::text::trimmed("note", note, 2000)
+        .map_err(|e| SettlementError::ReasonInvalid(e.to_string()))?;
     if let Some(stray) = accepted
         .iter()
         .find(|line| !dispute.disputed_lines.contains(line))
@@ -208,7 +210,7 @@ async fn resolve_in(
         statement_sha256: issued.payload_sha256.to_vec(),
         disputed_lines: Vec::new(),
         accepted_lines: accepted.clone(),
-        reason: Some(note.to_owned()),
+        reason: Some(note),
         key_id: resolution.key_id,
         signed_request: resolution.signed_request,
         created_at: domain::time::stored(now),

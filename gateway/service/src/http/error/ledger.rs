@@ -81,6 +81,9 @@ impl From<LedgerError> for ApiError {
             LedgerError::ReversalExceedsOriginal { .. } => {
                 Self::unprocessable(code, "Reversal above the original", detail)
             }
+            LedgerError::ReferenceInvalid(_) => {
+                Self::unprocessable(code, "Invalid reference", detail)
+            }
             LedgerError::ReferenceTaken => Self::conflict(code, "Reference already used", detail),
             LedgerError::HoldTimeoutInvalid { .. } => {
                 Self::unprocessable(code, "Invalid hold timeout", detail)

@@ -32,6 +32,9 @@ impl From<SettlementError> for ApiError {
                 Self::unprocessable(code, "Line not disputed", detail)
             }
             SettlementError::Invalid(_) => super::invalid_request(detail),
+            SettlementError::ReasonInvalid(_) => {
+                Self::unprocessable(code, "Invalid reason", detail)
+            }
             SettlementError::Money(_) | SettlementError::Corrupt(..) => Self::internal(detail),
         }
     }

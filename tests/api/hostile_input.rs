@@ -1,0 +1,103 @@
+//! What a careless or hostile partner sends: text with control characters, names without
+//! letters. Each is refused with its own code before anything reaches storage, and nothing is
+//! written.
+
+use partners::protocol::{EnrollRequest, ReverseRequest};
+use test_support::protocol::{code, earn_request, key, redeem_request};
+use test_support::{CardChecks as _, TestApp};
+
+#[tokio::test]
+async fn a_reference_with_a_control_character_is_refused_on_every_write() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(50).await.card;
+    let client = &hotel.client;
+
+    for reference in ["a\u{0}b", "bell\u{7}", "\u{1b}[2J", "x\u{202E}y"] {
+        let mut earn = earn_request(&card, 100_000);
+        earn.reference = reference.into();
+        let refused = client.earn(&earn, &key()).await.unwrap_err();
+        assert_eq!(code(refused), "reference_invalid", "{reference:?}");
+        let mut redemption = redeem_request(&card, 5, false);
+        redemption.reference = reference.into();
+        let refused = client.redeem(&redemption, &key()).await.unwrap_err();
+        assert_eq!(code(refused), "reference_invalid", "{reference:?}");
+    }
+    let earned = client
+        .earn(&earn_request(&card, 100_000), &key())
+        .await
+        .unwrap()
+        .body;
+    let reversal = ReverseRequest {
+        transaction_id: earned.transaction.id,
+        points: None,
+        reference: Some("return\u{0}".into()),
+    };
+    let refused = client.reverse(&reversal, &key()).await.unwrap_err();
+    assert_eq!(code(refused), "reference_invalid");
+
+    // A branch that cannot be a code names no branch: looked up nowhere, refused plainly.
+    let mut earn = earn_request(&card, 100_000);
+    earn.branch = "teh\u{0}ran".into();
+    assert_eq!(
+        code(client.earn(&earn, &key()).await.unwrap_err()),
+        "branch_unknown"
+    );
+    assert_eq!(
+        hotel.client.available_points(&card).await,
+        60,
+        "only the one good earn was written"
+    );
+}
+
+#[tokio::test]
+async fn a_member_name_or_email_that_is_not_plain_text_is_refused() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let enrol = |name: &str, email: Option<&str>, branch: &str| EnrollRequest {
+        branch: branch.into(),
+        phone: test_support::app::unique_phone(),
+        name: name.into(),
+        email: email.map(str::to_owned),
+        birth_date: None,
+    };
+    for (name, email) in [
+        ("Darya\u{0}Karimi", None),
+        ("Darya\u{7}", None),
+        ("\u{1b}[31mDarya", None),
+        ("\u{200F}\u{200F}\u{200F}", None),
+        ("12345", None),
+        ("Darya", Some("darya\u{0}@example.com")),
+        ("Darya", Some("darya@exa\u{1b}mple.com")),
+    ] {
+        let refused = hotel
+            .client
+            .enroll(&enrol(name, email, "main"), &key())
+            .await
+            .unwrap_err();
+        assert_eq!(code(refused), "invalid_member_data", "{name:?} {email:?}");
+    }
+    let refused = hotel
+        .client
+        .enroll(&enrol("Darya", None, "ma\u{0}in"), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(refused), "branch_unknown");
+    // Persian, with its zero-width non-joiner, is a name.
+    let enrolled = hotel
+        .client
+        .enroll(&enrol("نیک\u{200C}نام کریمی", None, "main"), &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(
+        hotel
+            .client
+            .check_card(&enrolled.card_number, None)
+            .await
+            .unwrap()
+            .body
+            .first_name,
+        "نیک\u{200C}نام"
+    );
+}
