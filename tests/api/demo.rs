@@ -19,13 +19,13 @@ async fn hotel_client(app: &TestApp) -> ::partners::client::Client {
 #[tokio::test]
 async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
     let app = TestApp::spawn().await;
-    let created = gateway::demo::load(&app.storage, NETWORK.as_ref())
+    let created = gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
         .await
         .unwrap();
     // Partners, branches, partner keys, settlement terms, operator keys.
     assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2, "{created:?}");
     assert!(
-        gateway::demo::load(&app.storage, NETWORK.as_ref())
+        gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
             .await
             .unwrap()
             .is_empty()
@@ -95,7 +95,7 @@ async fn the_demo_settles_verifies_answers_and_reconciles() {
     use operations::settlement::{close, reconcile};
 
     let app = TestApp::spawn().await;
-    gateway::demo::load(&app.storage, NETWORK.as_ref())
+    gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
         .await
         .unwrap();
     gateway::demo::load_members(&app.club, 300, |_| {})

@@ -151,3 +151,56 @@ async fn jwks_publishes_the_gateway_signing_key() {
     let key = set.find(&app.config.keys.current.kid).unwrap();
     assert_eq!(key.key, app.config.keys.current.key.verifying_key());
 }
+
+#[tokio::test]
+async fn the_gateways_own_keys_and_key_ids_cannot_be_registered_by_anyone() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner().await;
+    let gateway = app.gateway_keys().keys[0].clone();
+    let gateway_kid = gateway.kid.clone().unwrap();
+
+    // The gateway's public key under a new key id.
+    let mut stolen = gateway.clone();
+    stolen.kid = Some("not-the-gateway".into());
+    let err = partner
+        .client
+        .register_key(&RegisterKeyRequest { jwk: stolen }, "own-1")
+        .await
+        .unwrap_err();
+    assert_eq!(problem(err).code, "public_key_taken");
+
+    // A key of the partner's own under the gateway's key id.
+    let mut impostor = PrivateKey::generate("x").unwrap().public_key().to_jwk();
+    impostor.kid = Some(gateway_kid.clone());
+    let err = partner
+        .client
+        .register_key(
+            &RegisterKeyRequest {
+                jwk: impostor.clone(),
+            },
+            "own-2",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(problem(err).code, "key_id_taken");
+
+    // Nor through the operator's tools.
+    let public = impostor.public_key().unwrap();
+    let refused = operations::keys::register_operator(
+        &app.storage,
+        &app.club.reserved_keys,
+        "Finance",
+        domain::keys::OperatorRole::Finance,
+        &public,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            operations::error::OperationError::Refused(domain::keys::KeyError::KeyIdTaken(ref kid))
+                if *kid == gateway_kid
+        ),
+        "{refused}"
+    );
+}

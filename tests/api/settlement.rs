@@ -50,9 +50,15 @@ fn after_today() -> DateTime<Utc> {
 
 async fn operator(app: &TestApp, role: OperatorRole) -> Client {
     let key = PrivateKey::generate(&unique_code("operator")).unwrap();
-    operations::keys::register_operator(&app.storage, "Test staff", role, &key.public_key())
-        .await
-        .unwrap();
+    operations::keys::register_operator(
+        &app.storage,
+        &app.club.reserved_keys,
+        "Test staff",
+        role,
+        &key.public_key(),
+    )
+    .await
+    .unwrap();
     app.client(&key).await
 }
 

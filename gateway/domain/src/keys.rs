@@ -114,6 +114,30 @@ pub struct OperatorKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// The gateway's own keys (its receipt and statement signing keys, current and retired): no
+/// partner or operator may register their key ids or public keys, so nothing signed by the
+/// gateway can be passed off as signed by a caller, nor the reverse.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReservedKeys(Vec<(String, VerifyingKey)>);
+
+impl ReservedKeys {
+    /// The keys published as `(kid, public key)`.
+    pub fn new(keys: impl IntoIterator<Item = (String, VerifyingKey)>) -> Self {
+        Self(keys.into_iter().collect())
+    }
+
+    /// Refuses `kid` or `public_key` if the gateway holds either.
+    pub fn check(&self, kid: &str, public_key: &VerifyingKey) -> Result<(), KeyError> {
+        if self.0.iter().any(|(reserved, _)| reserved == kid) {
+            return Err(KeyError::KeyIdTaken(kid.to_owned()));
+        }
+        if self.0.iter().any(|(_, reserved)| reserved == public_key) {
+            return Err(KeyError::PublicKeyTaken);
+        }
+        Ok(())
+    }
+}
+
 /// Why a key could not be registered, listed or revoked.
 #[derive(
     Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize, strum::EnumIter,

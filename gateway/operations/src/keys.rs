@@ -5,7 +5,7 @@
 //! operator keys share one namespace of key ids.
 
 use domain::ids::PartnerId;
-use domain::keys::{KeyError, KeyStatus, OperatorKey, OperatorRole, PartnerKey};
+use domain::keys::{KeyError, KeyStatus, OperatorKey, OperatorRole, PartnerKey, ReservedKeys};
 use partners::jwk::PublicKey;
 use storage::{Connection, Storage, StorageError};
 
@@ -22,8 +22,9 @@ pub async fn register_own(
     key: PublicKey,
 ) -> std::result::Result<Answered<PartnerKey, KeyError>, IdempotencyError> {
     let partner_id = scope.partner_id;
+    let reserved = club.reserved_keys.clone();
     idempotency::execute(&club.storage, club.idempotency, scope, move |conn| {
-        Box::pin(async move { register_in(conn, partner_id, &key).await })
+        Box::pin(async move { register_in(conn, &reserved, partner_id, &key).await })
     })
     .await
 }
@@ -32,9 +33,11 @@ pub async fn register_own(
 #[tracing::instrument(skip_all, fields(partner.id = %partner_id, key.id = %key.kid))]
 async fn register_in(
     conn: &mut Connection,
+    reserved: &ReservedKeys,
     partner_id: PartnerId,
     key: &PublicKey,
 ) -> Result<PartnerKey> {
+    reserved.check(&key.kid, &key.key)?;
     let new = PartnerKey {
         kid: key.kid.clone(),
         partner_id,
@@ -63,6 +66,7 @@ async fn register_in(
 /// Registers `key` for the partner with `partner_code` (operator CLI).
 pub async fn register(
     storage: &Storage,
+    reserved: &ReservedKeys,
     partner_code: &str,
     key: &PublicKey,
 ) -> Result<PartnerKey> {
@@ -70,7 +74,7 @@ pub async fn register(
     let partner = storage::partners::find_by_code(&mut conn, partner_code)
         .await?
         .ok_or_else(|| KeyError::PartnerNotFound(partner_code.to_owned()))?;
-    register_in(&mut conn, partner.id, key).await
+    register_in(&mut conn, reserved, partner.id, key).await
 }
 
 /// Revokes a partner key for good.
@@ -102,10 +106,12 @@ pub async fn list(storage: &Storage, partner_code: &str) -> Result<Vec<PartnerKe
 #[tracing::instrument(skip_all, fields(key.id = %key.kid, role = role.as_str()))]
 pub async fn register_operator(
     storage: &Storage,
+    reserved: &ReservedKeys,
     name: &str,
     role: OperatorRole,
     key: &PublicKey,
 ) -> Result<OperatorKey> {
+    reserved.check(&key.kid, &key.key)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(KeyError::InvalidName.into());

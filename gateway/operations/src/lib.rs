@@ -24,6 +24,7 @@ pub mod partners;
 pub mod pricing;
 pub mod settlement;
 
+use domain::keys::ReservedKeys;
 use domain::member_data::MemberDataKeys;
 use domain::program::ProgramSettings;
 use storage::Storage;
@@ -42,6 +43,8 @@ pub struct Club {
     pub member_data_keys: MemberDataKeys,
     /// The idempotency claim's lease.
     pub idempotency: IdempotencySettings,
+    /// The gateway's own keys, which no one may register.
+    pub reserved_keys: ReservedKeys,
     committer: Committer,
 }
 
@@ -56,6 +59,8 @@ pub struct ClubSettings {
     pub idempotency: IdempotencySettings,
     /// How the ledger committers form batches.
     pub committer: CommitterSettings,
+    /// The gateway's own keys, which no one may register.
+    pub reserved_keys: ReservedKeys,
 }
 
 impl Club {
@@ -72,6 +77,7 @@ impl Club {
             program: settings.program,
             member_data_keys: settings.member_data_keys,
             idempotency: settings.idempotency,
+            reserved_keys: settings.reserved_keys,
             committer,
         }
     }

@@ -300,6 +300,19 @@ pub struct GatewayKeys {
     pub published: JwkSet,
 }
 
+impl GatewayKeys {
+    /// The published keys, which no partner or operator may register.
+    pub fn reserved(&self) -> domain::keys::ReservedKeys {
+        domain::keys::ReservedKeys::new(
+            self.published
+                .keys
+                .iter()
+                .filter_map(|jwk| jwk.public_key().ok())
+                .map(|public| (public.kid, public.key)),
+        )
+    }
+}
+
 /// Protocol time limits.
 #[derive(Debug, Clone)]
 pub struct ProtocolConfig {

@@ -48,6 +48,7 @@ pub fn club_settings(config: &Config) -> ClubSettings {
             lease: config.protocol.idempotency_lease,
         },
         committer: config.ledger,
+        reserved_keys: config.keys.reserved(),
     }
 }
 

@@ -142,9 +142,14 @@ impl TestApp {
     /// Generates and registers another key for the partner with `code`.
     pub async fn add_key(&self, code: &str) -> PrivateKey {
         let key = PrivateKey::generate(&unique_code("key")).unwrap_or_else(|e| panic!("{e}"));
-        keys::register(&self.storage, code, &key.public_key())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        keys::register(
+            &self.storage,
+            &self.club.reserved_keys,
+            code,
+            &key.public_key(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         key
     }
 

@@ -39,7 +39,7 @@ pub(super) enum DemoCommand {
 pub(super) async fn demo(club: &Club, command: DemoCommand) -> anyhow::Result<()> {
     match command {
         DemoCommand::Load { file, members } => {
-            let created = crate::demo::load(&club.storage, &file).await?;
+            let created = crate::demo::load(&club.storage, &club.reserved_keys, &file).await?;
             if created.is_empty() {
                 println!("demo partners already loaded");
             }

@@ -1,5 +1,6 @@
 //! `clubgate keys` and `operators`: key files, partner keys, operator keys.
 
+use domain::keys::ReservedKeys;
 use std::path::{Path, PathBuf};
 
 use ::partners::jwk::{DEVELOPMENT_KEY_NOTE, Jwk, PrivateKey};
@@ -129,6 +130,7 @@ fn public_key_file(file: &Path) -> anyhow::Result<::partners::jwk::PublicKey> {
 /// `clubgate keys register|revoke|list`.
 pub(super) async fn partner_keys(
     storage: &Storage,
+    reserved: &ReservedKeys,
     key_cache_ttl_secs: u64,
     command: KeysCommand,
 ) -> anyhow::Result<()> {
@@ -137,7 +139,7 @@ pub(super) async fn partner_keys(
             anyhow::bail!("key files are written without a configuration")
         }
         KeysCommand::Register { partner, file } => {
-            let key = keys::register(storage, &partner, &public_key_file(&file)?).await?;
+            let key = keys::register(storage, reserved, &partner, &public_key_file(&file)?).await?;
             println!("registered key {} for {partner}", key.kid);
         }
         KeysCommand::Revoke { kid } => {
@@ -166,11 +168,16 @@ pub(super) async fn partner_keys(
 }
 
 /// `clubgate operators …`.
-pub(super) async fn operators(storage: &Storage, command: OperatorsCommand) -> anyhow::Result<()> {
+pub(super) async fn operators(
+    storage: &Storage,
+    reserved: &ReservedKeys,
+    command: OperatorsCommand,
+) -> anyhow::Result<()> {
     match command {
         OperatorsCommand::Add { name, role, file } => {
             let key =
-                keys::register_operator(storage, &name, role, &public_key_file(&file)?).await?;
+                keys::register_operator(storage, reserved, &name, role, &public_key_file(&file)?)
+                    .await?;
             println!(
                 "registered operator key {} ({}, {})",
                 key.kid,

@@ -188,10 +188,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules { command } => partners::rules(&storage(&config).await?, command).await?,
         Command::Keys { command } => {
             let ttl = config.protocol.key_cache_ttl.as_secs();
-            keys::partner_keys(&storage(&config).await?, ttl, command).await?;
+            keys::partner_keys(
+                &storage(&config).await?,
+                &config.keys.reserved(),
+                ttl,
+                command,
+            )
+            .await?;
         }
         Command::Operators { command } => {
-            keys::operators(&storage(&config).await?, command).await?;
+            keys::operators(&storage(&config).await?, &config.keys.reserved(), command).await?;
         }
         Command::Demo { command } => {
             let club = Club::start(storage(&config).await?, club_settings(&config));

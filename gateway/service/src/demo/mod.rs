@@ -9,6 +9,7 @@
 
 pub mod partner_file;
 
+use domain::keys::ReservedKeys;
 use std::path::{Path, PathBuf};
 
 use ::partners::jwk::Jwk;
@@ -107,7 +108,11 @@ impl DemoRule {
 }
 
 /// Loads the partners described in `file`; returns one line per thing created.
-pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>> {
+pub async fn load(
+    storage: &Storage,
+    reserved: &ReservedKeys,
+    file: &Path,
+) -> anyhow::Result<Vec<String>> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let network: Network = toml_from_str(&text)
@@ -151,7 +156,7 @@ pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>>
         }
         let key_path = dir.join(&demo.public_key);
         let public = Jwk::read(&key_path)?.public_key()?;
-        match keys::register(storage, &demo.code, &public).await {
+        match keys::register(storage, reserved, &demo.code, &public).await {
             Ok(_) => created.push(format!("key {} for {}", public.kid, demo.code)),
             Err(OperationError::Refused(KeyError::KeyIdTaken(_))) => {}
             Err(e) => return Err(e.into()),
@@ -180,7 +185,7 @@ pub async fn load(storage: &Storage, file: &Path) -> anyhow::Result<Vec<String>>
     }
     for demo in network.operator {
         let public = Jwk::read(&dir.join(&demo.public_key))?.public_key()?;
-        match keys::register_operator(storage, &demo.name, demo.role, &public).await {
+        match keys::register_operator(storage, reserved, &demo.name, demo.role, &public).await {
             Ok(_) => created.push(format!(
                 "operator key {} ({})",
                 public.kid,
