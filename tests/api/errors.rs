@@ -32,8 +32,10 @@ async fn problem_documents_follow_rfc9457() {
 }
 
 #[tokio::test]
-async fn a_body_that_cannot_be_decoded_is_refused_with_its_own_code() {
+async fn a_body_with_a_content_encoding_is_refused_before_anything_decodes_it() {
     let app = TestApp::spawn().await;
+    let partner = app.partner().await;
+    // Unsigned, and not even gzip: refused for the encoding, nothing is read.
     let headers = [("content-encoding".to_owned(), "gzip".to_owned())];
     let res = app
         .send_raw(
@@ -43,6 +45,38 @@ async fn a_body_that_cannot_be_decoded_is_refused_with_its_own_code() {
             b"this is not gzip".to_vec(),
         )
         .await;
-    assert_eq!(res.status, 400);
-    assert_eq!(res.error_code(), "body_unreadable");
+    assert_eq!(res.status, 415);
+    assert_eq!(res.error_code(), "content_encoding_unsupported");
+    // Signed, with the digest of the bytes as sent: still refused, whatever the coding.
+    let mut draft = app.key_registration_draft(&partner.key, "gzip-1");
+    draft.set_header("content-encoding", "deflate");
+    let res = app.send(&draft, &partner.key).await;
+    assert_eq!(res.status, 415);
+    assert_eq!(res.error_code(), "content_encoding_unsupported");
+    let mut draft = app.key_registration_draft(&partner.key, "identity-1");
+    draft.set_header("content-encoding", "identity");
+    assert_eq!(app.send(&draft, &partner.key).await.status, 201);
+}
+
+#[tokio::test]
+async fn a_json_body_must_say_it_is_json() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner().await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut draft = app.key_registration_draft(&partner.key, &format!("ct-{content_type:?}"));
+        match content_type {
+            Some(value) => draft.set_header("content-type", value),
+            None => draft.remove_header("content-type"),
+        }
+        let res = app.send(&draft, &partner.key).await;
+        assert_eq!(res.status, 415, "{content_type:?}");
+        assert_eq!(res.error_code(), "content_type_unsupported");
+    }
+    let mut draft = app.key_registration_draft(&partner.key, "ct-charset");
+    draft.set_header("content-type", "Application/JSON; charset=utf-8");
+    assert_eq!(app.send(&draft, &partner.key).await.status, 201);
 }

@@ -16,8 +16,9 @@ use partners::signatures::{self, MessageParts};
 use serde::de::DeserializeOwned;
 
 use super::error::{
-    ApiError, body_unreadable, malformed_json, operator_key_required, partner_key_required,
-    payload_too_large, role_not_granted,
+    ApiError, body_unreadable, content_encoding_unsupported, content_type_unsupported,
+    malformed_json, operator_key_required, partner_key_required, payload_too_large,
+    role_not_granted,
 };
 use domain::keys::OperatorRole;
 use operations::authentication::{
@@ -40,13 +41,40 @@ struct Signed {
     message: MessageParts,
 }
 
-fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if body.is_empty() {
+fn parse_json<T: DeserializeOwned>(signed: &Signed) -> Result<T, ApiError> {
+    if signed.body.is_empty() {
         return Err(malformed_json(
             "the request has no body; a JSON object is expected",
         ));
     }
-    serde_json::from_slice(body).map_err(malformed_json)
+    let content_type = signed.message.header("content-type").unwrap_or_default();
+    if !is_json(&content_type) {
+        return Err(content_type_unsupported(&content_type));
+    }
+    serde_json::from_slice(&signed.body).map_err(malformed_json)
+}
+
+/// Whether a `Content-Type` is `application/json`, parameters (a charset) aside.
+fn is_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Refuses a body sent with a content coding before anything decodes it.
+fn refuse_encoded(req: &HttpRequest) -> Result<(), ApiError> {
+    match req.headers().get(actix_web::http::header::CONTENT_ENCODING) {
+        None => Ok(()),
+        Some(value) => {
+            let sent = String::from_utf8_lossy(value.as_bytes());
+            if sent.trim().eq_ignore_ascii_case("identity") {
+                Ok(())
+            } else {
+                Err(content_encoding_unsupported(&sent))
+            }
+        }
+    }
 }
 
 /// A request signed with a partner key.
@@ -64,7 +92,7 @@ impl VerifiedPartner {
 
     /// The body as JSON of type `T`.
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        parse_json(&self.signed.body)
+        parse_json(&self.signed)
     }
 
     /// What makes this request "the same request" for its idempotency key.
@@ -131,7 +159,7 @@ impl VerifiedOperator {
 
     /// The body as JSON of type `T`.
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        parse_json(&self.signed.body)
+        parse_json(&self.signed)
     }
 
     /// The request as signed (see [`VerifiedPartner::signed_record`]).
@@ -213,6 +241,7 @@ async fn authenticate(
 /// Reads the whole body (within `server.max_body_bytes`), then authenticates.
 async fn verify(req: HttpRequest, mut payload: Payload) -> Result<(Principal, Signed), ApiError> {
     let state = app_state(&req)?;
+    refuse_encoded(&req)?;
     let limit = state.max_body_bytes;
     let body = Bytes::from_request(&req, &mut payload)
         .await
@@ -279,6 +308,7 @@ impl FromRequest for StreamingOperator {
         let (req, payload) = (req.clone(), payload.take());
         Box::pin(async move {
             let state = app_state(&req)?;
+            refuse_encoded(&req)?;
             let message = message_parts(&req);
             let principal = authenticate(&req, &state, &message, RequestBody::Streaming).await?;
             let caller = operator_only(principal)?;

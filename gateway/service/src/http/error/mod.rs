@@ -209,6 +209,8 @@ pub(crate) mod codes {
     pub(crate) const INVALID_KEY: &str = "invalid_key";
     pub(crate) const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub(crate) const BODY_UNREADABLE: &str = "body_unreadable";
+    pub(crate) const CONTENT_TYPE_UNSUPPORTED: &str = "content_type_unsupported";
+    pub(crate) const CONTENT_ENCODING_UNSUPPORTED: &str = "content_encoding_unsupported";
     pub(crate) const ROUTE_NOT_FOUND: &str = "route_not_found";
     pub(crate) const INVALID_REQUEST: &str = "invalid_request";
 }
@@ -239,6 +241,27 @@ pub(crate) fn body_unreadable(detail: impl std::fmt::Display) -> ApiError {
         codes::BODY_UNREADABLE,
         "Unreadable body",
         detail.to_string(),
+    )
+}
+
+/// A JSON body sent as another media type.
+pub(crate) fn content_type_unsupported(sent: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        codes::CONTENT_TYPE_UNSUPPORTED,
+        "Unsupported media type",
+        format!("the body is JSON: send it with Content-Type: application/json (got {sent:?})"),
+    )
+}
+
+/// A body with a content coding. RFC 9530 digests the content as sent, so a decoded body could
+/// only be checked against a digest of the encoded bytes; the gateway takes bodies as they are.
+pub(crate) fn content_encoding_unsupported(sent: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        codes::CONTENT_ENCODING_UNSUPPORTED,
+        "Unsupported content encoding",
+        format!("send the body without Content-Encoding (got {sent:?})"),
     )
 }
 
@@ -312,6 +335,8 @@ mod tests {
             malformed_json(""),
             payload_too_large(1),
             body_unreadable(""),
+            content_type_unsupported(""),
+            content_encoding_unsupported(""),
             invalid_request(""),
             invalid_key(""),
             partner_key_required(String::new()),
