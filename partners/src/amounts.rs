@@ -36,7 +36,7 @@ pub fn exponent(currency: &str) -> u32 {
 /// `765050696` `IRR` is `7,650,506.96 IRR`, `-1234` `JPY` is `-1,234 JPY`,
 /// `1500` `KWD` is `1.500 KWD`. Every `i64` formats, `i64::MIN` included.
 pub fn format_money(amount_minor: i64, currency: &str) -> String {
-    let mut out = format_minor(amount_minor, exponent(currency));
+    let mut out = format_minor(amount_minor.into(), exponent(currency));
     out.push(' ');
     out.push_str(currency);
     out
@@ -52,14 +52,14 @@ pub fn format_points(points: i64) -> String {
     format!("{} {unit}", group(points))
 }
 
-/// Groups an integer's digits by thousands: `-1234567` is `-1,234,567`.
-pub fn group(value: i64) -> String {
-    format_minor(value, 0)
+/// Groups an integer's digits by thousands: `-1234567` is `-1,234,567` (totals may be 128-bit).
+pub fn group(value: impl Into<i128>) -> String {
+    format_minor(value.into(), 0)
 }
 
 /// `amount_minor` with `exponent` digits after the decimal point and the rest grouped.
-fn format_minor(amount_minor: i64, exponent: u32) -> String {
-    // `unsigned_abs` rather than `abs`: `i64::MIN` has no positive `i64`.
+fn format_minor(amount_minor: i128, exponent: u32) -> String {
+    // `unsigned_abs` rather than `abs`: the smallest integer has no positive counterpart.
     let digits = amount_minor.unsigned_abs().to_string();
     // u32 always fits usize on the targets we build for; saturating keeps this total anyway.
     let exponent = usize::try_from(exponent).unwrap_or(usize::MAX);

@@ -325,3 +325,53 @@ async fn the_demo_partner_file_reports_exactly_what_was_seeded() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_file_of_the_largest_numbers_adds_up_exactly() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner().with_default_rule().await;
+    let (_, from) = traffic(&app, &partner).await;
+    let max = i64::MAX;
+    let file = format!(
+        "reference,type,points,amount,time\n\
+         huge-1,earn,{max},{max},2026-11-22T10:00:00Z\n\
+         huge-2,earn,{max},{max},2026-11-22T10:00:00Z\n\
+         huge-3,earn,{max},{max},2026-11-22T10:00:00Z\n"
+    );
+    #[derive(serde::Deserialize)]
+    struct Total {
+        status: String,
+        count: u64,
+        partner_points: i128,
+        partner_amount_minor: i128,
+    }
+    #[derive(serde::Deserialize)]
+    struct Report {
+        totals: Vec<Total>,
+    }
+    let (client, _) = finance(&app, OperatorRole::Finance).await;
+    let report: Report = client
+        .post_csv(
+            &path(&partner, from, ""),
+            &unique_code("reconcile"),
+            file.into_bytes(),
+        )
+        .await
+        .unwrap()
+        .body;
+    let missing = report
+        .totals
+        .iter()
+        .find(|t| t.status == "missing_at_gateway")
+        .unwrap();
+    // 3 × (2^63 − 1), past any 64-bit integer, exactly.
+    let expected = 3 * i128::from(max);
+    assert_eq!(
+        (
+            missing.count,
+            missing.partner_points,
+            missing.partner_amount_minor
+        ),
+        (3, expected, expected)
+    );
+}

@@ -63,7 +63,8 @@ pub struct Exception {
     pub detail: Option<String>,
 }
 
-/// Count and sums of one status.
+/// Count and sums of one status. The sums are 128-bit: a partner's file may hold any 64-bit
+/// values, and a million of them cannot overflow these.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StatusTotal {
     /// The status.
@@ -71,13 +72,13 @@ pub struct StatusTotal {
     /// Rows (or transfers) with it.
     pub count: u64,
     /// Their points, as the partner has them.
-    pub partner_points: i64,
+    pub partner_points: i128,
     /// Their points, as the ledger has them.
-    pub gateway_points: i64,
+    pub gateway_points: i128,
     /// Their amounts, as the partner has them.
-    pub partner_amount_minor: i64,
+    pub partner_amount_minor: i128,
     /// Their amounts, as the ledger has them.
-    pub gateway_amount_minor: i64,
+    pub gateway_amount_minor: i128,
 }
 
 /// The statuses, in report order.
@@ -425,10 +426,11 @@ fn compare(line: u64, row: &ParsedRow, entry: &LedgerEntry) -> Exception {
 fn add(totals: &mut [StatusTotal], exception: &Exception) {
     if let Some(total) = totals.iter_mut().find(|t| t.status == exception.status) {
         total.count += 1;
-        total.partner_points += exception.partner_points.unwrap_or(0);
-        total.gateway_points += exception.gateway_points.unwrap_or(0);
-        total.partner_amount_minor += exception.partner_amount_minor.unwrap_or(0);
-        total.gateway_amount_minor += exception.gateway_amount_minor.unwrap_or(0);
+        let wide = |value: Option<i64>| i128::from(value.unwrap_or(0));
+        total.partner_points += wide(exception.partner_points);
+        total.gateway_points += wide(exception.gateway_points);
+        total.partner_amount_minor += wide(exception.partner_amount_minor);
+        total.gateway_amount_minor += wide(exception.gateway_amount_minor);
     }
 }
 
