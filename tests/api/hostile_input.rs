@@ -101,3 +101,33 @@ async fn a_member_name_or_email_that_is_not_plain_text_is_refused() {
         "نیک\u{200C}نام"
     );
 }
+
+#[tokio::test]
+async fn amounts_and_points_are_bounded_by_the_programme() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(50).await.card;
+    let client = &hotel.client;
+    let refusal = |request| async move { code(client.earn(&request, &key()).await.unwrap_err()) };
+
+    // Just under 2^63: once 922 billion points; now above the largest purchase (10^15).
+    assert_eq!(
+        refusal(earn_request(&card, i64::MAX - 1)).await,
+        "purchase_above_limit"
+    );
+    // Within it, but the default rule (a point per 10,000) would credit 10^11 points.
+    assert_eq!(
+        refusal(earn_request(&card, 1_000_000_000_000_000)).await,
+        "points_above_limit"
+    );
+    let refused = client
+        .redeem(&redeem_request(&card, 1_000_000_001, false), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(refused), "points_above_limit");
+    assert_eq!(
+        client.available_points(&card).await,
+        50,
+        "nothing was written"
+    );
+}

@@ -145,6 +145,18 @@ pub enum PricingError {
     /// The amount does not fit the arithmetic.
     #[error("the amount is too large")]
     AmountTooLarge,
+    /// The purchase is above the largest the programme accepts in one operation.
+    #[error("a purchase may be at most {max_minor} in minor units")]
+    PurchaseAboveLimit {
+        /// The largest purchase, in minor units.
+        max_minor: i64,
+    },
+    /// The points are above the most the programme moves in one operation.
+    #[error("one operation may move at most {max} points")]
+    PointsAboveLimit {
+        /// The most points in one operation.
+        max: Points,
+    },
 }
 
 impl PricingError {
@@ -156,6 +168,8 @@ impl PricingError {
             Self::CurrencyMismatch { .. } => "currency_mismatch",
             Self::PurchaseTooSmall => "purchase_too_small",
             Self::AmountTooLarge => "amount_too_large",
+            Self::PurchaseAboveLimit { .. } => "purchase_above_limit",
+            Self::PointsAboveLimit { .. } => "points_above_limit",
         }
     }
 }

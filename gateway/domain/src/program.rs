@@ -23,6 +23,32 @@ pub struct ProgramSettings {
     pub silver_points: Points,
     /// Lifetime points for the gold tier.
     pub gold_points: Points,
+    /// The largest purchase one earn may report, in minor units.
+    pub max_purchase_minor: i64,
+    /// The most points one operation (earn, redemption) may move.
+    pub max_points: Points,
+}
+
+impl ProgramSettings {
+    /// Refuses a purchase above the programme's largest, before it is priced.
+    pub fn check_purchase(&self, amount_minor: i64) -> Result<(), crate::pricing::PricingError> {
+        if amount_minor > self.max_purchase_minor {
+            return Err(crate::pricing::PricingError::PurchaseAboveLimit {
+                max_minor: self.max_purchase_minor,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses points above the most one operation may move.
+    pub fn check_points(&self, points: Points) -> Result<(), crate::pricing::PricingError> {
+        if points > self.max_points {
+            return Err(crate::pricing::PricingError::PointsAboveLimit {
+                max: self.max_points,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A member's tier, from the points they have earned for good.

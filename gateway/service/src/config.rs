@@ -127,6 +127,10 @@ struct RawProgram {
     maintenance_interval_secs: u64,
     silver_tier_points: i64,
     gold_tier_points: i64,
+    #[serde(default = "defaults::max_purchase_minor")]
+    max_purchase_minor: i64,
+    #[serde(default = "defaults::max_points_per_operation")]
+    max_points_per_operation: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -243,6 +247,13 @@ mod defaults {
     }
     pub(super) fn max_release_days() -> u32 {
         365
+    }
+    /// 10^15 minor units: ten trillion rials, far above any one bill, far below overflow.
+    pub(super) fn max_purchase_minor() -> i64 {
+        1_000_000_000_000_000
+    }
+    pub(super) fn max_points_per_operation() -> i64 {
+        1_000_000_000
     }
     pub(super) fn maintenance_interval_secs() -> u64 {
         30
@@ -569,6 +580,12 @@ impl Config {
                 "tiers need 0 < silver_tier_points < gold_tier_points",
             ));
         }
+        if program.max_purchase_minor <= 0 || program.max_points_per_operation <= 0 {
+            return Err(invalid(
+                "program.max_purchase_minor",
+                "max_purchase_minor and max_points_per_operation must be above zero",
+            ));
+        }
         let maintenance_interval = secs(
             "program.maintenance_interval_secs",
             Some(program.maintenance_interval_secs),
@@ -582,6 +599,8 @@ impl Config {
             max_release: chrono::Duration::days(i64::from(program.max_release_days)),
             silver_points: Points(program.silver_tier_points),
             gold_points: Points(program.gold_tier_points),
+            max_purchase_minor: program.max_purchase_minor,
+            max_points: Points(program.max_points_per_operation),
         };
 
         let ledger = raw.ledger;

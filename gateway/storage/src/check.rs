@@ -115,13 +115,16 @@ const CHECKS: &[&str] = &[
      SELECT format('open pending transfer %s is filed under member %s, not its own', o.transfer_id, o.member_id)
        FROM pending_transfers o JOIN transfers p ON p.id = o.transfer_id
       WHERE o.member_id IS DISTINCT FROM p.member_id",
-    // 7. Every partner-made transfer has its request's answer recorded.
+    // 7. Every partner-made transfer has its request's answer recorded. An outcome is the JSON
+    // text serde wrote (`{"done":…}` or `{"refused":…}`), so its start tells which, with no parse
+    // that a `\u0000` escape inside a recorded refusal would break.
     "SELECT format('transfer %s has no completed idempotency record for key %s', t.id, t.idempotency_key) AS violation
        FROM transfers t
       WHERE t.idempotency_key IS NOT NULL AND NOT EXISTS (
             SELECT 1 FROM idempotency_records i
              WHERE i.partner_id = t.partner_id AND i.idempotency_key = t.idempotency_key
-               AND i.state = 'completed' AND (i.outcome -> 'done' IS NOT NULL OR i.response_status < 300))",
+               AND i.state = 'completed'
+               AND (starts_with(i.outcome::text, '{\"done\":') OR i.response_status < 300))",
     // 8. Lifetime earned points (tiers) match the member's posted earns less earn reversals.
     "WITH earned AS (
          SELECT credit_account_id AS account, amount FROM transfers

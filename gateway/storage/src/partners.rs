@@ -77,6 +77,11 @@ pub async fn find_by_code(
     conn: &mut AsyncPgConnection,
     code: &str,
 ) -> Result<Option<Partner>, StorageError> {
+    // Text that cannot be a code (a control character, a space) names no partner; PostgreSQL
+    // would refuse a NUL outright.
+    if domain::partners::Code::parse(code).is_err() {
+        return Ok(None);
+    }
     let row = partners::table
         .filter(partners::code.eq(code))
         .select(PartnerRow::as_select())

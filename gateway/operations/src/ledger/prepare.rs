@@ -87,8 +87,10 @@ pub(crate) async fn price_earn(
     purchase: Purchase,
     now: DateTime<Utc>,
 ) -> Result<LedgerOp, OperationError<LedgerError>> {
+    settings.check_purchase(purchase.amount.amount_minor)?;
     let (branch_id, rule) = lookups.branch_rule(partner_id, &purchase.branch).await?;
     let points = rule.price_purchase(purchase.amount)?;
+    settings.check_points(points)?;
     if let Some(release_at) = purchase.release_at
         && (release_at <= now || release_at > now + settings.max_release)
     {
@@ -121,6 +123,7 @@ pub(crate) async fn price_redemption(
     idempotency_key: Option<&str>,
     redemption: Redemption,
 ) -> Result<LedgerOp, OperationError<LedgerError>> {
+    settings.check_points(redemption.points)?;
     let hold = match redemption.hold {
         None => None,
         Some(hold) => {

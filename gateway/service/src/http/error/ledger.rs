@@ -46,6 +46,12 @@ impl From<PricingError> for ApiError {
                 Self::unprocessable(code, "Purchase too small to earn", detail)
             }
             PricingError::AmountTooLarge => Self::unprocessable(code, "Amount too large", detail),
+            PricingError::PurchaseAboveLimit { .. } => {
+                Self::unprocessable(code, "Purchase above the limit", detail)
+            }
+            PricingError::PointsAboveLimit { .. } => {
+                Self::unprocessable(code, "Points above the limit", detail)
+            }
         }
     }
 }
