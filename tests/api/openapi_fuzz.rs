@@ -349,8 +349,9 @@ async fn seed_network(app: &TestApp) -> (Keys, Dictionary) {
     dictionary.add("currency", json!("IRR"));
     dictionary.add("amount_minor", json!(2_500_000));
     dictionary.add("points", json!(5));
-    dictionary.add("phone", json!("+989121234567"));
-    dictionary.add("jwk", protocol_jwk());
+    for _ in 0..8 {
+        dictionary.add("jwk", protocol_jwk());
+    }
     dictionary.add("from", json!((Utc::now() - Duration::days(3)).to_rfc3339()));
     dictionary.add("to", json!((Utc::now() + Duration::days(1)).to_rfc3339()));
     dictionary.add("time_zone", json!("Asia/Tehran"));
