@@ -166,7 +166,40 @@ pub struct Problem {
 pub struct Money {
     pub amount_minor: i64,
     /// ISO 4217 code, e.g. `IRR`.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Z]{3}$"))]
     pub currency: String,
+}
+
+/// The schema of a purchase amount: [`Money`] above zero (the gateway refuses less).
+#[cfg(feature = "openapi")]
+fn purchase_amount() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .description(Some(
+            "The purchase amount, above zero, in the currency's minor unit",
+        ))
+        .property(
+            "amount_minor",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Int64,
+                )))
+                .minimum(Some(1)),
+        )
+        .required("amount_minor")
+        .property(
+            "currency",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^[A-Z]{3}$"))
+                .description(Some("ISO 4217 code, e.g. `IRR`")),
+        )
+        .required("currency")
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ))
+        .build()
 }
 
 /// For people: major units with grouped digits, `7,650,506.96 IRR` (see [`crate::amounts`]).
@@ -188,10 +221,35 @@ impl std::fmt::Display for Money {
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// Branch code (or id) of the calling partner.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 63,
+            pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"
+        )
+    )]
     pub branch: String,
-    /// International form, e.g. `+989121234567`.
+    /// International form, e.g. `+989121234567` (spaces, dashes, dots and parentheses are
+    /// ignored, and `00` may stand for `+`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 64, pattern = r"^\+[1-9][0-9]{7,14}$")
+    )]
     pub phone: String,
+    /// The member's full name (not blank).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
     pub name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = r"^[^@\s]+@[^@\s.][^@\s]*\.[^@\s]*[^@\s.]$"
+        )
+    )]
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default)]
@@ -261,11 +319,25 @@ pub struct PointRule {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EarnRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 63,
+            pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"
+        )
+    )]
     pub branch: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 16, max_length = 16, pattern = r"^[0-9]{16}$")
+    )]
     pub card_number: String,
     /// The purchase amount.
+    #[cfg_attr(feature = "openapi", schema(schema_with = purchase_amount))]
     pub amount: Money,
     /// The partner's own order reference, unique among its earns.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub reference: String,
     /// Keep the points pending until this time (end of stay, return period).
     #[serde(default)]
@@ -277,15 +349,30 @@ pub struct EarnRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RedeemRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 63,
+            pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"
+        )
+    )]
     pub branch: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 16, max_length = 16, pattern = r"^[0-9]{16}$")
+    )]
     pub card_number: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub points: i64,
     /// The partner's own reference, unique among its redemptions.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub reference: String,
     /// Only authorize: hold the points until captured or voided.
     #[serde(default)]
     pub hold: bool,
-    /// How long the hold lasts (default 900 s).
+    /// How long the hold lasts (default 900 s; at most the programme's maximum, 7 days by default).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     #[serde(default)]
     pub hold_timeout_secs: Option<u64>,
 }
@@ -296,6 +383,7 @@ pub struct RedeemRequest {
 #[serde(deny_unknown_fields)]
 pub struct CaptureRequest {
     /// Points to capture; the whole hold when absent. The rest is released.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     #[serde(default)]
     pub points: Option<i64>,
 }
@@ -308,8 +396,10 @@ pub struct ReverseRequest {
     /// The earn or redemption id.
     pub transaction_id: uuid::Uuid,
     /// Points to reverse; everything not yet reversed when absent.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     #[serde(default)]
     pub points: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     #[serde(default)]
     pub reference: Option<String>,
 }

@@ -340,6 +340,7 @@ pub fn check_link(previous: &VerifiedStatement, next: &Statement) -> Result<(), 
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeRequest {
     /// Hex SHA-256 of the statement payload being acknowledged.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9a-f]{64}$"))]
     pub statement_sha256: String,
 }
 
@@ -348,9 +349,15 @@ pub struct AcknowledgeRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DisputeRequest {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9a-f]{64}$"))]
     pub statement_sha256: String,
     /// Transfer ids of the disputed lines.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub lines: Vec<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 2000, pattern = r"\S")
+    )]
     pub reason: String,
 }
 
@@ -361,6 +368,7 @@ pub struct DisputeRequest {
 pub struct ResolveRequest {
     /// Disputed lines the operator accepts: each is corrected by an adjustment in the next statement.
     pub accepted_lines: Vec<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 2000))]
     pub note: String,
 }
 

@@ -16,6 +16,7 @@ mod interop;
 mod ledger_model;
 mod migrations;
 mod openapi;
+mod openapi_fuzz;
 mod partner;
 mod pending_earns;
 mod reconciliation;

@@ -18,11 +18,13 @@ use super::verified::VerifiedPartner;
 use crate::state::AppState;
 
 /// Records a purchase that earns points (optionally pending until `release_at`).
-#[utoipa::path(tag = "ledger", request_body = EarnRequest, responses(
+#[utoipa::path(tag = "ledger", operation_id = "recordEarn", request_body = EarnRequest, responses(
     (status = 201, description = "The earn and the member's balance", body = protocol::Movement),
-    (status = 403, description = "The card is blocked or lost", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "Reference already used, or no point rule", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "Invalid amount, currency, branch or release time", body = Problem, content_type = "application/problem+json"),
+    (status = 400, description = "The card number is not 16 digits or fails its check digit, or the body is not the JSON this route expects", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The card is blocked or lost, the member closed, or the branch another partner's", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Reference already used, no point rule, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid amount, currency, reference, branch or release time, a purchase too small or too large, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/earns")]
 pub(crate) async fn create(
@@ -45,9 +47,11 @@ pub(crate) async fn create(
 }
 
 /// Releases a pending earn's points now.
-#[utoipa::path(tag = "ledger", params(("id" = Uuid, Path, description = "The pending earn")), responses(
+#[utoipa::path(tag = "ledger", operation_id = "postPendingEarn", params(("id" = Uuid, Path, description = "The pending earn")), responses(
     (status = 200, description = "Posted", body = protocol::Movement),
-    (status = 409, description = "Not a pending earn, or already posted or voided", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such transaction of this partner", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Not a pending earn, already posted or voided, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The id is not a UUID, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/earns/{id}/post")]
 pub(crate) async fn post_pending(
@@ -61,9 +65,11 @@ pub(crate) async fn post_pending(
 }
 
 /// Cancels a pending earn.
-#[utoipa::path(tag = "ledger", params(("id" = Uuid, Path, description = "The pending earn")), responses(
+#[utoipa::path(tag = "ledger", operation_id = "voidPendingEarn", params(("id" = Uuid, Path, description = "The pending earn")), responses(
     (status = 200, description = "Voided", body = protocol::Movement),
-    (status = 409, description = "Not a pending earn, or already posted or voided", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such transaction of this partner", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Not a pending earn, already posted or voided, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The id is not a UUID, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/earns/{id}/void")]
 pub(crate) async fn void_pending(

@@ -20,7 +20,7 @@ pub(crate) struct HealthResponse {
 }
 
 /// The process is up and serving HTTP.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "The gateway is alive", body = HealthResponse)))]
+#[utoipa::path(tag = "operations", operation_id = "getHealth", responses((status = 200, description = "The gateway is alive", body = HealthResponse)))]
 #[get("/health")]
 pub(crate) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse {
@@ -31,7 +31,7 @@ pub(crate) async fn health() -> HttpResponse {
 }
 
 /// PostgreSQL answers: the gateway can take traffic (without Redis it runs degraded, from PostgreSQL).
-#[utoipa::path(tag = "operations", responses(
+#[utoipa::path(tag = "operations", operation_id = "getReadiness", responses(
     (status = 200, description = "Ready for traffic (`degraded` when Redis is unreachable)", body = HealthResponse),
     (status = 503, description = "PostgreSQL is unreachable", body = HealthResponse),
 ))]

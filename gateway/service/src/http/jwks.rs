@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get};
 use crate::state::AppState;
 
 /// The keys that verify the gateway's receipts (and, later, statements).
-#[utoipa::path(tag = "keys", responses(
+#[utoipa::path(tag = "keys", operation_id = "getGatewayKeys", responses(
     (status = 200, description = "RFC 7517 JWK Set of Ed25519 (RFC 8037) public keys", content_type = "application/jwk-set+json"),
 ))]
 #[get("/.well-known/jwks.json")]

@@ -19,10 +19,12 @@ use super::verified::VerifiedPartner;
 use crate::state::AppState;
 
 /// Enrols a member at the calling partner's branch and issues a club card.
-#[utoipa::path(tag = "members", request_body = EnrollRequest, responses(
+#[utoipa::path(tag = "members", operation_id = "enrollMember", request_body = EnrollRequest, responses(
     (status = 201, description = "Enrolled; the card number is ready to use", body = protocol::Enrollment),
-    (status = 409, description = "The phone number is already enrolled", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "Invalid member data or branch", body = Problem, content_type = "application/problem+json"),
+    (status = 400, description = "The body is not the JSON this route expects", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The branch belongs to another partner", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The phone number is already enrolled, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid member data or branch, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/members")]
 pub(crate) async fn enroll(
@@ -57,15 +59,21 @@ pub(crate) async fn enroll(
 #[serde(deny_unknown_fields)]
 pub(crate) struct CardCheckQuery {
     /// Branch code (or id): values the redeemable points at this branch's rule.
+    #[param(min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     pub branch: Option<String>,
 }
 
 /// Checks a card: status, first name, tier, balance and what it can redeem now.
-#[utoipa::path(tag = "members", params(("number" = String, Path, description = "The 16-digit card number"), CardCheckQuery), responses(
+#[utoipa::path(tag = "members", operation_id = "checkCard", params(
+    ("number" = String, Path, description = "The 16-digit card number (spaces and dashes between digits are ignored)", min_length = 16, max_length = 64),
+    CardCheckQuery,
+), responses(
     (status = 200, description = "The card and its balance", body = protocol::CardCheck),
-    (status = 400, description = "The number fails its check digit", body = Problem, content_type = "application/problem+json"),
-    (status = 403, description = "The card is blocked or lost", body = Problem, content_type = "application/problem+json"),
+    (status = 400, description = "The number is not 16 digits or fails its check digit", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The card is blocked or lost, the member closed, or the branch another partner's", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The branch has no point rule", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Unknown branch, or an unknown query parameter", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/cards/{number}")]
 pub(crate) async fn check(

@@ -32,7 +32,7 @@ pub(crate) async fn record(
 
 /// Prometheus metrics: request rate and latency by route and outcome, ledger transfers,
 /// cache hit rates, idempotent replays, database pool usage.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
+#[utoipa::path(tag = "operations", operation_id = "getMetrics", responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
 #[get("/metrics")]
 pub(crate) async fn show(state: Data<AppState>) -> HttpResponse {
     let pool = state.club.storage.pool_status();

@@ -1,7 +1,10 @@
-//! The OpenAPI document's frame; paths are added by the route table as routes are mounted.
+//! The OpenAPI document's frame; paths are added by the route table as routes are mounted,
+//! then [`complete`] adds the answers every signed route can give whatever it does.
 
 use partners::protocol;
 use utoipa::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{self as oas, ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 /// Title, description and shared schemas of the partner API.
 #[derive(OpenApi)]
@@ -16,3 +19,92 @@ use utoipa::OpenApi;
     components(schemas(protocol::Problem, protocol::PartnerKind, protocol::Branch))
 )]
 pub(crate) struct ApiDoc;
+
+/// The media type of every error answer (RFC 9457).
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
+
+/// What any signed (`/v1/`) route may answer before or besides its own work: the checks of
+/// protocol.md §3 and the body limit run for every one of them, and any may meet a storage
+/// failure. Listed here once so that a new route cannot forget them.
+const SIGNED: [(&str, &str); 6] = [
+    (
+        "400",
+        "The signature, Content-Digest or Idempotency-Key headers are malformed, or the body cannot be read",
+    ),
+    (
+        "401",
+        "Signature missing, outside its time window, replayed or invalid, or its key unknown or revoked",
+    ),
+    (
+        "403",
+        "The partner is suspended, or a key of the wrong kind or role signed",
+    ),
+    ("413", "The body exceeds the size limit"),
+    (
+        "500",
+        "The gateway failed; nothing was applied (the cause is logged under Request-Id)",
+    ),
+    (
+        "503",
+        "PostgreSQL or Redis is unavailable; nothing was applied, retry",
+    ),
+];
+
+/// A route that takes a JSON body refuses any other media type.
+const JSON_BODY: (&str, &str) = (
+    "415",
+    "The body is not sent as Content-Type: application/json",
+);
+
+/// Adds the answers of [`SIGNED`] (and [`JSON_BODY`]) to every operation they apply to. A route
+/// that already lists the status for its own reasons keeps its description, extended by these.
+pub(crate) fn complete(api: &mut oas::OpenApi) {
+    for (path, item) in api.paths.paths.iter_mut() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, description) in SIGNED {
+                add_problem(operation, status, description);
+            }
+            let takes_json = operation
+                .request_body
+                .as_ref()
+                .is_some_and(|body| body.content.contains_key("application/json"));
+            if takes_json {
+                add_problem(operation, JSON_BODY.0, JSON_BODY.1);
+            }
+        }
+    }
+}
+
+fn add_problem(operation: &mut Operation, status: &str, description: &str) {
+    match operation.responses.responses.get_mut(status) {
+        Some(RefOr::T(listed)) => {
+            listed.description = format!("{}. Also: {description}", listed.description);
+        }
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            let problem = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build();
+            operation
+                .responses
+                .responses
+                .insert(status.to_owned(), RefOr::T(problem));
+        }
+    }
+}

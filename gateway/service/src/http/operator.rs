@@ -27,7 +27,7 @@ use super::statements::{lines_response, response_view, statement_view};
 use super::verified::{StreamingOperator, VerifiedOperator};
 use crate::state::AppState;
 
-/// `json` (default) or `csv`.
+/// `json` (default) or `csv`: the answer's media type.
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Format {
@@ -65,11 +65,14 @@ where
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatementsQuery {
     /// A partner code; all partners when absent.
+    #[param(min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     pub partner: Option<String>,
     /// Periods ending after this instant (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Periods starting before this instant (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// `json` (default) or `csv`.
+    #[param(inline)]
     pub format: Option<Format>,
 }
 
@@ -78,9 +81,14 @@ async fn partner_id(state: &AppState, code: &str) -> Result<PartnerId, ApiError>
 }
 
 /// Statements of every partner (or one), as JSON or a CSV export.
-#[utoipa::path(tag = "operator", params(StatementsQuery), responses(
-    (status = 200, description = "Statements (finance role)", body = StatementList),
+#[utoipa::path(tag = "operator", operation_id = "listOperatorStatements", params(StatementsQuery), responses(
+    (status = 200, description = "Statements (finance role): JSON, or CSV with `format=csv`", content(
+        (StatementList = "application/json"),
+        (String = "text/csv"),
+    )),
     (status = 403, description = "Not a finance key", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No partner with this code", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "An invalid query parameter", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/operator/statements")]
 pub(crate) async fn statements(
@@ -147,9 +155,11 @@ pub(crate) async fn statements(
 }
 
 /// One statement of any partner.
-#[utoipa::path(tag = "operator", responses(
+#[utoipa::path(tag = "operator", operation_id = "getOperatorStatement", params(("id" = Uuid, Path, description = "The statement")), responses(
     (status = 200, description = "The statement (finance role)", body = partners::settlement::StatementView),
+    (status = 403, description = "Not a finance key", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such statement", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/operator/statements/{id}")]
 pub(crate) async fn statement(
@@ -166,12 +176,28 @@ pub(crate) async fn statement(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FormatQuery {
+    /// `json` (default) or `csv`.
+    #[param(inline)]
     pub format: Option<Format>,
 }
 
+/// A statement's lines as JSON: each line keyed by the lines file's header.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatementLines {
+    pub statement_id: Uuid,
+    /// The rows of the lines file, as text, keyed by its column names.
+    pub lines: Vec<std::collections::BTreeMap<String, String>>,
+}
+
 /// A statement's lines, as the signed CSV file or as JSON.
-#[utoipa::path(tag = "operator", params(FormatQuery), responses(
-    (status = 200, description = "The lines (finance role)", content_type = "text/csv"),
+#[utoipa::path(tag = "operator", operation_id = "getOperatorStatementLines", params(("id" = Uuid, Path, description = "The statement"), FormatQuery), responses(
+    (status = 200, description = "The lines (finance role): JSON, or the signed CSV file with `format=csv`", content(
+        (StatementLines = "application/json"),
+        (String = "text/csv"),
+    )),
+    (status = 403, description = "Not a finance key", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such statement", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The id is not a UUID, or an invalid query parameter", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/operator/statements/{id}/lines")]
 pub(crate) async fn lines(
@@ -189,25 +215,31 @@ pub(crate) async fn lines(
     // The same rows as JSON objects keyed by the CSV header.
     let mut reader = csv::Reader::from_reader(file.as_slice());
     let header = reader.headers().map_err(ApiError::internal)?.clone();
-    let rows: Vec<serde_json::Map<String, serde_json::Value>> = reader
+    let lines = reader
         .records()
         .map(|record| {
             let record = record.map_err(ApiError::internal)?;
             Ok(header
                 .iter()
                 .zip(record.iter())
-                .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect())
         })
         .collect::<Result<_, ApiError>>()?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "statement_id": record.issued.id, "lines": rows })))
+    Ok(HttpResponse::Ok().json(StatementLines {
+        statement_id: record.issued.id.0,
+        lines,
+    }))
 }
 
 /// Resolves a disputed statement: accepted lines are reversed by adjustments in the next statement.
-#[utoipa::path(tag = "operator", request_body = ResolveRequest, responses(
+#[utoipa::path(tag = "operator", operation_id = "resolveDispute", params(("id" = Uuid, Path, description = "The statement")), request_body = ResolveRequest, responses(
     (status = 201, description = "Resolved (finance role)", body = ResponseView),
+    (status = 400, description = "The body is not the JSON this route expects", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Not a finance key", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such statement", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Not disputed, or already resolved otherwise", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "A line the partner did not dispute, no note or one too long, or the id is not a UUID", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/operator/statements/{id}/resolution")]
 pub(crate) async fn resolve(
@@ -232,7 +264,7 @@ pub(crate) async fn resolve(
     Ok(response.json(response_view(&resolved.answer)))
 }
 
-/// The window of a position or a reconciliation.
+/// The window of a position.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WindowQuery {
@@ -240,14 +272,35 @@ pub(crate) struct WindowQuery {
     pub from: DateTime<Utc>,
     /// End, exclusive (RFC 3339).
     pub to: DateTime<Utc>,
-    /// A partner code (reconciliation only).
-    pub partner: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(inline)]
+    pub format: Option<Format>,
+}
+
+/// Whose file a reconciliation matches, over which window.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReconciliationQuery {
+    /// The partner's code.
+    #[param(min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub partner: String,
+    /// Start (RFC 3339).
+    pub from: DateTime<Utc>,
+    /// End, exclusive (RFC 3339).
+    pub to: DateTime<Utc>,
+    /// `json` (default) or `csv` (the exceptions only).
+    #[param(inline)]
     pub format: Option<Format>,
 }
 
 /// Who owes whom across all partners for the statements within a window.
-#[utoipa::path(tag = "operator", params(WindowQuery), responses(
-    (status = 200, description = "The operator's position (finance role)"),
+#[utoipa::path(tag = "operator", operation_id = "getOperatorPosition", params(WindowQuery), responses(
+    (status = 200, description = "The operator's position (finance role): JSON, or CSV with `format=csv`", content(
+        ("application/json"),
+        (String = "text/csv"),
+    )),
+    (status = 403, description = "Not a finance key", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`from` not before `to`, or an invalid query parameter", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/operator/position")]
 pub(crate) async fn position(
@@ -292,22 +345,25 @@ pub(crate) async fn position(
 /// Reconciles a partner's own transaction file (the request body, CSV) against the ledger.
 /// The body is streamed (up to `server.max_upload_bytes`) and checked against its signed
 /// `Content-Digest` as it arrives. Read-only: a retry recomputes the same report.
-#[utoipa::path(tag = "operator", params(WindowQuery), request_body(content = String, content_type = "text/csv"), responses(
-    (status = 200, description = "The report (finance role), JSON or CSV of the exceptions"),
+#[utoipa::path(tag = "operator", operation_id = "reconcilePartnerFile", params(ReconciliationQuery), request_body(content = String, content_type = "text/csv"), responses(
+    (status = 200, description = "The report (finance role): JSON, or CSV of the exceptions with `format=csv`", content(
+        ("application/json"),
+        (String = "text/csv"),
+    )),
     (status = 400, description = "The file lacks a needed column, or does not match its digest", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Not a finance key", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No partner with this code", body = Problem, content_type = "application/problem+json"),
     (status = 413, description = "The file is larger than the upload limit", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "An invalid window or query parameter", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/operator/reconciliations")]
 pub(crate) async fn reconciliation(
     state: Data<AppState>,
     request: StreamingOperator,
-    query: Query<WindowQuery>,
+    query: Query<ReconciliationQuery>,
 ) -> Result<HttpResponse, ApiError> {
     request.require(OperatorRole::Finance)?;
-    let code = query
-        .partner
-        .clone()
-        .ok_or_else(|| invalid_request("partner is required"))?;
+    let code = query.partner.clone();
     let ledger = operations::settlement::reconcile::ledger_entries(
         &state.club.storage,
         &code,
@@ -334,8 +390,9 @@ pub(crate) async fn reconciliation(
 }
 
 /// Closes every due period now (the job does the same on its own schedule).
-#[utoipa::path(tag = "operator", responses(
-    (status = 200, description = "The statements issued (admin role)"),
+#[utoipa::path(tag = "operator", operation_id = "closeSettlementPeriods", responses(
+    (status = 200, description = "The statements issued (admin role)", content(("application/json"))),
+    (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/operator/settlement/close")]
 pub(crate) async fn close_periods(
@@ -381,12 +438,18 @@ fn terms_view(t: &Terms) -> TermsView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetTermsRequest {
+    /// ISO 4217 code, e.g. `IRR`.
+    #[schema(pattern = r"^[A-Z]{3}$")]
     pub currency: String,
-    /// Minor units per point issued, a plain decimal string such as "12.5".
+    /// Minor units per point issued, a plain decimal string such as "12.5" (below 10^15, at
+    /// most 8 decimals).
+    #[schema(pattern = r"^[0-9]{1,15}(\.[0-9]{1,8})?$")]
     pub price_per_point: String,
-    /// Minor units per point redeemed.
+    /// Minor units per point redeemed, written like `price_per_point`.
+    #[schema(pattern = r"^[0-9]{1,15}(\.[0-9]{1,8})?$")]
     pub reimbursement_per_point: String,
     /// `daily`, `weekly` or `monthly`.
+    #[schema(pattern = "^(daily|weekly|monthly)$")]
     pub period: String,
     /// An IANA zone, e.g. `Asia/Tehran`.
     pub time_zone: String,
@@ -395,8 +458,10 @@ pub(crate) struct SetTermsRequest {
 }
 
 /// A partner's terms versions, oldest first.
-#[utoipa::path(tag = "operator", responses(
+#[utoipa::path(tag = "operator", operation_id = "listPartnerTerms", params(("code" = String, Path, description = "The partner's code", min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")), responses(
     (status = 200, description = "Terms versions (admin role)", body = Vec<TermsView>),
+    (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No partner with this code", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/operator/partners/{code}/terms")]
 pub(crate) async fn list_terms(
@@ -410,8 +475,12 @@ pub(crate) async fn list_terms(
 }
 
 /// Sets a partner's next terms version; it applies from the next period.
-#[utoipa::path(tag = "operator", request_body = SetTermsRequest, responses(
+#[utoipa::path(tag = "operator", operation_id = "setPartnerTerms", params(("code" = String, Path, description = "The partner's code", min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")), request_body = SetTermsRequest, responses(
     (status = 201, description = "The new version (admin role)", body = TermsView),
+    (status = 400, description = "The body is not the JSON this route expects", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No partner with this code", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "A start date for a partner that already has terms", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Invalid terms", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/operator/partners/{code}/terms")]

@@ -45,9 +45,8 @@ fn key_body(key: PartnerKey) -> protocol::PartnerKey {
 }
 
 /// The calling partner: id, name, kind, branches and the key that signed the request.
-#[utoipa::path(tag = "partner", responses(
+#[utoipa::path(tag = "partner", operation_id = "getPartner", responses(
     (status = 200, description = "The caller's profile", body = protocol::PartnerProfile),
-    (status = 401, description = "Signature refused", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/partner")]
 pub(crate) async fn show(
@@ -60,7 +59,7 @@ pub(crate) async fn show(
 }
 
 /// Registers the partner's next public key, signed with a current one (key rotation).
-#[utoipa::path(tag = "partner", request_body = RegisterKeyRequest, responses(
+#[utoipa::path(tag = "partner", operation_id = "registerPartnerKey", request_body = RegisterKeyRequest, responses(
     (status = 201, description = "The key is registered and active", body = protocol::PartnerKey),
     (status = 409, description = "Key id or public key already registered, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Not a public Ed25519 JWK, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),

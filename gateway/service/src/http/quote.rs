@@ -21,20 +21,25 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub(crate) struct QuoteQuery {
     /// Branch code (or id) of the calling partner.
+    #[param(min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     pub branch: String,
-    /// A purchase amount in minor units, to price in points.
+    /// A purchase amount in minor units, to price in points (give it, `points`, or both).
+    #[param(minimum = 1)]
     pub amount_minor: Option<i64>,
     /// The purchase's currency (checked against the branch's rule).
+    #[param(pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     /// A number of points, to price as a discount.
+    #[param(minimum = 1)]
     pub points: Option<i64>,
 }
 
 /// Prices a purchase amount and/or a number of points at a branch.
-#[utoipa::path(tag = "ledger", params(QuoteQuery), responses(
+#[utoipa::path(tag = "ledger", operation_id = "getQuote", params(QuoteQuery), responses(
     (status = 200, description = "The quote", body = protocol::Quote),
+    (status = 403, description = "The branch belongs to another partner", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The branch has no point rule", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "Unknown branch, wrong currency or nothing to price", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Unknown branch, wrong currency, an amount or points not above zero or too large, nothing to price, or an invalid query parameter", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/quote")]
 pub(crate) async fn quote(

@@ -20,10 +20,13 @@ use super::verified::VerifiedPartner;
 use crate::state::AppState;
 
 /// Redeems points for a discount, or holds them (`hold: true`) until captured or voided.
-#[utoipa::path(tag = "ledger", request_body = RedeemRequest, responses(
+#[utoipa::path(tag = "ledger", operation_id = "redeemPoints", request_body = RedeemRequest, responses(
     (status = 201, description = "The redemption (or hold) and the member's balance", body = protocol::Movement),
-    (status = 403, description = "The card is blocked or lost", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "Not enough points, reference already used, or no point rule", body = Problem, content_type = "application/problem+json"),
+    (status = 400, description = "The card number is not 16 digits or fails its check digit, or the body is not the JSON this route expects", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The card is blocked or lost, the member closed, or the branch another partner's", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Not enough points, reference already used, no point rule, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Points not above zero or too many, invalid reference, branch or hold timeout, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/redemptions")]
 pub(crate) async fn create(
@@ -45,10 +48,12 @@ pub(crate) async fn create(
 }
 
 /// Captures a hold, in whole or in part; the rest goes back to the member.
-#[utoipa::path(tag = "ledger", params(("id" = Uuid, Path, description = "The hold")), request_body = CaptureRequest, responses(
+#[utoipa::path(tag = "ledger", operation_id = "captureHold", params(("id" = Uuid, Path, description = "The hold")), request_body = CaptureRequest, responses(
     (status = 200, description = "Captured", body = protocol::Movement),
-    (status = 409, description = "Not a hold, expired, or already captured or voided", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "More points than the hold", body = Problem, content_type = "application/problem+json"),
+    (status = 400, description = "The body is not the JSON this route expects", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such transaction of this partner", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Not a hold, expired, already captured or voided, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Points not above zero or more than the hold, the id is not a UUID, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/redemptions/{id}/capture")]
 pub(crate) async fn capture(
@@ -67,9 +72,11 @@ pub(crate) async fn capture(
 }
 
 /// Voids a hold: all its points go back to the member.
-#[utoipa::path(tag = "ledger", params(("id" = Uuid, Path, description = "The hold")), responses(
+#[utoipa::path(tag = "ledger", operation_id = "voidHold", params(("id" = Uuid, Path, description = "The hold")), responses(
     (status = 200, description = "Voided", body = protocol::Movement),
-    (status = 409, description = "Not a hold, expired, or already captured or voided", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such transaction of this partner", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Not a hold, expired, already captured or voided, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The id is not a UUID, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/redemptions/{id}/void")]
 pub(crate) async fn void(

@@ -17,11 +17,12 @@ use crate::state::AppState;
 
 /// Reverses an earn or a redemption, whole or partial; never more than the original in total.
 /// A capture's (or a release's) id stands for its pending original.
-#[utoipa::path(tag = "ledger", request_body = ReverseRequest, responses(
+#[utoipa::path(tag = "ledger", operation_id = "reverseTransaction", request_body = ReverseRequest, responses(
     (status = 201, description = "The reversal and the member's balance", body = protocol::Movement),
+    (status = 400, description = "The body is not the JSON this route expects", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such transaction of this partner", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "Not reversible, or the earned points were already spent", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "More than is left to reverse", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Not reversible, the earned points were already spent, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Points not above zero or more than is left to reverse, an invalid reference, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/reversals")]
 pub(crate) async fn create(

@@ -14,8 +14,8 @@ use utoipa_actix_web::AppExt as _;
 use super::error::{ApiError, invalid_request, route_not_found};
 use super::request_span::GatewayRootSpan;
 use super::{
-    earns, health, jwks, members, metrics, openapi::ApiDoc, operator, partner, quote, receipts,
-    redemptions, reversals, statements, transactions,
+    earns, health, jwks, members, metrics, openapi, openapi::ApiDoc, operator, partner, quote,
+    receipts, redemptions, reversals, statements, transactions,
 };
 use crate::state::AppState;
 
@@ -41,7 +41,7 @@ pub(crate) fn app(
         web::PathConfig::default().error_handler(|err, _| invalid_request(err.to_string()).into());
     let query_errors =
         web::QueryConfig::default().error_handler(|err, _| invalid_request(err.to_string()).into());
-    let (app, api) = App::new()
+    let (app, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .service(health::health)
@@ -76,6 +76,7 @@ pub(crate) fn app(
         .service(operator::list_terms)
         .service(operator::set_terms)
         .split_for_parts();
+    openapi::complete(&mut api);
     let api = Data::new(api);
     app.app_data(state)
         .app_data(payload_limit)

@@ -75,7 +75,7 @@ pub(crate) fn lines_response(record: &StatementRecord, file: Vec<u8>) -> HttpRes
 }
 
 /// The caller's statements, oldest first.
-#[utoipa::path(tag = "settlement", responses(
+#[utoipa::path(tag = "settlement", operation_id = "listPartnerStatements", responses(
     (status = 200, description = "The partner's statements", body = StatementList),
 ))]
 #[get("/v1/statements")]
@@ -97,9 +97,10 @@ pub(crate) async fn list(
 }
 
 /// One statement: the JWS, its payload parsed, and the answers so far.
-#[utoipa::path(tag = "settlement", responses(
+#[utoipa::path(tag = "settlement", operation_id = "getPartnerStatement", params(("id" = Uuid, Path, description = "The statement")), responses(
     (status = 200, description = "The statement", body = StatementView),
     (status = 404, description = "Not one of the caller's statements", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/statements/{id}")]
 pub(crate) async fn show(
@@ -113,9 +114,10 @@ pub(crate) async fn show(
 }
 
 /// The statement's lines file (CSV), bound to it by its SHA-256.
-#[utoipa::path(tag = "settlement", responses(
-    (status = 200, description = "The lines file", content_type = "text/csv"),
+#[utoipa::path(tag = "settlement", operation_id = "getPartnerStatementLines", params(("id" = Uuid, Path, description = "The statement")), responses(
+    (status = 200, description = "The lines file", body = String, content_type = "text/csv"),
     (status = 404, description = "Not one of the caller's statements", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/statements/{id}/lines")]
 pub(crate) async fn lines(
@@ -152,9 +154,11 @@ async fn record_answer(
 }
 
 /// Acknowledges the statement with the SHA-256 the partner verified.
-#[utoipa::path(tag = "settlement", request_body = AcknowledgeRequest, responses(
+#[utoipa::path(tag = "settlement", operation_id = "acknowledgeStatement", params(("id" = Uuid, Path, description = "The statement")), request_body = AcknowledgeRequest, responses(
     (status = 201, description = "Acknowledged; kept with the partner's signature", body = ResponseView),
-    (status = 409, description = "Wrong hash, or already answered", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "Not one of the caller's statements", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Wrong hash, already answered, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The id is not a UUID, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/statements/{id}/acknowledgement")]
 pub(crate) async fn acknowledge(
@@ -167,10 +171,11 @@ pub(crate) async fn acknowledge(
 }
 
 /// Disputes named lines of the statement, with a reason.
-#[utoipa::path(tag = "settlement", request_body = DisputeRequest, responses(
+#[utoipa::path(tag = "settlement", operation_id = "disputeStatement", params(("id" = Uuid, Path, description = "The statement")), request_body = DisputeRequest, responses(
     (status = 201, description = "Disputed; kept with the partner's signature", body = ResponseView),
-    (status = 409, description = "Wrong hash, or already answered", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "A line is not in the statement, or no reason", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "Not one of the caller's statements", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Wrong hash, already answered, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "No line, a line not in the statement, no reason or one too long, the id is not a UUID, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/statements/{id}/dispute")]
 pub(crate) async fn dispute(

@@ -27,17 +27,21 @@ pub(crate) struct TransactionsQuery {
     pub to: Option<DateTime<Utc>>,
     /// Comma-separated types: earn, redeem, earn_reversal, redeem_reversal.
     #[serde(rename = "type")]
+    #[param(
+        pattern = r"^ *(earn|redeem|earn_reversal|redeem_reversal|expiry|bonus|adjustment) *(, *(earn|redeem|earn_reversal|redeem_reversal|expiry|bonus|adjustment) *)*$"
+    )]
     pub kind: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<Uuid>,
 }
 
 /// Lists the calling partner's transactions, newest first.
-#[utoipa::path(tag = "ledger", params(TransactionsQuery), responses(
+#[utoipa::path(tag = "ledger", operation_id = "listTransactions", params(TransactionsQuery), responses(
     (status = 200, description = "One page", body = protocol::TransactionPage),
-    (status = 422, description = "Invalid filter", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid filter, limit or cursor, or an unknown query parameter", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/transactions")]
 pub(crate) async fn list(
