@@ -69,13 +69,24 @@ pub fn luhn_check_digit(digits: &[u8]) -> u8 {
     u8::try_from((10 - sum % 10) % 10).unwrap_or(0)
 }
 
+/// The value of a digit as a cashier may type it: ASCII, Persian (`۰`–`۹`) or Arabic-Indic
+/// (`٠`–`٩`), since tills in the programme's region have keyboards for each.
+fn digit_value(c: char) -> Option<u32> {
+    match c {
+        '0'..='9' => c.to_digit(10),
+        '۰'..='۹' => Some(u32::from(c) - u32::from('۰')),
+        '٠'..='٩' => Some(u32::from(c) - u32::from('٠')),
+        _ => None,
+    }
+}
+
 impl CardNumber {
     /// Parses a number as typed: spaces and dashes are ignored.
     pub fn parse(input: &str) -> Result<Self, CardNumberError> {
         let digits: Vec<u8> = input
             .chars()
             .filter(|c| !matches!(c, ' ' | '-'))
-            .map(|c| c.to_digit(10).and_then(|d| u8::try_from(d).ok()))
+            .map(|c| digit_value(c).and_then(|d| u8::try_from(d).ok()))
             .collect::<Option<_>>()
             .ok_or(CardNumberError::Length)?;
         if digits.len() != CARD_DIGITS {
@@ -136,6 +147,30 @@ mod tests {
             CardNumber::parse("41111111111111a1"),
             Err(CardNumberError::Length)
         );
+    }
+
+    #[test]
+    fn spaces_dashes_and_persian_or_arabic_digits_are_read_as_the_number() {
+        let number = CardNumber::parse("4111111111111111").unwrap();
+        for typed in [
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "۴۱۱۱ ۱۱۱۱ ۱۱۱۱ ۱۱۱۱",
+            "٤١١١-١١١١-١١١١-١١١١",
+        ] {
+            assert_eq!(CardNumber::parse(typed), Ok(number.clone()), "{typed}");
+        }
+        for refused in [
+            "4111.1111.1111.1111",
+            "4111\u{0}1111 1111 1111",
+            "４１１１111111111111",
+        ] {
+            assert_eq!(
+                CardNumber::parse(refused),
+                Err(CardNumberError::Length),
+                "{refused}"
+            );
+        }
     }
 
     #[test]
