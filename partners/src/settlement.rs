@@ -132,16 +132,17 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Totals per type (all five types, in order) of the lines' `(type, points, money)`.
-pub fn totals<'a>(lines: impl IntoIterator<Item = (&'a str, i64, i64)>) -> Vec<TypeTotal> {
+/// Totals per type (all five types, in order) of the lines' `(type, points, money)`; `None` if a
+/// sum does not fit 64 bits.
+pub fn totals<'a>(lines: impl IntoIterator<Item = (&'a str, i64, i64)>) -> Option<Vec<TypeTotal>> {
     let mut by_type: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
     for (line_type, points, money) in lines {
         let entry = by_type.entry(line_type).or_default();
         entry.0 += 1;
-        entry.1 += points;
-        entry.2 += money;
+        entry.1 = entry.1.checked_add(points)?;
+        entry.2 = entry.2.checked_add(money)?;
     }
-    LINE_TYPES
+    let totals = LINE_TYPES
         .iter()
         .map(|t| {
             let (count, points, money_minor) = by_type.get(t).copied().unwrap_or_default();
@@ -152,7 +153,8 @@ pub fn totals<'a>(lines: impl IntoIterator<Item = (&'a str, i64, i64)>) -> Vec<T
                 money_minor,
             }
         })
-        .collect()
+        .collect();
+    Some(totals)
 }
 
 /// Why a statement is not to be trusted.
@@ -259,39 +261,47 @@ fn check_arithmetic(statement: &Statement, lines: &[LineAmounts]) -> Result<(), 
     if i64::try_from(lines.len()).ok() != Some(statement.lines.count) {
         return wrong("the number of lines");
     }
-    let recomputed = totals(
+    let Some(recomputed) = totals(
         lines
             .iter()
             .map(|l| (l.line_type.as_str(), l.points, l.money_minor)),
-    );
+    ) else {
+        return wrong("the totals per type (a sum past 64 bits)");
+    };
     if recomputed != statement.totals {
         return wrong("the totals per type");
     }
+    // In 128 bits: a statement's figures are checked, never trusted not to overflow.
     let money = |t: &str| {
         recomputed
             .iter()
             .find(|total| total.line_type == t)
-            .map_or(0, |total| total.money_minor)
+            .map_or(0, |total| i128::from(total.money_minor))
     };
-    if statement.issuance_charge_minor != money("earn") + money("earn_reversal") {
+    let wide = i128::from;
+    if wide(statement.issuance_charge_minor) != money("earn") + money("earn_reversal") {
         return wrong("the issuance charge");
     }
-    if statement.redemption_credit_minor != -(money("redemption") + money("redemption_reversal")) {
+    if wide(statement.redemption_credit_minor)
+        != -(money("redemption") + money("redemption_reversal"))
+    {
         return wrong("the redemption credit");
     }
-    if statement.adjustments_minor != money("adjustment") {
+    if wide(statement.adjustments_minor) != money("adjustment") {
         return wrong("the adjustments");
     }
-    if statement.net_minor
-        != statement.issuance_charge_minor - statement.redemption_credit_minor
-            + statement.adjustments_minor
+    if wide(statement.net_minor)
+        != wide(statement.issuance_charge_minor) - wide(statement.redemption_credit_minor)
+            + wide(statement.adjustments_minor)
     {
         return wrong("the net");
     }
     if statement.net_direction != direction(statement.net_minor) {
         return wrong("the direction of the net");
     }
-    if statement.closing_position_minor != statement.opening_position_minor + statement.net_minor {
+    if wide(statement.closing_position_minor)
+        != wide(statement.opening_position_minor) + wide(statement.net_minor)
+    {
         return wrong("the closing position");
     }
     Ok(())
@@ -421,4 +431,24 @@ pub struct ResponseView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementList {
     pub statements: Vec<StatementView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_are_exact_or_none_never_wrapped() {
+        let totals = totals([
+            ("earn", 10, 1_000),
+            ("redemption", -4, -400),
+            ("earn", 5, 500),
+        ])
+        .expect("small sums fit");
+        let earn = totals.iter().find(|t| t.line_type == "earn").unwrap();
+        assert_eq!((earn.count, earn.points, earn.money_minor), (2, 15, 1_500));
+        assert_eq!(totals.len(), LINE_TYPES.len());
+        assert!(super::totals([("earn", 1, i64::MAX), ("earn", 1, 1)]).is_none());
+        assert!(super::totals([("earn", i64::MAX, 0), ("earn", 1, 0)]).is_none());
+    }
 }

@@ -154,27 +154,43 @@ pub struct BuiltStatement {
     pub lines_sha256: [u8; 32],
 }
 
-/// Builds the statement for `facts` over `lines`.
-pub fn build(facts: &StatementFacts<'_>, lines: &[Line]) -> BuiltStatement {
+/// Builds the statement for `facts` over `lines`; refuses one whose sums do not fit the
+/// statement's 64-bit figures rather than sign a wrapped number.
+pub fn build(
+    facts: &StatementFacts<'_>,
+    lines: &[Line],
+) -> Result<BuiltStatement, super::money::MoneyOverflow> {
     let lines_csv = lines_csv(lines);
     let lines_sha256: [u8; 32] = Sha256::digest(&lines_csv).into();
+    let overflow = super::money::MoneyOverflow::default;
     let totals = wire::totals(
         lines
             .iter()
             .map(|l| (l.line_type.as_str(), l.source.points, l.money_minor)),
-    );
+    )
+    .ok_or_else(overflow)?;
     let money = |t: LineType| {
-        lines
+        totals
             .iter()
-            .filter(|l| l.line_type == t)
-            .map(|l| l.money_minor)
-            .sum::<i64>()
+            .find(|total| total.line_type == t.as_str())
+            .map_or(0, |total| total.money_minor)
     };
-    let issuance_charge_minor = money(LineType::Earn) + money(LineType::EarnReversal);
-    let redemption_credit_minor =
-        -(money(LineType::Redemption) + money(LineType::RedemptionReversal));
+    let issuance_charge_minor = money(LineType::Earn)
+        .checked_add(money(LineType::EarnReversal))
+        .ok_or_else(overflow)?;
+    let redemption_credit_minor = money(LineType::Redemption)
+        .checked_add(money(LineType::RedemptionReversal))
+        .and_then(i64::checked_neg)
+        .ok_or_else(overflow)?;
     let adjustments_minor = money(LineType::Adjustment);
-    let net_minor = issuance_charge_minor - redemption_credit_minor + adjustments_minor;
+    let net_minor = issuance_charge_minor
+        .checked_sub(redemption_credit_minor)
+        .and_then(|n| n.checked_add(adjustments_minor))
+        .ok_or_else(overflow)?;
+    let closing_position_minor = facts
+        .opening_minor
+        .checked_add(net_minor)
+        .ok_or_else(overflow)?;
     let terms = facts.terms;
     let statement = Statement {
         statement_id: facts.id.0,
@@ -203,7 +219,7 @@ pub fn build(facts: &StatementFacts<'_>, lines: &[Line]) -> BuiltStatement {
         adjustments_minor,
         net_minor,
         net_direction: wire::direction(net_minor).to_owned(),
-        closing_position_minor: facts.opening_minor + net_minor,
+        closing_position_minor,
         lines: LinesFile {
             count: i64::try_from(lines.len()).unwrap_or(i64::MAX),
             sha256: wire::hex(&lines_sha256),
@@ -214,11 +230,11 @@ pub fn build(facts: &StatementFacts<'_>, lines: &[Line]) -> BuiltStatement {
     // A struct of plain fields always serializes; field order is fixed by the struct.
     let payload = serde_json::to_vec(&statement).unwrap_or_default();
     let payload_sha256 = Sha256::digest(&payload).into();
-    BuiltStatement {
+    Ok(BuiltStatement {
         statement,
         payload,
         payload_sha256,
         lines_csv,
         lines_sha256,
-    }
+    })
 }

@@ -154,7 +154,7 @@ async fn close_next(
             opening_minor: last.as_ref().map_or(0, |s| s.closing_minor),
             previous_sha256: last.as_ref().map(|s| s.payload_sha256),
         };
-        let built = statement::build(&facts, &lines);
+        let built = statement::build(&facts, &lines)?;
         let issued = IssuedStatement {
             id: facts.id,
             partner_id,
@@ -224,7 +224,7 @@ pub(crate) async fn regenerate(
         opening_minor: previous.as_ref().map_or(0, |s| s.closing_minor),
         previous_sha256: previous.as_ref().map(|s| s.payload_sha256),
     };
-    Ok(statement::build(&facts, &lines))
+    Ok(statement::build(&facts, &lines)?)
 }
 
 /// A stored statement's lines file, rebuilt from the ledger (the lines' money as settled).
