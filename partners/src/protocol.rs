@@ -234,13 +234,13 @@ pub struct EnrollRequest {
     /// ignored, and `00` may stand for `+`).
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 64, pattern = r"^\+[1-9][0-9]{7,14}$")
+        schema(max_length = 64, pattern = r"^(\+|00)[1-9][0-9 ().-]{7,60}$")
     )]
     pub phone: String,
     /// The member's full name (not blank).
     #[cfg_attr(
         feature = "openapi",
-        schema(min_length = 1, max_length = 100, pattern = r"\S")
+        schema(min_length = 1, max_length = 100, pattern = r"\p{L}")
     )]
     pub name: String,
     #[cfg_attr(
@@ -330,7 +330,7 @@ pub struct EarnRequest {
     pub branch: String,
     #[cfg_attr(
         feature = "openapi",
-        schema(min_length = 16, max_length = 16, pattern = r"^[0-9]{16}$")
+        schema(min_length = 16, max_length = 64, pattern = r"^[0-9۰-۹٠-٩ -]+$")
     )]
     pub card_number: String,
     /// The purchase amount.
@@ -360,7 +360,7 @@ pub struct RedeemRequest {
     pub branch: String,
     #[cfg_attr(
         feature = "openapi",
-        schema(min_length = 16, max_length = 16, pattern = r"^[0-9]{16}$")
+        schema(min_length = 16, max_length = 64, pattern = r"^[0-9۰-۹٠-٩ -]+$")
     )]
     pub card_number: String,
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]

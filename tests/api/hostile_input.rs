@@ -125,6 +125,15 @@ async fn amounts_and_points_are_bounded_by_the_programme() {
         .await
         .unwrap_err();
     assert_eq!(code(refused), "points_above_limit");
+    // A quote answers what the earn would: the same bounds.
+    let huge = test_support::protocol::irr(i64::MAX - 1);
+    let refused = client.quote("main", Some(&huge), None).await.unwrap_err();
+    assert_eq!(code(refused), "purchase_above_limit");
+    let refused = client
+        .quote("main", None, Some(1_000_000_001))
+        .await
+        .unwrap_err();
+    assert_eq!(code(refused), "points_above_limit");
     assert_eq!(
         client.available_points(&card).await,
         50,

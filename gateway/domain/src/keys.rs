@@ -158,8 +158,8 @@ pub enum KeyError {
     /// The key was revoked already.
     #[error("key {0:?} is already revoked")]
     AlreadyRevoked(String),
-    /// The key holder's name is empty or too long.
-    #[error("name must be 1 to 200 characters")]
+    /// The key holder's name is empty, too long, or not plain text with a letter.
+    #[error("name must be 1 to 200 characters of plain text, with at least one letter")]
     InvalidName,
 }
 

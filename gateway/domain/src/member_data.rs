@@ -249,7 +249,6 @@ impl PersonalData {
             None => None,
             Some(e) => {
                 let is_plausible = crate::text::exact("email", e.to_owned(), 254).is_ok()
-                    && e.len() <= 254
                     && e.split_once('@').is_some_and(|(local, domain)| {
                         !local.is_empty()
                             && domain.contains('.')

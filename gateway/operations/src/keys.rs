@@ -112,13 +112,10 @@ pub async fn register_operator(
     key: &PublicKey,
 ) -> Result<OperatorKey> {
     reserved.check(&key.kid, &key.key)?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(KeyError::InvalidName.into());
-    }
+    let name = domain::text::name("name", name, 200).map_err(|_| KeyError::InvalidName)?;
     let new = OperatorKey {
         kid: key.kid.clone(),
-        name: name.to_owned(),
+        name,
         role,
         public_key: key.key,
         status: KeyStatus::Active,

@@ -6,6 +6,7 @@ use domain::ids::{BranchId, PartnerId};
 use domain::partners::{Branch, BranchError};
 use domain::points::Points;
 use domain::pricing::{PointRule, PricingError, Quote};
+use domain::program::ProgramSettings;
 use storage::{Connection, Storage, StorageError};
 
 use crate::error::OperationError;
@@ -19,7 +20,12 @@ pub(crate) async fn branch_of<E: From<BranchError>>(
     // The refusal is recorded and echoed: a control character in the name goes in escaped.
     let unknown = || {
         OperationError::Refused(E::from(BranchError::Unknown(
-            named.escape_debug().to_string(),
+            named
+                .chars()
+                .take(63)
+                .collect::<String>()
+                .escape_debug()
+                .to_string(),
         )))
     };
     if let Ok(id) = named.parse::<BranchId>() {
@@ -66,17 +72,29 @@ pub(crate) async fn branch_rule_cached(
 /// the partner's branch; posts nothing.
 pub async fn quote(
     storage: &Storage,
+    settings: &ProgramSettings,
     partner_id: PartnerId,
     branch: &str,
     amount_minor: Option<i64>,
     points: Option<Points>,
 ) -> Result<Quote, OperationError<PricingError>> {
+    // The same bounds as the earn or redemption it quotes for.
+    if let Some(amount_minor) = amount_minor {
+        settings.check_purchase(amount_minor)?;
+    }
+    if let Some(points) = points {
+        settings.check_points(points)?;
+    }
     let mut conn = storage.db().await?;
     let branch = branch_of::<PricingError>(&mut conn, partner_id, branch).await?;
     let rule = storage::rules::for_branch(&mut conn, partner_id, branch.id)
         .await?
         .ok_or(PricingError::RuleMissing)?;
-    Ok(Quote::new(rule, amount_minor, points)?)
+    let quote = Quote::new(rule, amount_minor, points)?;
+    if let Some(points) = quote.earn_points {
+        settings.check_points(points)?;
+    }
+    Ok(quote)
 }
 
 /// Sets the rule of a partner, or of one of its branches when `branch_id` is given.

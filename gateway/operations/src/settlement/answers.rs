@@ -42,8 +42,14 @@ fn check_hash(issued: &IssuedStatement, named: &str) -> Result<()> {
     if named.eq_ignore_ascii_case(&actual) {
         Ok(())
     } else {
+        // The refusal is recorded and echoed: only a hash goes in, never arbitrary text.
+        let is_hash = named.len() == 64 && named.bytes().all(|b| b.is_ascii_hexdigit());
         Err(SettlementError::HashMismatch {
-            named: named.to_owned(),
+            named: if is_hash {
+                named.to_owned()
+            } else {
+                "(not a SHA-256 in hex)".to_owned()
+            },
             actual,
         }
         .into())
@@ -90,7 +96,7 @@ async fn answer_in(
 ) -> Result<StatementAnswer> {
     let issued = own_statement(conn, Some(partner_id), answer.statement_id).await?;
     check_hash(&issued, &answer.statement_sha256)?;
-    // An acknowledgement may carry a reason too; whatever is stored is plain text.
+    // Whatever reason is stored is plain text.
     let reason = answer
         .reason
         .as_deref()

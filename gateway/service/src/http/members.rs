@@ -65,7 +65,7 @@ pub(crate) struct CardCheckQuery {
 
 /// Checks a card: status, first name, tier, balance and what it can redeem now.
 #[utoipa::path(tag = "members", operation_id = "checkCard", params(
-    ("number" = String, Path, description = "The 16-digit card number (spaces and dashes between digits are ignored)", min_length = 16, max_length = 64),
+    ("number" = String, Path, description = "The 16-digit card number (spaces and dashes between digits are ignored; Persian and Arabic-Indic digits are read as digits)", min_length = 16, max_length = 64),
     CardCheckQuery,
 ), responses(
     (status = 200, description = "The card and its balance", body = protocol::CardCheck),

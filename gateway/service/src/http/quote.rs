@@ -60,6 +60,7 @@ pub(crate) async fn quote(
         .transpose()?;
     let quote = pricing::quote(
         &state.club.storage,
+        &state.club.program,
         request.caller().partner_id,
         &query.branch,
         amount,
