@@ -580,10 +580,13 @@ impl Config {
                 "tiers need 0 < silver_tier_points < gold_tier_points",
             ));
         }
-        if program.max_purchase_minor <= 0 || program.max_points_per_operation <= 0 {
+        if program.max_purchase_minor <= 0 {
+            return Err(invalid("program.max_purchase_minor", "must be above zero"));
+        }
+        if program.max_points_per_operation <= 0 {
             return Err(invalid(
-                "program.max_purchase_minor",
-                "max_purchase_minor and max_points_per_operation must be above zero",
+                "program.max_points_per_operation",
+                "must be above zero",
             ));
         }
         let maintenance_interval = secs(

@@ -6,6 +6,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{self as oas, ContentBuilder, Ref, RefOr, ResponseBuilder};
 
+use super::error::PROBLEM_JSON;
+
 /// Title, description and shared schemas of the partner API.
 #[derive(OpenApi)]
 #[openapi(
@@ -20,13 +22,11 @@ use utoipa::openapi::{self as oas, ContentBuilder, Ref, RefOr, ResponseBuilder};
 )]
 pub(crate) struct ApiDoc;
 
-/// The media type of every error answer (RFC 9457).
-pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
-
 /// What any signed (`/v1/`) route may answer before or besides its own work: the checks of
-/// protocol.md §3 and the body limit run for every one of them, and any may meet a storage
-/// failure. Listed here once so that a new route cannot forget them.
-const SIGNED: [(&str, &str); 6] = [
+/// protocol.md §3 and the body limit run for every one of them, a body with a content coding is
+/// refused on every one, and any may meet a storage failure. Listed here once so that a new route
+/// cannot forget them.
+const SIGNED: [(&str, &str); 7] = [
     (
         "400",
         "The signature, Content-Digest or Idempotency-Key headers are malformed, or the body cannot be read",
@@ -40,6 +40,10 @@ const SIGNED: [(&str, &str); 6] = [
         "The partner is suspended, or a key of the wrong kind or role signed",
     ),
     ("413", "The body exceeds the size limit"),
+    (
+        "415",
+        "The body has a Content-Encoding (bodies are taken as sent, never decoded)",
+    ),
     (
         "500",
         "The gateway failed; nothing was applied (the cause is logged under Request-Id)",
