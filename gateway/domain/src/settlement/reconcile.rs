@@ -164,10 +164,10 @@ fn parse_row(record: &csv::ByteRecord, columns: &[usize; 5]) -> Result<ParsedRow
             .map(str::trim)
             .map_err(|_| format!("{} is not UTF-8", COLUMNS[i]))
     };
+    // The same rule as the reference the partner sent with the operation, so a row that could
+    // never match is malformed, and the report never echoes a control character.
     let reference = field(0)?;
-    if reference.is_empty() || reference.len() > 100 {
-        return Err("reference must be 1 to 100 characters".into());
-    }
+    crate::text::exact("reference", reference.to_owned(), 100).map_err(|e| e.to_string())?;
     let row_type = field(1)?;
     if !ROW_TYPES.contains(&row_type) {
         return Err(format!("type {row_type:?} is not one of {ROW_TYPES:?}"));
@@ -566,6 +566,22 @@ mod tests {
         };
         let err = reconcile(scope, vec![], "reference,type,points,time\n".as_bytes()).unwrap_err();
         assert!(matches!(err, ReconcileError::MissingColumn("amount")));
+    }
+
+    #[test]
+    fn references_are_counted_in_characters_and_must_be_plain_text() {
+        let persian = "فاکتور".repeat(10);
+        let ledger = vec![entry(1, &persian, "earn", 10, 1000)];
+        let file = format!(
+            "reference,type,points,amount,time\n\
+             {persian},earn,10,1000,2026-11-21T10:00:00Z\n\
+             bill\u{1b}[2J,earn,10,1000,2026-11-21T10:00:00Z\n"
+        );
+        let report = run(ledger, &file);
+        assert_eq!(count(&report, "matched"), 1, "60 characters, 110 bytes");
+        assert_eq!(count(&report, "malformed"), 1);
+        let detail = report.exceptions[0].detail.as_deref().unwrap_or_default();
+        assert!(detail.contains("U+001B") && !detail.contains('\u{1b}'), "{detail}");
     }
 
     #[test]
