@@ -375,19 +375,7 @@ async fn seed_network(app: &TestApp) -> (Keys, Dictionary) {
     dictionary.add("to", json!((Utc::now() + Duration::days(1)).to_rfc3339()));
     dictionary.add("time_zone", json!("Asia/Tehran"));
 
-    let operator = |role| async move {
-        let key = PrivateKey::generate(&unique_code("operator")).unwrap();
-        operations::keys::register_operator(
-            &app.storage,
-            &app.club.reserved_keys,
-            "Fuzz staff",
-            role,
-            &key.public_key(),
-        )
-        .await
-        .unwrap();
-        key
-    };
+    let operator = |role| app.operator_key("Fuzz staff", role);
     let keys = Keys {
         partner: partner.key,
         finance: operator(OperatorRole::Finance).await,

@@ -15,16 +15,7 @@ use test_support::protocol::code;
 use test_support::{TestApp, TestPartner};
 
 async fn finance(app: &TestApp, role: OperatorRole) -> (Client, PrivateKey) {
-    let key = PrivateKey::generate(&unique_code("finance")).unwrap();
-    operations::keys::register_operator(
-        &app.storage,
-        &app.club.reserved_keys,
-        "Finance staff",
-        role,
-        &key.public_key(),
-    )
-    .await
-    .unwrap();
+    let key = app.operator_key("Finance staff", role).await;
     (app.client(&key).await, key)
 }
 

@@ -10,7 +10,6 @@ use domain::points::Currency;
 use domain::settlement::terms::{self, NewTerms, PeriodKind};
 use operations::settlement::statements::{self, check as check_statements};
 use partners::client::{Client, ClientError, Receipt};
-use partners::jwk::PrivateKey;
 use partners::protocol::ReverseRequest;
 use partners::settlement::{
     DisputeRequest, ResolveRequest, StatementList, StatementView, VerifiedStatement, VerifyError,
@@ -49,16 +48,7 @@ fn after_today() -> DateTime<Utc> {
 }
 
 async fn operator(app: &TestApp, role: OperatorRole) -> Client {
-    let key = PrivateKey::generate(&unique_code("operator")).unwrap();
-    operations::keys::register_operator(
-        &app.storage,
-        &app.club.reserved_keys,
-        "Test staff",
-        role,
-        &key.public_key(),
-    )
-    .await
-    .unwrap();
+    let key = app.operator_key("Test staff", role).await;
     app.client(&key).await
 }
 

@@ -139,6 +139,21 @@ impl TestApp {
         self.client_at(&self.address, key).await
     }
 
+    /// Generates and registers an operator key (staff member `name`) holding `role`.
+    pub async fn operator_key(&self, name: &str, role: domain::keys::OperatorRole) -> PrivateKey {
+        let key = PrivateKey::generate(&unique_code("operator")).unwrap_or_else(|e| panic!("{e}"));
+        keys::register_operator(
+            &self.storage,
+            &self.club.reserved_keys,
+            name,
+            role,
+            &key.public_key(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        key
+    }
+
     /// Generates and registers another key for the partner with `code`.
     pub async fn add_key(&self, code: &str) -> PrivateKey {
         let key = PrivateKey::generate(&unique_code("key")).unwrap_or_else(|e| panic!("{e}"));

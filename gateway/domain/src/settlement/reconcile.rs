@@ -581,7 +581,10 @@ mod tests {
         assert_eq!(count(&report, "matched"), 1, "60 characters, 110 bytes");
         assert_eq!(count(&report, "malformed"), 1);
         let detail = report.exceptions[0].detail.as_deref().unwrap_or_default();
-        assert!(detail.contains("U+001B") && !detail.contains('\u{1b}'), "{detail}");
+        assert!(
+            detail.contains("U+001B") && !detail.contains('\u{1b}'),
+            "{detail}"
+        );
     }
 
     #[test]
