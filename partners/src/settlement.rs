@@ -308,8 +308,8 @@ fn check_arithmetic(statement: &Statement, lines: &[LineAmounts]) -> Result<(), 
 }
 
 /// Who pays whom for a net amount.
-pub fn direction(net_minor: i64) -> &'static str {
-    match net_minor.signum() {
+pub fn direction(net_minor: impl Into<i128>) -> &'static str {
+    match net_minor.into().signum() {
         1 => "partner_pays",
         -1 => "operator_pays",
         _ => "settled",

@@ -181,14 +181,15 @@ pub struct PartnerPosition {
     pub currency: String,
     /// How many statements.
     pub statements: u64,
-    /// What it was charged for points issued.
-    pub issuance_charge_minor: i64,
+    /// What it was charged for points issued (sums of 64-bit statement figures are 128-bit, so no
+    /// number of statements can overflow them).
+    pub issuance_charge_minor: i128,
     /// What it was credited for points redeemed.
-    pub redemption_credit_minor: i64,
+    pub redemption_credit_minor: i128,
     /// Resolved disputes.
-    pub adjustments_minor: i64,
+    pub adjustments_minor: i128,
     /// Positive: the partner owes the operator; negative: the operator owes the partner.
-    pub net_minor: i64,
+    pub net_minor: i128,
     /// Who pays.
     pub net_direction: &'static str,
 }
@@ -203,7 +204,7 @@ pub struct Position {
     /// Per partner and currency.
     pub partners: Vec<PartnerPosition>,
     /// Per currency: what partners owe the operator less what it owes them (its margin).
-    pub margin_minor: BTreeMap<String, i64>,
+    pub margin_minor: BTreeMap<String, i128>,
     /// Points members hold now, not yet redeemed or expired.
     pub outstanding_points: Points,
 }
@@ -245,10 +246,10 @@ pub async fn position(
             continue;
         };
         entry.statements += 1;
-        entry.issuance_charge_minor += statement.issuance_charge_minor;
-        entry.redemption_credit_minor += statement.redemption_credit_minor;
-        entry.adjustments_minor += statement.adjustments_minor;
-        entry.net_minor += statement.net_minor;
+        entry.issuance_charge_minor += i128::from(statement.issuance_charge_minor);
+        entry.redemption_credit_minor += i128::from(statement.redemption_credit_minor);
+        entry.adjustments_minor += i128::from(statement.adjustments_minor);
+        entry.net_minor += i128::from(statement.net_minor);
         entry.net_direction = partners::settlement::direction(entry.net_minor);
     }
     let mut margin_minor = BTreeMap::new();
