@@ -248,7 +248,7 @@ impl PersonalData {
         let email = match email.map(str::trim).filter(|e| !e.is_empty()) {
             None => None,
             Some(e) => {
-                let is_plausible = crate::text::exact("email", e.to_owned(), 254).is_ok()
+                let is_plausible = crate::text::check("email", e, 254).is_ok()
                     && e.split_once('@').is_some_and(|(local, domain)| {
                         !local.is_empty()
                             && domain.contains('.')

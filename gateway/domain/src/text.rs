@@ -7,7 +7,7 @@
 //! needs the zero-width non-joiner and the right-to-left mark, so other format characters stay.
 
 /// Why a text was refused; the field it names is in the refusal's detail.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TextError {
     /// Empty or longer than allowed.
     #[error("{field} must be 1 to {max} characters")]
@@ -38,9 +38,8 @@ fn is_refused(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `value` as given (a partner's reference is matched byte for byte later), if it is 1 to `max`
-/// characters of plain text.
-pub fn exact(field: &str, value: String, max: usize) -> Result<String, TextError> {
+/// Whether `value` is 1 to `max` characters of plain text, without copying it.
+pub fn check(field: &str, value: &str, max: usize) -> Result<(), TextError> {
     if let Some(c) = value.chars().find(|c| is_refused(*c)) {
         return Err(TextError::Control {
             field: field.to_owned(),
@@ -48,13 +47,20 @@ pub fn exact(field: &str, value: String, max: usize) -> Result<String, TextError
         });
     }
     if (1..=max).contains(&value.chars().count()) {
-        Ok(value)
+        Ok(())
     } else {
         Err(TextError::Length {
             field: field.to_owned(),
             max,
         })
     }
+}
+
+/// `value` as given (a partner's reference is matched byte for byte later), if it is 1 to `max`
+/// characters of plain text.
+pub fn exact(field: &str, value: String, max: usize) -> Result<String, TextError> {
+    check(field, &value, max)?;
+    Ok(value)
 }
 
 /// `value` without surrounding white space, if that is 1 to `max` characters of plain text.
