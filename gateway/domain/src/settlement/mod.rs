@@ -178,6 +178,9 @@ pub enum SettlementError {
     /// A line's money does not fit in 64 bits (a broken rate or a broken ledger).
     #[error("{0}")]
     Money(money::MoneyOverflow),
+    /// A period's totals do not fit the statement's 64-bit figures.
+    #[error("the period's totals do not fit in 64-bit minor units")]
+    TotalsOverflow,
     /// A stored statement cannot be read.
     #[error("statement {0} cannot be read: {1}")]
     Corrupt(StatementId, String),
@@ -196,7 +199,7 @@ impl SettlementError {
             Self::LineNotDisputed(_) => "line_not_disputed",
             Self::Invalid(_) => "invalid_request",
             Self::ReasonInvalid(_) => "reason_invalid",
-            Self::Money(_) | Self::Corrupt(..) => "internal_error",
+            Self::Money(_) | Self::TotalsOverflow | Self::Corrupt(..) => "internal_error",
         }
     }
 }

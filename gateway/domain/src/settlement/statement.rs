@@ -159,10 +159,10 @@ pub struct BuiltStatement {
 pub fn build(
     facts: &StatementFacts<'_>,
     lines: &[Line],
-) -> Result<BuiltStatement, super::money::MoneyOverflow> {
+) -> Result<BuiltStatement, super::SettlementError> {
     let lines_csv = lines_csv(lines);
     let lines_sha256: [u8; 32] = Sha256::digest(&lines_csv).into();
-    let overflow = super::money::MoneyOverflow::default;
+    let overflow = || super::SettlementError::TotalsOverflow;
     let totals = wire::totals(
         lines
             .iter()

@@ -35,7 +35,9 @@ impl From<SettlementError> for ApiError {
             SettlementError::ReasonInvalid(_) => {
                 Self::unprocessable(code, "Invalid reason", detail)
             }
-            SettlementError::Money(_) | SettlementError::Corrupt(..) => Self::internal(detail),
+            SettlementError::Money(_)
+            | SettlementError::TotalsOverflow
+            | SettlementError::Corrupt(..) => Self::internal(detail),
         }
     }
 }
