@@ -36,11 +36,6 @@ pub(crate) async fn branch_of<E: From<BranchError>>(
             None => Err(unknown()),
         };
     }
-    // A name that cannot be a code (a control character, a space, too long) names no branch,
-    // and is not worth a query.
-    if domain::partners::Code::parse(named).is_err() {
-        return Err(unknown());
-    }
     storage::branches::find_by_code(conn, partner_id, named)
         .await?
         .ok_or_else(unknown)

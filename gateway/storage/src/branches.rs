@@ -99,6 +99,11 @@ pub async fn find_by_code(
     partner_id: PartnerId,
     code: &str,
 ) -> Result<Option<Branch>, StorageError> {
+    // Text that cannot be a code (a control character, a space, too long) names no branch;
+    // PostgreSQL would refuse a NUL outright.
+    if domain::partners::Code::parse(code).is_err() {
+        return Ok(None);
+    }
     let row = branches::table
         .filter(branches::partner_id.eq(partner_id.0))
         .filter(branches::code.eq(code))
