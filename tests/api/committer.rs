@@ -124,6 +124,25 @@ fn outcome(reply: &Reply) -> (bool, String) {
     (!answered.is_replay, detail)
 }
 
+/// A transaction holding the account of `card`'s member, so a committer's batch touching it waits
+/// in PostgreSQL until the caller rolls it back.
+async fn hold_account(app: &TestApp, card: &str) -> storage::DbConnection {
+    let mut blocker = app.storage.db().await.unwrap();
+    diesel::sql_query("BEGIN")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "SELECT a.id FROM accounts a JOIN cards c ON c.member_id = a.member_id \
+          WHERE c.number = $1 FOR UPDATE",
+    )
+    .bind::<Text, _>(card)
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+    blocker
+}
+
 /// A gateway, a hotel with a rule, and two members (alice, bob) with these points.
 async fn two_members(alice_points: i64, bob_points: i64) -> (TestApp, TestPartner, String, String) {
     let app = TestApp::spawn().await;
@@ -207,19 +226,7 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
     let keys: Vec<String> = (0..3).map(|_| unique_code("crash")).collect();
 
     // Hold alice's account so the committer's batch stops mid-way, waiting for the lock.
-    let mut blocker = app.storage.db().await.unwrap();
-    diesel::sql_query("BEGIN")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
-    diesel::sql_query(
-        "SELECT a.id FROM accounts a JOIN cards c ON c.member_id = a.member_id \
-          WHERE c.number = $1 FOR UPDATE",
-    )
-    .bind::<Text, _>(&alice)
-    .execute(&mut blocker)
-    .await
-    .unwrap();
+    let mut blocker = hold_account(&app, &alice).await;
 
     let submissions = || async {
         vec![
@@ -341,19 +348,7 @@ async fn a_request_dropped_while_it_waits_for_the_queue_leaves_its_key_free() {
     );
     // Hold alice's account: the committer's first batch waits in PostgreSQL, and what comes
     // after it fills the queue.
-    let mut blocker = app.storage.db().await.unwrap();
-    diesel::sql_query("BEGIN")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
-    diesel::sql_query(
-        "SELECT a.id FROM accounts a JOIN cards c ON c.member_id = a.member_id \
-          WHERE c.number = $1 FOR UPDATE",
-    )
-    .bind::<Text, _>(&alice)
-    .execute(&mut blocker)
-    .await
-    .unwrap();
+    let mut blocker = hold_account(&app, &alice).await;
     let mut queued = Vec::new();
     for _ in 0..16 {
         let (scope, op) = redeem(&app, &hotel, &alice, 1, &unique_code("queued")).await;
