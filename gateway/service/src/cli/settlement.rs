@@ -241,7 +241,7 @@ pub(super) async fn reconcile_file(
         eprintln!(
             "  {:<20} {:>11}   points {:>15} / {:<15} amount (minor units) {:>20} / {}",
             t.status,
-            group(i64::try_from(t.count).unwrap_or(i64::MAX)),
+            group(t.count),
             group(t.partner_points),
             group(t.gateway_points),
             group(t.partner_amount_minor),
