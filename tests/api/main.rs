@@ -23,6 +23,7 @@ mod reconciliation;
 mod redemptions;
 mod redis_outage;
 mod replays;
+mod request_heads;
 mod reversals;
 mod settlement;
 mod settlement_periods;

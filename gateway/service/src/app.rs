@@ -91,9 +91,11 @@ impl Application {
             );
         }
         let state = Data::new(state);
+        crate::http::error::render_parser_refusals();
         let server = HttpServer::new(move || routes::app(state.clone()))
             .workers(config.server.workers)
-            .shutdown_timeout(config.server.shutdown_timeout.as_secs());
+            .shutdown_timeout(config.server.shutdown_timeout.as_secs())
+            .client_request_timeout(config.server.request_head_timeout);
         let tls = tls::server_config(&config.server.tls)?;
         let is_tls = tls.is_some();
         let server = match tls {

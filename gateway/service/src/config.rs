@@ -78,6 +78,8 @@ struct RawServer {
     workers: Option<usize>,
     #[serde(default = "defaults::shutdown_timeout_secs")]
     shutdown_timeout_secs: u64,
+    #[serde(default = "defaults::request_head_timeout_ms")]
+    request_head_timeout_ms: u64,
     #[serde(default = "defaults::max_body_bytes")]
     max_body_bytes: usize,
     #[serde(default = "defaults::max_upload_bytes")]
@@ -223,6 +225,10 @@ mod defaults {
     pub(super) fn shutdown_timeout_secs() -> u64 {
         30
     }
+    /// actix-http's own default.
+    pub(super) fn request_head_timeout_ms() -> u64 {
+        5000
+    }
     pub(super) fn max_body_bytes() -> usize {
         1024 * 1024
     }
@@ -285,6 +291,8 @@ pub struct ServerConfig {
     pub tls: TlsConfig,
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's head (`408 request_head_timeout`).
+    pub request_head_timeout: Duration,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
 }
@@ -499,6 +507,12 @@ impl Config {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(2, usize::from),
         };
+        if raw.server.request_head_timeout_ms == 0 {
+            return Err(invalid(
+                "server.request_head_timeout_ms",
+                "must be above zero",
+            ));
+        }
         if raw.server.max_body_bytes == 0 {
             return Err(invalid("server.max_body_bytes", "must be above zero"));
         }
@@ -669,6 +683,7 @@ impl Config {
                 tls,
                 workers,
                 shutdown_timeout: Duration::from_secs(raw.server.shutdown_timeout_secs),
+                request_head_timeout: Duration::from_millis(raw.server.request_head_timeout_ms),
                 max_body_bytes: raw.server.max_body_bytes,
                 max_upload_bytes: raw.server.max_upload_bytes,
             },

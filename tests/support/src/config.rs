@@ -46,6 +46,8 @@ pub struct TestConfig {
     pub key_cache_ttl: Duration,
     /// How long an idempotency claim holds before a retry may take it over.
     pub idempotency_lease: Duration,
+    /// How long a client may take to send a request's head.
+    pub request_head_timeout: Duration,
     /// Serve plain HTTP instead of HTTPS with a development CA.
     pub plain_http: bool,
     /// A Redis of the test's own (to stop and start it); the shared test Redis otherwise.
@@ -60,6 +62,7 @@ impl Default for TestConfig {
             clock_skew: protocol.clock_skew,
             key_cache_ttl: Duration::from_secs(1),
             idempotency_lease: protocol.idempotency_lease,
+            request_head_timeout: Duration::from_secs(5),
             plain_http: false,
             redis_url: None,
         }
@@ -95,6 +98,7 @@ impl TestConfig {
                 dir: dir.join("tls"),
             }
         };
+        config.server.request_head_timeout = self.request_head_timeout;
         config.protocol = ProtocolConfig {
             signature_window: self.signature_window,
             clock_skew: self.clock_skew,

@@ -54,19 +54,30 @@ const SIGNED: [(&str, &str); 7] = [
     ),
 ];
 
+/// What the HTTP/1 parser answers on any route, before a request exists (protocol.md §6).
+const PARSER: [(&str, &str); 3] = [
+    (
+        "400",
+        "The request head does not parse (a control character in a header value)",
+    ),
+    ("408", "The request head did not arrive in time"),
+    (
+        "431",
+        "The request head is over 128 KiB or has more than 96 header fields",
+    ),
+];
+
 /// A route that takes a JSON body refuses any other media type.
 const JSON_BODY: (&str, &str) = (
     "415",
     "The body is not sent as Content-Type: application/json",
 );
 
-/// Adds the answers of [`SIGNED`] (and [`JSON_BODY`]) to every operation they apply to. A route
+/// Adds the answers of [`PARSER`], [`SIGNED`] and [`JSON_BODY`] to every operation they apply to. A route
 /// that already lists the status for its own reasons keeps its description, extended by these.
 pub(crate) fn complete(api: &mut oas::OpenApi) {
     for (path, item) in api.paths.paths.iter_mut() {
-        if !path.starts_with("/v1/") {
-            continue;
-        }
+        let signed = path.starts_with("/v1/");
         let operations = [
             &mut item.get,
             &mut item.post,
@@ -75,15 +86,19 @@ pub(crate) fn complete(api: &mut oas::OpenApi) {
             &mut item.delete,
         ];
         for operation in operations.into_iter().flatten() {
-            for (status, description) in SIGNED {
-                add_problem(operation, status, description);
+            let mut answers = PARSER.to_vec();
+            if signed {
+                answers.extend(SIGNED);
+                let takes_json = operation
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|body| body.content.contains_key("application/json"));
+                if takes_json {
+                    answers.push(JSON_BODY);
+                }
             }
-            let takes_json = operation
-                .request_body
-                .as_ref()
-                .is_some_and(|body| body.content.contains_key("application/json"));
-            if takes_json {
-                add_problem(operation, JSON_BODY.0, JSON_BODY.1);
+            for (status, description) in answers {
+                add_problem(operation, status, description);
             }
         }
     }

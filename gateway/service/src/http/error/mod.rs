@@ -213,6 +213,9 @@ pub(crate) mod codes {
     pub(crate) const CONTENT_ENCODING_UNSUPPORTED: &str = "content_encoding_unsupported";
     pub(crate) const ROUTE_NOT_FOUND: &str = "route_not_found";
     pub(crate) const INVALID_REQUEST: &str = "invalid_request";
+    pub(crate) const REQUEST_HEAD_MALFORMED: &str = "request_head_malformed";
+    pub(crate) const REQUEST_HEAD_TOO_LARGE: &str = "request_head_too_large";
+    pub(crate) const REQUEST_HEAD_TIMEOUT: &str = "request_head_timeout";
 }
 
 /// A key sent for registration is not a public Ed25519 JWK.
@@ -294,6 +297,39 @@ pub(crate) fn route_not_found(method: &str, path: &str) -> ApiError {
     )
 }
 
+/// The refusal the HTTP/1 parser answers itself, before any request or handler exists: a head
+/// that does not parse (a control character in a header value), over the parser's buffer
+/// (128 KiB or 96 header fields), or not complete within the client request timeout.
+fn parser_refusal(status: StatusCode) -> Option<ApiError> {
+    let (code, title, detail) = match status {
+        StatusCode::BAD_REQUEST => (
+            codes::REQUEST_HEAD_MALFORMED,
+            "Malformed request head",
+            "the request line or a header does not parse (e.g. a control character in a header value)",
+        ),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            codes::REQUEST_HEAD_TOO_LARGE,
+            "Request head too large",
+            "the request head is over 128 KiB or has more than 96 header fields",
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            codes::REQUEST_HEAD_TIMEOUT,
+            "Request head timeout",
+            "the request head did not arrive in time",
+        ),
+        _ => return None,
+    };
+    Some(ApiError::new(status, code, title, detail))
+}
+
+/// Makes the HTTP/1 dispatcher's own refusals problem documents (the vendored actix-http's hook).
+pub(crate) fn render_parser_refusals() {
+    // A second server in the same process (tests) finds the renderer already set: the same one.
+    let _ = actix_http::h1::set_error_body(|status| {
+        parser_refusal(status).map(|error| (PROBLEM_JSON, error.body().into()))
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -344,6 +380,15 @@ mod tests {
             role_not_granted(String::new()),
             route_not_found("GET", "/"),
         ]);
+        errors.extend(
+            [
+                StatusCode::BAD_REQUEST,
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                StatusCode::REQUEST_TIMEOUT,
+            ]
+            .into_iter()
+            .filter_map(parser_refusal),
+        );
         let mut codes = BTreeMap::new();
         for error in errors {
             let status = error.status().as_u16();
