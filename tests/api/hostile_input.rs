@@ -2,9 +2,11 @@
 //! letters. Each is refused with its own code before anything reaches storage, and nothing is
 //! written.
 
+use domain::points::Points;
+use domain::program::LimitOverrides;
 use partners::protocol::{EnrollRequest, ReverseRequest};
-use test_support::protocol::{code, earn_request, key, redeem_request};
-use test_support::{CardChecks as _, TestApp};
+use test_support::protocol::{code, earn_request, key, problem, redeem_request};
+use test_support::{CardChecks as _, TestApp, TestPartner};
 
 #[tokio::test]
 async fn a_reference_with_a_control_character_is_refused_on_every_write() {
@@ -139,4 +141,75 @@ async fn amounts_and_points_are_bounded_by_the_programme() {
         50,
         "nothing was written"
     );
+}
+
+#[tokio::test]
+async fn a_partner_may_have_bounds_of_its_own_above_or_below_the_programmes() {
+    let app = TestApp::spawn().await;
+    let kiosk = app.partner().with_default_rule().await;
+    let jeweller = app.partner().with_default_rule().await;
+    set_limits(&app, &kiosk, Some(1_000_000), Some(50)).await;
+    set_limits(
+        &app,
+        &jeweller,
+        Some(10_000_000_000_000_000),
+        Some(1_000_000_000_000),
+    )
+    .await;
+
+    // The kiosk's own bounds are below the programme's: 1,000,000 IRR, 50 points.
+    let card = kiosk.member().with_points(50).await.card;
+    let client = &kiosk.client;
+    let refused = client
+        .earn(&earn_request(&card, 1_000_001), &key())
+        .await
+        .unwrap_err();
+    let refused = problem(refused);
+    assert_eq!(refused.code, "purchase_above_limit");
+    assert!(refused.detail.contains("1000000"), "{}", refused.detail);
+    let refused = client
+        .redeem(&redeem_request(&card, 51, false), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(refused), "points_above_limit");
+    let refused = client.quote("main", None, Some(51)).await.unwrap_err();
+    assert_eq!(code(refused), "points_above_limit");
+    client
+        .redeem(&redeem_request(&card, 50, false), &key())
+        .await
+        .unwrap();
+
+    // The jeweller's are above them: a purchase of 2 × 10^15 IRR earns 2 × 10^11 points.
+    let card = jeweller.member().await.card;
+    let earned = jeweller
+        .client
+        .earn(&earn_request(&card, 2_000_000_000_000_000), &key())
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(earned.transaction.points, 200_000_000_000);
+
+    // Taking the programme's bounds back: the same earn is refused again.
+    set_limits(&app, &jeweller, None, None).await;
+    // Requests see it when the branch's cached rule expires (10 s); the test does not wait.
+    app.storage.card_cache().rules.invalidate_all();
+    let refused = jeweller
+        .client
+        .earn(&earn_request(&card, 2_000_000_000_000_000), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(code(refused), "purchase_above_limit");
+}
+
+/// What `clubgate partners limits` does.
+async fn set_limits(
+    app: &TestApp,
+    partner: &TestPartner,
+    purchase: Option<i64>,
+    points: Option<i64>,
+) {
+    let limits = LimitOverrides::new(purchase, points.map(Points)).unwrap();
+    operations::partners::set_limits(&app.storage, partner.partner.code.as_str(), limits)
+        .await
+        .unwrap();
 }

@@ -111,6 +111,8 @@ pub struct Partner {
     pub status: PartnerStatus,
     /// When it joined.
     pub created_at: DateTime<Utc>,
+    /// Its own bounds on one operation, where the operator set them.
+    pub limits: crate::program::LimitOverrides,
 }
 
 /// A place where a partner serves members.

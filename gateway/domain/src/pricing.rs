@@ -9,6 +9,18 @@ use serde::{Deserialize, Serialize};
 use crate::partners::BranchError;
 use crate::points::{Currency, Money, Points};
 
+/// A branch as the till prices at it: which branch, the rule in force there (if any) and the
+/// partner's own bounds on one operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchPricing {
+    /// The branch.
+    pub branch_id: crate::ids::BranchId,
+    /// The branch's rule, or the partner's.
+    pub rule: Option<PointRule>,
+    /// The partner's own limits, over the programme's.
+    pub limits: crate::program::LimitOverrides,
+}
+
 /// A partner's (or branch's) rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointRule {
@@ -145,13 +157,13 @@ pub enum PricingError {
     /// The amount does not fit the arithmetic.
     #[error("the amount is too large")]
     AmountTooLarge,
-    /// The purchase is above the largest the programme accepts in one operation.
+    /// The purchase is above the largest one earn may report (the partner's or the programme's).
     #[error("a purchase may be at most {max_minor} in minor units")]
     PurchaseAboveLimit {
         /// The largest purchase, in minor units.
         max_minor: i64,
     },
-    /// The points are above the most the programme moves in one operation.
+    /// The points are above the most one operation may move (the partner's or the programme's).
     #[error("one operation may move at most {max} points")]
     PointsAboveLimit {
         /// The most points in one operation.

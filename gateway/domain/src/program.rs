@@ -23,14 +23,22 @@ pub struct ProgramSettings {
     pub silver_points: Points,
     /// Lifetime points for the gold tier.
     pub gold_points: Points,
-    /// The largest purchase one earn may report, in minor units.
+    /// The bounds on one operation, for partners without their own.
+    pub limits: Limits,
+}
+
+/// The bounds on one operation: the largest purchase an earn may report, the most points an
+/// earn or a redemption may move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest purchase, in minor units.
     pub max_purchase_minor: i64,
-    /// The most points one operation (earn, redemption) may move.
+    /// The most points.
     pub max_points: Points,
 }
 
-impl ProgramSettings {
-    /// Refuses a purchase above the programme's largest, before it is priced.
+impl Limits {
+    /// Refuses a purchase above the largest, before it is priced.
     pub fn check_purchase(&self, amount_minor: i64) -> Result<(), crate::pricing::PricingError> {
         if amount_minor > self.max_purchase_minor {
             return Err(crate::pricing::PricingError::PurchaseAboveLimit {
@@ -50,6 +58,49 @@ impl ProgramSettings {
         Ok(())
     }
 }
+
+/// A partner's own bounds where the operator set them (higher or lower than the programme's);
+/// the programme's [`Limits`] for the rest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    /// The partner's largest purchase, in minor units.
+    pub max_purchase_minor: Option<i64>,
+    /// The most points one of the partner's operations may move.
+    pub max_points: Option<Points>,
+}
+
+impl LimitOverrides {
+    /// Overrides that are all above zero (a bound of zero or less would refuse everything).
+    pub fn new(
+        max_purchase_minor: Option<i64>,
+        max_points: Option<Points>,
+    ) -> Result<Self, InvalidLimit> {
+        if max_purchase_minor.is_some_and(|max| max <= 0)
+            || max_points.is_some_and(|max| max.0 <= 0)
+        {
+            return Err(InvalidLimit);
+        }
+        Ok(Self {
+            max_purchase_minor,
+            max_points,
+        })
+    }
+
+    /// The bounds that apply: these where set, the programme's otherwise.
+    pub fn over(&self, program: Limits) -> Limits {
+        Limits {
+            max_purchase_minor: self
+                .max_purchase_minor
+                .unwrap_or(program.max_purchase_minor),
+            max_points: self.max_points.unwrap_or(program.max_points),
+        }
+    }
+}
+
+/// A limit of zero or less.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a limit must be above zero")]
+pub struct InvalidLimit;
 
 /// A member's tier, from the points they have earned for good.
 #[derive(
@@ -81,5 +132,34 @@ impl Tier {
     /// The name on the wire.
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROGRAM: Limits = Limits {
+        max_purchase_minor: 1_000,
+        max_points: Points(10),
+    };
+
+    #[test]
+    fn a_partner_limit_replaces_the_programmes_where_set() {
+        let own = LimitOverrides::new(Some(5_000), None)
+            .unwrap()
+            .over(PROGRAM);
+        assert_eq!(own.max_purchase_minor, 5_000);
+        assert_eq!(own.max_points, Points(10));
+        assert!(own.check_purchase(5_000).is_ok());
+        assert!(own.check_purchase(5_001).is_err());
+        assert!(own.check_points(Points(11)).is_err());
+        assert_eq!(LimitOverrides::default().over(PROGRAM), PROGRAM);
+    }
+
+    #[test]
+    fn a_limit_of_zero_or_less_is_refused() {
+        assert!(LimitOverrides::new(Some(0), None).is_err());
+        assert!(LimitOverrides::new(None, Some(Points(-1))).is_err());
     }
 }

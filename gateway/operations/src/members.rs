@@ -137,7 +137,7 @@ pub async fn check_card(
             pricing::branch_rule_cached(&club.storage, partner_id, branch)
                 .await
                 .map_err(|e| e.map_refusal(LedgerError::from))?
-                .1
+                .rule
         }
         None => None,
     };

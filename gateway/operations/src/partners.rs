@@ -5,6 +5,7 @@ use domain::partners::{
     Branch, BranchStatus, NewBranch, NewPartner, Partner, PartnerError, PartnerProfile,
     PartnerStatus,
 };
+use domain::program::LimitOverrides;
 use storage::Storage;
 use uuid::Uuid;
 
@@ -23,6 +24,7 @@ pub async fn add(storage: &Storage, new: NewPartner) -> Result<Partner> {
         kind: new.kind,
         status: PartnerStatus::Active,
         created_at: domain::time::now(),
+        limits: LimitOverrides::default(),
     };
     match storage::partners::insert(&mut conn, &partner).await? {
         Some(partner) => {
@@ -56,6 +58,18 @@ pub async fn profile(storage: &Storage, id: PartnerId) -> Result<PartnerProfile>
         .ok_or_else(|| PartnerError::NotFound(id.to_string()))?;
     let branches = storage::branches::list_for_partner(&mut conn, partner.id).await?;
     Ok(PartnerProfile { partner, branches })
+}
+
+/// Sets a partner's own bounds on one operation (`None`: the programme's). Requests see them
+/// within the rule cache's lifetime (10 s).
+#[tracing::instrument(skip_all, fields(partner.code = %code))]
+pub async fn set_limits(storage: &Storage, code: &str, limits: LimitOverrides) -> Result<Partner> {
+    let mut conn = storage.db().await?;
+    let partner = storage::partners::set_limits(&mut conn, code, limits)
+        .await?
+        .ok_or_else(|| PartnerError::NotFound(code.to_owned()))?;
+    tracing::info!(partner.id = %partner.id, ?limits, "set partner limits");
+    Ok(partner)
 }
 
 /// The id of the partner with this code.

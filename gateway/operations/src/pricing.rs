@@ -5,7 +5,7 @@
 use domain::ids::{BranchId, PartnerId};
 use domain::partners::{Branch, BranchError};
 use domain::points::Points;
-use domain::pricing::{PointRule, PricingError, Quote};
+use domain::pricing::{BranchPricing, PointRule, PricingError, Quote};
 use domain::program::ProgramSettings;
 use storage::{Connection, Storage, StorageError};
 
@@ -47,20 +47,29 @@ pub(crate) async fn branch_rule_cached(
     storage: &Storage,
     partner_id: PartnerId,
     named: &str,
-) -> Result<(BranchId, Option<PointRule>), OperationError<PricingError>> {
+) -> Result<BranchPricing, OperationError<PricingError>> {
     let key = (partner_id, named.to_owned());
     if let Some(found) = storage.card_cache().rules.get(&key).await {
         return Ok(found);
     }
     let mut conn = storage.db().await?;
-    let branch = branch_of::<PricingError>(&mut conn, partner_id, named).await?;
-    let rule = storage::rules::for_branch(&mut conn, partner_id, branch.id).await?;
-    storage
-        .card_cache()
-        .rules
-        .insert(key, (branch.id, rule.clone()))
-        .await;
-    Ok((branch.id, rule))
+    let found = branch_pricing::<PricingError>(&mut conn, partner_id, named).await?;
+    storage.card_cache().rules.insert(key, found.clone()).await;
+    Ok(found)
+}
+
+/// The branch named, its rule and the partner's limits, read from `conn`.
+pub(crate) async fn branch_pricing<E: From<BranchError>>(
+    conn: &mut Connection,
+    partner_id: PartnerId,
+    named: &str,
+) -> Result<BranchPricing, OperationError<E>> {
+    let branch = branch_of::<E>(conn, partner_id, named).await?;
+    Ok(BranchPricing {
+        branch_id: branch.id,
+        rule: storage::rules::for_branch(conn, partner_id, branch.id).await?,
+        limits: storage::partners::limits(conn, partner_id).await?,
+    })
 }
 
 /// What a purchase of `amount_minor` would earn and what `points` would take off the bill at
@@ -73,21 +82,20 @@ pub async fn quote(
     amount_minor: Option<i64>,
     points: Option<Points>,
 ) -> Result<Quote, OperationError<PricingError>> {
+    let mut conn = storage.db().await?;
+    let branch = branch_pricing::<PricingError>(&mut conn, partner_id, branch).await?;
     // The same bounds as the earn or redemption it quotes for.
+    let limits = branch.limits.over(settings.limits);
     if let Some(amount_minor) = amount_minor {
-        settings.check_purchase(amount_minor)?;
+        limits.check_purchase(amount_minor)?;
     }
     if let Some(points) = points {
-        settings.check_points(points)?;
+        limits.check_points(points)?;
     }
-    let mut conn = storage.db().await?;
-    let branch = branch_of::<PricingError>(&mut conn, partner_id, branch).await?;
-    let rule = storage::rules::for_branch(&mut conn, partner_id, branch.id)
-        .await?
-        .ok_or(PricingError::RuleMissing)?;
+    let rule = branch.rule.ok_or(PricingError::RuleMissing)?;
     let quote = Quote::new(rule, amount_minor, points)?;
     if let Some(points) = quote.earn_points {
-        settings.check_points(points)?;
+        limits.check_points(points)?;
     }
     Ok(quote)
 }

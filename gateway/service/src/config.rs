@@ -20,7 +20,7 @@ use serde::Deserialize;
 use domain::cards::validate_prefix;
 use domain::member_data::MemberDataKeys;
 use domain::points::Points;
-use domain::program::ProgramSettings;
+use domain::program::{Limits, ProgramSettings};
 use operations::ledger::committer::CommitterSettings;
 use operations::settlement::close::CloseSettings;
 
@@ -616,8 +616,10 @@ impl Config {
             max_release: chrono::Duration::days(i64::from(program.max_release_days)),
             silver_points: Points(program.silver_tier_points),
             gold_points: Points(program.gold_tier_points),
-            max_purchase_minor: program.max_purchase_minor,
-            max_points: Points(program.max_points_per_operation),
+            limits: Limits {
+                max_purchase_minor: program.max_purchase_minor,
+                max_points: Points(program.max_points_per_operation),
+            },
         };
 
         let ledger = raw.ledger;

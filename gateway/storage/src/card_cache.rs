@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::cards::{CardStatus, MemberStatus};
-use domain::ids::{BranchId, MemberId, PartnerId};
+use domain::ids::{MemberId, PartnerId};
 use domain::ledger::Balance;
 use domain::points::Points;
-use domain::pricing::PointRule;
+use domain::pricing::BranchPricing;
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 
@@ -63,8 +63,8 @@ pub struct CardCache {
     local: Cache<String, Versioned>,
     /// Card number → its member (a card never changes hands; its status is checked where it is used).
     pub members: Cache<String, MemberId>,
-    /// (partner, branch code or id) → the branch's id and its rule, if any.
-    pub rules: Cache<(PartnerId, String), (BranchId, Option<PointRule>)>,
+    /// (partner, branch code or id) → the branch's id, its rule if any, the partner's limits.
+    pub rules: Cache<(PartnerId, String), BranchPricing>,
     /// Members whose version increment failed (Redis down), retried later.
     unbumped: Arc<Mutex<HashSet<MemberId>>>,
 }

@@ -6,6 +6,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use domain::partners::{Code, Partner, PartnerId};
+use domain::points::Points;
+use domain::program::LimitOverrides;
 
 use super::schema::partners;
 use super::{StorageError, stored};
@@ -20,6 +22,8 @@ pub(crate) struct PartnerRow {
     kind: String,
     status: String,
     created_at: DateTime<Utc>,
+    max_purchase_minor: Option<i64>,
+    max_points_per_operation: Option<i64>,
 }
 
 impl TryFrom<PartnerRow> for Partner {
@@ -34,6 +38,11 @@ impl TryFrom<PartnerRow> for Partner {
             kind: stored("partners.kind", &row.kind)?,
             status: stored("partners.status", &row.status)?,
             created_at: row.created_at,
+            limits: LimitOverrides::new(
+                row.max_purchase_minor,
+                row.max_points_per_operation.map(Points),
+            )
+            .map_err(|e| StorageError::Corrupt(format!("partners limits: {e}")))?,
         })
     }
 }
@@ -50,6 +59,8 @@ pub async fn insert(
         kind: partner.kind.as_str().to_owned(),
         status: partner.status.as_str().to_owned(),
         created_at: partner.created_at,
+        max_purchase_minor: partner.limits.max_purchase_minor,
+        max_points_per_operation: partner.limits.max_points.map(|max| max.0),
     };
     let inserted = diesel::insert_into(partners::table)
         .values(&row)
@@ -103,4 +114,44 @@ pub async fn find(
         .await
         .optional()?;
     row.map(Partner::try_from).transpose()
+}
+
+/// Sets the partner's own bounds on one operation; `None` if no partner has this code.
+pub async fn set_limits(
+    conn: &mut AsyncPgConnection,
+    code: &str,
+    limits: LimitOverrides,
+) -> Result<Option<Partner>, StorageError> {
+    if Code::parse(code).is_err() {
+        return Ok(None);
+    }
+    let row = diesel::update(partners::table.filter(partners::code.eq(code)))
+        .set((
+            partners::max_purchase_minor.eq(limits.max_purchase_minor),
+            partners::max_points_per_operation.eq(limits.max_points.map(|max| max.0)),
+        ))
+        .returning(PartnerRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    row.map(Partner::try_from).transpose()
+}
+
+/// The partner's own bounds on one operation (none set if there is no such partner).
+pub async fn limits(
+    conn: &mut AsyncPgConnection,
+    id: PartnerId,
+) -> Result<LimitOverrides, StorageError> {
+    let row: Option<(Option<i64>, Option<i64>)> = partners::table
+        .find(id.0)
+        .select((
+            partners::max_purchase_minor,
+            partners::max_points_per_operation,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let (max_purchase_minor, max_points) = row.unwrap_or_default();
+    LimitOverrides::new(max_purchase_minor, max_points.map(Points))
+        .map_err(|e| StorageError::Corrupt(format!("partners limits: {e}")))
 }

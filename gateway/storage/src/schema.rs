@@ -131,6 +131,8 @@ diesel::table! {
         kind -> Text,
         status -> Text,
         created_at -> Timestamptz,
+        max_purchase_minor -> Nullable<Int8>,
+        max_points_per_operation -> Nullable<Int8>,
     }
 }
 

@@ -508,8 +508,10 @@ mod tests {
             max_release: chrono::Duration::days(30),
             silver_points: Points(1_000),
             gold_points: Points(5_000),
-            max_purchase_minor: 1_000_000_000_000,
-            max_points: Points(1_000_000),
+            limits: crate::program::Limits {
+                max_purchase_minor: 1_000_000_000_000,
+                max_points: Points(1_000_000),
+            },
         }
     }
 

@@ -9,7 +9,7 @@ use domain::ids::{BranchId, MemberId, PartnerId};
 use domain::ledger::books::{LedgerOp, PointOfSale, PricedEarn, PricedRedemption};
 use domain::ledger::{LedgerError, Purchase, Redemption};
 use domain::pricing::{PointRule, PricingError};
-use domain::program::ProgramSettings;
+use domain::program::{Limits, ProgramSettings};
 use storage::{Connection, Storage};
 
 use crate::error::OperationError;
@@ -24,24 +24,23 @@ pub(crate) enum Lookups<'a> {
 }
 
 impl Lookups<'_> {
+    /// The branch named, its rule (refused if it has none) and the limits that apply there.
     async fn branch_rule(
         &mut self,
+        settings: &ProgramSettings,
         partner_id: PartnerId,
         branch: &str,
-    ) -> Result<(BranchId, PointRule), OperationError<LedgerError>> {
-        let (branch_id, rule) = match self {
+    ) -> Result<(BranchId, PointRule, Limits), OperationError<LedgerError>> {
+        let found = match self {
             Self::Cached(storage) => pricing::branch_rule_cached(storage, partner_id, branch)
                 .await
                 .map_err(|e| e.map_refusal(LedgerError::from))?,
             Self::Conn(conn) => {
-                let branch = pricing::branch_of::<LedgerError>(conn, partner_id, branch).await?;
-                (
-                    branch.id,
-                    storage::rules::for_branch(conn, partner_id, branch.id).await?,
-                )
+                pricing::branch_pricing::<LedgerError>(conn, partner_id, branch).await?
             }
         };
-        Ok((branch_id, rule.ok_or(PricingError::RuleMissing)?))
+        let rule = found.rule.ok_or(PricingError::RuleMissing)?;
+        Ok((found.branch_id, rule, found.limits.over(settings.limits)))
     }
 
     /// The member of a card that may be used at the till.
@@ -87,10 +86,12 @@ pub(crate) async fn price_earn(
     purchase: Purchase,
     now: DateTime<Utc>,
 ) -> Result<LedgerOp, OperationError<LedgerError>> {
-    settings.check_purchase(purchase.amount.amount_minor)?;
-    let (branch_id, rule) = lookups.branch_rule(partner_id, &purchase.branch).await?;
+    let (branch_id, rule, limits) = lookups
+        .branch_rule(settings, partner_id, &purchase.branch)
+        .await?;
+    limits.check_purchase(purchase.amount.amount_minor)?;
     let points = rule.price_purchase(purchase.amount)?;
-    settings.check_points(points)?;
+    limits.check_points(points)?;
     if let Some(release_at) = purchase.release_at
         && (release_at <= now || release_at > now + settings.max_release)
     {
@@ -123,7 +124,6 @@ pub(crate) async fn price_redemption(
     idempotency_key: Option<&str>,
     redemption: Redemption,
 ) -> Result<LedgerOp, OperationError<LedgerError>> {
-    settings.check_points(redemption.points)?;
     let hold = match redemption.hold {
         None => None,
         Some(hold) => {
@@ -139,7 +139,10 @@ pub(crate) async fn price_redemption(
             Some(chrono::Duration::microseconds(micros))
         }
     };
-    let (branch_id, rule) = lookups.branch_rule(partner_id, &redemption.branch).await?;
+    let (branch_id, rule, limits) = lookups
+        .branch_rule(settings, partner_id, &redemption.branch)
+        .await?;
+    limits.check_points(redemption.points)?;
     let discount = rule.price_redemption(redemption.points)?;
     let member_id = lookups.card_member(&redemption.card).await?;
     Ok(LedgerOp::Redeem(PricedRedemption {

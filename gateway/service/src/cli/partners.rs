@@ -1,10 +1,13 @@
 //! `clubgate partners`, `branches` and `rules`: onboarding partners, opening branches,
 //! setting point rules.
 
+use ::partners::amounts::group;
 use anyhow::Context as _;
 use clap::Subcommand;
 use domain::partners::{NewBranch, NewPartner, PartnerKind};
+use domain::points::Points;
 use domain::pricing::PointRule;
+use domain::program::LimitOverrides;
 use operations::{keys, partners, pricing};
 use storage::Storage;
 
@@ -24,6 +27,51 @@ pub(super) enum PartnersCommand {
     List,
     /// Show a partner with its branches and keys.
     Show { code: String },
+    /// Set a partner's own bounds on one operation, over the programme's
+    /// (`program.max_purchase_minor`, `program.max_points_per_operation`).
+    Limits {
+        code: String,
+        /// The largest purchase one earn may report, in minor units, or `program`.
+        #[arg(long)]
+        max_purchase_minor: Option<Limit>,
+        /// The most points one earn or redemption may move, or `program`.
+        #[arg(long)]
+        max_points: Option<Limit>,
+    },
+}
+
+/// A limit given on the command line: a number above zero, or `program` for the programme's.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Limit {
+    Program,
+    Own(i64),
+}
+
+impl std::str::FromStr for Limit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "program" => Ok(Self::Program),
+            _ => match text.parse::<i64>() {
+                Ok(n) if n > 0 => Ok(Self::Own(n)),
+                _ => Err(format!(
+                    "{text:?} is neither a number above zero nor `program`"
+                )),
+            },
+        }
+    }
+}
+
+impl Limit {
+    /// The override this sets, or `current` if the flag was not given.
+    fn apply(given: Option<Self>, current: Option<i64>) -> Option<i64> {
+        match given {
+            None => current,
+            Some(Self::Program) => None,
+            Some(Self::Own(n)) => Some(n),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -87,6 +135,7 @@ pub(super) async fn partners(storage: &Storage, command: PartnersCommand) -> any
             println!("{} ({}, {})", p.name, p.code, p.kind.as_str());
             println!("  id:      {}", p.id);
             println!("  status:  {}", p.status.as_str());
+            print_limits(&p.limits);
             println!("  branches:");
             for b in &profile.branches {
                 println!(
@@ -101,8 +150,37 @@ pub(super) async fn partners(storage: &Storage, command: PartnersCommand) -> any
                 println!("    {:<24} {}", k.kid, k.status.as_str());
             }
         }
+        PartnersCommand::Limits {
+            code,
+            max_purchase_minor,
+            max_points,
+        } => {
+            let current = partners::show(storage, &code).await?.partner.limits;
+            let limits = LimitOverrides::new(
+                Limit::apply(max_purchase_minor, current.max_purchase_minor),
+                Limit::apply(max_points, current.max_points.map(|max| max.0)).map(Points),
+            )?;
+            let partner = partners::set_limits(storage, &code, limits).await?;
+            println!("{code}: limits set (requests see them within 10 seconds)");
+            print_limits(&partner.limits);
+        }
     }
     Ok(())
+}
+
+/// A partner's own limits, or that it takes the programme's.
+fn print_limits(limits: &LimitOverrides) {
+    let own = |limit: Option<String>| limit.unwrap_or_else(|| "the programme's".to_owned());
+    println!(
+        "  largest purchase:   {}",
+        own(limits
+            .max_purchase_minor
+            .map(|max| format!("{} (minor units)", group(max))))
+    );
+    println!(
+        "  most points per op: {}",
+        own(limits.max_points.map(|max| group(max.0)))
+    );
 }
 
 /// `clubgate branches …`.
@@ -152,4 +230,21 @@ pub(super) async fn rules(storage: &Storage, command: RulesCommand) -> anyhow::R
     let value = domain::points::Money::new(point_value, rule.currency);
     println!("{scope}: {earn_points} points per {step}; a point is worth {value}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Limit;
+
+    #[test]
+    fn a_limit_is_a_number_above_zero_or_the_programmes() {
+        assert!(matches!("program".parse(), Ok(Limit::Program)));
+        assert!(matches!("5000".parse(), Ok(Limit::Own(5000))));
+        for refused in ["0", "-1", "1.5", "", "Program", "1e6"] {
+            assert!(refused.parse::<Limit>().is_err(), "{refused:?}");
+        }
+        assert_eq!(Limit::apply(None, Some(7)), Some(7), "not given: unchanged");
+        assert_eq!(Limit::apply(Some(Limit::Program), Some(7)), None);
+        assert_eq!(Limit::apply(Some(Limit::Own(9)), None), Some(9));
+    }
 }
