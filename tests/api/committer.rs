@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use operations::idempotency::{Answer, IdempotencyError, IdempotencyKey, Scope};
 use operations::ledger::committer::{Committer, CommitterSettings, Reply};
 use test_support::app::unique_code;
-use test_support::{TestApp, TestPartner};
+use test_support::{CardChecks as _, TestApp, TestPartner};
 
 fn committer(app: &TestApp, window: Duration) -> Committer {
     Committer::start(
@@ -375,4 +375,54 @@ async fn a_request_dropped_while_it_waits_for_the_queue_leaves_its_key_free() {
     let (scope, op) = redeem(&app, &hotel, &alice, 5, &key).await;
     let retried = committer.submit(scope, Ok(op)).await;
     assert_eq!(outcome(&retried), (true, "79".into()));
+}
+
+#[tokio::test]
+async fn an_operation_that_would_take_an_account_total_past_64_bits_is_refused_alone() {
+    let (app, hotel, alice, _) = two_members(30, 0).await;
+    let full = app.partner().with_default_rule().await;
+    let bob = full.member().with_points(10).await.card;
+    // The full partner has issued nearly 2^63 points in all: 1,000 more do not fit its account.
+    let issuance = domain::ledger::partner_account(
+        full.partner.id,
+        domain::ledger::AccountKind::PartnerIssuance,
+    );
+    let add_issued = async |points: i64| {
+        diesel::sql_query("UPDATE accounts SET debits_posted = debits_posted + $1 WHERE id = $2")
+            .bind::<diesel::sql_types::BigInt, _>(points)
+            .bind::<diesel::sql_types::Uuid, _>(issuance.0)
+            .execute(&mut app.storage.db().await.unwrap())
+            .await
+            .unwrap();
+    };
+    let stand_in = i64::MAX - 110;
+    add_issued(stand_in).await;
+
+    let committer = committer(&app, Duration::from_millis(300));
+    let keys: Vec<String> = (0..3).map(|_| unique_code("overflow")).collect();
+    let submissions = vec![
+        earn(&app, &hotel, &alice, 150_000, &keys[0]).await, // +15
+        earn(&app, &full, &bob, 10_000_000, &keys[1]).await, // +1,000: overflows
+        redeem(&app, &hotel, &alice, 5, &keys[2]).await,
+    ];
+    let replies = submit_all(&committer, submissions).await;
+    let seen: Vec<(bool, String)> = replies.iter().map(outcome).collect();
+    assert_eq!(
+        seen,
+        [
+            (true, "45".into()),
+            (true, "amount_too_large".into()),
+            (true, "40".into()),
+        ],
+        "the neighbours commit; the overflowing earn alone is refused"
+    );
+    // The refusal was recorded: a retry gets it again, and nothing moved.
+    let retry = submit_all(
+        &committer,
+        vec![earn(&app, &full, &bob, 10_000_000, &keys[1]).await],
+    );
+    assert_eq!(outcome(&retry.await[0]), (false, "amount_too_large".into()));
+    assert_eq!(full.client.available_points(&bob).await, 10);
+    // The account's projection back to what its transfers give, for the ledger check at the end.
+    add_issued(-stand_in).await;
 }

@@ -105,6 +105,22 @@ impl StorageError {
     }
 }
 
+impl StorageError {
+    /// Whether PostgreSQL refused a figure that would leave its type (22003: an account's total
+    /// beyond 64 bits).
+    pub fn is_out_of_range(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            Self::Database(Error::DatabaseError(DatabaseErrorKind::Unknown, info))
+                if OUT_OF_RANGE.iter().any(|m| info.message().starts_with(m))
+        )
+    }
+}
+
+/// 22003.
+const OUT_OF_RANGE: [&str; 2] = ["bigint out of range", "integer out of range"];
+
 // diesel-async reports a PostgreSQL error whose SQLSTATE diesel has no kind for as `Unknown`
 // and keeps the SQLSTATE to itself, so PostgreSQL's message is what tells these apart.
 /// 40P01.

@@ -22,6 +22,7 @@ use diesel_async::AsyncConnection as _;
 use domain::ids::PartnerId;
 use domain::ledger::books::{self, BookError, Decided, LedgerOp};
 use domain::ledger::{LedgerError, Movement};
+use domain::pricing::PricingError;
 use domain::program::ProgramSettings;
 use futures_util::TryFutureExt as _;
 use storage::{Connection, Storage, StorageError};
@@ -153,6 +154,14 @@ struct Worker {
     in_flight: InFlight,
 }
 
+/// Whether an attempt decides its operations, or refuses them because they took an account's
+/// total beyond 64 bits in an earlier attempt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    Decide,
+    Refuse,
+}
+
 /// What one attempt at a batch decided for one submission.
 enum Decision {
     /// A new outcome, recorded in the batch.
@@ -192,12 +201,12 @@ impl Worker {
         }
     }
 
-    async fn commit(&self, batch: Vec<Submission>) {
+    async fn commit(&self, mut batch: Vec<Submission>) {
         let started = Instant::now();
         metrics::histogram!("ledger_batch_size").record(batch.len() as f64);
         let mut attempt = 1;
-        let outcome = loop {
-            match self.attempt(&batch).await {
+        let mut outcome = loop {
+            match self.attempt(&batch, Overflow::Decide).await {
                 Err(err) if attempt < ATTEMPTS && err.is_conflict() => {
                     tracing::debug!(error = %err, attempt, "batch met a concurrent writer; trying again");
                     attempt += 1;
@@ -205,6 +214,23 @@ impl Worker {
                 outcome => break outcome,
             }
         };
+        // An account total that would leave 64 bits fails the whole transaction, and PostgreSQL
+        // does not say which operation took it there: halve the batch until the operation is
+        // alone, and refuse it (recorded, so a retry gets the same answer). The others commit.
+        if outcome.as_ref().is_err_and(StorageError::is_out_of_range) {
+            if batch.len() > 1 {
+                tracing::warn!(
+                    size = batch.len(),
+                    "a ledger total would overflow; halving the batch"
+                );
+                let second = batch.split_off(batch.len() / 2);
+                Box::pin(self.commit(batch)).await;
+                Box::pin(self.commit(second)).await;
+                return;
+            }
+            tracing::warn!("a ledger total would overflow; the operation is refused");
+            outcome = self.attempt(&batch, Overflow::Refuse).await;
+        }
         tracing::Span::current().record("batch.attempts", attempt);
         metrics::histogram!("ledger_commit_seconds").record(started.elapsed().as_secs_f64());
         let keys: Vec<(PartnerId, String)> = batch
@@ -249,6 +275,7 @@ impl Worker {
     async fn attempt(
         &self,
         batch: &[Submission],
+        overflow: Overflow,
     ) -> Result<(Vec<Decision>, Decided), StorageError> {
         let mut conn = self.storage.ledger_db().await?;
         let program = &self.program;
@@ -298,7 +325,16 @@ impl Worker {
                     }
                 }
             }
-            let ops: Vec<&LedgerOp> = to_apply.iter().map(|(_, op)| *op).collect();
+            let ops: Vec<&LedgerOp> = match overflow {
+                Overflow::Decide => to_apply.iter().map(|(_, op)| *op).collect(),
+                Overflow::Refuse => {
+                    for (i, _) in to_apply.drain(..) {
+                        let refused = LedgerError::from(PricingError::AmountTooLarge);
+                        decisions[i] = Some(Decision::Fresh(Err(refused)));
+                    }
+                    Vec::new()
+                }
+            };
             let mut decided = books::decide(snapshot, &ops, program, now);
             for ((i, _), result) in to_apply.iter().zip(decided.results.drain(..)) {
                 decisions[*i] = Some(match result {

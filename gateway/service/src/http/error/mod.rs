@@ -183,6 +183,10 @@ impl ResponseError for ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
+        // A figure PostgreSQL refused as out of range came from the request's amounts.
+        if err.is_out_of_range() {
+            return domain::pricing::PricingError::AmountTooLarge.into();
+        }
         if err.is_transient() {
             Self::unavailable(err)
         } else {
