@@ -109,7 +109,8 @@ async fn the_demo_settles_verifies_answers_and_reconciles() {
         chrono::Utc::now(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .closed;
     for code in ["azadi-hotel", "persepolis-tours", "saffron-kitchen"] {
         assert!(
             closed.iter().filter(|s| s.partner_code == code).count() >= 29,

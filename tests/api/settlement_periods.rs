@@ -447,3 +447,91 @@ proptest! {
         runtime.block_on(random_history(ops, gaps, rates, change_after_hours));
     }
 }
+
+#[tokio::test]
+async fn a_period_whose_figures_overflow_is_reported_and_the_other_partners_still_close() {
+    let app = TestApp::spawn().await;
+    // 10^9 points (the most one earn may credit) at 5 × 10^9 IRR a point: 5 × 10^18 a line,
+    // so two lines overflow the statement's totals; at 10^11 a point one line overflows.
+    let (big, big_till, big_card, v1) = opened(&app, "+989350000011", ("5000000000", "1")).await;
+    let (huge, huge_till, huge_card, _) =
+        opened(&app, "+989350000012", ("100000000000", "1")).await;
+    let (fine, fine_till, fine_card, _) = opened(&app, "+989350000013", ("12.5", "10")).await;
+    let cut1 = PeriodKind::Daily.next_boundary(v1.effective_from, TEHRAN);
+    let at = cut1 - Duration::hours(2);
+    for _ in 0..2 {
+        big_till.earn(&big_card, 1_000_000_000, at).await.unwrap();
+    }
+    huge_till.earn(&huge_card, 1_000_000_000, at).await.unwrap();
+    fine_till.earn(&fine_card, 8, at).await.unwrap();
+
+    let settled = operations::settlement::close::settle(
+        &app.storage,
+        &app.config.keys.current,
+        operations::settlement::close::CloseSettings::default(),
+        cut1 + Duration::minutes(11),
+    )
+    .await
+    .unwrap();
+    let stuck: Vec<(&str, &str)> = settled
+        .stuck
+        .iter()
+        .map(|s| (s.partner_code.as_str(), s.code))
+        .collect();
+    assert_eq!(stuck.len(), 2, "{stuck:?}");
+    assert!(
+        stuck.contains(&(big.partner.code.as_str(), "statement_totals_overflow")),
+        "{stuck:?}"
+    );
+    assert!(
+        stuck.contains(&(huge.partner.code.as_str(), "line_money_overflow")),
+        "{stuck:?}"
+    );
+    // The healthy partner's periods all closed; the others issued nothing, not even later periods.
+    let closed: HashSet<&str> = settled
+        .closed
+        .iter()
+        .map(|c| c.partner_code.as_str())
+        .collect();
+    assert_eq!(closed, HashSet::from([fine.partner.code.as_str()]));
+    assert!(statements(&app, &big).await.is_empty());
+    assert!(statements(&app, &huge).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_operators_margin_sums_partners_past_64_bits_exactly() {
+    let app = TestApp::spawn().await;
+    // 10^9 points at 4 × 10^9 IRR a point: each day's statement charges 4 × 10^18, two days
+    // 8 × 10^18 a partner (a partner's running position stays within 64 bits), two partners
+    // 1.6 × 10^19 together, past what 64 bits hold.
+    let mut codes = Vec::new();
+    let mut cut = None;
+    for phone in ["+989350000021", "+989350000022"] {
+        let (partner, till, card, v1) = opened(&app, phone, ("4000000000", "1")).await;
+        let mut at = v1.effective_from;
+        for _ in 0..2 {
+            at = PeriodKind::Daily.next_boundary(at, TEHRAN);
+            till.earn(&card, 1_000_000_000, at - Duration::hours(2))
+                .await
+                .unwrap();
+        }
+        codes.push(partner.partner.code.to_string());
+        cut = Some((v1.effective_from, at));
+    }
+    let (from, to) = cut.unwrap();
+    assert_eq!(app.settle(to + Duration::minutes(11)).await, 4);
+    let position = statements::position(&app.storage, from, to).await.unwrap();
+    for code in &codes {
+        let one = position
+            .partners
+            .iter()
+            .find(|p| &p.partner == code)
+            .unwrap();
+        assert_eq!(
+            (one.statements, one.net_minor),
+            (2, 8_000_000_000_000_000_000)
+        );
+    }
+    assert_eq!(position.margin_minor["IRR"], 16_000_000_000_000_000_000);
+    assert_eq!(position.outstanding_points, 4_000_000_000);
+}

@@ -628,9 +628,7 @@ pub async fn reconciliation_entries(
 }
 
 /// Points members hold now (posted credits less posted and held debits): the outstanding liability.
-pub async fn outstanding_points(
-    conn: &mut AsyncPgConnection,
-) -> Result<domain::points::Points, StorageError> {
+pub async fn outstanding_points(conn: &mut AsyncPgConnection) -> Result<i128, StorageError> {
     use super::schema::accounts;
     let total: Option<rust_decimal::Decimal> = accounts::table
         .filter(accounts::kind.eq(domain::ledger::AccountKind::Member.as_str()))
@@ -639,8 +637,8 @@ pub async fn outstanding_points(
         ))
         .first(conn)
         .await?;
+    // Each member's points fit in 64 bits, all members' together need not.
     let total = total.unwrap_or_default();
-    i64::try_from(total)
-        .map(domain::points::Points)
+    i128::try_from(total)
         .map_err(|_| StorageError::Corrupt(format!("members hold {total} points in all")))
 }

@@ -193,6 +193,7 @@ impl TestApp {
         )
         .await
         .unwrap_or_else(|e| panic!("settle: {e}"))
+        .closed
         .len()
     }
 

@@ -175,7 +175,7 @@ pub enum SettlementError {
     /// A dispute's reason or a resolution's note is missing, too long or not plain text.
     #[error("{0}")]
     ReasonInvalid(String),
-    /// A line's money does not fit in 64 bits (a broken rate or a broken ledger).
+    /// A line's money does not fit in 64 bits (points times a rate the terms allow).
     #[error("{0}")]
     Money(money::MoneyOverflow),
     /// A period's totals do not fit the statement's 64-bit figures.
@@ -199,7 +199,9 @@ impl SettlementError {
             Self::LineNotDisputed(_) => "line_not_disputed",
             Self::Invalid(_) => "invalid_request",
             Self::ReasonInvalid(_) => "reason_invalid",
-            Self::Money(_) | Self::TotalsOverflow | Self::Corrupt(..) => "internal_error",
+            Self::Money(_) => "line_money_overflow",
+            Self::TotalsOverflow => "statement_totals_overflow",
+            Self::Corrupt(..) => "internal_error",
         }
     }
 }

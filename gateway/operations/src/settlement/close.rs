@@ -63,33 +63,70 @@ pub struct ClosedStatement {
     pub currency: String,
 }
 
-/// Closes every due period of every partner with terms, as of `now`.
+/// What a close run did: the statements it issued, and the partners whose next period cannot be
+/// closed (their later periods wait behind it).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Settled {
+    /// The statements issued, partner by partner, oldest period first.
+    pub closed: Vec<ClosedStatement>,
+    /// The partners whose next statement cannot be built.
+    pub stuck: Vec<StuckPartner>,
+}
+
+/// A partner whose next period cannot be closed, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StuckPartner {
+    /// The partner's code.
+    pub partner_code: String,
+    /// The refusal's stable code (docs/errors.md), e.g. `statement_totals_overflow`.
+    pub code: &'static str,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// Closes every due period of every partner with terms, as of `now`. A partner whose statement
+/// cannot be built (its figures overflow) is reported and passed over; the others close.
+/// A storage failure ends the run (it is tried again on the next).
 pub async fn settle(
     storage: &Storage,
     key: &PrivateKey,
     settings: CloseSettings,
     now: DateTime<Utc>,
-) -> Result<Vec<ClosedStatement>> {
+) -> Result<Settled> {
     let partners = storage::settlement::settled_partners(&mut *storage.db().await?).await?;
-    let mut closed = Vec::new();
+    let mut settled = Settled::default();
     for (partner_id, code) in partners {
-        while let Some(statement) =
-            close_next(storage, key, settings, partner_id, &code, now).await?
-        {
-            tracing::info!(
-                partner.code = %code,
-                sequence = statement.sequence,
-                lines = statement.lines,
-                net_minor = statement.net_minor,
-                "closed {} – {}",
-                statement.period_start,
-                statement.period_end
-            );
-            metrics::counter!("settlement_statements_issued_total").increment(1);
-            closed.push(statement);
+        loop {
+            match close_next(storage, key, settings, partner_id, &code, now).await {
+                Ok(Some(statement)) => {
+                    tracing::info!(
+                        partner.code = %code,
+                        sequence = statement.sequence,
+                        lines = statement.lines,
+                        net_minor = statement.net_minor,
+                        "closed {} – {}",
+                        statement.period_start,
+                        statement.period_end
+                    );
+                    metrics::counter!("settlement_statements_issued_total").increment(1);
+                    settled.closed.push(statement);
+                }
+                Ok(None) => break,
+                Err(OperationError::Refused(refused)) => {
+                    tracing::error!(partner.code = %code, error = %refused, "the partner's next period cannot be closed");
+                    metrics::counter!("settlement_periods_stuck_total").increment(1);
+                    settled.stuck.push(StuckPartner {
+                        partner_code: code.clone(),
+                        code: refused.code(),
+                        detail: refused.to_string(),
+                    });
+                    break;
+                }
+                Err(err) => return Err(err),
+            }
         }
     }
-    Ok(closed)
+    Ok(settled)
 }
 
 /// The versions of a partner's terms, oldest first, and by id.

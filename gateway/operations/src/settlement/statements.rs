@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use domain::ids::{PartnerId, StatementId};
-use domain::points::Points;
 use domain::settlement::{IssuedStatement, SettlementError, StatementAnswer, StatementStatus};
 use storage::Storage;
 use storage::settlement::StatementFilter;
@@ -206,7 +205,7 @@ pub struct Position {
     /// Per currency: what partners owe the operator less what it owes them (its margin).
     pub margin_minor: BTreeMap<String, i128>,
     /// Points members hold now, not yet redeemed or expired.
-    pub outstanding_points: Points,
+    pub outstanding_points: i128,
 }
 
 /// The position over statements whose periods lie within `[from, to)`.

@@ -144,15 +144,15 @@ pub(super) async fn terms(storage: &Storage, command: TermsCommand) -> anyhow::R
 
 /// `clubgate settle`.
 pub(super) async fn settle(storage: &Storage, config: &Config) -> anyhow::Result<()> {
-    let closed =
+    let settled =
         close::settle(storage, &config.keys.current, config.settlement, Utc::now()).await?;
-    if closed.is_empty() {
+    if settled.closed.is_empty() && settled.stuck.is_empty() {
         println!(
             "no period is due (a period closes {} s after its cut-off)",
             config.settlement.grace.num_seconds()
         );
     }
-    for c in closed {
+    for c in settled.closed {
         println!(
             "{:<16} #{:<4} {} – {}  {:>8} lines  net {:>22}  ({})",
             c.partner_code,
@@ -162,6 +162,18 @@ pub(super) async fn settle(storage: &Storage, config: &Config) -> anyhow::Result
             group(c.lines),
             net(c.net_minor, &c.currency),
             c.id
+        );
+    }
+    for stuck in &settled.stuck {
+        eprintln!(
+            "{:<16} not closed: {} ({})",
+            stuck.partner_code, stuck.detail, stuck.code
+        );
+    }
+    if !settled.stuck.is_empty() {
+        anyhow::bail!(
+            "{} partner(s) have a period that cannot be closed",
+            settled.stuck.len()
         );
     }
     Ok(())

@@ -391,7 +391,7 @@ pub(crate) async fn reconciliation(
 
 /// Closes every due period now (the job does the same on its own schedule).
 #[utoipa::path(tag = "operator", operation_id = "closeSettlementPeriods", responses(
-    (status = 200, description = "The statements issued (admin role)", content(("application/json"))),
+    (status = 200, description = "The statements issued (`closed`), and the partners whose next period cannot be closed with the refusal's code (`stuck`; admin role)", content(("application/json"))),
     (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/operator/settlement/close")]
@@ -400,14 +400,14 @@ pub(crate) async fn close_periods(
     request: VerifiedOperator,
 ) -> Result<HttpResponse, ApiError> {
     request.require(OperatorRole::Admin)?;
-    let closed = close::settle(
+    let settled = close::settle(
         &state.club.storage,
         &state.gateway_keys.current,
         state.settlement,
         Utc::now(),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(closed))
+    Ok(HttpResponse::Ok().json(settled))
 }
 
 /// A terms version on the wire.

@@ -35,9 +35,11 @@ impl From<SettlementError> for ApiError {
             SettlementError::ReasonInvalid(_) => {
                 Self::unprocessable(code, "Invalid reason", detail)
             }
-            SettlementError::Money(_)
-            | SettlementError::TotalsOverflow
-            | SettlementError::Corrupt(..) => Self::internal(detail),
+            SettlementError::Money(_) => Self::conflict(code, "Line money overflows", detail),
+            SettlementError::TotalsOverflow => {
+                Self::conflict(code, "Statement totals overflow", detail)
+            }
+            SettlementError::Corrupt(..) => Self::internal(detail),
         }
     }
 }
