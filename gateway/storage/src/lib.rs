@@ -103,10 +103,8 @@ impl StorageError {
             _ => false,
         }
     }
-}
 
-impl StorageError {
-    /// Whether PostgreSQL refused a figure that would leave its type (22003: an account's total
+    /// Whether PostgreSQL refused a figure that would leave its type (an account's running total
     /// beyond 64 bits).
     pub fn is_out_of_range(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
@@ -118,13 +116,12 @@ impl StorageError {
     }
 }
 
-/// 22003.
-const OUT_OF_RANGE: [&str; 2] = ["bigint out of range", "integer out of range"];
-
 // diesel-async reports a PostgreSQL error whose SQLSTATE diesel has no kind for as `Unknown`
 // and keeps the SQLSTATE to itself, so PostgreSQL's message is what tells these apart.
 /// 40P01.
 const DEADLOCK: &str = "deadlock detected";
+/// 22003.
+const OUT_OF_RANGE: [&str; 2] = ["bigint out of range", "integer out of range"];
 /// A deadlock; 57P01, 57P02 (the server is stopping or restarting); 57P03 (starting up, shutting
 /// down, in recovery); 57014 (a statement timeout, a cancel, a conflict with recovery); 55P03 (a
 /// lock timeout).
