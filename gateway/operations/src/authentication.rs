@@ -172,19 +172,29 @@ pub struct Authenticator {
     replay_guard: Arc<Mutex<ReplayGuard>>,
 }
 
-/// Where nonces are checked: Redis normally; PostgreSQL during an outage and for one window after.
+/// Where nonces are checked: Redis normally; PostgreSQL during an outage and, if the outage put
+/// nonces there, for one window after.
 #[derive(Debug, Default)]
 struct ReplayGuard {
     /// When this instance first saw Redis fail (UNIX seconds), while it is failing.
     redis_down_since: Option<i64>,
+    /// Whether a nonce went to PostgreSQL since then.
+    recorded_in_database: bool,
     /// Until when PostgreSQL must be checked as well (UNIX seconds).
     check_database_until: i64,
 }
 
 impl ReplayGuard {
     /// Redis answered at `now`; returns whether PostgreSQL must still be checked.
+    ///
+    /// Only nonces recorded in PostgreSQL need it: a slow reply on a saturated machine (answered
+    /// 503, recorded nowhere but perhaps in Redis) costs no window of double checks, which would
+    /// load the machine further.
     fn redis_answered(&mut self, now: i64, window: i64) -> bool {
-        if self.redis_down_since.take().is_some() {
+        self.redis_down_since = None;
+        // Marked before the nonce is written, so one recorded while Redis already answered
+        // others still opens the window at the next answer (its replay's, at the latest).
+        if std::mem::take(&mut self.recorded_in_database) {
             tracing::warn!("Redis is back: nonces are checked in PostgreSQL too for {window} s");
             self.check_database_until = now.saturating_add(window);
         }
@@ -194,6 +204,11 @@ impl ReplayGuard {
     /// Redis failed at `now`; returns when the outage began.
     fn redis_failed(&mut self, now: i64) -> i64 {
         *self.redis_down_since.get_or_insert(now)
+    }
+
+    /// A nonce was recorded in PostgreSQL during the outage.
+    fn recorded_in_database(&mut self) {
+        self.recorded_in_database = true;
     }
 }
 
@@ -265,6 +280,9 @@ impl Authenticator {
                     return Err(AuthError::Storage(err));
                 }
                 tracing::warn!("Redis unreachable: recording the nonce in PostgreSQL");
+                if let Ok(mut guard) = self.replay_guard.lock() {
+                    guard.recorded_in_database();
+                }
                 let expires_at = chrono::Utc::now() + chrono::Duration::seconds(ttl_secs);
                 Ok(
                     storage::nonces::remember_in_database(&self.storage, kid, nonce, expires_at)
@@ -437,5 +455,54 @@ impl Authenticator {
                 idempotency_key,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReplayGuard;
+
+    const WINDOW: i64 = 320;
+
+    #[test]
+    fn a_slow_reply_that_put_no_nonce_in_postgresql_costs_no_window_of_double_checks() {
+        let mut guard = ReplayGuard::default();
+        assert_eq!(guard.redis_failed(100), 100);
+        assert!(
+            !guard.redis_answered(101, WINDOW),
+            "nothing to check in PostgreSQL"
+        );
+        assert_eq!(
+            guard.redis_failed(200),
+            200,
+            "the next failure is a new outage"
+        );
+    }
+
+    #[test]
+    fn nonces_recorded_in_postgresql_are_checked_there_for_a_window_after_redis_answers() {
+        let mut guard = ReplayGuard::default();
+        assert_eq!(guard.redis_failed(100), 100);
+        assert_eq!(
+            guard.redis_failed(120),
+            100,
+            "one outage, from its first failure"
+        );
+        guard.recorded_in_database();
+        assert!(guard.redis_answered(130, WINDOW));
+        assert!(guard.redis_answered(130 + WINDOW - 1, WINDOW));
+        assert!(!guard.redis_answered(130 + WINDOW, WINDOW));
+    }
+
+    #[test]
+    fn a_nonce_recorded_after_redis_answered_again_opens_the_window_at_the_next_answer() {
+        let mut guard = ReplayGuard::default();
+        guard.redis_failed(100);
+        assert!(
+            !guard.redis_answered(101, WINDOW),
+            "answered before the nonce was recorded"
+        );
+        guard.recorded_in_database();
+        assert!(guard.redis_answered(102, WINDOW));
     }
 }
