@@ -44,11 +44,16 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
+# CPU per request of each process (loadtest reads /proc over its timed window): the gateway, and
+# the project-local PostgreSQL (postmaster and backends) and Redis when they are ours.
+WATCH="gateway=$PID"
+[ -f .data/pg/postmaster.pid ] && WATCH="$WATCH,postgres=$(head -1 .data/pg/postmaster.pid)"
+[ -f .data/redis/redis.pid ] && WATCH="$WATCH,redis=$(cat .data/redis/redis.pid)"
 run() {
   local label=$1; shift
   log "loadtest: $label"
   target/release/loadtest --url "https://127.0.0.1:$PORT" --duration-secs "$SECS" --clients "${RUN_CLIENTS:-$CLIENTS}" \
-    --baseline-tps "$BEST" --out "$OUT" --label "$label" "$@" >/dev/null
+    --baseline-tps "$BEST" --out "$OUT" --label "$label" --watch-cpu "$WATCH" "$@" >/dev/null
 }
 run redeem --mix redeem
 RUN_CLIENTS=128 run redeem-128 --mix redeem

@@ -16,6 +16,7 @@ use partners::client::ClientOptions;
 use partners::jwk::Jwk;
 use rand::SeedableRng as _;
 
+use loadtest::cpu::{Snapshot, Watched};
 use loadtest::report::{Recorder, Report};
 use loadtest::workload::{self, Members, Mix, Till};
 
@@ -69,6 +70,10 @@ struct Args {
     /// Name of the run in the report.
     #[arg(long, default_value = "clubgate")]
     label: String,
+    /// Processes whose CPU per request to report, e.g. `gateway=1234,postgres=999` (with their
+    /// children); the load generator's own is always reported.
+    #[arg(long, value_delimiter = ',')]
+    watch_cpu: Vec<Watched>,
 }
 
 #[tokio::main]
@@ -94,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
     let mix = Arc::new(mix);
     // Exactly the run: transfers of an earlier run must not count as unexpected.
     let since = chrono::Utc::now();
+    let cpu_before = Snapshot::take(&args.watch_cpu);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration_secs);
     eprintln!(
@@ -166,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
         acks.extend(a);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = Snapshot::take(&args.watch_cpu);
 
     let exactness = if args.no_check {
         None
@@ -181,7 +188,7 @@ async fn main() -> anyhow::Result<()> {
         .map_or(format!("closed loop, {} clients", args.clients), |r| {
             format!("open loop, {r} req/s")
         });
-    let report = Report::build(
+    let mut report = Report::build(
         &args.label,
         args.url.as_str(),
         &mode,
@@ -193,6 +200,7 @@ async fn main() -> anyhow::Result<()> {
         exactness,
         args.baseline_tps,
     );
+    report.cpu_us_per_request = cpu_before.per_request(&cpu_after, report.total.count);
     std::fs::create_dir_all(&args.out)?;
     let stem = args.out.join(&args.label);
     std::fs::write(

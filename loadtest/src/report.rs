@@ -127,6 +127,9 @@ pub struct Report {
     /// Acknowledged writes (earn, redeem, hold, capture, reverse) per second over the baseline's TPS.
     pub ratio_to_baseline: Option<f64>,
     pub machine: String,
+    /// CPU microseconds per request of each process over the timed window (gateway, postgres,
+    /// redis as watched, and the load generator itself).
+    pub cpu_us_per_request: BTreeMap<String, f64>,
 }
 
 impl Report {
@@ -185,6 +188,7 @@ impl Report {
             baseline_tps,
             ratio_to_baseline: baseline_tps.filter(|b| *b > 0.0).map(|b| writes / b),
             machine: machine(),
+            cpu_us_per_request: BTreeMap::new(),
         }
     }
 
@@ -229,6 +233,19 @@ impl Report {
             let _ = writeln!(
                 md,
                 "Signed writes per second over the baseline: **{ratio:.2}×**."
+            );
+        }
+        if !self.cpu_us_per_request.is_empty() {
+            let cpu: Vec<String> = self
+                .cpu_us_per_request
+                .iter()
+                .map(|(name, us)| format!("{name} {us:.0}"))
+                .collect();
+            let total: f64 = self.cpu_us_per_request.values().sum();
+            let _ = writeln!(
+                md,
+                "CPU per request, µs (from /proc, over the timed window): {}; all {total:.0}.",
+                cpu.join(", ")
             );
         }
         let _ = writeln!(md, "\n## Errors by code\n");
