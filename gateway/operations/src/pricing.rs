@@ -68,7 +68,10 @@ pub(crate) async fn branch_pricing<E: From<BranchError>>(
     Ok(BranchPricing {
         branch_id: branch.id,
         rule: storage::rules::for_branch(conn, partner_id, branch.id).await?,
-        limits: storage::partners::limits(conn, partner_id).await?,
+        limits: storage::partners::find(conn, partner_id)
+            .await?
+            .map(|partner| partner.limits)
+            .unwrap_or_default(),
     })
 }
 

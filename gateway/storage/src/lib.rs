@@ -327,6 +327,9 @@ mod tests {
             assert!(!error.is_transient(), "{error}");
         }
         assert!(database(DatabaseErrorKind::Unknown, "deadlock detected").is_conflict());
+        assert!(database(DatabaseErrorKind::Unknown, "bigint out of range").is_out_of_range());
+        assert!(!database(DatabaseErrorKind::Unknown, "bigint out of range").is_transient());
+        assert!(!database(DatabaseErrorKind::Unknown, "deadlock detected").is_out_of_range());
         assert!(
             !database(
                 DatabaseErrorKind::Unknown,

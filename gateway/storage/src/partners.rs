@@ -136,22 +136,3 @@ pub async fn set_limits(
         .optional()?;
     row.map(Partner::try_from).transpose()
 }
-
-/// The partner's own bounds on one operation (none set if there is no such partner).
-pub async fn limits(
-    conn: &mut AsyncPgConnection,
-    id: PartnerId,
-) -> Result<LimitOverrides, StorageError> {
-    let row: Option<(Option<i64>, Option<i64>)> = partners::table
-        .find(id.0)
-        .select((
-            partners::max_purchase_minor,
-            partners::max_points_per_operation,
-        ))
-        .first(conn)
-        .await
-        .optional()?;
-    let (max_purchase_minor, max_points) = row.unwrap_or_default();
-    LimitOverrides::new(max_purchase_minor, max_points.map(Points))
-        .map_err(|e| StorageError::Corrupt(format!("partners limits: {e}")))
-}
