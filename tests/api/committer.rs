@@ -1,7 +1,7 @@
 //! The ledger committer driven directly against the test's PostgreSQL: batch
 //! semantics (arrival order, per-operation answers, neighbours unaffected,
-//! idempotency inside one batch), a batch whose connection is killed, and a request dropped
-//! while it waits for the queue.
+//! idempotency inside one batch), a batch whose connection is killed, a committer that panics,
+//! and a request dropped while it waits for the queue.
 
 use std::time::Duration;
 
@@ -44,7 +44,7 @@ fn scope(partner: &TestPartner, key: &str, body: &str) -> Scope {
 async fn point_of_sale(app: &TestApp, partner: &TestPartner, card: &str, key: &str) -> PointOfSale {
     let card = CardNumber::parse(card).unwrap();
     let member_id = app.member_of(&card).await;
-    let branch = operations::partners::profile(&app.storage, partner.partner.id)
+    let branch = operations::partners::profile(&app.club, partner.partner.id)
         .await
         .unwrap()
         .branches
@@ -295,6 +295,41 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
     let (is_fresh, available) = outcome(&replayed);
     assert!(!is_fresh);
     assert_eq!(available, outcome(&retried[0]).1);
+}
+
+#[tokio::test]
+async fn a_committer_that_panics_answers_its_batch_as_not_committed_and_serves_again() {
+    let (app, hotel, alice, bob) = two_members(100, 100).await;
+    let committer = committer(&app, Duration::ZERO);
+    let keys: Vec<String> = (0..2).map(|_| unique_code("panic")).collect();
+
+    // The committer panics after its transaction commits, before it answers.
+    committer.crash_next_batch();
+    let crashed = submit_all(
+        &committer,
+        vec![redeem(&app, &hotel, &alice, 10, &keys[0]).await],
+    )
+    .await
+    .remove(0);
+    assert!(
+        matches!(crashed, Err(IdempotencyError::Storage(_))),
+        "a request of the crashed batch was answered as done: {crashed:?}"
+    );
+
+    // Started again: the retry gets the committed answer, once, and new work commits.
+    let retried = submit_all(
+        &committer,
+        vec![redeem(&app, &hotel, &alice, 10, &keys[0]).await],
+    )
+    .await
+    .remove(0);
+    assert_eq!(outcome(&retried), (false, "90".to_owned()));
+    let next = submit_all(&committer, vec![earn(&app, &hotel, &bob, 100_000, &keys[1]).await])
+        .await
+        .remove(0);
+    assert_eq!(outcome(&next), (true, "110".to_owned()));
+    assert_eq!(app.recorded_under_keys(&keys).await, (2, 2));
+    assert!(app.ledger_report().await.is_exact());
 }
 
 #[tokio::test]

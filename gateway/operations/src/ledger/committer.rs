@@ -50,16 +50,47 @@ struct Submission {
     /// The operation, or the refusal met while preparing it (recorded like any other answer).
     op: Result<LedgerOp, LedgerError>,
     reply: oneshot::Sender<Reply>,
+    /// Its key's place among this instance's keys in flight.
+    key: InFlightKey,
 }
 
 /// The keys of this instance's requests that have been submitted and not yet answered.
 type InFlight = Arc<Mutex<HashMap<(PartnerId, String), [u8; 32]>>>;
+
+/// A submission's key in [`InFlight`]: released before its answer is sent, or, if the committer
+/// holding it crashes, when it is dropped, so that no crash leaves a key refusing every retry.
+struct InFlightKey {
+    in_flight: InFlight,
+    key: Option<(PartnerId, String)>,
+}
+
+impl Drop for InFlightKey {
+    fn drop(&mut self) {
+        if self.key.is_some() {
+            release(&self.in_flight, [&mut self.key]);
+        }
+    }
+}
+
+/// Releases the keys still held in `held` under one lock.
+fn release<'a>(
+    in_flight: &InFlight,
+    held: impl IntoIterator<Item = &'a mut Option<(PartnerId, String)>>,
+) {
+    if let Ok(mut in_flight) = in_flight.lock() {
+        for key in held.into_iter().filter_map(Option::take) {
+            in_flight.remove(&key);
+        }
+    }
+}
 
 /// The handle operations submit through (cheap to clone).
 #[derive(Clone)]
 pub struct Committer {
     shards: Arc<[mpsc::Sender<Submission>]>,
     in_flight: InFlight,
+    #[cfg(feature = "fault-injection")]
+    crash_next_batch: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How many batches may wait in a committer's queue before submitters wait too.
@@ -68,10 +99,14 @@ const QUEUE_BATCHES: usize = 4;
 const ATTEMPTS: usize = 3;
 
 impl Committer {
-    /// Starts the committers on the current Tokio runtime.
+    /// Starts the committers on the current Tokio runtime, each under a supervisor that starts it
+    /// again if it panics (its batch's requests are answered as not committed; see
+    /// `docs/architecture.md`).
     pub fn start(storage: Storage, program: ProgramSettings, settings: CommitterSettings) -> Self {
         let batch_max = settings.batch_max.max(1);
         let in_flight = InFlight::default();
+        #[cfg(feature = "fault-injection")]
+        let crash_next_batch = Arc::default();
         let shards: Vec<mpsc::Sender<Submission>> = (0..settings.committers.max(1))
             .map(|shard| {
                 let (sender, receiver) = mpsc::channel(batch_max * QUEUE_BATCHES);
@@ -81,16 +116,27 @@ impl Committer {
                     window: settings.batch_window,
                     batch_max,
                     shard,
-                    in_flight: in_flight.clone(),
+                    #[cfg(feature = "fault-injection")]
+                    crash_next_batch: Arc::clone(&crash_next_batch),
                 };
-                tokio::spawn(worker.run(receiver));
+                tokio::spawn(supervise(worker, receiver));
                 sender
             })
             .collect();
         Self {
             shards: shards.into(),
             in_flight,
+            #[cfg(feature = "fault-injection")]
+            crash_next_batch,
         }
+    }
+
+    /// Makes the next batch's committer panic once its transaction has committed, before it
+    /// answers (a test's stand-in for a bug).
+    #[cfg(feature = "fault-injection")]
+    pub fn crash_next_batch(&self) {
+        self.crash_next_batch
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Commits the operation (or records the refusal met preparing it) under the request's
@@ -116,13 +162,22 @@ impl Committer {
                 }
                 Some(_) => return Err(IdempotencyError::PayloadMismatch),
                 None => {
-                    in_flight.insert(key, scope.fingerprint);
+                    in_flight.insert(key.clone(), scope.fingerprint);
                 }
             },
             Err(_) => return Err(stopped()),
         }
+        let key = InFlightKey {
+            in_flight: Arc::clone(&self.in_flight),
+            key: Some(key),
+        };
         let (reply, answer) = oneshot::channel();
-        place.send(Submission { scope, op, reply });
+        place.send(Submission {
+            scope,
+            op,
+            reply,
+            key,
+        });
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -133,25 +188,49 @@ fn fingerprint_bits(scope: &Scope) -> u64 {
     u64::from_le_bytes(bits)
 }
 
+/// Releases a batch's keys before its answers go out, so a retry sent on the answer is not
+/// refused as in flight.
+fn release_batch(batch: &mut [Submission]) {
+    if let Some(first) = batch.first() {
+        let in_flight = Arc::clone(&first.key.in_flight);
+        release(&in_flight, batch.iter_mut().map(|s| &mut s.key.key));
+    }
+}
+
 fn stopped() -> IdempotencyError {
     StorageError::NotCommitted("the ledger committer has stopped".into()).into()
 }
 
-fn forget<'a>(in_flight: &InFlight, keys: impl IntoIterator<Item = &'a (PartnerId, String)>) {
-    if let Ok(mut in_flight) = in_flight.lock() {
-        for key in keys {
-            in_flight.remove(key);
+/// Runs `worker` until its queue closes, starting it again whenever it panics: the panic drops
+/// its batch, so those requests are answered as not committed (a retry finds what did commit) and
+/// their keys are released; the queue and everything still waiting in it carry over.
+async fn supervise(worker: Worker, queue: mpsc::Receiver<Submission>) {
+    let queue = Arc::new(tokio::sync::Mutex::new(queue));
+    loop {
+        match tokio::spawn(worker.clone().run(Arc::clone(&queue))).await {
+            Ok(()) => return,
+            Err(err) if err.is_panic() => {
+                metrics::counter!("ledger_committer_restarts_total").increment(1);
+                tracing::error!(
+                    committer = worker.shard,
+                    "a ledger committer panicked; its batch is answered as not committed and it starts again"
+                );
+            }
+            // The runtime is shutting down.
+            Err(_) => return,
         }
     }
 }
 
+#[derive(Clone)]
 struct Worker {
     storage: Storage,
     program: ProgramSettings,
     window: Duration,
     batch_max: usize,
     shard: usize,
-    in_flight: InFlight,
+    #[cfg(feature = "fault-injection")]
+    crash_next_batch: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Whether an attempt decides its operations, or refuses them because they took an account's
@@ -173,7 +252,9 @@ enum Decision {
 }
 
 impl Worker {
-    async fn run(self, mut queue: mpsc::Receiver<Submission>) {
+    async fn run(self, queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Submission>>>) {
+        // Held for the worker's life; a panic releases it for the next one.
+        let mut queue = queue.lock_owned().await;
         let mut pending = Vec::with_capacity(self.batch_max);
         while let Some(first) = queue.recv().await {
             pending.push(first);
@@ -233,15 +314,18 @@ impl Worker {
         }
         tracing::Span::current().record("batch.attempts", attempt);
         metrics::histogram!("ledger_commit_seconds").record(started.elapsed().as_secs_f64());
-        let keys: Vec<(PartnerId, String)> = batch
-            .iter()
-            .map(|s| (s.scope.partner_id, s.scope.key.as_str().to_owned()))
-            .collect();
         match outcome {
             Ok((decisions, decided)) => {
                 count_committed(&decided);
                 storage::card_cache::bump_many(&self.storage, &decided.changed_members).await;
-                forget(&self.in_flight, &keys);
+                #[cfg(feature = "fault-injection")]
+                if self
+                    .crash_next_batch
+                    .swap(false, std::sync::atomic::Ordering::SeqCst)
+                {
+                    panic!("fault injection: a committer crashes between its commit and its answers");
+                }
+                release_batch(&mut batch);
                 for (submission, decision) in batch.into_iter().zip(decisions) {
                     let reply = match decision {
                         Decision::Fresh(Ok(movement)) => {
@@ -260,7 +344,7 @@ impl Worker {
             Err(err) => {
                 tracing::warn!(error = %err, size = batch.len(), "ledger batch did not commit; its requests are answered 503 and may be retried");
                 metrics::counter!("ledger_batches_failed_total").increment(1);
-                forget(&self.in_flight, &keys);
+                release_batch(&mut batch);
                 let detail = err.to_string();
                 for submission in batch {
                     let _ = submission
