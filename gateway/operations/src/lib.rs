@@ -24,9 +24,14 @@ pub mod partners;
 pub mod pricing;
 pub mod settlement;
 
+use std::time::Duration;
+
+use domain::ids::PartnerId;
 use domain::keys::ReservedKeys;
 use domain::member_data::MemberDataKeys;
+use domain::partners::PartnerProfile;
 use domain::program::ProgramSettings;
+use moka::future::Cache;
 use storage::Storage;
 
 use crate::idempotency::IdempotencySettings;
@@ -46,6 +51,8 @@ pub struct Club {
     /// The gateway's own keys, which no one may register.
     pub reserved_keys: ReservedKeys,
     committer: Committer,
+    /// Partners' profiles as their own requests see them (`partners::profile`).
+    profiles: Cache<PartnerId, PartnerProfile>,
 }
 
 /// How to start a [`Club`].
@@ -61,6 +68,9 @@ pub struct ClubSettings {
     pub committer: CommitterSettings,
     /// The gateway's own keys, which no one may register.
     pub reserved_keys: ReservedKeys,
+    /// How long a partner's profile is cached for its own requests: the signing keys' cache
+    /// lifetime, so a change shows within the same delay as a revocation.
+    pub profile_cache_ttl: Duration,
 }
 
 impl Club {
@@ -79,6 +89,10 @@ impl Club {
             idempotency: settings.idempotency,
             reserved_keys: settings.reserved_keys,
             committer,
+            profiles: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(settings.profile_cache_ttl)
+                .build(),
         }
     }
 }

@@ -9,6 +9,7 @@ use domain::program::LimitOverrides;
 use storage::Storage;
 use uuid::Uuid;
 
+use crate::Club;
 use crate::error::OperationError;
 
 type Result<T> = std::result::Result<T, OperationError<PartnerError>>;
@@ -51,13 +52,24 @@ pub async fn show(storage: &Storage, code: &str) -> Result<PartnerProfile> {
 }
 
 /// A partner and its branches, by id (the authenticated caller's own profile).
-pub async fn profile(storage: &Storage, id: PartnerId) -> Result<PartnerProfile> {
-    let mut conn = storage.db().await?;
+///
+/// Cached for the signing keys' cache lifetime: a partner asks for its profile far more often
+/// than an operator changes it, and a request already trusts the key cache that long.
+pub async fn profile(club: &Club, id: PartnerId) -> Result<PartnerProfile> {
+    if let Some(profile) = club.profiles.get(&id).await {
+        metrics::counter!("cache_requests_total", "cache" => "partner_profiles", "outcome" => "hit").increment(1);
+        return Ok(profile);
+    }
+    metrics::counter!("cache_requests_total", "cache" => "partner_profiles", "outcome" => "miss")
+        .increment(1);
+    let mut conn = club.storage.db().await?;
     let partner = storage::partners::find(&mut conn, id)
         .await?
         .ok_or_else(|| PartnerError::NotFound(id.to_string()))?;
     let branches = storage::branches::list_for_partner(&mut conn, partner.id).await?;
-    Ok(PartnerProfile { partner, branches })
+    let profile = PartnerProfile { partner, branches };
+    club.profiles.insert(id, profile.clone()).await;
+    Ok(profile)
 }
 
 /// Sets a partner's own bounds on one operation (`None`: the programme's). Requests see them

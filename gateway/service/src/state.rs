@@ -49,6 +49,7 @@ pub fn club_settings(config: &Config) -> ClubSettings {
         },
         committer: config.ledger,
         reserved_keys: config.keys.reserved(),
+        profile_cache_ttl: config.protocol.key_cache_ttl,
     }
 }
 

@@ -54,7 +54,7 @@ pub(crate) async fn show(
     request: VerifiedPartner,
 ) -> Result<HttpResponse, ApiError> {
     let caller = request.caller();
-    let profile = partners::profile(&state.club.storage, caller.partner_id).await?;
+    let profile = partners::profile(&state.club, caller.partner_id).await?;
     Ok(HttpResponse::Ok().json(profile_body(profile, &caller.key_id)))
 }
 
