@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 use partners::protocol;
-use partners::signatures::{self, MessageParts, SignatureError};
+use partners::signatures::{self, MessageParts, ParsedSignature, SignatureError};
 
 use domain::keys::{KeyOwner, KeyStatus, OperatorKey, OperatorRole};
 use domain::partners::{Code, PartnerId, PartnerStatus};
@@ -78,8 +78,40 @@ enum Signer {
 pub struct IncomingRequest<'a> {
     /// The RFC 9421 view of the request.
     pub message: &'a MessageParts,
+    /// Its signature headers, parsed.
+    pub signatures: SignatureHeaders,
     /// Its body, as far as it has arrived.
     pub body: RequestBody<'a>,
+}
+
+/// A request's `Signature-Input` and `Signature`, parsed once: the door reads the nonce from
+/// them to echo in the receipt, refused or not, and authentication goes on from the same parse.
+#[derive(Debug)]
+pub struct SignatureHeaders(Result<Vec<ParsedSignature>, AuthError>);
+
+impl SignatureHeaders {
+    /// Parses the message's signature headers.
+    pub fn read(message: &MessageParts) -> Self {
+        Self(
+            match (
+                message.header("signature-input"),
+                message.header("signature"),
+            ) {
+                (None, None) => Err(AuthError::SignatureMissing),
+                (Some(input), Some(signature)) => {
+                    signatures::parse(&input, &signature).map_err(malformed)
+                }
+                _ => Err(AuthError::SignatureMalformed(
+                    "Signature-Input and Signature must be sent together".into(),
+                )),
+            },
+        )
+    }
+
+    /// The first signature's nonce, if the headers parse.
+    pub fn nonce(&self) -> Option<&str> {
+        self.0.as_ref().ok()?.first()?.params.nonce.as_deref()
+    }
 }
 
 /// The body of an incoming request, as far as it has arrived.
@@ -322,23 +354,11 @@ impl Authenticator {
     #[tracing::instrument(skip_all, fields(key.id))]
     pub async fn authenticate(
         &self,
-        request: &IncomingRequest<'_>,
+        request: IncomingRequest<'_>,
         now: i64,
     ) -> Result<Principal, AuthError> {
         let message = request.message;
-        let (input, signature) = match (
-            message.header("signature-input"),
-            message.header("signature"),
-        ) {
-            (None, None) => return Err(AuthError::SignatureMissing),
-            (Some(input), Some(signature)) => (input, signature),
-            _ => {
-                return Err(AuthError::SignatureMalformed(
-                    "Signature-Input and Signature must be sent together".into(),
-                ));
-            }
-        };
-        let mut parsed = signatures::parse(&input, &signature).map_err(malformed)?;
+        let mut parsed = request.signatures.0?;
         if parsed.len() != 1 {
             return Err(AuthError::SignatureMalformed(format!(
                 "expected exactly one signature, found {}",

@@ -12,7 +12,7 @@ use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use partners::digest::DigestVerifier;
-use partners::signatures::{self, MessageParts};
+use partners::signatures::MessageParts;
 use serde::de::DeserializeOwned;
 
 use super::error::{
@@ -23,6 +23,7 @@ use super::error::{
 use domain::keys::OperatorRole;
 use operations::authentication::{
     AuthError, AuthenticatedOperator, AuthenticatedPartner, IncomingRequest, Principal, RequestBody,
+    SignatureHeaders,
 };
 use operations::idempotency::Scope;
 
@@ -195,13 +196,6 @@ fn message_parts(req: &HttpRequest) -> MessageParts {
     message
 }
 
-fn signature_nonce(message: &MessageParts) -> Option<String> {
-    let input = message.header("signature-input")?;
-    let signature = message.header("signature")?;
-    let parsed = signatures::parse(&input, &signature).ok()?;
-    parsed.first()?.params.nonce.clone()
-}
-
 fn app_state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
     req.app_data::<Data<AppState>>()
         .cloned()
@@ -215,13 +209,18 @@ async fn authenticate(
     message: &MessageParts,
     body: RequestBody<'_>,
 ) -> Result<Principal, ApiError> {
-    if let Some(nonce) = signature_nonce(message) {
-        req.extensions_mut().insert(RequestNonce(nonce));
+    let signatures = SignatureHeaders::read(message);
+    if let Some(nonce) = signatures.nonce() {
+        req.extensions_mut().insert(RequestNonce(nonce.to_owned()));
     }
     let principal = state
         .authenticator
         .authenticate(
-            &IncomingRequest { message, body },
+            IncomingRequest {
+                message,
+                signatures,
+                body,
+            },
             chrono::Utc::now().timestamp(),
         )
         .await?;
