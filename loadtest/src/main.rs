@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
-use partners::client::ClientOptions;
+use partners::client::{Client, ClientOptions};
 use partners::jwk::Jwk;
 use rand::SeedableRng as _;
 
@@ -82,17 +82,23 @@ async fn main() -> anyhow::Result<()> {
     let mix: Mix = args.mix.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let ca = std::fs::read(&args.ca_cert)
         .with_context(|| format!("cannot read {}", args.ca_cert.display()))?;
-    let mut tills = Vec::new();
+    let mut tills: Vec<Till> = Vec::new();
     for path in &args.keys {
         let key = Jwk::read(path)?.private_key()?;
-        let name = key.kid.clone();
-        let options = ClientOptions {
-            gateway_url: args.url.clone(),
-            key,
-            ca_certificate_pem: Some(ca.clone()),
-            gateway_keys: None,
+        // One HTTP client and one decoded key set for the process; each till signs with its key.
+        let client = match tills.first() {
+            Some(first) => first.client.for_key(key),
+            None => {
+                let options = ClientOptions {
+                    gateway_url: args.url.clone(),
+                    key,
+                    ca_certificate_pem: Some(ca.clone()),
+                    gateway_keys: None,
+                };
+                Client::connect(options).await.context("connecting")?
+            }
         };
-        tills.push(Till::connect(options, &name).await?);
+        tills.push(Till::learn(client).await?);
     }
     let tills = Arc::new(tills);
     let members = Arc::new(Members::demo(&args.card_prefix, args.members, args.zipf)?);

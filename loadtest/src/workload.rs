@@ -114,14 +114,9 @@ pub struct Till {
 }
 
 impl Till {
-    /// Connects as the partner whose key is `key_file` and learns its branches.
-    pub async fn connect(
-        options: partners::client::ClientOptions,
-        name: &str,
-    ) -> anyhow::Result<Self> {
-        let client = Client::connect(options)
-            .await
-            .with_context(|| format!("connecting as {name}"))?;
+    /// The till of the partner `client` signs for, with the branches it learns from the gateway.
+    pub async fn learn(client: Client) -> anyhow::Result<Self> {
+        let name = client.key_id().to_owned();
         let profile = client
             .whoami()
             .await

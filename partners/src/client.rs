@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::digest;
-use crate::jwk::{JwkSet, PrivateKey};
+use crate::jwk::{DecodedKeys, JwkSet, PrivateKey};
 use crate::protocol::{
     self, CaptureRequest, CardCheck, EarnRequest, EnrollRequest, Enrollment, Movement, PartnerKey,
     PartnerProfile, Problem, Quote, RedeemRequest, RegisterKeyRequest, ReverseRequest,
@@ -96,6 +96,20 @@ pub struct Receipt<T> {
     pub signature: String,
 }
 
+impl Receipt<()> {
+    fn with_body<T>(self, body: T) -> Receipt<T> {
+        Receipt {
+            status: self.status,
+            body,
+            raw_body: self.raw_body,
+            gateway_key_id: self.gateway_key_id,
+            is_replay: self.is_replay,
+            signature_input: self.signature_input,
+            signature: self.signature,
+        }
+    }
+}
+
 /// How to reach and trust the gateway.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -114,6 +128,8 @@ pub struct Client {
     base: Url,
     key: PrivateKey,
     gateway_keys: JwkSet,
+    /// The same keys, decoded once for every receipt.
+    decoded_keys: DecodedKeys,
 }
 
 fn unix_now() -> i64 {
@@ -149,8 +165,18 @@ impl Client {
             http,
             base: options.gateway_url,
             key: options.key,
+            decoded_keys: DecodedKeys::from(&gateway_keys),
             gateway_keys,
         })
+    }
+
+    /// A client for another of the caller's keys, sharing this one's connections and gateway
+    /// keys (one HTTP client per process, as a till system with several partners would run).
+    pub fn for_key(&self, key: PrivateKey) -> Self {
+        Self {
+            key,
+            ..self.clone()
+        }
     }
 
     /// The key id this client signs with.
@@ -171,6 +197,21 @@ impl Client {
         body: Option<Body>,
         idempotency_key: Option<&str>,
     ) -> Result<Receipt<Vec<u8>>, ClientError> {
+        let receipt = self
+            .exchange(method, path_and_query, body, idempotency_key)
+            .await?;
+        let body = receipt.raw_body.clone();
+        Ok(receipt.with_body(body))
+    }
+
+    /// [`Client::send`] without a copy of the body.
+    async fn exchange(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Body>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Receipt<()>, ClientError> {
         let url = self.base.join(path_and_query)?;
         let authority = match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
@@ -228,7 +269,7 @@ impl Client {
         let gateway_key_id = verify_receipt(
             &parts,
             &raw_body,
-            &self.gateway_keys,
+            &self.decoded_keys,
             &ExpectedReceipt {
                 idempotency_key,
                 request_nonce: Some(&nonce),
@@ -236,7 +277,7 @@ impl Client {
         )?;
         Ok(Receipt {
             status,
-            body: raw_body.clone(),
+            body: (),
             raw_body,
             gateway_key_id,
             is_replay: parts.header(protocol::IDEMPOTENT_REPLAYED).as_deref() == Some("true"),
@@ -252,7 +293,7 @@ impl Client {
         body: Option<Body>,
         idempotency_key: Option<&str>,
     ) -> Result<Receipt<T>, ClientError> {
-        let receipt = self.send(method, path, body, idempotency_key).await?;
+        let receipt = self.exchange(method, path, body, idempotency_key).await?;
         if receipt.status >= 400 {
             let problem = serde_json::from_slice::<Problem>(&receipt.raw_body)
                 .map_err(|e| ClientError::Decode(format!("problem document: {e}")))?;
@@ -260,15 +301,7 @@ impl Client {
         }
         let body = serde_json::from_slice::<T>(&receipt.raw_body)
             .map_err(|e| ClientError::Decode(e.to_string()))?;
-        Ok(Receipt {
-            status: receipt.status,
-            body,
-            raw_body: receipt.raw_body,
-            gateway_key_id: receipt.gateway_key_id,
-            is_replay: receipt.is_replay,
-            signature_input: receipt.signature_input,
-            signature: receipt.signature,
-        })
+        Ok(receipt.with_body(body))
     }
 
     /// A signed GET, decoded as `T`.

@@ -202,6 +202,35 @@ impl PrivateKey {
     }
 }
 
+/// Where a verifier finds the public key a signature's `kid` names.
+pub trait KeyLookup {
+    /// The public key with this key id.
+    fn public_key(&self, kid: &str) -> Option<VerifyingKey>;
+}
+
+/// A key set's Ed25519 keys, decoded once: decoding a key (decompressing its point) costs about
+/// as much as a verification, so a client checking many receipts keeps them decoded.
+#[derive(Debug, Clone, Default)]
+pub struct DecodedKeys(Vec<PublicKey>);
+
+impl From<&JwkSet> for DecodedKeys {
+    fn from(set: &JwkSet) -> Self {
+        Self(set.keys.iter().filter_map(|jwk| jwk.public_key().ok()).collect())
+    }
+}
+
+impl KeyLookup for DecodedKeys {
+    fn public_key(&self, kid: &str) -> Option<VerifyingKey> {
+        self.0.iter().find(|key| key.kid == kid).map(|key| key.key)
+    }
+}
+
+impl KeyLookup for JwkSet {
+    fn public_key(&self, kid: &str) -> Option<VerifyingKey> {
+        self.find(kid).map(|key| key.key)
+    }
+}
+
 /// A JSON Web Key Set, as published at `/.well-known/jwks.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct JwkSet {

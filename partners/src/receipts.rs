@@ -5,7 +5,7 @@
 //! It never talks to the network and never fetches keys; the caller passes the JWKS it trusts.
 
 use crate::digest;
-use crate::jwk::JwkSet;
+use crate::jwk::KeyLookup;
 use crate::protocol;
 use crate::signatures::{self, MessageParts};
 
@@ -44,7 +44,7 @@ pub struct ExpectedReceipt<'a> {
 pub fn verify_receipt(
     response: &MessageParts,
     body: &[u8],
-    gateway_keys: &JwkSet,
+    gateway_keys: &(impl KeyLookup + ?Sized),
     expected: &ExpectedReceipt<'_>,
 ) -> Result<String, ReceiptError> {
     let (Some(input), Some(signature)) = (
@@ -62,7 +62,7 @@ pub fn verify_receipt(
         .ok_or(ReceiptError::Unsigned)?;
     let kid = receipt.params.keyid.clone().unwrap_or_default();
     let key = gateway_keys
-        .find(&kid)
+        .public_key(&kid)
         .ok_or_else(|| ReceiptError::UnknownKey(kid.clone()))?;
     for component in protocol::receipt_components(
         expected.idempotency_key.is_some(),
@@ -73,7 +73,7 @@ pub fn verify_receipt(
         }
     }
     receipt
-        .verify(response, &key.key)
+        .verify(response, &key)
         .map_err(|_| ReceiptError::Invalid)?;
     let content_digest = response
         .header("content-digest")
