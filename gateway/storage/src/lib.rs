@@ -35,8 +35,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use thread_local::ThreadLocal;
+use redis::aio::ConnectionManager;
 
 pub use keys::RedisKeys;
 
@@ -162,35 +161,13 @@ fn postgres_pool(
         .build()?)
 }
 
-/// Redis connections, one per thread that uses one: each HTTP worker writes and reads its own
-/// on its own runtime, where one shared connection's driver ran every worker's commands on the
-/// thread that connected first (a cross-thread hand-off per command, and one busy thread).
-struct RedisConnections {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    by_thread: ThreadLocal<ConnectionManager>,
-}
-
-impl RedisConnections {
-    fn for_this_thread(&self) -> ConnectionManager {
-        self.by_thread
-            .get_or(|| {
-                // Lazy: it connects on its first command, on the runtime that sends it; the
-                // configuration was checked by the connection `Storage::connect` opened.
-                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
-                    .expect("a Redis configuration that already connected once")
-            })
-            .clone()
-    }
-}
-
 /// The connection pools shared by every request.
 #[derive(Clone)]
 pub struct Storage {
     pool: Pool<AsyncPgConnection>,
     /// The ledger committers' own connections: request-path reads can never starve them.
     ledger_pool: Pool<AsyncPgConnection>,
-    redis: std::sync::Arc<RedisConnections>,
+    redis: ConnectionManager,
     /// The Redis key builder for this deployment.
     pub keys: RedisKeys,
     card_cache: card_cache::CardCache,
@@ -223,21 +200,16 @@ impl Storage {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(10))
             .set_max_delay(Duration::from_millis(50));
-        // One connection first, so a gateway that cannot reach Redis says so at start.
-        tokio::time::timeout(
+        let redis = tokio::time::timeout(
             settings.connect_timeout,
-            ConnectionManager::new_with_config(client.clone(), redis_config.clone()),
+            ConnectionManager::new_with_config(client, redis_config),
         )
         .await
         .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
         Ok(Self {
             pool,
             ledger_pool,
-            redis: std::sync::Arc::new(RedisConnections {
-                client,
-                config: redis_config,
-                by_thread: ThreadLocal::new(),
-            }),
+            redis,
             keys: RedisKeys::new(&settings.redis_key_prefix),
             card_cache: card_cache::CardCache::new(100_000),
         })
@@ -269,9 +241,9 @@ impl Storage {
         &self.card_cache
     }
 
-    /// A handle to this thread's multiplexed Redis connection.
+    /// A handle to the shared, multiplexed Redis connection.
     pub fn redis(&self) -> ConnectionManager {
-        self.redis.for_this_thread()
+        self.redis.clone()
     }
 
     /// Checks that PostgreSQL answers a query.
