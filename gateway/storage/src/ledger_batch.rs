@@ -235,10 +235,13 @@ async fn taken_references(
 }
 
 /// Creates the partners' issuance and redemption accounts where they do not exist yet.
-async fn ensure_partner_accounts(
+pub async fn ensure_partner_accounts(
     mut conn: &AsyncPgConnection,
     partner_ids: &[PartnerId],
 ) -> Result<(), StorageError> {
+    if partner_ids.is_empty() {
+        return Ok(());
+    }
     let mut ids = Vec::new();
     let mut kinds = Vec::new();
     let mut partners = Vec::new();
@@ -264,7 +267,8 @@ async fn ensure_partner_accounts(
 
 /// Writes a batch: locks the other accounts it moves (in id order), then one statement per
 /// table, all sent at once (pipelined; PostgreSQL runs them in order, and the first failure
-/// fails the rest).
+/// fails the rest). `partner_ids` are the partners whose accounts may not exist yet (a partner
+/// added by a version that did not open them with it).
 pub async fn write(
     mut conn: &AsyncPgConnection,
     writes: &Writes,

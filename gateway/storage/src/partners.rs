@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use domain::partners::{Code, Partner, PartnerId};
@@ -62,14 +62,23 @@ pub async fn insert(
         max_purchase_minor: partner.limits.max_purchase_minor,
         max_points_per_operation: partner.limits.max_points.map(|max| max.0),
     };
-    let inserted = diesel::insert_into(partners::table)
-        .values(&row)
-        .on_conflict(partners::code)
-        .do_nothing()
-        .returning(PartnerRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?;
+    // The partner's ledger accounts open with it, so the committer's batches need not.
+    let inserted = conn
+        .transaction::<_, StorageError, _>(async |conn| {
+            let inserted = diesel::insert_into(partners::table)
+                .values(&row)
+                .on_conflict(partners::code)
+                .do_nothing()
+                .returning(PartnerRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+            if inserted.is_some() {
+                super::ledger_batch::ensure_partner_accounts(conn, &[partner.id]).await?;
+            }
+            Ok(inserted)
+        })
+        .await?;
     inserted.map(Partner::try_from).transpose()
 }
 

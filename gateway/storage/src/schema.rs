@@ -262,9 +262,6 @@ diesel::joinable!(statement_lines -> transfers (transfer_id));
 diesel::joinable!(statement_responses -> statements (statement_id));
 diesel::joinable!(statements -> partner_terms (terms_id));
 diesel::joinable!(statements -> partners (partner_id));
-diesel::joinable!(transfers -> branches (branch_id));
-diesel::joinable!(transfers -> members (member_id));
-diesel::joinable!(transfers -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,

@@ -105,6 +105,7 @@ impl Committer {
     pub fn start(storage: Storage, program: ProgramSettings, settings: CommitterSettings) -> Self {
         let batch_max = settings.batch_max.max(1);
         let in_flight = InFlight::default();
+        let partner_accounts = Arc::default();
         #[cfg(feature = "fault-injection")]
         let crash_next_batch = Arc::default();
         let shards: Vec<mpsc::Sender<Submission>> = (0..settings.committers.max(1))
@@ -112,6 +113,7 @@ impl Committer {
                 let (sender, receiver) = mpsc::channel(batch_max * QUEUE_BATCHES);
                 let worker = Worker {
                     storage: storage.clone(),
+                    partner_accounts: Arc::clone(&partner_accounts),
                     program: program.clone(),
                     window: settings.batch_window,
                     batch_max,
@@ -225,6 +227,8 @@ async fn supervise(worker: Worker, queue: mpsc::Receiver<Submission>) {
 #[derive(Clone)]
 struct Worker {
     storage: Storage,
+    /// Partners whose ledger accounts a batch has seen exist (shared by the committers).
+    partner_accounts: Arc<Mutex<HashSet<PartnerId>>>,
     program: ProgramSettings,
     window: Duration,
     batch_max: usize,
@@ -317,6 +321,9 @@ impl Worker {
         match outcome {
             Ok((decisions, decided)) => {
                 count_committed(&decided);
+                if let Ok(mut known) = self.partner_accounts.lock() {
+                    known.extend(&decided.partners);
+                }
                 storage::card_cache::bump_many(&self.storage, &decided.changed_members).await;
                 #[cfg(feature = "fault-injection")]
                 if self
@@ -447,6 +454,16 @@ impl Worker {
                     ));
                 }
             }
+            // Partners added before their accounts opened with them; each once per process.
+            let unopened: Vec<PartnerId> = match self.partner_accounts.lock() {
+                Ok(known) => decided
+                    .partners
+                    .iter()
+                    .filter(|p| !known.contains(p))
+                    .copied()
+                    .collect(),
+                Err(_) => decided.partners.clone(),
+            };
             // The ledger's writes lock the shared partner accounts last: they go after the records.
             futures_util::try_join!(
                 storage::idempotency::insert_completed(conn, &records),
@@ -454,7 +471,7 @@ impl Worker {
                     conn,
                     &decided.writes,
                     &decided.member_accounts,
-                    &decided.partners
+                    &unopened
                 )
                 .map_err(written),
             )?;
