@@ -72,9 +72,13 @@ log "ledger core: the committer driven directly (${LEDGER_SECS}s per setting)"
 ledger() {
   local label=$1; shift
   log "  $label"
-  target/release/ledger-bench --duration-secs "$LEDGER_SECS" --baseline-tps "$BEST" --out "$OUT" --label "$label" "$@" >/dev/null
+  target/release/ledger-bench --duration-secs "$LEDGER_SECS" --baseline-tps "$BEST" --out "$OUT" --label "$label" \
+    ${LEDGER_WATCH:+--watch-cpu "$LEDGER_WATCH"} "$@" >/dev/null
 }
 LEDGER_RUNS=()
+# PostgreSQL's CPU per operation (the bench's own is always reported).
+LEDGER_WATCH=""
+[ -f .data/pg/postmaster.pid ] && LEDGER_WATCH="postgres=$(head -1 .data/pg/postmaster.pid)"
 for n in 1 2 4; do ledger "ledger-c$n" --committers "$n"; LEDGER_RUNS+=("ledger-c$n"); done
 for w in 1000 5000; do ledger "ledger-c2-w$w" --committers 2 --batch-window-us "$w"; LEDGER_RUNS+=("ledger-c2-w$w"); done
 for m in 10 100; do ledger "ledger-c2-max$m" --committers 2 --batch-max "$m"; LEDGER_RUNS+=("ledger-c2-max$m"); done
@@ -94,15 +98,16 @@ CHECK=$(target/release/clubgate check)
   echo
   echo "## Ledger core (committer driven directly): committers, batch window, batch size"
   echo
-  echo "| run | committers | window µs | batch max | operations/s | × baseline | p99 ms | mean batch | mean batch ms | exact |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| run | committers | window µs | batch max | operations/s | × baseline | p99 ms | mean batch | mean batch ms | PostgreSQL CPU µs/op | bench CPU µs/op | exact |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   for label in "${LEDGER_RUNS[@]}"; do
     python3 - "$OUT/$label.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+cpu = r.get('cpu_us_per_operation', {})
 print(f"| {r['label']} | {r['committers']} | {r['batch_window_us']} | {r['batch_max']} | {r['operations_per_second']:.0f} "
       f"| {r['ratio_to_baseline'] or 0:.2f}× | {r['latency_ms']['p99']:.1f} | {r['mean_batch_size']:.1f} "
-      f"| {r['mean_batch_ms']:.1f} | {'yes' if r['exact'] else 'NO'} |")
+      f"| {r['mean_batch_ms']:.1f} | {cpu.get('postgres', 0):.0f} | {cpu.get('loadtest', 0):.0f} | {'yes' if r['exact'] else 'NO'} |")
 PY
   done
 } >"$OUT/summary.md"

@@ -67,6 +67,10 @@ struct Args {
     out: PathBuf,
     #[arg(long, default_value = "ledger-core")]
     label: String,
+    /// Processes whose CPU per operation to report, e.g. `postgres=999` (with their children);
+    /// this one's own (submitters and committers) is reported as `loadtest`.
+    #[arg(long, value_delimiter = ',')]
+    watch_cpu: Vec<loadtest::cpu::Watched>,
 }
 
 /// A till of a demo partner: its first branch and the partner's rule.
@@ -194,6 +198,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let shared = Arc::new((counters, cards));
     let zipf = rand_distr::Zipf::new(shared.1.len() as u64, args.zipf)
         .map_err(|e| anyhow::anyhow!("zipf: {e}"))?;
+    let cpu_before = loadtest::cpu::Snapshot::take(&args.watch_cpu);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration_secs);
     let mut tasks = Vec::new();
@@ -274,6 +279,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_per_operation = cpu_before.per_request(
+        &loadtest::cpu::Snapshot::take(&args.watch_cpu),
+        total.committed + total.refused,
+    );
 
     // Exactness: every committed answer is one transfer of this run, and nothing else is.
     let in_ledger: Count = diesel::sql_query(
@@ -323,6 +332,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "ratio_to_baseline": ratio,
         "exact": is_exact,
         "transfers_in_ledger": in_ledger.count,
+        "cpu_us_per_operation": cpu_per_operation,
     });
     let markdown = format!(
         "# Ledger core: {label}\n\n\
@@ -331,7 +341,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
          | operations/s | ratio to baseline | p50 ms | p99 ms | batches | mean batch | mean batch time ms | refused | failed |\n\
          |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n\
          | {per_second:.0} | {ratio} | {p50:.2} | {p99:.2} | {batches:.0} | {mean_batch:.1} | {mean_commit_ms:.2} | {refused} | {failed} |\n\n\
-         Exactness: {exact} ({committed} committed answers, {in_ledger} transfers of this run in the ledger).\n",
+         Exactness: {exact} ({committed} committed answers, {in_ledger} transfers of this run in the ledger).\n\n\
+         CPU per operation, µs (from /proc; `loadtest` is this process: submitters and committers): {cpu}.\n",
         label = args.label,
         machine = loadtest::report::machine(),
         clients = args.clients,
@@ -347,6 +358,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         exact = if is_exact { "EXACT" } else { "NOT EXACT" },
         committed = total.committed,
         in_ledger = in_ledger.count,
+        cpu = cpu_per_operation
+            .iter()
+            .map(|(name, us)| format!("{name} {us:.0}"))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     std::fs::create_dir_all(&args.out)?;
     let path = args.out.join(&args.label);
