@@ -215,7 +215,12 @@ pub struct DecodedKeys(Vec<PublicKey>);
 
 impl From<&JwkSet> for DecodedKeys {
     fn from(set: &JwkSet) -> Self {
-        Self(set.keys.iter().filter_map(|jwk| jwk.public_key().ok()).collect())
+        Self(
+            set.keys
+                .iter()
+                .filter_map(|jwk| jwk.public_key().ok())
+                .collect(),
+        )
     }
 }
 

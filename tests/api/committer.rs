@@ -324,9 +324,12 @@ async fn a_committer_that_panics_answers_its_batch_as_not_committed_and_serves_a
     .await
     .remove(0);
     assert_eq!(outcome(&retried), (false, "90".to_owned()));
-    let next = submit_all(&committer, vec![earn(&app, &hotel, &bob, 100_000, &keys[1]).await])
-        .await
-        .remove(0);
+    let next = submit_all(
+        &committer,
+        vec![earn(&app, &hotel, &bob, 100_000, &keys[1]).await],
+    )
+    .await
+    .remove(0);
     assert_eq!(outcome(&next), (true, "110".to_owned()));
     assert_eq!(app.recorded_under_keys(&keys).await, (2, 2));
     assert!(app.ledger_report().await.is_exact());

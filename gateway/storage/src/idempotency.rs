@@ -18,6 +18,7 @@ use domain::ids::PartnerId;
 use uuid::Uuid;
 
 use super::StorageError;
+use super::prepared::prepared;
 
 /// One attempt's claim on a key.
 #[derive(Debug, Clone)]
@@ -152,7 +153,7 @@ pub async fn claim(
     // The existing row can vanish between the two statements (its holder released it);
     // then the claim is simply tried again.
     for _ in 0..3 {
-        let claimed = diesel::sql_query(
+        let claimed = prepared(diesel::sql_query(
             "INSERT INTO idempotency_records \
                  (partner_id, idempotency_key, request_fingerprint, state, lease_token, lease_expires_at) \
              VALUES ($1, $2, $3, 'in_flight', $4, now() + make_interval(secs => $5)) \
@@ -167,19 +168,21 @@ pub async fn claim(
         .bind::<Text, _>(&claim.key)
         .bind::<Bytea, _>(claim.fingerprint.as_slice())
         .bind::<SqlUuid, _>(claim.lease_token)
-        .bind::<Double, _>(lease.as_secs_f64())
+        .bind::<Double, _>(lease.as_secs_f64()))
         .get_result::<LeaseRow>(conn)
         .await
         .optional()?;
         if claimed.is_some() {
             return Ok(None);
         }
-        let existing = diesel::sql_query(format!(
-            "SELECT {RECORD_COLUMNS} FROM idempotency_records \
+        let existing = prepared(
+            diesel::sql_query(format!(
+                "SELECT {RECORD_COLUMNS} FROM idempotency_records \
               WHERE partner_id = $1 AND idempotency_key = $2"
-        ))
-        .bind::<SqlUuid, _>(claim.partner_id.0)
-        .bind::<Text, _>(&claim.key)
+            ))
+            .bind::<SqlUuid, _>(claim.partner_id.0)
+            .bind::<Text, _>(&claim.key),
+        )
         .get_result::<RecordRow>(conn)
         .await
         .optional()?;
@@ -247,15 +250,17 @@ pub async fn recorded(
     }
     let partners: Vec<Uuid> = keys.iter().map(|k| k.0.0).collect();
     let names: Vec<&str> = keys.iter().map(|k| k.1).collect();
-    let rows: Vec<KeyedRecord> = diesel::sql_query(
-        "SELECT r.partner_id, r.idempotency_key, r.request_fingerprint, r.outcome, \
+    let rows: Vec<KeyedRecord> = prepared(
+        diesel::sql_query(
+            "SELECT r.partner_id, r.idempotency_key, r.request_fingerprint, r.outcome, \
                 r.response_status, r.response_body \
            FROM idempotency_records r \
            JOIN UNNEST($1::uuid[], $2::text[]) AS k(partner_id, idempotency_key) \
              ON r.partner_id = k.partner_id AND r.idempotency_key = k.idempotency_key",
+        )
+        .bind::<Array<SqlUuid>, _>(&partners)
+        .bind::<Array<Text>, _>(&names),
     )
-    .bind::<Array<SqlUuid>, _>(&partners)
-    .bind::<Array<Text>, _>(&names)
     .load(&mut conn)
     .await?;
     rows.into_iter()
@@ -281,17 +286,19 @@ pub async fn insert_completed(
     if records.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
-        "INSERT INTO idempotency_records \
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO idempotency_records \
              (partner_id, idempotency_key, request_fingerprint, state, outcome, completed_at) \
          SELECT partner_id, idempotency_key, fingerprint, 'completed', outcome, now() \
            FROM UNNEST($1::uuid[], $2::text[], $3::bytea[], $4::json[]) \
                 AS r(partner_id, idempotency_key, fingerprint, outcome)",
+        )
+        .bind::<Array<SqlUuid>, _>(records.iter().map(|r| r.0.0).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(records.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind::<Array<Bytea>, _>(records.iter().map(|r| r.2.as_slice()).collect::<Vec<_>>())
+        .bind::<Array<Json>, _>(records.iter().map(|r| &r.3).collect::<Vec<_>>()),
     )
-    .bind::<Array<SqlUuid>, _>(records.iter().map(|r| r.0.0).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(records.iter().map(|r| r.1).collect::<Vec<_>>())
-    .bind::<Array<Bytea>, _>(records.iter().map(|r| r.2.as_slice()).collect::<Vec<_>>())
-    .bind::<Array<Json>, _>(records.iter().map(|r| &r.3).collect::<Vec<_>>())
     .execute(&mut conn)
     .await?;
     Ok(())
@@ -318,14 +325,16 @@ pub async fn lock_in_flight(
     }
     let partners: Vec<Uuid> = keys.iter().map(|k| k.0.0).collect();
     let names: Vec<&str> = keys.iter().map(|k| k.1).collect();
-    let busy: Vec<Busy> = diesel::sql_query(
-        "SELECT k.partner_id, k.idempotency_key \
+    let busy: Vec<Busy> = prepared(
+        diesel::sql_query(
+            "SELECT k.partner_id, k.idempotency_key \
            FROM UNNEST($1::uuid[], $2::text[]) AS k(partner_id, idempotency_key) \
           WHERE NOT pg_try_advisory_xact_lock( \
                     hashtext(k.partner_id::text), hashtext(k.idempotency_key))",
+        )
+        .bind::<Array<SqlUuid>, _>(&partners)
+        .bind::<Array<Text>, _>(&names),
     )
-    .bind::<Array<SqlUuid>, _>(&partners)
-    .bind::<Array<Text>, _>(&names)
     .load(&mut conn)
     .await?;
     Ok(busy

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::ledger::{
     AccountRow, LotRow, TransferRow, TransferWriteError, is_reference_taken, transfers_of,
 };
+use super::prepared::prepared;
 use super::schema::{accounts, lot_allocations, pending_transfers, transfers};
 use super::{StorageError, stored};
 
@@ -162,10 +163,11 @@ async fn lots_to_spend(
     }
     let members: Vec<Uuid> = member_needs.iter().map(|n| n.0.0).collect();
     let points: Vec<i64> = member_needs.iter().map(|n| n.1.get()).collect();
-    let lots: Vec<Found> = diesel::sql_query(
-        // Per account, through the open-lots index in spending order: each lot has at least one
-        // point left, so the expired lots and `points` more always cover what may be spent.
-        "SELECT o.id, o.member_account_id, o.amount, o.remaining, o.earned_at, o.expires_at \
+    let lots: Vec<Found> = prepared(
+        diesel::sql_query(
+            // Per account, through the open-lots index in spending order: each lot has at least one
+            // point left, so the expired lots and `points` more always cover what may be spent.
+            "SELECT o.id, o.member_account_id, o.amount, o.remaining, o.earned_at, o.expires_at \
            FROM UNNEST($1::uuid[], $2::int8[]) AS n(member_id, points) \
            JOIN accounts a ON a.member_id = n.member_id \
            CROSS JOIN LATERAL ( \
@@ -182,10 +184,11 @@ async fn lots_to_spend(
            ) o \
           WHERE o.expires_at <= $3 OR o.before < n.points \
           ORDER BY o.member_account_id, o.expires_at, o.id",
+        )
+        .bind::<Array<SqlUuid>, _>(&members)
+        .bind::<Array<BigInt>, _>(&points)
+        .bind::<Timestamptz, _>(now),
     )
-    .bind::<Array<SqlUuid>, _>(&members)
-    .bind::<Array<BigInt>, _>(&points)
-    .bind::<Timestamptz, _>(now)
     .load(&mut conn)
     .await?;
     Ok(lots.into_iter().map(|l| Lot::from(l.lot)).collect())
@@ -211,7 +214,7 @@ async fn taken_references(
     let partners: Vec<Uuid> = wanted.iter().map(|w| w.0.0).collect();
     let codes: Vec<&str> = wanted.iter().map(|w| w.1.as_str()).collect();
     let references: Vec<&str> = wanted.iter().map(|w| w.2).collect();
-    let rows: Vec<Taken> = diesel::sql_query(
+    let rows: Vec<Taken> = prepared(diesel::sql_query(
         "SELECT t.partner_id, t.code, t.partner_reference \
            FROM transfers t \
            JOIN UNNEST($1::uuid[], $2::text[], $3::text[]) AS w(partner_id, code, reference) \
@@ -220,7 +223,7 @@ async fn taken_references(
     )
     .bind::<Array<SqlUuid>, _>(&partners)
     .bind::<Array<Text>, _>(&codes)
-    .bind::<Array<Text>, _>(&references)
+    .bind::<Array<Text>, _>(&references))
     .load(&mut conn)
     .await?;
     rows.into_iter()
@@ -252,14 +255,16 @@ pub async fn ensure_partner_accounts(
             partners.push(partner.0);
         }
     }
-    diesel::sql_query(
-        "INSERT INTO accounts (id, kind, partner_id) \
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO accounts (id, kind, partner_id) \
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[]) \
          ON CONFLICT DO NOTHING",
+        )
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<Array<Text>, _>(&kinds)
+        .bind::<Array<SqlUuid>, _>(&partners),
     )
-    .bind::<Array<SqlUuid>, _>(&ids)
-    .bind::<Array<Text>, _>(&kinds)
-    .bind::<Array<SqlUuid>, _>(&partners)
     .execute(&mut conn)
     .await?;
     Ok(())
@@ -328,33 +333,35 @@ async fn insert_transfers(
                 .collect::<Vec<_>>()
         };
     }
-    let inserted = diesel::sql_query(
-        "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, code, phase, \
+    let inserted = prepared(
+        diesel::sql_query(
+            "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, code, phase, \
              pending_id, reverses_id, member_id, partner_id, branch_id, card_number, \
              partner_reference, idempotency_key, money_minor, currency, timeout_at, created_at) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int8[], $5::text[], \
              $6::text[], $7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::uuid[], \
              $12::text[], $13::text[], $14::text[], $15::int8[], $16::text[], \
              $17::timestamptz[], $18::timestamptz[])",
+        )
+        .bind::<Array<SqlUuid>, _>(column!(id))
+        .bind::<Array<SqlUuid>, _>(column!(debit_account_id))
+        .bind::<Array<SqlUuid>, _>(column!(credit_account_id))
+        .bind::<Array<BigInt>, _>(column!(amount))
+        .bind::<Array<Text>, _>(column!(code))
+        .bind::<Array<Text>, _>(column!(phase))
+        .bind::<Array<Nullable<SqlUuid>>, _>(column!(pending_id))
+        .bind::<Array<Nullable<SqlUuid>>, _>(column!(reverses_id))
+        .bind::<Array<Nullable<SqlUuid>>, _>(column!(member_id))
+        .bind::<Array<Nullable<SqlUuid>>, _>(column!(partner_id))
+        .bind::<Array<Nullable<SqlUuid>>, _>(column!(branch_id))
+        .bind::<Array<Nullable<Text>>, _>(column!(card_number))
+        .bind::<Array<Nullable<Text>>, _>(column!(partner_reference))
+        .bind::<Array<Nullable<Text>>, _>(column!(idempotency_key))
+        .bind::<Array<Nullable<BigInt>>, _>(column!(money_minor))
+        .bind::<Array<Nullable<Text>>, _>(column!(currency))
+        .bind::<Array<Nullable<Timestamptz>>, _>(column!(timeout_at))
+        .bind::<Array<Timestamptz>, _>(column!(created_at)),
     )
-    .bind::<Array<SqlUuid>, _>(column!(id))
-    .bind::<Array<SqlUuid>, _>(column!(debit_account_id))
-    .bind::<Array<SqlUuid>, _>(column!(credit_account_id))
-    .bind::<Array<BigInt>, _>(column!(amount))
-    .bind::<Array<Text>, _>(column!(code))
-    .bind::<Array<Text>, _>(column!(phase))
-    .bind::<Array<Nullable<SqlUuid>>, _>(column!(pending_id))
-    .bind::<Array<Nullable<SqlUuid>>, _>(column!(reverses_id))
-    .bind::<Array<Nullable<SqlUuid>>, _>(column!(member_id))
-    .bind::<Array<Nullable<SqlUuid>>, _>(column!(partner_id))
-    .bind::<Array<Nullable<SqlUuid>>, _>(column!(branch_id))
-    .bind::<Array<Nullable<Text>>, _>(column!(card_number))
-    .bind::<Array<Nullable<Text>>, _>(column!(partner_reference))
-    .bind::<Array<Nullable<Text>>, _>(column!(idempotency_key))
-    .bind::<Array<Nullable<BigInt>>, _>(column!(money_minor))
-    .bind::<Array<Nullable<Text>>, _>(column!(currency))
-    .bind::<Array<Nullable<Timestamptz>>, _>(column!(timeout_at))
-    .bind::<Array<Timestamptz>, _>(column!(created_at))
     .execute(&mut conn)
     .await;
     match inserted {
@@ -371,7 +378,7 @@ async fn apply_deltas(
     let ids: Vec<Uuid> = deltas.keys().map(|id| id.0).collect();
     let column =
         |f: fn(&AccountDeltas) -> Points| deltas.values().map(|d| f(d).get()).collect::<Vec<i64>>();
-    diesel::sql_query(
+    prepared(diesel::sql_query(
         "UPDATE accounts a \
             SET debits_posted = a.debits_posted + d.debits_posted, \
                 credits_posted = a.credits_posted + d.credits_posted, \
@@ -387,7 +394,7 @@ async fn apply_deltas(
     .bind::<Array<BigInt>, _>(column(|d| d.credits_posted))
     .bind::<Array<BigInt>, _>(column(|d| d.debits_pending))
     .bind::<Array<BigInt>, _>(column(|d| d.credits_pending))
-    .bind::<Array<BigInt>, _>(column(|d| d.lifetime_earned))
+    .bind::<Array<BigInt>, _>(column(|d| d.lifetime_earned)))
     .execute(&mut conn)
     .await?;
     Ok(())
@@ -398,7 +405,7 @@ async fn insert_lots(mut conn: &AsyncPgConnection, lots: &[Lot]) -> Result<(), S
         return Ok(());
     }
     let lots: Vec<LotRow> = lots.iter().map(LotRow::from).collect();
-    diesel::sql_query(
+    prepared(diesel::sql_query(
         "INSERT INTO earn_lots (id, member_account_id, amount, remaining, earned_at, expires_at) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], \
              $5::timestamptz[], $6::timestamptz[])",
@@ -408,7 +415,7 @@ async fn insert_lots(mut conn: &AsyncPgConnection, lots: &[Lot]) -> Result<(), S
     .bind::<Array<BigInt>, _>(lots.iter().map(|l| l.amount).collect::<Vec<_>>())
     .bind::<Array<BigInt>, _>(lots.iter().map(|l| l.remaining).collect::<Vec<_>>())
     .bind::<Array<Timestamptz>, _>(lots.iter().map(|l| l.earned_at).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(lots.iter().map(|l| l.expires_at).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(lots.iter().map(|l| l.expires_at).collect::<Vec<_>>()))
     .execute(&mut conn)
     .await?;
     Ok(())
@@ -421,13 +428,15 @@ async fn insert_allocations(
     if allocations.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
-        "INSERT INTO lot_allocations (transfer_id, lot_id, amount) \
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO lot_allocations (transfer_id, lot_id, amount) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[])",
+        )
+        .bind::<Array<SqlUuid>, _>(allocations.iter().map(|a| a.0.0).collect::<Vec<_>>())
+        .bind::<Array<SqlUuid>, _>(allocations.iter().map(|a| a.1.0).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(allocations.iter().map(|a| a.2.get()).collect::<Vec<_>>()),
     )
-    .bind::<Array<SqlUuid>, _>(allocations.iter().map(|a| a.0.0).collect::<Vec<_>>())
-    .bind::<Array<SqlUuid>, _>(allocations.iter().map(|a| a.1.0).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(allocations.iter().map(|a| a.2.get()).collect::<Vec<_>>())
     .execute(&mut conn)
     .await?;
     Ok(())
@@ -440,12 +449,14 @@ async fn take_from_lots(
     if takes.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
-        "UPDATE earn_lots l SET remaining = l.remaining - t.points \
+    prepared(
+        diesel::sql_query(
+            "UPDATE earn_lots l SET remaining = l.remaining - t.points \
            FROM UNNEST($1::uuid[], $2::int8[]) AS t(id, points) WHERE l.id = t.id",
+        )
+        .bind::<Array<SqlUuid>, _>(takes.keys().map(|id| id.0).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(takes.values().map(|p| p.get()).collect::<Vec<_>>()),
     )
-    .bind::<Array<SqlUuid>, _>(takes.keys().map(|id| id.0).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(takes.values().map(|p| p.get()).collect::<Vec<_>>())
     .execute(&mut conn)
     .await?;
     Ok(())
@@ -458,13 +469,15 @@ async fn insert_pendings(
     if pendings.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
-        "INSERT INTO pending_transfers (transfer_id, member_id, timeout_at) \
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO pending_transfers (transfer_id, member_id, timeout_at) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[])",
+        )
+        .bind::<Array<SqlUuid>, _>(pendings.iter().map(|p| p.0.0).collect::<Vec<_>>())
+        .bind::<Array<SqlUuid>, _>(pendings.iter().map(|p| p.1.0).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(pendings.iter().map(|p| p.2).collect::<Vec<_>>()),
     )
-    .bind::<Array<SqlUuid>, _>(pendings.iter().map(|p| p.0.0).collect::<Vec<_>>())
-    .bind::<Array<SqlUuid>, _>(pendings.iter().map(|p| p.1.0).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(pendings.iter().map(|p| p.2).collect::<Vec<_>>())
     .execute(&mut conn)
     .await?;
     Ok(())

@@ -330,7 +330,9 @@ impl Worker {
                     .crash_next_batch
                     .swap(false, std::sync::atomic::Ordering::SeqCst)
                 {
-                    panic!("fault injection: a committer crashes between its commit and its answers");
+                    panic!(
+                        "fault injection: a committer crashes between its commit and its answers"
+                    );
                 }
                 release_batch(&mut batch);
                 for (submission, decision) in batch.into_iter().zip(decisions) {

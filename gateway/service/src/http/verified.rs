@@ -22,8 +22,8 @@ use super::error::{
 };
 use domain::keys::OperatorRole;
 use operations::authentication::{
-    AuthError, AuthenticatedOperator, AuthenticatedPartner, IncomingRequest, Principal, RequestBody,
-    SignatureHeaders,
+    AuthError, AuthenticatedOperator, AuthenticatedPartner, IncomingRequest, Principal,
+    RequestBody, SignatureHeaders,
 };
 use operations::idempotency::Scope;
 
