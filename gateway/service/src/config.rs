@@ -264,8 +264,11 @@ mod defaults {
     pub(super) fn maintenance_interval_secs() -> u64 {
         30
     }
+    /// One: on a machine whose cores the gateway and PostgreSQL share, one committer's larger
+    /// batches cost PostgreSQL a third less CPU per operation than two committers' halves, and
+    /// every HTTP load measured ran faster (docs/BENCHMARKS.md, issue 13).
     pub(super) fn committers() -> usize {
-        2
+        1
     }
     pub(super) fn batch_window_us() -> u64 {
         0
