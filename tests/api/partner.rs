@@ -1,5 +1,6 @@
 //! `GET /v1/partner`, key rotation through `POST /v1/partner/keys`, and the JWKS.
 
+use domain::partners::NewBranch;
 use partners::client::ClientError;
 use partners::jwk::PrivateKey;
 use partners::protocol::{PartnerKind, RegisterKeyRequest};
@@ -19,6 +20,51 @@ async fn whoami_returns_the_callers_profile_with_a_verified_receipt() {
     assert_eq!(profile.branches.len(), 1);
     assert_eq!(profile.branches[0].code, "main");
     assert_eq!(receipt.gateway_key_id, app.config.keys.current.kid);
+}
+
+#[tokio::test]
+async fn a_branch_opened_after_a_whoami_shows_within_the_key_cache_lifetime() {
+    // The profile is cached like the keys (1 s in tests): the first whoami fills the cache, and
+    // the branch opened after it shows once the entry lapses.
+    let app = TestApp::spawn().await;
+    let partner = app.partner().await;
+    assert_eq!(
+        partner.client.whoami().await.unwrap().body.branches.len(),
+        1
+    );
+    operations::partners::add_branch(
+        &app.storage,
+        partner.partner.code.as_str(),
+        NewBranch::parse("airport", "Airport desk", Some("Shiraz")).unwrap(),
+    )
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let branches = partner.client.whoami().await.unwrap().body.branches;
+        if branches.len() == 2 {
+            assert!(branches.iter().any(|b| b.code == "airport"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new branch did not show within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_partner_opens_with_its_two_ledger_accounts_before_any_transfer() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner().await;
+    let kinds: Vec<String> = app
+        .partner_accounts(partner.partner.id)
+        .await
+        .into_iter()
+        .map(|account| account.kind)
+        .collect();
+    assert_eq!(kinds, ["partner_issuance", "partner_redemption"]);
 }
 
 #[tokio::test]
