@@ -275,7 +275,7 @@ pub async fn ensure_partner_accounts(
 /// fails the rest). `partner_ids` are the partners whose accounts may not exist yet (a partner
 /// added by a version that did not open them with it).
 pub async fn write(
-    mut conn: &AsyncPgConnection,
+    conn: &AsyncPgConnection,
     writes: &Writes,
     member_accounts: &[AccountId],
     partner_ids: &[PartnerId],
@@ -290,22 +290,10 @@ pub async fn write(
         .filter(|id| member_accounts.binary_search(id).is_err())
         .map(|id| id.0)
         .collect();
-    let lock_others = async move {
-        accounts::table
-            .filter(accounts::id.eq_any(&others))
-            .order(accounts::id)
-            .select(accounts::id)
-            .for_no_key_update()
-            .load::<Uuid>(&mut conn)
-            .await
-            .map_err(StorageError::from)?;
-        Ok(())
-    };
     let storage = |e: StorageError| TransferWriteError::Storage(e);
     // The other accounts (partners', breakage) are shared by every batch: they are locked
-    // last, so that a batch holds them only for its last statement and its commit. The lock is
-    // the one an UPDATE takes (FOR NO KEY UPDATE): FOR UPDATE would also wait for the key-share
-    // locks that other batches' transfer inserts take on them (foreign keys), and deadlock.
+    // last, in the projections' update, so that a batch holds them only for its last statement
+    // and its commit.
     futures_util::try_join!(
         ensure_partner_accounts(conn, partner_ids).map_err(storage),
         insert_transfers(conn, &writes.transfers),
@@ -314,8 +302,7 @@ pub async fn write(
         take_from_lots(conn, &writes.lot_takes).map_err(storage),
         insert_pendings(conn, &writes.pendings).map_err(storage),
         delete_pendings(conn, &writes.resolved_pendings).map_err(storage),
-        lock_others.map_err(storage),
-        apply_deltas(conn, &writes.deltas).map_err(storage),
+        apply_deltas(conn, &writes.deltas, &others).map_err(storage),
     )?;
     Ok(())
 }
@@ -371,30 +358,42 @@ async fn insert_transfers(
     }
 }
 
+/// Adds the batch's deltas to the account projections, having first locked `others` (the accounts
+/// not locked when the batch read) in id order, so two batches never take them in opposite orders.
+/// The lock is the one an UPDATE takes (FOR NO KEY UPDATE): FOR UPDATE would also wait for the
+/// key-share locks that other batches' transfer inserts take on them (foreign keys), and deadlock.
 async fn apply_deltas(
     mut conn: &AsyncPgConnection,
     deltas: &BTreeMap<AccountId, AccountDeltas>,
+    others: &[Uuid],
 ) -> Result<(), StorageError> {
     let ids: Vec<Uuid> = deltas.keys().map(|id| id.0).collect();
     let column =
         |f: fn(&AccountDeltas) -> Points| deltas.values().map(|d| f(d).get()).collect::<Vec<i64>>();
-    prepared(diesel::sql_query(
-        "UPDATE accounts a \
-            SET debits_posted = a.debits_posted + d.debits_posted, \
-                credits_posted = a.credits_posted + d.credits_posted, \
-                debits_pending = a.debits_pending + d.debits_pending, \
-                credits_pending = a.credits_pending + d.credits_pending, \
-                lifetime_earned = a.lifetime_earned + d.lifetime_earned \
-           FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) \
-                AS d(id, debits_posted, credits_posted, debits_pending, credits_pending, lifetime_earned) \
-          WHERE a.id = d.id",
+    // The sub-select on `locked` is a one-time filter: it runs, and locks, before the update
+    // touches a row.
+    prepared(
+        diesel::sql_query(
+            "WITH locked AS (SELECT id FROM accounts WHERE id = ANY($7::uuid[]) \
+                              ORDER BY id FOR NO KEY UPDATE) \
+             UPDATE accounts a \
+                SET debits_posted = a.debits_posted + d.debits_posted, \
+                    credits_posted = a.credits_posted + d.credits_posted, \
+                    debits_pending = a.debits_pending + d.debits_pending, \
+                    credits_pending = a.credits_pending + d.credits_pending, \
+                    lifetime_earned = a.lifetime_earned + d.lifetime_earned \
+               FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) \
+                    AS d(id, debits_posted, credits_posted, debits_pending, credits_pending, lifetime_earned) \
+              WHERE a.id = d.id AND (SELECT count(*) FROM locked) >= 0",
+        )
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<Array<BigInt>, _>(column(|d| d.debits_posted))
+        .bind::<Array<BigInt>, _>(column(|d| d.credits_posted))
+        .bind::<Array<BigInt>, _>(column(|d| d.debits_pending))
+        .bind::<Array<BigInt>, _>(column(|d| d.credits_pending))
+        .bind::<Array<BigInt>, _>(column(|d| d.lifetime_earned))
+        .bind::<Array<SqlUuid>, _>(others),
     )
-    .bind::<Array<SqlUuid>, _>(&ids)
-    .bind::<Array<BigInt>, _>(column(|d| d.debits_posted))
-    .bind::<Array<BigInt>, _>(column(|d| d.credits_posted))
-    .bind::<Array<BigInt>, _>(column(|d| d.debits_pending))
-    .bind::<Array<BigInt>, _>(column(|d| d.credits_pending))
-    .bind::<Array<BigInt>, _>(column(|d| d.lifetime_earned)))
     .execute(&mut conn)
     .await?;
     Ok(())
