@@ -39,19 +39,13 @@ async fn a_branch_opened_after_a_whoami_shows_within_the_key_cache_lifetime() {
     )
     .await
     .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let branches = partner.client.whoami().await.unwrap().body.branches;
-        if branches.len() == 2 {
-            assert!(branches.iter().any(|b| b.code == "airport"));
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new branch did not show within 5 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let client = &partner.client;
+    let branches = test_support::eventually("the new branch", || async move {
+        let branches = client.whoami().await.unwrap().body.branches;
+        (branches.len() == 2).then_some(branches)
+    })
+    .await;
+    assert!(branches.iter().any(|b| b.code == "airport"));
 }
 
 #[tokio::test]
@@ -111,21 +105,16 @@ async fn key_rotation_registers_the_next_key_and_both_work_until_the_old_is_revo
     operations::keys::revoke(&app.storage, &partner.key.kid)
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match partner.client.whoami().await {
-            Err(ClientError::Problem { problem }) => {
-                assert_eq!(problem.code, "key_revoked");
-                break;
-            }
-            Ok(_) => assert!(
-                std::time::Instant::now() < deadline,
-                "revoked key still accepted"
-            ),
+    let client = &partner.client;
+    let problem = test_support::eventually("the revoked key's refusal", || async move {
+        match client.whoami().await {
+            Err(ClientError::Problem { problem }) => Some(problem),
+            Ok(_) => None,
             Err(other) => panic!("unexpected error: {other}"),
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    assert_eq!(problem.code, "key_revoked");
     assert_eq!(next_client.whoami().await.unwrap().body.key_id, next.kid);
 }
 

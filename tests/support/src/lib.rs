@@ -9,6 +9,7 @@
 //! - [`protocol`]: request bodies with fresh references, and the codes of refusals.
 //! - [`requests::Draft`]: signed requests a test can break one rule at a time.
 //! - [`till::DirectTill`]: the ledger's operations at times the test picks.
+//! - [`eventually`]: waits for an effect a cache's lifetime delays, polling instead of sleeping.
 //!
 //! If a service is missing the tests fail; they never skip.
 
@@ -26,3 +27,22 @@ pub use config::TestConfig;
 pub use db::TestDb;
 pub use fixtures::{CardChecks, DEFAULT_RULE, PointRule, TestMember, TestPartner};
 pub use requests::{Draft, TestResponse, key_registration_body};
+
+/// Polls `check` every 50 ms until it gives a value, and fails the test if 5 s pass first: for an
+/// effect a cache's lifetime delays (1 s in tests), so the test waits only as long as it does.
+pub async fn eventually<T, F>(what: &str, mut check: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
