@@ -215,12 +215,7 @@ pub struct DecodedKeys(Vec<PublicKey>);
 
 impl From<&JwkSet> for DecodedKeys {
     fn from(set: &JwkSet) -> Self {
-        Self(
-            set.keys
-                .iter()
-                .filter_map(|jwk| jwk.public_key().ok())
-                .collect(),
-        )
+        Self(set.public_keys().collect())
     }
 }
 
@@ -245,10 +240,12 @@ pub struct JwkSet {
 impl JwkSet {
     /// Finds the public key with this key id; entries that are not Ed25519 are ignored.
     pub fn find(&self, kid: &str) -> Option<PublicKey> {
-        self.keys
-            .iter()
-            .filter_map(|jwk| jwk.public_key().ok())
-            .find(|key| key.kid == kid)
+        self.public_keys().find(|key| key.kid == kid)
+    }
+
+    /// Its Ed25519 keys, decoded as they are reached; other entries are skipped.
+    fn public_keys(&self) -> impl Iterator<Item = PublicKey> + '_ {
+        self.keys.iter().filter_map(|jwk| jwk.public_key().ok())
     }
 }
 
