@@ -89,6 +89,15 @@ impl Snapshot {
     }
 }
 
+/// CPU per request or operation as a report line writes it: `gateway 268, loadtest 234`.
+pub fn describe(per_process: &BTreeMap<String, f64>) -> String {
+    per_process
+        .iter()
+        .map(|(name, us)| format!("{name} {us:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,16 +236,11 @@ impl Report {
             );
         }
         if !self.cpu_us_per_request.is_empty() {
-            let cpu: Vec<String> = self
-                .cpu_us_per_request
-                .iter()
-                .map(|(name, us)| format!("{name} {us:.0}"))
-                .collect();
             let total: f64 = self.cpu_us_per_request.values().sum();
             let _ = writeln!(
                 md,
                 "CPU per request, µs (from /proc, over the timed window): {}; all {total:.0}.",
-                cpu.join(", ")
+                crate::cpu::describe(&self.cpu_us_per_request)
             );
         }
         let _ = writeln!(md, "\n## Errors by code\n");

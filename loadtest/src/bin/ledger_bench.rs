@@ -358,11 +358,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         exact = if is_exact { "EXACT" } else { "NOT EXACT" },
         committed = total.committed,
         in_ledger = in_ledger.count,
-        cpu = cpu_per_operation
-            .iter()
-            .map(|(name, us)| format!("{name} {us:.0}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        cpu = loadtest::cpu::describe(&cpu_per_operation),
     );
     std::fs::create_dir_all(&args.out)?;
     let path = args.out.join(&args.label);
