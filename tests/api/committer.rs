@@ -111,6 +111,11 @@ async fn submit_all(committer: &Committer, submissions: Vec<Submission>) -> Vec<
     .await
 }
 
+/// Submits one operation on its own.
+async fn submit_one(committer: &Committer, (scope, op): Submission) -> Reply {
+    committer.submit(scope, Ok(op)).await
+}
+
 /// (fresh?, available balance or the refusal's code) of an answered reply.
 fn outcome(reply: &Reply) -> (bool, String) {
     let answered = reply
@@ -202,20 +207,10 @@ async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_n
     );
 
     // A later batch replays what the first recorded, refusals included.
-    let again = submit_all(
-        &committer,
-        vec![redeem(&app, &hotel, &alice, 20, &keys[1]).await],
-    )
-    .await
-    .remove(0);
+    let again = submit_one(&committer, redeem(&app, &hotel, &alice, 20, &keys[1]).await).await;
     assert_eq!(outcome(&again), (false, "insufficient_points".into()));
     // And the retry of the first, now that it has its answer, gets that answer.
-    let retry = submit_all(
-        &committer,
-        vec![redeem(&app, &hotel, &alice, 20, &keys[0]).await],
-    )
-    .await
-    .remove(0);
+    let retry = submit_one(&committer, redeem(&app, &hotel, &alice, 20, &keys[0]).await).await;
     assert_eq!(outcome(&retry), (false, "10".into()));
 }
 
@@ -286,12 +281,7 @@ async fn a_batch_whose_connection_is_killed_answers_nothing_as_committed() {
             .all(|r| matches!(r, Ok(a) if matches!(a.answer, Answer::Done(_))))
     );
     assert_eq!(app.recorded_under_keys(&keys).await, (3, 3));
-    let replayed = submit_all(
-        &committer,
-        vec![redeem(&app, &hotel, &alice, 10, &keys[0]).await],
-    )
-    .await
-    .remove(0);
+    let replayed = submit_one(&committer, redeem(&app, &hotel, &alice, 10, &keys[0]).await).await;
     let (is_fresh, available) = outcome(&replayed);
     assert!(!is_fresh);
     assert_eq!(available, outcome(&retried[0]).1);
@@ -305,31 +295,20 @@ async fn a_committer_that_panics_answers_its_batch_as_not_committed_and_serves_a
 
     // The committer panics after its transaction commits, before it answers.
     committer.crash_next_batch();
-    let crashed = submit_all(
-        &committer,
-        vec![redeem(&app, &hotel, &alice, 10, &keys[0]).await],
-    )
-    .await
-    .remove(0);
+    let crashed = submit_one(&committer, redeem(&app, &hotel, &alice, 10, &keys[0]).await).await;
     assert!(
         matches!(crashed, Err(IdempotencyError::Storage(_))),
         "a request of the crashed batch was answered as done: {crashed:?}"
     );
 
     // Started again: the retry gets the committed answer, once, and new work commits.
-    let retried = submit_all(
-        &committer,
-        vec![redeem(&app, &hotel, &alice, 10, &keys[0]).await],
-    )
-    .await
-    .remove(0);
+    let retried = submit_one(&committer, redeem(&app, &hotel, &alice, 10, &keys[0]).await).await;
     assert_eq!(outcome(&retried), (false, "90".to_owned()));
-    let next = submit_all(
+    let next = submit_one(
         &committer,
-        vec![earn(&app, &hotel, &bob, 100_000, &keys[1]).await],
+        earn(&app, &hotel, &bob, 100_000, &keys[1]).await,
     )
-    .await
-    .remove(0);
+    .await;
     assert_eq!(outcome(&next), (true, "110".to_owned()));
     assert_eq!(app.recorded_under_keys(&keys).await, (2, 2));
     assert!(app.ledger_report().await.is_exact());
