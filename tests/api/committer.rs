@@ -1,14 +1,16 @@
 //! The ledger committer driven directly against the test's PostgreSQL: batch
 //! semantics (arrival order, per-operation answers, neighbours unaffected,
-//! idempotency inside one batch), a batch whose connection is killed, a committer that panics,
-//! and a request dropped while it waits for the queue.
+//! idempotency inside one batch), captures, voids and reversals of one transfer in
+//! one batch, a batch whose connection is killed, a committer that panics, and a
+//! request dropped while it waits for the queue.
 
 use std::time::Duration;
 
 use diesel::sql_types::{Integer, Text};
 use diesel_async::RunQueryDsl as _;
 use domain::cards::CardNumber;
-use domain::ledger::books::{LedgerOp, PointOfSale, PricedEarn, PricedRedemption};
+use domain::ids::TransferId;
+use domain::ledger::books::{FollowUp, LedgerOp, PointOfSale, PricedEarn, PricedRedemption, Step};
 use domain::points::{Currency, Money, Points};
 use futures_util::future::join_all;
 use operations::idempotency::{Answer, IdempotencyError, IdempotencyKey, Scope};
@@ -99,6 +101,24 @@ async fn earn(
         scope(partner, key, &format!("earn {card} {amount_minor}")),
         op,
     )
+}
+
+/// A step on the partner's transfer `id`, checked against the transfer as stored.
+async fn follow(
+    app: &TestApp,
+    partner: &TestPartner,
+    id: uuid::Uuid,
+    step: Step,
+    key: &str,
+) -> Submission {
+    let mut conn = app.storage.db().await.unwrap();
+    let original = storage::ledger::find_transfer(&mut conn, TransferId(id))
+        .await
+        .unwrap()
+        .unwrap();
+    let body = format!("{step:?} {id}");
+    let op = FollowUp::new(partner.partner.id, Some(key.to_owned()), original, step).unwrap();
+    (scope(partner, key, &body), LedgerOp::FollowUp(op))
 }
 
 /// Submits all at once, in this order (each reaches the committer's queue when first polled).
@@ -212,6 +232,60 @@ async fn a_batch_answers_each_operation_in_arrival_order_and_refusals_touch_no_n
     // And the retry of the first, now that it has its answer, gets that answer.
     let retry = submit_one(&committer, redeem(&app, &hotel, &alice, 20, &keys[0]).await).await;
     assert_eq!(outcome(&retry), (false, "10".into()));
+}
+
+#[tokio::test]
+async fn steps_on_one_transfer_in_one_batch_see_each_other() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let alice = hotel.member().with_points(100).await.card;
+    let earned = hotel.earn_points(&alice, 50).await.transaction.id;
+    let hold = hotel.hold_points(&alice, 40).await.transaction.id;
+    let committer = committer(&app, Duration::from_millis(300));
+    let keys: Vec<String> = (0..7).map(|_| unique_code("steps")).collect();
+    let reverse = |points: Option<i64>| Step::Reverse {
+        points: points.map(Points),
+        reference: None,
+    };
+    let submissions = vec![
+        follow(
+            &app,
+            &hotel,
+            hold,
+            Step::Capture(Some(Points(30))),
+            &keys[0],
+        )
+        .await, // 10 back
+        follow(&app, &hotel, hold, Step::Void, &keys[1]).await, // captured already
+        follow(&app, &hotel, hold, reverse(Some(10)), &keys[2]).await, // 10 of the 30 back
+        follow(&app, &hotel, earned, reverse(Some(30)), &keys[3]).await,
+        follow(&app, &hotel, earned, reverse(None), &keys[4]).await, // the other 20
+        follow(&app, &hotel, earned, reverse(None), &keys[5]).await, // nothing left
+        follow(&app, &hotel, hold, reverse(None), &keys[6]).await,   // the capture's last 20
+    ];
+    let replies = submit_all(&committer, submissions).await;
+    let seen: Vec<(bool, String)> = replies.iter().map(outcome).collect();
+    assert_eq!(
+        seen,
+        [
+            (true, "120".into()),
+            (true, "hold_already_captured".into()),
+            (true, "130".into()),
+            (true, "100".into()),
+            (true, "80".into()),
+            (true, "reversal_exceeds_original".into()),
+            (true, "100".into()),
+        ]
+    );
+    // One batch, and what it wrote adds up (the ledger check runs when the app drops).
+    let written = app.transfers_under_keys(&keys).await;
+    assert_eq!(written.len(), 5);
+    assert!(
+        written
+            .iter()
+            .all(|(_, created_at)| *created_at == written[0].1)
+    );
+    assert_eq!(hotel.client.available_points(&alice).await, 100);
 }
 
 #[tokio::test]

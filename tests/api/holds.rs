@@ -104,17 +104,24 @@ async fn a_voided_hold_gives_every_point_back() {
 async fn holds_expire_on_their_own() {
     let app = TestApp::spawn().await;
     let hotel = app.partner().with_default_rule().await;
-    let card = hotel.member().with_points(100).await.card;
-    let mut request = redeem_request(&card, 40, true);
-    request.hold_timeout_secs = Some(60);
-    let hold = hotel.client.redeem(&request, &key()).await.unwrap().body;
+    let hold_of = async |card| {
+        let mut request = redeem_request(card, 40, true);
+        request.hold_timeout_secs = Some(60);
+        hotel.client.redeem(&request, &key()).await.unwrap().body
+    };
+    let (first, second) = (
+        hotel.member().with_points(100).await.card,
+        hotel.member().with_points(100).await.card,
+    );
+    let (first_hold, second_hold) = (hold_of(&first).await, hold_of(&second).await);
 
-    // A capture after the timeout is refused even before maintenance has run.
+    // A capture after the timeout is refused even before maintenance has run, and what time
+    // decided is written with the refusal: the hold's void gives its points back.
     let later = chrono::Utc::now() + chrono::Duration::seconds(61);
     let err = operations::ledger::at::capture(
         &app.club,
         hotel.partner.id,
-        domain::ids::TransferId(hold.transaction.id),
+        domain::ids::TransferId(first_hold.transaction.id),
         None,
         later,
     )
@@ -127,19 +134,23 @@ async fn holds_expire_on_their_own() {
         ),
         "{err}"
     );
+    assert_eq!(hotel.client.available_points(&first).await, 100);
 
+    // The hold nobody touched is voided by maintenance.
     let report = operations::ledger::maintenance::run(&app.storage, &app.config.program, later)
         .await
         .unwrap();
     assert_eq!(report.holds_expired, 1);
-    assert_eq!(hotel.client.available_points(&card).await, 100);
-    let err = hotel
-        .client
-        .capture(hold.transaction.id, &CaptureRequest::default(), &key())
-        .await
-        .unwrap_err();
-    assert_eq!(code(err), "hold_expired");
-    let mut too_long = redeem_request(&card, 1, true);
+    assert_eq!(hotel.client.available_points(&second).await, 100);
+    for hold in [first_hold, second_hold] {
+        let err = hotel
+            .client
+            .capture(hold.transaction.id, &CaptureRequest::default(), &key())
+            .await
+            .unwrap_err();
+        assert_eq!(code(err), "hold_expired");
+    }
+    let mut too_long = redeem_request(&first, 1, true);
     too_long.hold_timeout_secs = Some(30 * 24 * 3600);
     assert_eq!(
         code(hotel.client.redeem(&too_long, &key()).await.unwrap_err()),

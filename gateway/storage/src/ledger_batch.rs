@@ -25,10 +25,10 @@ use super::schema::{accounts, lot_allocations, pending_transfers, transfers};
 use super::{StorageError, stored};
 
 /// Locks the members of `ops` (in id order) and reads what deciding them needs: their accounts,
-/// the lots they may spend, their cards, the partner references already used, and the holds
-/// whose timeout has passed. The statements are sent at once (pipelined) and run in order, so
-/// everything is read under the locks. Only when there are expired holds does a second round
-/// trip read the lots they took from.
+/// the lots they may spend, their cards, the partner references already used, the holds whose
+/// timeout has passed, and what has happened to the transfers the follow-ups follow. The
+/// statements are sent at once (pipelined) and run in order, so everything is read under the
+/// locks. Only when there are expired holds does a second round trip read the lots they took from.
 pub async fn read(
     conn: &AsyncPgConnection,
     ops: &[&LedgerOp],
@@ -36,25 +36,43 @@ pub async fn read(
 ) -> Result<Snapshot, StorageError> {
     let mut needs: BTreeMap<MemberId, Points> = BTreeMap::new();
     for op in ops {
-        let need = needs.entry(op.at().member_id).or_default();
+        let need = needs.entry(op.member_id()).or_default();
         *need = need
             .checked_add(op.points_to_spend())
             .unwrap_or(Points(i64::MAX));
     }
     let member_ids: Vec<MemberId> = needs.keys().copied().collect();
     let needs: Vec<(MemberId, Points)> = needs.into_iter().collect();
-    let numbers: BTreeSet<&str> = ops.iter().map(|op| op.at().card.as_str()).collect();
+    let sales = || ops.iter().filter_map(|op| op.sale());
+    let numbers: BTreeSet<&str> = sales().map(|(at, _)| at.card.as_str()).collect();
     let numbers: Vec<&str> = numbers.into_iter().collect();
-    let wanted: Vec<(PartnerId, TransferCode, &str)> = ops
-        .iter()
-        .map(|op| (op.at().partner_id, op.code(), op.at().reference.as_str()))
+    let wanted: Vec<(PartnerId, TransferCode, &str)> = sales()
+        .map(|(at, code)| (at.partner_id, code, at.reference.as_str()))
         .collect();
-    let (accounts, lots, cards, taken_references, holds) = futures_util::try_join!(
+    let originals: BTreeSet<Uuid> = ops
+        .iter()
+        .filter_map(|op| op.followed())
+        .map(|t| t.id.0)
+        .collect();
+    let originals: Vec<Uuid> = originals.into_iter().collect();
+    let (
+        accounts,
+        lots,
+        cards,
+        taken_references,
+        holds,
+        followers,
+        followed_allocations,
+        followed_lots,
+    ) = futures_util::try_join!(
         lock_member_accounts(conn, &member_ids),
         lots_to_spend(conn, &needs, now),
         super::members::card_statuses(conn, &numbers),
         taken_references(conn, &wanted),
         expired_holds(conn, &member_ids, now),
+        followers(conn, &originals),
+        followed_allocations(conn, &originals),
+        followed_lots(conn, &originals),
     )?;
     let (expired_holds, hold_lots) = if holds.is_empty() {
         (Vec::new(), Vec::new())
@@ -68,7 +86,105 @@ pub async fn read(
         taken_references,
         expired_holds,
         hold_lots,
+        followers,
+        followed_allocations,
+        followed_lots,
     })
+}
+
+/// The transfers that resolved or reversed `originals`.
+async fn followers(
+    mut conn: &AsyncPgConnection,
+    originals: &[Uuid],
+) -> Result<Vec<domain::ledger::Transfer>, StorageError> {
+    if originals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = transfers::table
+        .filter(
+            transfers::pending_id
+                .eq_any(originals)
+                .or(transfers::reverses_id.eq_any(originals)),
+        )
+        .select(TransferRow::as_select())
+        .load(&mut conn)
+        .await?;
+    transfers_of(rows)
+}
+
+/// The transfers of the chains of `$1` (originals): the originals, their resolutions and their
+/// reversals (a macro, so the statements stay `&'static str`s).
+macro_rules! chain {
+    () => {
+        "SELECT c.id FROM UNNEST($1::uuid[]) AS c(id) \
+         UNION ALL SELECT t.id FROM transfers t \
+          WHERE t.pending_id = ANY($1::uuid[]) OR t.reverses_id = ANY($1::uuid[])"
+    };
+}
+
+/// What the chains of `originals` took from each lot, and gave back.
+async fn followed_allocations(
+    mut conn: &AsyncPgConnection,
+    originals: &[Uuid],
+) -> Result<Vec<(TransferId, LotId, Points)>, StorageError> {
+    #[derive(QueryableByName)]
+    struct Allocation {
+        #[diesel(sql_type = SqlUuid)]
+        transfer_id: Uuid,
+        #[diesel(sql_type = SqlUuid)]
+        lot_id: Uuid,
+        #[diesel(sql_type = BigInt)]
+        amount: i64,
+    }
+    if originals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Allocation> = prepared(
+        diesel::sql_query(concat!(
+            "SELECT a.transfer_id, a.lot_id, a.amount FROM lot_allocations a \
+              WHERE a.transfer_id IN (",
+            chain!(),
+            ")"
+        ))
+        .bind::<Array<SqlUuid>, _>(originals),
+    )
+    .load(&mut conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|a| (TransferId(a.transfer_id), LotId(a.lot_id), Points(a.amount)))
+        .collect())
+}
+
+/// The lots the chains of `originals` took from or created (an earn's lot has its id). One
+/// `IN (… UNION …)`, not two `IN`s joined by `OR`, which PostgreSQL answers with a scan of every lot.
+async fn followed_lots(
+    mut conn: &AsyncPgConnection,
+    originals: &[Uuid],
+) -> Result<Vec<Lot>, StorageError> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(embed)]
+        lot: LotRow,
+    }
+    if originals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lots: Vec<Found> = prepared(
+        diesel::sql_query(concat!(
+            "WITH chain AS (",
+            chain!(),
+            ") SELECT l.id, l.member_account_id, l.amount, l.remaining, l.earned_at, l.expires_at \
+               FROM earn_lots l \
+              WHERE l.id IN (SELECT id FROM chain \
+                             UNION SELECT a.lot_id FROM lot_allocations a \
+                                    WHERE a.transfer_id IN (SELECT id FROM chain))"
+        ))
+        .bind::<Array<SqlUuid>, _>(originals),
+    )
+    .load(&mut conn)
+    .await?;
+    Ok(lots.into_iter().map(|l| Lot::from(l.lot)).collect())
 }
 
 /// The member accounts of `member_ids`, locked in id order (the batch lock order).

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
 use domain::ids::{MemberId, PartnerId, TransferId};
-use domain::ledger::books::{self, BookError, LedgerOp};
+use domain::ledger::books::{self, BookError, LedgerOp, Step};
 use domain::ledger::{LedgerError, Movement, Purchase, Redemption, Reversal};
 use domain::points::Points;
 use domain::program::ProgramSettings;
@@ -78,13 +78,7 @@ pub async fn capture(
     points: Option<Points>,
     at: DateTime<Utc>,
 ) -> Result<Movement> {
-    let at = domain::time::stored(at);
-    run(&club.storage, move |conn| {
-        Box::pin(super::redeem::capture_in(
-            conn, partner_id, None, hold, points, at,
-        ))
-    })
-    .await
+    follow(club, partner_id, hold, Step::Capture(points), at).await
 }
 
 /// Voids a hold `at`.
@@ -94,11 +88,7 @@ pub async fn void(
     hold: TransferId,
     at: DateTime<Utc>,
 ) -> Result<Movement> {
-    let at = domain::time::stored(at);
-    run(&club.storage, move |conn| {
-        Box::pin(super::redeem::void_in(conn, partner_id, None, hold, at))
-    })
-    .await
+    follow(club, partner_id, hold, Step::Void, at).await
 }
 
 /// Posts (`is_post`) or voids a pending earn `at`.
@@ -109,14 +99,8 @@ pub async fn resolve_pending(
     is_post: bool,
     at: DateTime<Utc>,
 ) -> Result<Movement> {
-    let at = domain::time::stored(at);
-    let settings = club.program.clone();
-    run(&club.storage, move |conn| {
-        Box::pin(async move {
-            super::earn::resolve_in(conn, &settings, partner_id, None, pending, is_post, at).await
-        })
-    })
-    .await
+    let step = if is_post { Step::Release } else { Step::Cancel };
+    follow(club, partner_id, pending, step, at).await
 }
 
 /// Reverses (part of) an earn or a redemption `at`.
@@ -126,28 +110,31 @@ pub async fn reverse(
     reversal: Reversal,
     at: DateTime<Utc>,
 ) -> Result<Movement> {
-    let at = domain::time::stored(at);
-    run(&club.storage, move |conn| {
-        Box::pin(super::reverse::reverse_in(
-            conn, partner_id, None, reversal, at,
-        ))
-    })
-    .await
+    let step = Step::Reverse {
+        points: reversal.points,
+        reference: reversal.reference,
+    };
+    follow(club, partner_id, reversal.transfer_id, step, at).await
 }
 
-/// Runs `work` in a transaction and tells the caches about the member it moved.
-async fn run(
-    storage: &Storage,
-    work: impl for<'c> FnOnce(&'c mut Connection) -> BoxFuture<'c, Result<Movement>> + Send,
+/// Takes `step` on the partner's transfer `id` `at`, as a batch of one.
+async fn follow(
+    club: &Club,
+    partner_id: PartnerId,
+    id: TransferId,
+    step: Step,
+    at: DateTime<Utc>,
 ) -> Result<Movement> {
-    let mut conn = storage.db().await?;
-    let movement = conn
-        .transaction::<_, OperationError<LedgerError>, _>(async move |conn| work(conn).await)
-        .await?;
-    if let Some(member_id) = movement.transfer.member_id {
-        storage::card_cache::bump(storage, member_id).await;
-    }
-    Ok(movement)
+    let at = domain::time::stored(at);
+    let settings = club.program.clone();
+    run_batch(&club.storage, move |conn| {
+        Box::pin(async move {
+            let op =
+                prepare::follow_up(&mut Lookups::Conn(conn), partner_id, None, id, step).await?;
+            apply_one(conn, &settings, &op, at).await
+        })
+    })
+    .await
 }
 
 /// Runs a batch of one in a transaction that commits what the books wrote, also when they

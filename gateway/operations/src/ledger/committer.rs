@@ -146,7 +146,7 @@ impl Committer {
     pub async fn submit(&self, scope: Scope, op: Result<LedgerOp, LedgerError>) -> Reply {
         // A refusal has no member: any committer records it.
         let shard = match &op {
-            Ok(op) => op.at().member_id.0.as_u128(),
+            Ok(op) => op.member_id().0.as_u128(),
             Err(_) => scope.partner_id.0.as_u128() ^ u128::from(fingerprint_bits(&scope)),
         } % self.shards.len() as u128;
         let shard = usize::try_from(shard).unwrap_or(0);

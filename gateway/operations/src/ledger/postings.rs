@@ -1,11 +1,12 @@
-//! The mechanics the single-transfer ledger operations share (captures, voids,
-//! releases, reversals, maintenance): writing a transfer with its balance changes,
-//! resolving a pending transfer, giving a hold's points back, expiring due lots.
-//! Every function runs on the caller's transaction, under the member's lock.
+//! The mechanics of the ledger writes made outside the books, one transfer at a
+//! time (maintenance, a member's closure, settlement corrections): writing a
+//! transfer with its balance changes, resolving a pending transfer, giving a
+//! hold's points back, expiring due lots. Every function runs on the caller's
+//! transaction, under the member's lock.
 
 use chrono::{DateTime, Utc};
 use domain::ids::MemberId;
-use domain::ledger::{AccountDeltas, Balance, LedgerError, Transfer, TransferState, lots};
+use domain::ledger::{AccountDeltas, LedgerError, Transfer, lots};
 use domain::points::Points;
 use storage::Connection;
 
@@ -107,36 +108,4 @@ pub(crate) async fn release_expired_holds(
         }
     }
     Ok(released)
-}
-
-/// Applies what time has decided for a locked member: expired holds are voided, then expired
-/// lots go to breakage (the order the ledger committer's books follow).
-pub(crate) async fn settle_time(
-    conn: &mut Connection,
-    member_id: MemberId,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    release_expired_holds(conn, member_id, now).await?;
-    expire_due_lots(conn, member_id, now).await?;
-    Ok(())
-}
-
-/// A member's balance as of now, read inside the current transaction.
-pub(crate) async fn balance(conn: &mut Connection, member_id: MemberId) -> Result<Balance> {
-    Ok(storage::ledger::member_account(conn, member_id)
-        .await?
-        .balance())
-}
-
-/// Where a transfer the partner knows stands at `now`.
-pub(crate) async fn state_of(
-    conn: &mut Connection,
-    transfer: &Transfer,
-    now: DateTime<Utc>,
-) -> Result<TransferState> {
-    let resolution = match transfer.phase {
-        domain::ledger::Phase::Pending => storage::ledger::resolution_of(conn, transfer.id).await?,
-        _ => None,
-    };
-    Ok(TransferState::of(transfer, resolution.as_ref(), now))
 }

@@ -1,13 +1,14 @@
 //! Pricing an earn or a redemption at its point of sale, before the books: the
 //! branch and its rule, the price in points or money, the card and its member,
-//! every check that needs no lock. Requests do this in parallel, before the
-//! committer; an operation at a chosen time does it on its own connection.
+//! every check that needs no lock; and for a step on a transfer made before, what
+//! that transfer is (which never changes). Requests do this in parallel, before
+//! the committer; an operation at a chosen time does it on its own connection.
 
 use chrono::{DateTime, Utc};
 use domain::cards::CardNumber;
-use domain::ids::{BranchId, MemberId, PartnerId};
-use domain::ledger::books::{LedgerOp, PointOfSale, PricedEarn, PricedRedemption};
-use domain::ledger::{LedgerError, Purchase, Redemption};
+use domain::ids::{BranchId, MemberId, PartnerId, TransferId};
+use domain::ledger::books::{FollowUp, LedgerOp, PointOfSale, PricedEarn, PricedRedemption, Step};
+use domain::ledger::{LedgerError, Phase, Purchase, Redemption, Transfer};
 use domain::pricing::{PointRule, PricingError};
 use domain::program::{Limits, ProgramSettings};
 use storage::{Connection, Storage};
@@ -62,6 +63,19 @@ impl Lookups<'_> {
             }
             Self::Conn(conn) => usable_card(conn, card).await,
         }
+    }
+
+    /// The transfer `id`, if there is one.
+    async fn transfer(
+        &mut self,
+        id: TransferId,
+    ) -> Result<Option<Transfer>, OperationError<LedgerError>> {
+        Ok(match self {
+            Self::Cached(storage) => {
+                storage::ledger::find_transfer(&mut *storage.db().await?, id).await?
+            }
+            Self::Conn(conn) => storage::ledger::find_transfer(conn, id).await?,
+        })
     }
 }
 
@@ -158,4 +172,31 @@ pub(crate) async fn price_redemption(
         discount,
         hold,
     }))
+}
+
+/// Checks a step on the partner's transfer `id`. Reversing a capture or a release reverses the
+/// pending transfer it resolved.
+pub(crate) async fn follow_up(
+    lookups: &mut Lookups<'_>,
+    partner_id: PartnerId,
+    idempotency_key: Option<&str>,
+    id: TransferId,
+    step: Step,
+) -> Result<LedgerOp, OperationError<LedgerError>> {
+    let requested = lookups
+        .transfer(id)
+        .await?
+        .filter(|t| t.partner_id == Some(partner_id))
+        .ok_or(LedgerError::TransferNotFound(id))?;
+    let original = match (&step, requested.phase, requested.pending_id) {
+        (Step::Reverse { .. }, Phase::Post, Some(pending_id)) => lookups
+            .transfer(pending_id)
+            .await?
+            .ok_or(LedgerError::TransferNotFound(id))?,
+        _ => requested,
+    };
+    let key = idempotency_key.map(str::to_owned);
+    Ok(LedgerOp::FollowUp(FollowUp::new(
+        partner_id, key, original, step,
+    )?))
 }

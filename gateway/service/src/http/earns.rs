@@ -60,7 +60,7 @@ pub(crate) async fn post_pending(
     id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = TransferId(id.into_inner());
-    let answered = ledger::post_pending(&state.club, &request.scope()?, id).await?;
+    let answered = ledger::post_pending(&state.club, request.scope()?, id).await?;
     Ok(respond(answered, StatusCode::OK, render::movement))
 }
 
@@ -78,6 +78,6 @@ pub(crate) async fn void_pending(
     id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = TransferId(id.into_inner());
-    let answered = ledger::void_pending(&state.club, &request.scope()?, id).await?;
+    let answered = ledger::void_pending(&state.club, request.scope()?, id).await?;
     Ok(respond(answered, StatusCode::OK, render::movement))
 }

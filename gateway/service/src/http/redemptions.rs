@@ -67,7 +67,7 @@ pub(crate) async fn capture(
         .map(|p| positive("points", Points(p)))
         .transpose()?;
     let id = TransferId(id.into_inner());
-    let answered = ledger::capture(&state.club, &request.scope()?, id, points).await?;
+    let answered = ledger::capture(&state.club, request.scope()?, id, points).await?;
     Ok(respond(answered, StatusCode::OK, render::movement))
 }
 
@@ -85,6 +85,6 @@ pub(crate) async fn void(
     id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = TransferId(id.into_inner());
-    let answered = ledger::void(&state.club, &request.scope()?, id).await?;
+    let answered = ledger::void(&state.club, request.scope()?, id).await?;
     Ok(respond(answered, StatusCode::OK, render::movement))
 }

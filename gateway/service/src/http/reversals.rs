@@ -35,6 +35,6 @@ pub(crate) async fn create(
         body.points.map(Points),
         body.reference,
     )?;
-    let answered = ledger::reverse(&state.club, &request.scope()?, reversal).await?;
+    let answered = ledger::reverse(&state.club, request.scope()?, reversal).await?;
     Ok(respond(answered, StatusCode::CREATED, render::movement))
 }

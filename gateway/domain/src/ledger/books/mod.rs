@@ -1,4 +1,6 @@
-//! The books of a batch: earns and redemptions decided in memory, in arrival order.
+//! The books of a batch: earns, redemptions and the steps that follow them
+//! (captures, voids, releases, reversals: [`follow_up`]) decided in memory, in
+//! arrival order.
 //!
 //! A batch reads (and locks) its members' accounts and the lots it may touch, then
 //! [`decide`] applies every operation against what the operations before it left
@@ -10,6 +12,8 @@
 //! applied: holds whose timeout passed are voided (their points go back to the
 //! lots they came from), and lots past their expiry go to breakage. So neither an
 //! expired hold nor an expired lot ever counts, even between maintenance runs.
+
+mod follow_up;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -23,6 +27,9 @@ use crate::cards::{self, CardError, CardNumber, CardStatus, MemberStatus};
 use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
 use crate::points::{Money, Points};
 use crate::program::ProgramSettings;
+
+use self::follow_up::Followed;
+pub use self::follow_up::{FollowUp, Step};
 
 /// Where an earn or redemption is made: the partner's branch, the member's card, the partner's
 /// reference, and the idempotency key of the request.
@@ -75,30 +82,53 @@ pub enum LedgerOp {
     Earn(PricedEarn),
     /// Points for a discount.
     Redeem(PricedRedemption),
+    /// A step on a transfer made before.
+    FollowUp(FollowUp),
 }
 
 impl LedgerOp {
-    /// Where it is made.
-    pub fn at(&self) -> &PointOfSale {
+    /// The member whose points it moves.
+    pub fn member_id(&self) -> MemberId {
         match self {
-            Self::Earn(op) => &op.at,
-            Self::Redeem(op) => &op.at,
+            Self::Earn(op) => op.at.member_id,
+            Self::Redeem(op) => op.at.member_id,
+            Self::FollowUp(op) => op.member_id,
         }
     }
 
-    /// The code of the transfer it writes.
-    pub fn code(&self) -> TransferCode {
+    /// The partner it is made at.
+    pub fn partner_id(&self) -> PartnerId {
         match self {
-            Self::Earn(_) => TransferCode::Earn,
-            Self::Redeem(_) => TransferCode::Redeem,
+            Self::Earn(op) => op.at.partner_id,
+            Self::Redeem(op) => op.at.partner_id,
+            Self::FollowUp(op) => op.partner_id,
         }
     }
 
-    /// Points it may take from the member's lots.
+    /// An earn's or a redemption's point of sale, and the code of the transfer it writes (its
+    /// card must be usable and its reference free).
+    pub fn sale(&self) -> Option<(&PointOfSale, TransferCode)> {
+        match self {
+            Self::Earn(op) => Some((&op.at, TransferCode::Earn)),
+            Self::Redeem(op) => Some((&op.at, TransferCode::Redeem)),
+            Self::FollowUp(_) => None,
+        }
+    }
+
+    /// The transfer a follow-up follows.
+    pub fn followed(&self) -> Option<&Transfer> {
+        match self {
+            Self::FollowUp(op) => Some(&op.original),
+            Self::Earn(_) | Self::Redeem(_) => None,
+        }
+    }
+
+    /// Points it may take from the member's lots (at most).
     pub fn points_to_spend(&self) -> Points {
         match self {
             Self::Earn(_) => Points::ZERO,
             Self::Redeem(op) => op.points,
+            Self::FollowUp(op) => op.points_to_spend(),
         }
     }
 }
@@ -129,6 +159,13 @@ pub struct Snapshot {
     pub expired_holds: Vec<ExpiredHold>,
     /// The lots those holds took from (whatever is left in them).
     pub hold_lots: Vec<Lot>,
+    /// The transfers that followed the follow-ups' originals: their resolutions and reversals.
+    pub followers: Vec<Transfer>,
+    /// What those originals and their followers took from each lot (negative: gave back), as
+    /// (transfer, lot, points).
+    pub followed_allocations: Vec<(TransferId, LotId, Points)>,
+    /// The lots in those allocations, and the lots the followed earns created.
+    pub followed_lots: Vec<Lot>,
 }
 
 /// Everything a batch writes.
@@ -185,6 +222,8 @@ struct Books {
     members: HashMap<MemberId, MemberBook>,
     cards: HashMap<CardNumber, (CardStatus, MemberStatus)>,
     taken_references: HashSet<(PartnerId, TransferCode, String)>,
+    /// Per followed transfer, what has happened to it so far.
+    followed: HashMap<TransferId, Followed>,
     writes: Writes,
     /// Members whose points moved (their caches are told after the commit).
     changed: BTreeSet<MemberId>,
@@ -197,7 +236,8 @@ impl Books {
         for lot in snapshot.lots {
             lots_of.entry(lot.account_id).or_default().push(lot);
         }
-        for lot in snapshot.hold_lots {
+        let followed = Followed::index(snapshot.followers, snapshot.followed_allocations);
+        for lot in snapshot.hold_lots.into_iter().chain(snapshot.followed_lots) {
             let lots = lots_of.entry(lot.account_id).or_default();
             if !lots.iter().any(|l| l.id == lot.id) {
                 let at = lots.partition_point(|l| (l.expires_at, l.id) < (lot.expires_at, lot.id));
@@ -231,6 +271,7 @@ impl Books {
                 .map(|(number, card, member)| (number, (card, member)))
                 .collect(),
             taken_references: snapshot.taken_references.into_iter().collect(),
+            followed,
             writes: Writes::default(),
             changed: BTreeSet::new(),
             now,
@@ -270,6 +311,9 @@ impl Books {
                 None => Vec::new(),
             };
             self.move_lot_points(member_id, void.id, &restored);
+            let followed = self.followed.entry(expired.hold.id).or_default();
+            followed.resolution = Some(void.clone());
+            followed.taken.extend_from_slice(&restored);
             self.writes.resolved_pendings.push(expired.hold.id);
             self.post(member_id, void, expired.hold.amount);
         }
@@ -313,24 +357,32 @@ impl Books {
 
     /// Decides one operation against the state the batch has reached.
     fn apply(&mut self, op: &LedgerOp, settings: &ProgramSettings) -> Result<Movement, BookError> {
-        let at = op.at();
-        let member_id = at.member_id;
+        let member_id = op.member_id();
         if !self.members.contains_key(&member_id) {
             return Err(BookError::MissingAccount(member_id));
         }
-        let (card_status, member_status) = *self.cards.get(&at.card).ok_or(CardError::Unknown)?;
-        cards::usable(card_status, member_status)?;
+        let sale = op.sale();
+        if let Some((at, _)) = sale {
+            let (card_status, member_status) =
+                *self.cards.get(&at.card).ok_or(CardError::Unknown)?;
+            cards::usable(card_status, member_status)?;
+        }
         self.release_expired_holds(member_id);
         self.expire_due(member_id);
-        let reference = (at.partner_id, op.code(), at.reference.clone());
-        if self.taken_references.contains(&reference) {
+        let reference = sale.map(|(at, code)| (at.partner_id, code, at.reference.clone()));
+        if let Some(reference) = &reference
+            && self.taken_references.contains(reference)
+        {
             return Err(LedgerError::ReferenceTaken.into());
         }
         let (transfer, state) = match op {
             LedgerOp::Redeem(redemption) => self.apply_redemption(redemption)?,
             LedgerOp::Earn(earn) => self.apply_earn(earn, settings),
+            LedgerOp::FollowUp(follow_up) => self.apply_follow_up(follow_up, settings)?,
         };
-        self.taken_references.insert(reference);
+        if let Some(reference) = reference {
+            self.taken_references.insert(reference);
+        }
         let balance = self
             .members
             .get(&member_id)
@@ -427,19 +479,23 @@ impl Books {
                 TransferState::Pending
             }
             None => {
-                let lot = lots::lot_of(settings, &transfer, self.now);
-                if let Some(book) = self.members.get_mut(&member_id) {
-                    let at = book
-                        .lots
-                        .partition_point(|l| (l.expires_at, l.id) < (lot.expires_at, lot.id));
-                    book.lots.insert(at, lot.clone());
-                }
-                self.writes.new_lots.push(lot);
+                self.open_lot(member_id, lots::lot_of(settings, &transfer, self.now));
                 TransferState::Posted
             }
         };
         self.post(member_id, transfer.clone(), Points::ZERO);
         (transfer, state)
+    }
+
+    /// Adds a posted earn's new lot to the member's lots (in spending order) and the writes.
+    fn open_lot(&mut self, member_id: MemberId, lot: Lot) {
+        if let Some(book) = self.members.get_mut(&member_id) {
+            let at = book
+                .lots
+                .partition_point(|l| (l.expires_at, l.id) < (lot.expires_at, lot.id));
+            book.lots.insert(at, lot.clone());
+        }
+        self.writes.new_lots.push(lot);
     }
 }
 
@@ -480,7 +536,7 @@ pub fn decide(
     member_accounts.sort_unstable();
     let mut books = Books::new(snapshot, now);
     let results = ops.iter().map(|op| books.apply(op, settings)).collect();
-    let mut partners: Vec<PartnerId> = ops.iter().map(|op| op.at().partner_id).collect();
+    let mut partners: Vec<PartnerId> = ops.iter().map(|op| op.partner_id()).collect();
     partners.sort_unstable();
     partners.dedup();
     Decided {
