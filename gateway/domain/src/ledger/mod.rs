@@ -7,7 +7,8 @@
 //! transfers ([`AccountDeltas`]). See `docs/ledger.md`.
 //!
 //! This module holds the ledger's types and its decisions, and does no I/O:
-//! [`books`] decides a batch of earns and redemptions in arrival order, [`lots`]
+//! [`books`] decides a batch of earns, redemptions and the steps that follow them
+//! (captures, voids, releases, reversals) in arrival order, [`lots`]
 //! says which lots points come from and go back to. Loading what a decision needs
 //! and storing what it wrote is the operations' and storage's job.
 
