@@ -390,3 +390,76 @@ impl Books {
         Ok((transfer, TransferState::Posted))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::ids::AccountId;
+
+    fn transfer(code: TransferCode, phase: Phase) -> Transfer {
+        let now = crate::time::now();
+        let mut transfer = Transfer::new(
+            NewTransfer {
+                debit: AccountId(Uuid::from_u128(1)),
+                credit: AccountId(Uuid::from_u128(2)),
+                amount: Points(10),
+                code,
+                phase,
+            },
+            now,
+        );
+        transfer.partner_id = Some(PartnerId(Uuid::from_u128(7)));
+        transfer.member_id = Some(MemberId(Uuid::from_u128(9)));
+        transfer
+    }
+
+    fn refusal(original: Transfer, step: Step) -> Option<&'static str> {
+        let partner = PartnerId(Uuid::from_u128(7));
+        FollowUp::new(partner, None, original, step)
+            .err()
+            .map(|e| e.code())
+    }
+
+    #[test]
+    fn a_step_is_checked_against_what_the_transfer_is() {
+        use Phase::{Pending, Post, Single, Void};
+        use TransferCode::{Earn, Expiry, Redeem};
+        let reverse = Step::Reverse {
+            points: None,
+            reference: None,
+        };
+        let cases = [
+            (Redeem, Pending, Step::Capture(None), None),
+            (Redeem, Single, Step::Void, Some("not_a_hold")),
+            (Earn, Pending, Step::Capture(None), Some("not_a_hold")),
+            (Earn, Pending, Step::Release, None),
+            (Earn, Single, Step::Cancel, Some("not_a_pending_earn")),
+            (Redeem, Pending, Step::Release, Some("not_a_pending_earn")),
+            (Earn, Single, reverse.clone(), None),
+            (Redeem, Pending, reverse.clone(), None),
+            (
+                Redeem,
+                Void,
+                reverse.clone(),
+                Some("transaction_not_reversible"),
+            ),
+            (
+                Expiry,
+                Single,
+                reverse.clone(),
+                Some("transaction_not_reversible"),
+            ),
+            (Earn, Post, reverse, Some("transaction_not_found")),
+        ];
+        for (code, phase, step, expected) in cases {
+            let seen = refusal(transfer(code, phase), step.clone());
+            assert_eq!(seen, expected, "{code:?} {phase:?} {step:?}");
+        }
+        // Another partner's transfer is not found, whatever it is.
+        let mut theirs = transfer(Redeem, Pending);
+        theirs.partner_id = Some(PartnerId(Uuid::from_u128(8)));
+        assert_eq!(refusal(theirs, Step::Void), Some("transaction_not_found"));
+    }
+}
