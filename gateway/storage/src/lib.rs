@@ -24,6 +24,7 @@ pub mod nonces;
 pub mod operator_keys;
 pub mod partner_keys;
 pub mod partners;
+pub mod pipelined;
 pub mod prepared;
 pub mod rules;
 pub mod schema;

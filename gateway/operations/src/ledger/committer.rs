@@ -18,14 +18,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diesel_async::AsyncConnection as _;
 use domain::ids::PartnerId;
 use domain::ledger::books::{self, BookError, Decided, LedgerOp};
 use domain::ledger::{LedgerError, Movement};
 use domain::pricing::PricingError;
 use domain::program::ProgramSettings;
 use futures_util::TryFutureExt as _;
-use storage::{Connection, Storage, StorageError};
+use storage::pipelined::PipelinedTransaction;
+use storage::{Storage, StorageError};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
@@ -371,115 +371,138 @@ impl Worker {
         overflow: Overflow,
     ) -> Result<(Vec<Decision>, Decided), StorageError> {
         let mut conn = self.storage.ledger_db().await?;
+        let transaction = PipelinedTransaction::open(&mut conn)?;
+        let outcome = self.decide(&transaction, batch, overflow).await;
+        match outcome {
+            Ok(decided) => {
+                transaction.commit().await?;
+                Ok(decided)
+            }
+            Err(err) => {
+                if let Err(rollback) = transaction.rollback().await {
+                    tracing::debug!(error = %rollback, "rollback failed; the connection is discarded");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Reads, decides and writes the batch in `transaction` (not committed).
+    async fn decide(
+        &self,
+        transaction: &PipelinedTransaction<'_>,
+        batch: &[Submission],
+        overflow: Overflow,
+    ) -> Result<(Vec<Decision>, Decided), StorageError> {
+        let conn = transaction.conn();
         let program = &self.program;
         let now = domain::time::now();
-        conn.transaction::<_, StorageError, _>(async move |conn| {
-            let conn: &Connection = conn;
-            let keys: Vec<(PartnerId, &str)> = batch
+        let keys: Vec<(PartnerId, &str)> = batch
+            .iter()
+            .map(|s| (s.scope.partner_id, s.scope.key.as_str()))
+            .collect();
+        // Read everything in one round trip, BEGIN first; operations whose key turns out to be
+        // used were locked and read for nothing, which costs less than a second round trip.
+        let all_ops: Vec<&LedgerOp> = batch.iter().filter_map(|s| s.op.as_ref().ok()).collect();
+        let ((), busy, recorded, snapshot) = futures_util::try_join!(
+            transaction.begin().map_err(StorageError::from),
+            storage::idempotency::lock_in_flight(conn, &keys),
+            storage::idempotency::recorded(conn, &keys),
+            storage::ledger_batch::read(conn, &all_ops, now),
+        )?;
+        let recorded: HashMap<(PartnerId, String), _> = recorded
+            .into_iter()
+            .map(|(partner, key, record)| ((partner, key), record))
+            .collect();
+        let busy: HashSet<(PartnerId, &str)> = busy
+            .iter()
+            .map(|(partner, key)| (*partner, key.as_str()))
+            .collect();
+        let mut seen: HashSet<(PartnerId, &str)> = HashSet::with_capacity(batch.len());
+        let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(batch.len());
+        let mut to_apply: Vec<(usize, &LedgerOp)> = Vec::new();
+        for (i, submission) in batch.iter().enumerate() {
+            let key = (keys[i].0, keys[i].1.to_owned());
+            // A key met earlier in this batch is still in flight there.
+            let is_busy = busy.contains(&keys[i]) || !seen.insert(keys[i]);
+            if is_busy {
+                // Another instance's transaction holds this key's lock.
+                decisions.push(Some(Decision::Failed(IdempotencyError::InFlight)));
+            } else if let Some(record) = recorded.get(&key) {
+                decisions.push(Some(Decision::Earlier(replay(
+                    record,
+                    &submission.scope.fingerprint,
+                ))));
+            } else {
+                match &submission.op {
+                    Ok(op) => {
+                        to_apply.push((i, op));
+                        decisions.push(None);
+                    }
+                    Err(refused) => decisions.push(Some(Decision::Fresh(Err(refused.clone())))),
+                }
+            }
+        }
+        let ops: Vec<&LedgerOp> = match overflow {
+            Overflow::Decide => to_apply.iter().map(|(_, op)| *op).collect(),
+            Overflow::Refuse => {
+                for (i, _) in to_apply.drain(..) {
+                    let refused = LedgerError::from(PricingError::AmountTooLarge);
+                    decisions[i] = Some(Decision::Fresh(Err(refused)));
+                }
+                Vec::new()
+            }
+        };
+        let mut decided = books::decide(snapshot, &ops, program, now);
+        for ((i, _), result) in to_apply.iter().zip(decided.results.drain(..)) {
+            decisions[*i] = Some(match result {
+                Ok(movement) => {
+                    tracing::debug!(transfer.id = %movement.transfer.id, branch.id = ?movement.transfer.branch_id, "committed");
+                    Decision::Fresh(Ok(movement))
+                }
+                Err(BookError::Refused(refused)) => Decision::Fresh(Err(refused)),
+                Err(BookError::MissingAccount(member)) => Decision::Failed(
+                    StorageError::Corrupt(format!("member {member} has no account")).into(),
+                ),
+            });
+        }
+        let decisions: Vec<Decision> = decisions
+            .into_iter()
+            .map(|d| d.unwrap_or_else(|| Decision::Failed(IdempotencyError::InFlight)))
+            .collect();
+        let mut records = Vec::new();
+        for (submission, decision) in batch.iter().zip(&decisions) {
+            if let Decision::Fresh(outcome) = decision {
+                records.push((
+                    submission.scope.partner_id,
+                    submission.scope.key.as_str(),
+                    &submission.scope.fingerprint,
+                    record(outcome.as_ref())?,
+                ));
+            }
+        }
+        // Partners added before their accounts opened with them; each once per process.
+        let unopened: Vec<PartnerId> = match self.partner_accounts.lock() {
+            Ok(known) => decided
+                .partners
                 .iter()
-                .map(|s| (s.scope.partner_id, s.scope.key.as_str()))
-                .collect();
-            // Read everything in one round trip; operations whose key turns out to be used
-            // were locked and read for nothing, which costs less than a second round trip.
-            let all_ops: Vec<&LedgerOp> = batch.iter().filter_map(|s| s.op.as_ref().ok()).collect();
-            let (busy, recorded, snapshot) = futures_util::try_join!(
-                storage::idempotency::lock_in_flight(conn, &keys),
-                storage::idempotency::recorded(conn, &keys),
-                storage::ledger_batch::read(conn, &all_ops, now),
-            )?;
-            let recorded: HashMap<(PartnerId, String), _> = recorded
-                .into_iter()
-                .map(|(partner, key, record)| ((partner, key), record))
-                .collect();
-            let busy: HashSet<(PartnerId, &str)> =
-                busy.iter().map(|(partner, key)| (*partner, key.as_str())).collect();
-            let mut seen: HashSet<(PartnerId, &str)> = HashSet::with_capacity(batch.len());
-            let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(batch.len());
-            let mut to_apply: Vec<(usize, &LedgerOp)> = Vec::new();
-            for (i, submission) in batch.iter().enumerate() {
-                let key = (keys[i].0, keys[i].1.to_owned());
-                // A key met earlier in this batch is still in flight there.
-                let is_busy = busy.contains(&keys[i]) || !seen.insert(keys[i]);
-                if is_busy {
-                    // Another instance's transaction holds this key's lock.
-                    decisions.push(Some(Decision::Failed(IdempotencyError::InFlight)));
-                } else if let Some(record) = recorded.get(&key) {
-                    decisions.push(Some(Decision::Earlier(replay(
-                        record,
-                        &submission.scope.fingerprint,
-                    ))));
-                } else {
-                    match &submission.op {
-                        Ok(op) => {
-                            to_apply.push((i, op));
-                            decisions.push(None);
-                        }
-                        Err(refused) => decisions.push(Some(Decision::Fresh(Err(refused.clone())))),
-                    }
-                }
-            }
-            let ops: Vec<&LedgerOp> = match overflow {
-                Overflow::Decide => to_apply.iter().map(|(_, op)| *op).collect(),
-                Overflow::Refuse => {
-                    for (i, _) in to_apply.drain(..) {
-                        let refused = LedgerError::from(PricingError::AmountTooLarge);
-                        decisions[i] = Some(Decision::Fresh(Err(refused)));
-                    }
-                    Vec::new()
-                }
-            };
-            let mut decided = books::decide(snapshot, &ops, program, now);
-            for ((i, _), result) in to_apply.iter().zip(decided.results.drain(..)) {
-                decisions[*i] = Some(match result {
-                    Ok(movement) => {
-                        tracing::debug!(transfer.id = %movement.transfer.id, branch.id = ?movement.transfer.branch_id, "committed");
-                        Decision::Fresh(Ok(movement))
-                    }
-                    Err(BookError::Refused(refused)) => Decision::Fresh(Err(refused)),
-                    Err(BookError::MissingAccount(member)) => Decision::Failed(
-                        StorageError::Corrupt(format!("member {member} has no account")).into(),
-                    ),
-                });
-            }
-            let decisions: Vec<Decision> = decisions
-                .into_iter()
-                .map(|d| d.unwrap_or_else(|| Decision::Failed(IdempotencyError::InFlight)))
-                .collect();
-            let mut records = Vec::new();
-            for (submission, decision) in batch.iter().zip(&decisions) {
-                if let Decision::Fresh(outcome) = decision {
-                    records.push((
-                        submission.scope.partner_id,
-                        submission.scope.key.as_str(),
-                        &submission.scope.fingerprint,
-                        record(outcome.as_ref())?,
-                    ));
-                }
-            }
-            // Partners added before their accounts opened with them; each once per process.
-            let unopened: Vec<PartnerId> = match self.partner_accounts.lock() {
-                Ok(known) => decided
-                    .partners
-                    .iter()
-                    .filter(|p| !known.contains(p))
-                    .copied()
-                    .collect(),
-                Err(_) => decided.partners.clone(),
-            };
-            // The ledger's writes lock the shared partner accounts last: they go after the records.
-            futures_util::try_join!(
-                storage::idempotency::insert_completed(conn, &records),
-                storage::ledger_batch::write(
-                    conn,
-                    &decided.writes,
-                    &decided.member_accounts,
-                    &unopened
-                )
-                .map_err(written),
-            )?;
-            Ok((decisions, decided))
-        })
-        .await
+                .filter(|p| !known.contains(p))
+                .copied()
+                .collect(),
+            Err(_) => decided.partners.clone(),
+        };
+        // The ledger's writes lock the shared partner accounts last: they go after the records.
+        futures_util::try_join!(
+            storage::idempotency::insert_completed(conn, &records),
+            storage::ledger_batch::write(
+                conn,
+                &decided.writes,
+                &decided.member_accounts,
+                &unopened
+            )
+            .map_err(written),
+        )?;
+        Ok((decisions, decided))
     }
 }
 
