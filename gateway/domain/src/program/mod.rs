@@ -1,4 +1,8 @@
-//! The programme's settings that the ledger and the club obey.
+//! The programme's settings that the ledger and the club obey, and its rules as data
+//! ([`rules`], checked by [`validation`]).
+
+pub mod rules;
+pub mod validation;
 
 use std::time::Duration;
 
