@@ -19,6 +19,7 @@ mod openapi;
 mod openapi_fuzz;
 mod partner;
 mod pending_earns;
+mod program;
 mod reconciliation;
 mod redemptions;
 mod redis_outage;

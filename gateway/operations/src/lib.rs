@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod members;
 pub mod partners;
 pub mod pricing;
+pub mod program;
 pub mod settlement;
 
 use std::time::Duration;

@@ -26,6 +26,7 @@ pub mod partner_keys;
 pub mod partners;
 pub mod pipelined;
 pub mod prepared;
+pub mod program;
 pub mod rules;
 pub mod schema;
 pub mod settlement;

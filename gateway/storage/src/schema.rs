@@ -158,6 +158,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    program_rules (kind, code, version) {
+        kind -> Text,
+        code -> Text,
+        version -> Int4,
+        effective_from -> Timestamptz,
+        definition -> Nullable<Jsonb>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     settlement_adjustments (transfer_id) {
         transfer_id -> Uuid,
         resolution_id -> Uuid,
@@ -277,6 +289,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     partners,
     pending_transfers,
     point_rules,
+    program_rules,
     settlement_adjustments,
     signature_nonces,
     statement_lines,

@@ -10,6 +10,7 @@ mod demo;
 mod keys;
 mod ledger;
 mod partners;
+mod program;
 mod settlement;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,11 @@ enum Command {
     Check,
     /// Run ledger maintenance now: void expired holds, release due pending earns, expire lots.
     Maintain,
+    /// The programme's rules: categories, tiers, earn rules, bonuses, campaigns (versioned).
+    Program {
+        #[command(subcommand)]
+        command: program::ProgramCommand,
+    },
     /// Point rules of partners and branches.
     Rules {
         #[command(subcommand)]
@@ -186,6 +192,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             partners::branches(&storage(&config).await?, command).await?;
         }
         Command::Rules { command } => partners::rules(&storage(&config).await?, command).await?,
+        Command::Program { command } => program::program(&storage(&config).await?, command).await?,
         Command::Keys { command } => {
             let ttl = config.protocol.key_cache_ttl.as_secs();
             keys::partner_keys(

@@ -1,0 +1,115 @@
+//! The `program_rules` table: every version of every programme rule.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::partners::Code;
+use domain::program::rules::{RuleDefinition, RuleKind, RuleVersion};
+
+use super::schema::program_rules;
+use super::{StorageError, stored};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = program_rules, check_for_backend(diesel::pg::Pg))]
+struct RuleVersionRow {
+    kind: String,
+    code: String,
+    version: i32,
+    effective_from: DateTime<Utc>,
+    definition: Option<serde_json::Value>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<RuleVersionRow> for RuleVersion {
+    type Error = StorageError;
+
+    fn try_from(row: RuleVersionRow) -> Result<Self, StorageError> {
+        let kind: RuleKind = stored("program_rules.kind", &row.kind)?;
+        let corrupt = |what: String| StorageError::Corrupt(format!("program_rules: {what}"));
+        Ok(Self {
+            kind,
+            code: Code::parse(&row.code).map_err(|e| corrupt(e.to_string()))?,
+            version: row.version,
+            effective_from: row.effective_from,
+            definition: row
+                .definition
+                .map(|json| RuleDefinition::parse(kind, json))
+                .transpose()
+                .map_err(|e| corrupt(format!("{} {}: {e}", row.kind, row.code)))?,
+            created_by: row.created_by,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Serialises changes to the programme's rules (held to the end of the transaction): a change is
+/// checked against the rules in force, which no other change may alter meanwhile.
+pub async fn lock_rules(conn: &mut AsyncPgConnection) -> Result<(), StorageError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('program_rules'))")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every version of every rule (of `kind`, when given), by kind, code and version.
+pub async fn versions(
+    conn: &mut AsyncPgConnection,
+    kind: Option<RuleKind>,
+) -> Result<Vec<RuleVersion>, StorageError> {
+    let mut query = program_rules::table
+        .select(RuleVersionRow::as_select())
+        .order((
+            program_rules::kind,
+            program_rules::code,
+            program_rules::version,
+        ))
+        .into_boxed();
+    if let Some(kind) = kind {
+        query = query.filter(program_rules::kind.eq(kind.as_str()));
+    }
+    query
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+}
+
+/// The versions of one rule, oldest first.
+pub async fn versions_of(
+    conn: &mut AsyncPgConnection,
+    kind: RuleKind,
+    code: &str,
+) -> Result<Vec<RuleVersion>, StorageError> {
+    program_rules::table
+        .filter(program_rules::kind.eq(kind.as_str()))
+        .filter(program_rules::code.eq(code))
+        .order(program_rules::version)
+        .select(RuleVersionRow::as_select())
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+}
+
+/// Appends a version.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    version: &RuleVersion,
+) -> Result<(), StorageError> {
+    diesel::insert_into(program_rules::table)
+        .values(RuleVersionRow {
+            kind: version.kind.as_str().to_owned(),
+            code: version.code.to_string(),
+            version: version.version,
+            effective_from: version.effective_from,
+            definition: version.definition.as_ref().map(RuleDefinition::to_json),
+            created_by: version.created_by.clone(),
+            created_at: version.created_at,
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
+}

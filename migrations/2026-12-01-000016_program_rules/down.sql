@@ -1,0 +1,2 @@
+DROP TABLE program_rules;
+DROP FUNCTION program_rules_are_immutable();
