@@ -358,7 +358,7 @@ mod tests {
 
         let campaign = |starts: &str, ends: &str, funding: serde_json::Value| {
             json!({"name": names, "starts_at": starts, "ends_at": ends, "award": {"multiplier": "2"},
-                   "where": {"partner": "restaurant"}, "days": ["Thu", "Fri"], "funding": funding})
+                   "where": {"partner": "restaurant"}, "days": ["thursday", "Fri"], "funding": funding})
         };
         let half = json!([{"funder": "restaurant", "share": "0.5"}, {"funder": "operator", "share": "0.5"}]);
         assert_eq!(

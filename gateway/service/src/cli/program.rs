@@ -13,13 +13,18 @@ use storage::Storage;
 pub(super) enum ProgramCommand {
     /// Every rule's versions (of one kind, with --kind).
     List {
-        #[arg(long)]
+        #[arg(long, value_parser = kind)]
         kind: Option<RuleKind>,
     },
     /// One rule's versions with their definitions (JSON).
-    Show { kind: RuleKind, code: String },
+    Show {
+        #[arg(value_parser = kind)]
+        kind: RuleKind,
+        code: String,
+    },
     /// Add a rule: KIND CODE --file DEFINITION.json [--from TIME].
     Create {
+        #[arg(value_parser = kind)]
         kind: RuleKind,
         code: String,
         #[command(flatten)]
@@ -27,6 +32,7 @@ pub(super) enum ProgramCommand {
     },
     /// Change a rule: a new version from --from (now if absent).
     Change {
+        #[arg(value_parser = kind)]
         kind: RuleKind,
         code: String,
         #[command(flatten)]
@@ -34,6 +40,7 @@ pub(super) enum ProgramCommand {
     },
     /// Retire a rule from --from (now if absent).
     Retire {
+        #[arg(value_parser = kind)]
         kind: RuleKind,
         code: String,
         /// When it stops applying (RFC 3339).
@@ -62,12 +69,21 @@ impl NewVersion {
     }
 }
 
+/// A rule kind as typed, or the list of kinds.
+fn kind(text: &str) -> Result<RuleKind, String> {
+    text.parse().map_err(|_| {
+        use strum::IntoEnumIterator as _;
+        let kinds: Vec<&str> = RuleKind::iter().map(RuleKind::as_str).collect();
+        format!("not a rule kind; one of {}", kinds.join(", "))
+    })
+}
+
 /// Who the command line records as the author of a change.
 fn author() -> String {
-    format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-    )
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", process_uid()));
+    format!("cli:{user}")
 }
 
 fn status(version: &RuleVersion, now: DateTime<Utc>) -> &'static str {
@@ -155,7 +171,16 @@ pub(super) async fn program(storage: &Storage, command: ProgramCommand) -> anyho
         } else {
             "retired"
         },
-        version.effective_from
+        version
+            .effective_from
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
     Ok(())
+}
+
+/// The process's user id (no user name in the environment, e.g. in a container).
+fn process_uid() -> u32 {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(u32::MAX)
 }
