@@ -1,7 +1,8 @@
 //! The programme's settings that the ledger and the club obey, and its rules as data
-//! ([`rules`], checked by [`validation`]).
+//! ([`rules`], checked by [`validation`]; [`tiers`] says which tier a member holds).
 
 pub mod rules;
+pub mod tiers;
 pub mod validation;
 
 use std::time::Duration;
