@@ -341,35 +341,6 @@ pub async fn resolutions_of(
     )
 }
 
-/// Points already reversed from `original_id`.
-pub async fn reversed_total(
-    conn: &mut AsyncPgConnection,
-    original_id: TransferId,
-) -> Result<Points, StorageError> {
-    Ok(Points(
-        transfers::table
-            .filter(transfers::reverses_id.eq(original_id.0))
-            .select(sum_bigint("amount"))
-            .first(conn)
-            .await?,
-    ))
-}
-
-/// Reversal transfers of `original_id`.
-pub async fn reversals_of(
-    conn: &mut AsyncPgConnection,
-    original_id: TransferId,
-) -> Result<Vec<TransferId>, StorageError> {
-    Ok(transfers::table
-        .filter(transfers::reverses_id.eq(original_id.0))
-        .select(transfers::id)
-        .load::<Uuid>(conn)
-        .await?
-        .into_iter()
-        .map(TransferId)
-        .collect())
-}
-
 /// Closes an open pending transfer; `false` if it was not open.
 pub async fn delete_pending(
     conn: &mut AsyncPgConnection,
@@ -430,24 +401,6 @@ pub async fn next_hold_timeout(
         .select(diesel::dsl::min(pending_transfers::timeout_at))
         .first(&mut conn)
         .await?)
-}
-
-/// A member's lots with points left, in spending order (soonest expiry first), locked.
-pub async fn open_lots(
-    conn: &mut AsyncPgConnection,
-    account_id: AccountId,
-) -> Result<Vec<Lot>, StorageError> {
-    Ok(earn_lots::table
-        .filter(earn_lots::member_account_id.eq(account_id.0))
-        .filter(earn_lots::remaining.gt(0))
-        .order((earn_lots::expires_at, earn_lots::id))
-        .select(LotRow::as_select())
-        .for_update()
-        .load(conn)
-        .await?
-        .into_iter()
-        .map(Lot::from)
-        .collect())
 }
 
 /// Lots by id, locked.
