@@ -110,11 +110,8 @@ pub async fn reverse(
     reversal: Reversal,
     at: DateTime<Utc>,
 ) -> Result<Movement> {
-    let step = Step::Reverse {
-        points: reversal.points,
-        reference: reversal.reference,
-    };
-    follow(club, partner_id, reversal.transfer_id, step, at).await
+    let (id, step) = Step::reverse(reversal);
+    follow(club, partner_id, id, step, at).await
 }
 
 /// Takes `step` on the partner's transfer `id` `at`, as a batch of one.

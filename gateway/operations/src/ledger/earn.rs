@@ -4,25 +4,22 @@
 //! maintenance at the release time) or voided ([`super::follow_up`]).
 
 use chrono::{DateTime, Utc};
-use domain::ledger::{LedgerError, Movement, Purchase, Transfer, lots};
+use domain::ledger::{LedgerError, Purchase, Transfer, lots};
 use domain::program::ProgramSettings;
 use storage::Connection;
 
+use super::committer::Reply;
 use super::postings;
 use super::prepare::{self, Lookups};
 use crate::Club;
 use crate::error::OperationError;
-use crate::idempotency::{Answered, IdempotencyError, Scope};
+use crate::idempotency::Scope;
 
 type Result<T> = std::result::Result<T, OperationError<LedgerError>>;
 
 /// Records the earn for a purchase, through the ledger committer.
 #[tracing::instrument(skip_all, fields(partner.id = %scope.partner_id))]
-pub async fn earn(
-    club: &Club,
-    scope: Scope,
-    purchase: Purchase,
-) -> std::result::Result<Answered<Movement, LedgerError>, IdempotencyError> {
+pub async fn earn(club: &Club, scope: Scope, purchase: Purchase) -> Reply {
     let op = prepare::price_earn(
         &mut Lookups::Cached(&club.storage),
         &club.program,

@@ -4,15 +4,14 @@
 //! and decided in a ledger committer's batch (`domain::ledger::books`).
 
 use domain::ids::TransferId;
+use domain::ledger::Reversal;
 use domain::ledger::books::Step;
-use domain::ledger::{LedgerError, Movement, Reversal};
 use domain::points::Points;
 
+use super::committer::Reply;
 use super::prepare::{self, Lookups};
 use crate::Club;
-use crate::idempotency::{Answered, IdempotencyError, Scope};
-
-type Reply = Result<Answered<Movement, LedgerError>, IdempotencyError>;
+use crate::idempotency::Scope;
 
 /// Captures `points` of a hold (all of it when `None`); the rest goes back to the member.
 #[tracing::instrument(skip_all, fields(partner.id = %scope.partner_id, transfer.id = %hold))]
@@ -41,11 +40,8 @@ pub async fn void_pending(club: &Club, scope: Scope, id: TransferId) -> Reply {
 /// Reverses (part of) an earn or a redemption.
 #[tracing::instrument(skip_all, fields(partner.id = %scope.partner_id, transfer.id = %reversal.transfer_id))]
 pub async fn reverse(club: &Club, scope: Scope, reversal: Reversal) -> Reply {
-    let step = Step::Reverse {
-        points: reversal.points,
-        reference: reversal.reference,
-    };
-    follow(club, scope, reversal.transfer_id, step).await
+    let (id, step) = Step::reverse(reversal);
+    follow(club, scope, id, step).await
 }
 
 async fn follow(club: &Club, scope: Scope, id: TransferId, step: Step) -> Reply {

@@ -19,15 +19,16 @@ pub(crate) use self::postings::release_expired_holds;
 mod prepare;
 mod redeem;
 
+use domain::ledger::LedgerError;
 use domain::ledger::books::LedgerOp;
-use domain::ledger::{LedgerError, Movement};
 
+use self::committer::Reply;
 pub use self::earn::earn;
 pub use self::follow_up::{capture, post_pending, reverse, void, void_pending};
 pub use self::redeem::redeem;
 use crate::Club;
 use crate::error::OperationError;
-use crate::idempotency::{Answered, IdempotencyError, Scope};
+use crate::idempotency::Scope;
 pub use storage::check::{LedgerReport, check};
 
 /// Hands a priced operation (or the refusal met pricing it) to the committer.
@@ -35,7 +36,7 @@ async fn submit(
     club: &Club,
     scope: Scope,
     op: Result<LedgerOp, OperationError<LedgerError>>,
-) -> Result<Answered<Movement, LedgerError>, IdempotencyError> {
+) -> Reply {
     let op = match op {
         Ok(op) => Ok(op),
         Err(OperationError::Refused(refused)) => Err(refused),

@@ -3,19 +3,16 @@
 //! expire on their own: from their timeout on they hold nothing, for every read
 //! and every spend.
 
-use domain::ledger::{LedgerError, Movement, Redemption};
+use domain::ledger::Redemption;
 
+use super::committer::Reply;
 use super::prepare::{self, Lookups};
 use crate::Club;
-use crate::idempotency::{Answered, IdempotencyError, Scope};
+use crate::idempotency::Scope;
 
 /// Redeems (or holds) points at the partner's branch, through the ledger committer.
 #[tracing::instrument(skip_all, fields(partner.id = %scope.partner_id))]
-pub async fn redeem(
-    club: &Club,
-    scope: Scope,
-    redemption: Redemption,
-) -> Result<Answered<Movement, LedgerError>, IdempotencyError> {
+pub async fn redeem(club: &Club, scope: Scope, redemption: Redemption) -> Reply {
     let op = prepare::price_redemption(
         &mut Lookups::Cached(&club.storage),
         &club.program,

@@ -20,8 +20,8 @@ use std::collections::HashMap;
 use super::{BookError, Books};
 use crate::ids::{LotId, MemberId, PartnerId, TransferId};
 use crate::ledger::{
-    AccountKind, LedgerError, NewTransfer, Phase, Transfer, TransferCode, TransferState, lots,
-    partner_account, proportion,
+    AccountKind, LedgerError, NewTransfer, Phase, Reversal, Transfer, TransferCode, TransferState,
+    lots, partner_account, proportion,
 };
 use crate::points::Points;
 use crate::program::ProgramSettings;
@@ -44,6 +44,17 @@ pub enum Step {
         /// The partner's own reference (a return, a cancellation).
         reference: Option<String>,
     },
+}
+
+impl Step {
+    /// The reversal's transfer, and the step that reverses it.
+    pub fn reverse(reversal: Reversal) -> (TransferId, Self) {
+        let step = Self::Reverse {
+            points: reversal.points,
+            reference: reversal.reference,
+        };
+        (reversal.transfer_id, step)
+    }
 }
 
 /// A step on a transfer made before, checked against what that transfer is.
