@@ -331,11 +331,10 @@ impl Authenticator {
 
     async fn signer(&self, kid: &str) -> Result<Option<Signer>, StorageError> {
         if let Some(cached) = self.keys.get(kid).await {
-            metrics::counter!("cache_requests_total", "cache" => "partner_keys", "outcome" => "hit").increment(1);
+            storage::count_cache_lookup("partner_keys", "hit");
             return Ok(cached);
         }
-        metrics::counter!("cache_requests_total", "cache" => "partner_keys", "outcome" => "miss")
-            .increment(1);
+        storage::count_cache_lookup("partner_keys", "miss");
         let mut conn = self.storage.db().await?;
         let signer = match storage::partner_keys::find_owner(&mut conn, kid).await? {
             Some(owner) => Some(Signer::Partner(owner)),

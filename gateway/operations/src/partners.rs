@@ -57,11 +57,10 @@ pub async fn show(storage: &Storage, code: &str) -> Result<PartnerProfile> {
 /// than an operator changes it, and a request already trusts the key cache that long.
 pub async fn profile(club: &Club, id: PartnerId) -> Result<PartnerProfile> {
     if let Some(profile) = club.profiles.get(&id).await {
-        metrics::counter!("cache_requests_total", "cache" => "partner_profiles", "outcome" => "hit").increment(1);
+        storage::count_cache_lookup("partner_profiles", "hit");
         return Ok(profile);
     }
-    metrics::counter!("cache_requests_total", "cache" => "partner_profiles", "outcome" => "miss")
-        .increment(1);
+    storage::count_cache_lookup("partner_profiles", "miss");
     let mut conn = club.storage.db().await?;
     let partner = storage::partners::find(&mut conn, id)
         .await?

@@ -95,8 +95,7 @@ impl CardCache {
 }
 
 fn hit(outcome: &'static str) {
-    metrics::counter!("cache_requests_total", "cache" => "card_view", "outcome" => outcome)
-        .increment(1);
+    super::count_cache_lookup("card_view", outcome);
 }
 
 async fn version(storage: &Storage, member_id: MemberId) -> Result<i64, StorageError> {

@@ -265,6 +265,12 @@ impl Storage {
     }
 }
 
+/// Counts one lookup in a cache (`cache_requests_total`, by cache and outcome: `hit`, `miss`, or
+/// the cache's own, such as the card view's `local` and `shared`).
+pub fn count_cache_lookup(cache: &'static str, outcome: &'static str) {
+    metrics::counter!("cache_requests_total", "cache" => cache, "outcome" => outcome).increment(1);
+}
+
 #[cfg(test)]
 mod tests {
     use diesel::result::{DatabaseErrorKind, Error};
