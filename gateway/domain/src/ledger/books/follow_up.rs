@@ -292,19 +292,8 @@ impl Books {
         followed: &Followed,
         give_back: Points,
     ) {
-        let restored = if give_back.is_positive() {
-            let taken = lots::net_taken(followed.taken.iter().copied());
-            let lots = self.members.get(&op.member_id).map(|b| b.lots.as_slice());
-            lots::restore(&taken, lots.unwrap_or_default(), give_back)
-        } else {
-            Vec::new()
-        };
-        self.move_lot_points(op.member_id, resolution.id, &restored);
-        let entry = self.followed.entry(op.original.id).or_default();
-        entry.resolution = Some(resolution.clone());
-        entry.taken.extend_from_slice(&restored);
-        self.writes.resolved_pendings.push(op.original.id);
-        self.post(op.member_id, resolution, op.original.amount);
+        let taken = lots::net_taken(followed.taken.iter().copied());
+        self.resolve_pending(op.member_id, &op.original, resolution, &taken, give_back);
     }
 
     fn reverse(

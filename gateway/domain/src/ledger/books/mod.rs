@@ -306,17 +306,31 @@ impl Books {
         let holds = std::mem::take(&mut book.expired_holds);
         for expired in holds {
             let void = expired.hold.resolution(None, None, self.now);
-            let restored = match self.members.get(&member_id) {
-                Some(book) => lots::restore(&expired.taken, &book.lots, expired.hold.amount),
-                None => Vec::new(),
-            };
-            self.move_lot_points(member_id, void.id, &restored);
-            let followed = self.followed.entry(expired.hold.id).or_default();
-            followed.resolution = Some(void.clone());
-            followed.taken.extend_from_slice(&restored);
-            self.writes.resolved_pendings.push(expired.hold.id);
-            self.post(member_id, void, expired.hold.amount);
+            let all = expired.hold.amount;
+            self.resolve_pending(member_id, &expired.hold, void, &expired.taken, all);
         }
+    }
+
+    /// Writes `resolution` of the member's `pending` transfer, giving `give_back` of its points
+    /// back to the lots in `taken` (net points its chain took from each).
+    fn resolve_pending(
+        &mut self,
+        member_id: MemberId,
+        pending: &Transfer,
+        resolution: Transfer,
+        taken: &[(LotId, Points)],
+        give_back: Points,
+    ) {
+        let restored = match self.members.get(&member_id) {
+            Some(book) => lots::restore(taken, &book.lots, give_back),
+            None => Vec::new(),
+        };
+        self.move_lot_points(member_id, resolution.id, &restored);
+        let followed = self.followed.entry(pending.id).or_default();
+        followed.resolution = Some(resolution.clone());
+        followed.taken.extend_from_slice(&restored);
+        self.writes.resolved_pendings.push(pending.id);
+        self.post(member_id, resolution, pending.amount);
     }
 
     /// Moves the member's expired lots to breakage (see [`lots::expiry`]).
