@@ -35,19 +35,17 @@ pub async fn change(
     let version = conn
         .transaction::<_, OperationError<RuleError>, _>(async |conn| {
             storage::program::lock_rules(conn).await?;
-            let versions = storage::program::versions_of(conn, kind, code.as_str()).await?;
-            let version = rules::next_version(
-                kind,
-                code,
-                &versions,
-                change,
-                effective_from,
-                now,
-                created_by,
-            )
-            .map_err(OperationError::Refused)?;
+            let all = storage::program::versions(conn, None, None).await?;
+            let own: Vec<RuleVersion> = all
+                .iter()
+                .filter(|v| v.kind == kind && v.code == code)
+                .cloned()
+                .collect();
+            let version =
+                rules::next_version(kind, code, &own, change, effective_from, now, created_by)
+                    .map_err(OperationError::Refused)?;
             if let Some(definition) = &version.definition {
-                let known = known_at(conn, &version).await?;
+                let known = known_at(conn, &all, &version).await?;
                 validation::validate(definition, &known).map_err(OperationError::Refused)?;
             }
             storage::program::insert(conn, &version).await?;
@@ -67,8 +65,13 @@ pub async fn change(
     Ok(version)
 }
 
-/// What exists when `version` comes into force, other than its own rule.
-async fn known_at(conn: &mut Connection, version: &RuleVersion) -> Result<Known> {
+/// What exists when `version` comes into force, other than its own rule (`all`: every rule's
+/// versions).
+async fn known_at(
+    conn: &mut Connection,
+    all: &[RuleVersion],
+    version: &RuleVersion,
+) -> Result<Known> {
     let mut known = Known::default();
     for partner in storage::partners::list(conn).await? {
         let branches = storage::branches::list_for_partner(conn, partner.id).await?;
@@ -77,8 +80,7 @@ async fn known_at(conn: &mut Connection, version: &RuleVersion) -> Result<Known>
             branches.into_iter().map(|b| b.code.to_string()).collect(),
         );
     }
-    let all = storage::program::versions(conn, None).await?;
-    for other in rules::in_force(&all, version.effective_from) {
+    for other in rules::in_force(all, version.effective_from) {
         if other.kind == version.kind && other.code == version.code {
             continue;
         }
@@ -97,14 +99,15 @@ async fn known_at(conn: &mut Connection, version: &RuleVersion) -> Result<Known>
 
 /// Every version of every rule (of `kind`, when given), by kind, code and version.
 pub async fn list(storage: &Storage, kind: Option<RuleKind>) -> Result<Vec<RuleVersion>> {
-    Ok(storage::program::versions(&mut *storage.db().await?, kind).await?)
+    Ok(storage::program::versions(&mut *storage.db().await?, kind, None).await?)
 }
 
 /// The versions of one rule, oldest first.
 pub async fn show(storage: &Storage, kind: RuleKind, code: &str) -> Result<Vec<RuleVersion>> {
     let code = code_of(code)?;
     let versions =
-        storage::program::versions_of(&mut *storage.db().await?, kind, code.as_str()).await?;
+        storage::program::versions(&mut *storage.db().await?, Some(kind), Some(code.as_str()))
+            .await?;
     if versions.is_empty() {
         return Err(OperationError::Refused(RuleError::NotFound(
             kind,

@@ -52,10 +52,11 @@ pub async fn lock_rules(conn: &mut AsyncPgConnection) -> Result<(), StorageError
     Ok(())
 }
 
-/// Every version of every rule (of `kind`, when given), by kind, code and version.
+/// Every version of the rules (of `kind`, and with `code`, when given), by kind, code and version.
 pub async fn versions(
     conn: &mut AsyncPgConnection,
     kind: Option<RuleKind>,
+    code: Option<&str>,
 ) -> Result<Vec<RuleVersion>, StorageError> {
     let mut query = program_rules::table
         .select(RuleVersionRow::as_select())
@@ -68,25 +69,10 @@ pub async fn versions(
     if let Some(kind) = kind {
         query = query.filter(program_rules::kind.eq(kind.as_str()));
     }
+    if let Some(code) = code {
+        query = query.filter(program_rules::code.eq(code));
+    }
     query
-        .load(conn)
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
-}
-
-/// The versions of one rule, oldest first.
-pub async fn versions_of(
-    conn: &mut AsyncPgConnection,
-    kind: RuleKind,
-    code: &str,
-) -> Result<Vec<RuleVersion>, StorageError> {
-    program_rules::table
-        .filter(program_rules::kind.eq(kind.as_str()))
-        .filter(program_rules::code.eq(code))
-        .order(program_rules::version)
-        .select(RuleVersionRow::as_select())
         .load(conn)
         .await?
         .into_iter()
