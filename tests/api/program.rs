@@ -1,190 +1,192 @@
-//! The programme's rules as data against the test's PostgreSQL: versions that follow each
-//! other, each recorded with who made it, checked against the partners, branches and
-//! categories in force; append-only in the database too.
+//! The programme's rules through the admin API: versions that follow each other, each recorded
+//! with the operator key that made it, checked against the partners, branches and categories in
+//! force, idempotent like every POST, and append-only in the database too.
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, SecondsFormat, Utc};
 use diesel_async::RunQueryDsl as _;
-use domain::program::rules::{Change, RuleDefinition, RuleKind};
-use operations::error::OperationError;
-use operations::program;
-use serde_json::json;
+use domain::keys::OperatorRole;
+use partners::client::{Client, ClientError, Receipt};
+use serde_json::{Value, json};
 use test_support::TestApp;
 use test_support::app::unique_code;
+use test_support::protocol::code;
 
-fn definition(kind: RuleKind, json: serde_json::Value) -> RuleDefinition {
-    RuleDefinition::parse(kind, json).unwrap()
+type Answer = Result<Receipt<Value>, ClientError>;
+
+/// Posts a change to rule `kind`/`code` under a fresh idempotency key.
+async fn change(client: &Client, kind: &str, code: &str, body: Value) -> Answer {
+    change_as(client, kind, code, &unique_code("rule"), body).await
 }
 
-/// The refusal's code, or "storage" (the test then fails on the comparison).
-fn code<T: std::fmt::Debug>(
-    result: Result<T, OperationError<domain::program::rules::RuleError>>,
-) -> &'static str {
-    match result.unwrap_err() {
-        OperationError::Refused(refused) => refused.code(),
-        OperationError::Storage(_) => "storage",
-    }
+async fn change_as(client: &Client, kind: &str, code: &str, key: &str, body: Value) -> Answer {
+    client
+        .post(
+            &format!("/v1/operator/program/rules/{kind}/{code}"),
+            key,
+            &body,
+        )
+        .await
+}
+
+fn at(offset: Duration) -> String {
+    (Utc::now() + offset).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[tokio::test]
 async fn rules_are_versioned_checked_against_what_exists_and_never_altered() {
     let app = TestApp::spawn().await;
     let restaurant = app.partner().await;
-    let storage = &app.storage;
-    let now = Utc::now();
+    let admin_key = app
+        .operator_key("Programme admin", OperatorRole::Admin)
+        .await;
+    let admin = app.client(&admin_key).await;
     let (food, weekend) = (unique_code("food"), unique_code("weekend"));
     let restaurant_code = restaurant.partner.code.to_string();
 
     // An earn rule on a category that does not exist yet is refused; once it does, accepted.
     let double = |category: &str| {
-        definition(
-            RuleKind::EarnRule,
-            json!({"where": {"partner": restaurant_code, "category": category},
-                   "award": {"multiplier": {"factor": "2", "stacking": "best"}}}),
-        )
+        json!({"change": "create", "definition": {
+            "where": {"partner": restaurant_code, "category": category},
+            "award": {"multiplier": {"factor": "2", "stacking": "best"}}}})
     };
-    let refused = program::change(
-        storage,
-        RuleKind::EarnRule,
-        &weekend,
-        Change::Create(double(&food)),
-        None,
-        "test:alice",
-        now,
-    )
-    .await;
-    assert_eq!(code(refused), "rule_category_unknown");
-    let category = definition(
-        RuleKind::Category,
-        json!({"name": {"en": "Food", "fa": "غذا"}}),
-    );
-    let first = program::change(
-        storage,
-        RuleKind::Category,
+    let refused = change(&admin, "earn_rule", &weekend, double(&food)).await;
+    assert_eq!(code(refused.unwrap_err()), "rule_category_unknown");
+    let category = json!({"name": {"en": "Food", "fa": "غذا"}});
+    let create_food = json!({"change": "create", "definition": category});
+    let key = unique_code("food");
+    let first = change_as(&admin, "category", &food, &key, create_food.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.status, 201);
+    assert_eq!(first.body["version"], 1);
+    assert_eq!(first.body["status"], "in_force");
+    assert_eq!(first.body["created_by"], admin_key.kid.as_str());
+    assert_eq!(first.body["definition"], category);
+    // A retry answers the first version; the same key for another change is refused.
+    let again = change_as(&admin, "category", &food, &key, create_food)
+        .await
+        .unwrap();
+    assert!(again.is_replay);
+    assert_eq!(again.raw_body, first.raw_body);
+    let reused = change_as(&admin, "category", &food, &key, json!({"change": "retire"})).await;
+    assert_eq!(code(reused.unwrap_err()), "idempotency_key_reused");
+    change(&admin, "earn_rule", &weekend, double(&food))
+        .await
+        .unwrap();
+    let taken = change(
+        &admin,
+        "category",
         &food,
-        Change::Create(category.clone()),
-        None,
-        "test:alice",
-        now,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        (first.version, first.created_by.as_str()),
-        (1, "test:alice")
-    );
-    program::change(
-        storage,
-        RuleKind::EarnRule,
-        &weekend,
-        Change::Create(double(&food)),
-        None,
-        "test:alice",
-        now,
-    )
-    .await
-    .unwrap();
-
-    // A partner or branch that does not exist is refused.
-    let elsewhere = definition(
-        RuleKind::EarnRule,
-        json!({"where": {"partner": restaurant_code, "branch": "no-such-branch"},
-               "award": {"rate": {"points": 1, "per_amount_minor": 1000}}}),
-    );
-    let refused = program::change(
-        storage,
-        RuleKind::EarnRule,
-        &weekend,
-        Change::Amend(elsewhere),
-        Some(now + Duration::hours(1)),
-        "test:bob",
-        now,
+        json!({"change": "create", "definition": category}),
     )
     .await;
-    assert_eq!(code(refused), "rule_place_unknown");
+    assert_eq!(code(taken.unwrap_err()), "rule_exists");
+
+    // A partner or branch that does not exist is refused, as is a bad definition or code.
+    let elsewhere = json!({"change": "amend", "effective_from": at(Duration::hours(1)), "definition": {
+        "where": {"partner": restaurant_code, "branch": "no-such-branch"},
+        "award": {"rate": {"points": 1, "per_amount_minor": 1000}}}});
+    let refused = change(&admin, "earn_rule", &weekend, elsewhere).await;
+    assert_eq!(code(refused.unwrap_err()), "rule_place_unknown");
+    for (body, expected) in [
+        (json!({"change": "amend"}), "rule_definition_invalid"),
+        (
+            json!({"change": "retire", "definition": category}),
+            "rule_definition_invalid",
+        ),
+        (
+            json!({"change": "amend", "definition": {"award": {"rate": {"points": -1, "per_amount_minor": 10}}}}),
+            "rule_amount_invalid",
+        ),
+        (
+            json!({"change": "amend", "definition": {"colour": "red"}}),
+            "rule_definition_invalid",
+        ),
+    ] {
+        let refused = change(&admin, "earn_rule", &weekend, body.clone()).await;
+        assert_eq!(code(refused.unwrap_err()), expected, "{body}");
+    }
+    let refused = change(&admin, "earn_rule", "Not-A-Code", double(&food)).await;
+    assert_eq!(code(refused.unwrap_err()), "rule_code_invalid");
+    let refused = change(&admin, "prize", &weekend, double(&food)).await;
+    assert_eq!(code(refused.unwrap_err()), "invalid_request");
 
     // Versions follow each other: not from the past, not before the last one.
-    let triple = definition(
-        RuleKind::EarnRule,
-        json!({"where": {"partner": restaurant_code}, "award": {"multiplier": {"factor": "3", "stacking": "best"}}}),
-    );
-    let refused = program::change(
-        storage,
-        RuleKind::EarnRule,
-        &weekend,
-        Change::Amend(triple.clone()),
-        Some(now - Duration::hours(1)),
-        "test:bob",
-        now,
-    )
-    .await;
-    assert_eq!(code(refused), "rule_version_overlaps");
-    let second = program::change(
-        storage,
-        RuleKind::EarnRule,
-        &weekend,
-        Change::Amend(triple),
-        Some(now + Duration::hours(1)),
-        "test:bob",
-        now,
-    )
-    .await
-    .unwrap();
+    let triple = |from: Duration| {
+        json!({"change": "amend", "effective_from": at(from), "definition": {
+            "where": {"partner": restaurant_code},
+            "award": {"multiplier": {"factor": "3", "stacking": "best"}}}})
+    };
+    let refused = change(&admin, "earn_rule", &weekend, triple(-Duration::hours(1))).await;
+    assert_eq!(code(refused.unwrap_err()), "rule_version_overlaps");
+    let second = change(&admin, "earn_rule", &weekend, triple(Duration::hours(1)))
+        .await
+        .unwrap();
     assert_eq!(
-        (second.version, second.created_by.as_str()),
-        (2, "test:bob")
+        (&second.body["version"], &second.body["status"]),
+        (&json!(2), &json!("scheduled"))
     );
-    let retired = program::change(
-        storage,
-        RuleKind::EarnRule,
-        &weekend,
-        Change::Retire,
-        Some(now + Duration::days(1)),
-        "test:bob",
-        now,
-    )
-    .await
-    .unwrap();
-    assert_eq!((retired.version, retired.definition.is_none()), (3, true));
-    let refused = program::change(
-        storage,
-        RuleKind::EarnRule,
-        &weekend,
-        Change::Amend(double(&food)),
-        Some(now + Duration::days(2)),
-        "test:bob",
-        now,
-    )
-    .await;
-    assert_eq!(code(refused), "rule_retired");
+    let retire = json!({"change": "retire", "effective_from": at(Duration::days(1))});
+    let retired = change(&admin, "earn_rule", &weekend, retire.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (&retired.body["version"], &retired.body["definition"]),
+        (&json!(3), &Value::Null)
+    );
+    let refused = change(&admin, "earn_rule", &weekend, retire).await;
+    assert_eq!(code(refused.unwrap_err()), "rule_retired");
 
-    // Shown as stored, oldest first; listed with every other rule.
-    let shown = program::show(storage, RuleKind::EarnRule, &weekend)
+    // Shown as stored, oldest first, with where each stands now; listed with every other rule.
+    let shown: Receipt<Vec<Value>> = admin
+        .get(&format!("/v1/operator/program/rules/earn_rule/{weekend}"))
         .await
         .unwrap();
+    let summary: Vec<(i64, &str)> = shown
+        .body
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_i64().unwrap(),
+                v["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
-        shown.iter().map(|v| v.version).collect::<Vec<_>>(),
-        [1, 2, 3]
+        summary,
+        [(1, "in_force"), (2, "scheduled"), (3, "scheduled")]
     );
-    assert_eq!(shown[0].definition, Some(double(&food)));
-    let listed = program::list(storage, Some(RuleKind::Category))
+    let listed: Receipt<Vec<Value>> = admin
+        .get("/v1/operator/program/rules?kind=category")
         .await
         .unwrap();
-    assert!(
-        listed
-            .iter()
-            .any(|v| v.code.as_str() == food && v.definition == Some(category.clone()))
-    );
-    assert_eq!(
-        code(program::show(storage, RuleKind::Bonus, &food).await),
-        "rule_not_found"
-    );
-    assert_eq!(
-        code(program::show(storage, RuleKind::Bonus, "Not A Code").await),
-        "rule_code_invalid"
-    );
+    assert!(listed.body.iter().any(|v| v["code"] == food.as_str()));
+    assert!(listed.body.iter().all(|v| v["kind"] == "category"));
+    let missing = admin
+        .get::<Value>(&format!("/v1/operator/program/rules/bonus/{food}"))
+        .await;
+    assert_eq!(code(missing.unwrap_err()), "rule_not_found");
+
+    // Only the admin role changes or reads the programme.
+    let finance = app
+        .client(&app.operator_key("Finance", OperatorRole::Finance).await)
+        .await;
+    let refused = change(
+        &finance,
+        "category",
+        &unique_code("rooms"),
+        json!({"change": "create", "definition": category}),
+    )
+    .await;
+    assert_eq!(code(refused.unwrap_err()), "role_not_granted");
+    let refused = restaurant
+        .client
+        .get::<Value>("/v1/operator/program/rules")
+        .await;
+    assert_eq!(code(refused.unwrap_err()), "operator_key_required");
 
     // The database refuses to alter a version, whatever the code does.
-    let mut conn = storage.db().await.unwrap();
+    let mut conn = app.storage.db().await.unwrap();
     let altered =
         diesel::sql_query("UPDATE program_rules SET created_by = 'mallory' WHERE code = $1")
             .bind::<diesel::sql_types::Text, _>(&food)

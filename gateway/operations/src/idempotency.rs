@@ -80,22 +80,27 @@ impl Scope {
         query: Option<&str>,
         body: &[u8],
     ) -> Self {
-        let mut hash = Sha256::new();
-        for part in [
-            method.as_bytes(),
-            path.as_bytes(),
-            query.unwrap_or("").as_bytes(),
-        ] {
-            hash.update((part.len() as u64).to_be_bytes());
-            hash.update(part);
-        }
-        hash.update(Sha256::digest(body));
         Self {
             partner_id,
             key,
-            fingerprint: hash.finalize().into(),
+            fingerprint: fingerprint(method, path, query, body),
         }
     }
+}
+
+/// A hash of everything an HTTP request says: its method, path, query and body.
+pub fn fingerprint(method: &str, path: &str, query: Option<&str>, body: &[u8]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    for part in [
+        method.as_bytes(),
+        path.as_bytes(),
+        query.unwrap_or("").as_bytes(),
+    ] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.update(Sha256::digest(body));
+    hash.finalize().into()
 }
 
 /// What an idempotent write answered.

@@ -9,32 +9,79 @@ use domain::program::validation::{self, Known};
 use storage::{Connection, Storage};
 
 use crate::error::OperationError;
+use crate::idempotency::IdempotencyKey;
 
 type Result<T> = std::result::Result<T, OperationError<RuleError>>;
+
+/// Who asks for a change: a name (an operator key id, or `cli:` and the machine user) and, through
+/// the admin API, the request's idempotency key and fingerprint, so a retry gets the version the
+/// first attempt made instead of making another.
+#[derive(Debug, Clone, Copy)]
+pub struct Author<'a> {
+    /// Recorded with the version.
+    pub name: &'a str,
+    /// The request's `Idempotency-Key` and fingerprint.
+    pub request: Option<(&'a IdempotencyKey, [u8; 32])>,
+}
+
+/// A change's version, and whether an earlier attempt of the same request made it.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    /// The version.
+    pub version: RuleVersion,
+    /// Made by an earlier attempt with the same key.
+    pub is_replay: bool,
+}
+
+/// Why a change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeRefusal {
+    /// The rule or version is not acceptable.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    /// The idempotency key made another change before.
+    #[error("this Idempotency-Key was used with another request")]
+    RequestReused,
+}
 
 fn code_of(code: &str) -> Result<Code> {
     Code::parse(code).map_err(|_| OperationError::Refused(RuleError::CodeInvalid(code.to_owned())))
 }
 
 /// Makes the next version of rule `kind`/`code` (`change`), in force from `effective_from` (now
-/// when `None`), checked against what is in force then; `created_by` says who.
-#[tracing::instrument(skip(storage, change), fields(rule.kind = %kind, rule.code = %code))]
+/// when `None`), checked against what is in force then. A refusal writes nothing, so a retried
+/// refusal is decided again.
+#[tracing::instrument(skip(storage, change, author), fields(rule.kind = %kind, rule.code = %code))]
 pub async fn change(
     storage: &Storage,
     kind: RuleKind,
     code: &str,
     change: Change,
     effective_from: Option<DateTime<Utc>>,
-    created_by: &str,
+    author: Author<'_>,
     now: DateTime<Utc>,
-) -> Result<RuleVersion> {
-    let code = code_of(code)?;
+) -> std::result::Result<Changed, OperationError<ChangeRefusal>> {
+    let refused = |e: RuleError| OperationError::Refused(ChangeRefusal::Rule(e));
+    let code = code_of(code).map_err(|e| e.map_refusal(ChangeRefusal::Rule))?;
     let now = domain::time::stored(now);
     let effective_from = effective_from.map_or(now, domain::time::stored);
     let mut conn = storage.db().await?;
-    let version = conn
-        .transaction::<_, OperationError<RuleError>, _>(async |conn| {
+    let changed = conn
+        .transaction::<_, OperationError<ChangeRefusal>, _>(async |conn| {
             storage::program::lock_rules(conn).await?;
+            if let Some((key, fingerprint)) = author.request
+                && let Some((version, first)) =
+                    storage::program::by_request(conn, author.name, key.as_str()).await?
+            {
+                return if first == fingerprint {
+                    Ok(Changed {
+                        version,
+                        is_replay: true,
+                    })
+                } else {
+                    Err(OperationError::Refused(ChangeRefusal::RequestReused))
+                };
+            }
             let all = storage::program::versions(conn, None, None).await?;
             let own: Vec<RuleVersion> = all
                 .iter()
@@ -42,27 +89,39 @@ pub async fn change(
                 .cloned()
                 .collect();
             let version =
-                rules::next_version(kind, code, &own, change, effective_from, now, created_by)
-                    .map_err(OperationError::Refused)?;
+                rules::next_version(kind, code, &own, change, effective_from, now, author.name)
+                    .map_err(refused)?;
             if let Some(definition) = &version.definition {
-                let known = known_at(conn, &all, &version).await?;
-                validation::validate(definition, &known).map_err(OperationError::Refused)?;
+                let known = known_at(conn, &all, &version)
+                    .await
+                    .map_err(|e| e.map_refusal(ChangeRefusal::Rule))?;
+                validation::validate(definition, &known).map_err(refused)?;
             }
-            storage::program::insert(conn, &version).await?;
-            Ok(version)
+            let request = author
+                .request
+                .map(|(key, fingerprint)| (key.as_str(), fingerprint));
+            storage::program::insert(conn, &version, request.as_ref().map(|(k, f)| (*k, &f[..])))
+                .await?;
+            Ok(Changed {
+                version,
+                is_replay: false,
+            })
         })
         .await?;
-    tracing::info!(
-        version = version.version,
-        from = %version.effective_from,
-        by = %version.created_by,
-        retired = version.definition.is_none(),
-        "programme rule {} {} version {}",
-        version.kind,
-        version.code,
-        version.version
-    );
-    Ok(version)
+    let version = &changed.version;
+    if !changed.is_replay {
+        tracing::info!(
+            version = version.version,
+            from = %version.effective_from,
+            by = %version.created_by,
+            retired = version.definition.is_none(),
+            "programme rule {} {} version {}",
+            version.kind,
+            version.code,
+            version.version
+        );
+    }
+    Ok(changed)
 }
 
 /// What exists when `version` comes into force, other than its own rule (`all`: every rule's

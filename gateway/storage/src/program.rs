@@ -19,6 +19,8 @@ struct RuleVersionRow {
     definition: Option<serde_json::Value>,
     created_by: String,
     created_at: DateTime<Utc>,
+    request_key: Option<String>,
+    request_fingerprint: Option<Vec<u8>>,
 }
 
 impl TryFrom<RuleVersionRow> for RuleVersion {
@@ -80,10 +82,32 @@ pub async fn versions(
         .collect()
 }
 
-/// Appends a version.
+/// The version `created_by` made with the request `key`, and that request's fingerprint.
+pub async fn by_request(
+    conn: &mut AsyncPgConnection,
+    created_by: &str,
+    key: &str,
+) -> Result<Option<(RuleVersion, Vec<u8>)>, StorageError> {
+    let row = program_rules::table
+        .filter(program_rules::created_by.eq(created_by))
+        .filter(program_rules::request_key.eq(key))
+        .select(RuleVersionRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(|row| {
+        let fingerprint = row.request_fingerprint.clone().unwrap_or_default();
+        Ok((row.try_into()?, fingerprint))
+    })
+    .transpose()
+}
+
+/// Appends a version; `request` is the idempotency key and fingerprint of the request that made
+/// it, when one did.
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     version: &RuleVersion,
+    request: Option<(&str, &[u8])>,
 ) -> Result<(), StorageError> {
     diesel::insert_into(program_rules::table)
         .values(RuleVersionRow {
@@ -94,6 +118,8 @@ pub async fn insert(
             definition: version.definition.as_ref().map(RuleDefinition::to_json),
             created_by: version.created_by.clone(),
             created_at: version.created_at,
+            request_key: request.map(|(key, _)| key.to_owned()),
+            request_fingerprint: request.map(|(_, fingerprint)| fingerprint.to_vec()),
         })
         .execute(conn)
         .await?;

@@ -166,6 +166,8 @@ diesel::table! {
         definition -> Nullable<Jsonb>,
         created_by -> Text,
         created_at -> Timestamptz,
+        request_key -> Nullable<Text>,
+        request_fingerprint -> Nullable<Bytea>,
     }
 }
 

@@ -52,6 +52,18 @@ impl RuleKind {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+
+    /// The kind named `text`; the refusal lists the kinds.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        text.parse().map_err(|_| {
+            use strum::IntoEnumIterator as _;
+            let kinds: Vec<&str> = Self::iter().map(Self::as_str).collect();
+            format!(
+                "{text:?} is not a kind of rule; one of {}",
+                kinds.join(", ")
+            )
+        })
+    }
 }
 
 /// A name in both of the programme's languages.
@@ -546,6 +558,49 @@ pub fn in_force(versions: &[RuleVersion], at: DateTime<Utc>) -> Vec<&RuleVersion
     current
 }
 
+/// Where a version stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum VersionStatus {
+    /// Comes into force later.
+    Scheduled,
+    /// The rule's definition now.
+    InForce,
+    /// A later version is in force instead.
+    Superseded,
+    /// The version that retired the rule, in force.
+    Retired,
+}
+
+impl VersionStatus {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// Each version's status at `now`; `versions` ordered by kind, code and version.
+pub fn statuses(versions: &[RuleVersion], now: DateTime<Utc>) -> Vec<VersionStatus> {
+    versions
+        .iter()
+        .enumerate()
+        .map(|(i, version)| {
+            let next = versions
+                .get(i + 1)
+                .filter(|n| n.kind == version.kind && n.code == version.code);
+            if version.effective_from > now {
+                VersionStatus::Scheduled
+            } else if next.is_some_and(|n| n.effective_from <= now) {
+                VersionStatus::Superseded
+            } else if version.definition.is_none() {
+                VersionStatus::Retired
+            } else {
+                VersionStatus::InForce
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,6 +676,17 @@ mod tests {
         assert_eq!(names(now), [1]);
         assert_eq!(names(now + hour), [2]);
         assert_eq!(names(now + hour * 2), Vec::<i32>::new());
+        let status = |at| {
+            statuses(&versions, at)
+                .into_iter()
+                .map(VersionStatus::as_str)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(status(now + hour), ["superseded", "in_force", "scheduled"]);
+        assert_eq!(
+            status(now + hour * 2),
+            ["superseded", "superseded", "retired"]
+        );
         let past = next_version(
             RuleKind::Category,
             Code::parse("rooms").unwrap(),

@@ -6,25 +6,25 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
-use domain::program::rules::{Change, RuleDefinition, RuleKind, RuleVersion};
+use domain::program::rules::{Change, RuleDefinition, RuleKind, statuses};
 use storage::Storage;
 
 #[derive(Subcommand)]
 pub(super) enum ProgramCommand {
     /// Every rule's versions (of one kind, with --kind).
     List {
-        #[arg(long, value_parser = kind)]
+        #[arg(long, value_parser = RuleKind::parse)]
         kind: Option<RuleKind>,
     },
     /// One rule's versions with their definitions (JSON).
     Show {
-        #[arg(value_parser = kind)]
+        #[arg(value_parser = RuleKind::parse)]
         kind: RuleKind,
         code: String,
     },
     /// Add a rule: KIND CODE --file DEFINITION.json [--from TIME].
     Create {
-        #[arg(value_parser = kind)]
+        #[arg(value_parser = RuleKind::parse)]
         kind: RuleKind,
         code: String,
         #[command(flatten)]
@@ -32,7 +32,7 @@ pub(super) enum ProgramCommand {
     },
     /// Change a rule: a new version from --from (now if absent).
     Change {
-        #[arg(value_parser = kind)]
+        #[arg(value_parser = RuleKind::parse)]
         kind: RuleKind,
         code: String,
         #[command(flatten)]
@@ -40,7 +40,7 @@ pub(super) enum ProgramCommand {
     },
     /// Retire a rule from --from (now if absent).
     Retire {
-        #[arg(value_parser = kind)]
+        #[arg(value_parser = RuleKind::parse)]
         kind: RuleKind,
         code: String,
         /// When it stops applying (RFC 3339).
@@ -69,30 +69,12 @@ impl NewVersion {
     }
 }
 
-/// A rule kind as typed, or the list of kinds.
-fn kind(text: &str) -> Result<RuleKind, String> {
-    text.parse().map_err(|_| {
-        use strum::IntoEnumIterator as _;
-        let kinds: Vec<&str> = RuleKind::iter().map(RuleKind::as_str).collect();
-        format!("not a rule kind; one of {}", kinds.join(", "))
-    })
-}
-
 /// Who the command line records as the author of a change.
 fn author() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| format!("uid {}", process_uid()));
     format!("cli:{user}")
-}
-
-fn status(version: &RuleVersion, now: DateTime<Utc>) -> &'static str {
-    match (&version.definition, version.effective_from <= now) {
-        (None, true) => "retired",
-        (None, false) => "retires",
-        (Some(_), true) => "in force",
-        (Some(_), false) => "scheduled",
-    }
 }
 
 /// `clubgate program …`.
@@ -108,7 +90,7 @@ pub(super) async fn program(storage: &Storage, command: ProgramCommand) -> anyho
                 "{:<10} {:<24} {:>3}  {:<25} {:<9}  by",
                 "kind", "code", "v", "from", "status"
             );
-            for v in &versions {
+            for (v, status) in versions.iter().zip(statuses(&versions, now)) {
                 println!(
                     "{:<10} {:<24} {:>3}  {:<25} {:<9}  {}",
                     v.kind.as_str(),
@@ -116,7 +98,7 @@ pub(super) async fn program(storage: &Storage, command: ProgramCommand) -> anyho
                     v.version,
                     v.effective_from
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    status(v, now),
+                    status.as_str(),
                     v.created_by
                 );
             }
@@ -126,11 +108,12 @@ pub(super) async fn program(storage: &Storage, command: ProgramCommand) -> anyho
             let versions = operations::program::show(storage, kind, &code).await?;
             let shown: Vec<serde_json::Value> = versions
                 .iter()
-                .map(|v| {
+                .zip(statuses(&versions, now))
+                .map(|(v, status)| {
                     serde_json::json!({
                         "version": v.version,
                         "effective_from": v.effective_from,
-                        "status": status(v, now),
+                        "status": status.as_str(),
                         "created_by": v.created_by,
                         "created_at": v.created_at,
                         "definition": v.definition.as_ref().map(RuleDefinition::to_json),
@@ -158,9 +141,15 @@ pub(super) async fn program(storage: &Storage, command: ProgramCommand) -> anyho
         }
         ProgramCommand::Retire { kind, code, from } => (kind, code, Change::Retire, from),
     };
-    let version = operations::program::change(storage, kind, &code, change, from, &author(), now)
+    let author = author();
+    let by = operations::program::Author {
+        name: &author,
+        request: None,
+    };
+    let version = operations::program::change(storage, kind, &code, change, from, by, now)
         .await
-        .map_err(|e| anyhow::anyhow!("{kind} {code}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("{kind} {code}: {e}"))?
+        .version;
     println!(
         "{} {} version {} {} from {}",
         version.kind,

@@ -12,6 +12,7 @@ pub(crate) mod metrics;
 pub(crate) mod openapi;
 pub(crate) mod operator;
 pub(crate) mod partner;
+pub(crate) mod program;
 pub(crate) mod quote;
 pub(crate) mod receipts;
 pub(crate) mod redemptions;

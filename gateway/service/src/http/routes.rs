@@ -14,8 +14,8 @@ use utoipa_actix_web::AppExt as _;
 use super::error::{ApiError, invalid_request, route_not_found};
 use super::request_span::GatewayRootSpan;
 use super::{
-    earns, health, jwks, members, metrics, openapi, openapi::ApiDoc, operator, partner, quote,
-    receipts, redemptions, reversals, statements, transactions,
+    earns, health, jwks, members, metrics, openapi, openapi::ApiDoc, operator, partner, program,
+    quote, receipts, redemptions, reversals, statements, transactions,
 };
 use crate::state::AppState;
 
@@ -75,6 +75,9 @@ pub(crate) fn app(
         .service(operator::close_periods)
         .service(operator::list_terms)
         .service(operator::set_terms)
+        .service(program::list)
+        .service(program::show)
+        .service(program::change)
         .split_for_parts();
     openapi::complete(&mut api);
     let api = Data::new(api);

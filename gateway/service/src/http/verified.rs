@@ -25,7 +25,7 @@ use operations::authentication::{
     AuthError, AuthenticatedOperator, AuthenticatedPartner, IncomingRequest, Principal,
     RequestBody, SignatureHeaders,
 };
-use operations::idempotency::Scope;
+use operations::idempotency::{self, IdempotencyKey, Scope};
 
 use super::upload::Upload;
 use crate::state::AppState;
@@ -101,18 +101,13 @@ impl VerifiedPartner {
     /// Only POSTs are idempotent writes, and authentication already required
     /// their key, so a missing key here means a GET route was built wrongly.
     pub(crate) fn scope(&self) -> Result<Scope, ApiError> {
-        let key = self.caller.idempotency_key.clone().ok_or_else(|| {
-            ApiError::internal("scope() called for a request without Idempotency-Key")
-        })?;
-        let message = &self.signed.message;
-        Ok(Scope::of_request(
-            self.caller.partner_id,
-            key,
-            message.method.as_deref().unwrap_or_default(),
-            message.path.as_deref().unwrap_or_default(),
-            message.query.as_deref(),
-            &self.signed.body,
-        ))
+        let (key, fingerprint) =
+            idempotent_request(self.caller.idempotency_key.as_ref(), &self.signed)?;
+        Ok(Scope {
+            partner_id: self.caller.partner_id,
+            key: key.clone(),
+            fingerprint,
+        })
     }
 
     /// The request as signed: method, target, the headers the signature covers, the
@@ -120,6 +115,27 @@ impl VerifiedPartner {
     pub(crate) fn signed_record(&self) -> serde_json::Value {
         signed_record(&self.signed)
     }
+}
+
+/// A POST's idempotency key and the fingerprint of everything the request says.
+///
+/// Only POSTs are idempotent writes, and authentication already required their key, so a
+/// missing key here means a GET route was built wrongly.
+fn idempotent_request<'a>(
+    key: Option<&'a IdempotencyKey>,
+    signed: &Signed,
+) -> Result<(&'a IdempotencyKey, [u8; 32]), ApiError> {
+    let key = key.ok_or_else(|| {
+        ApiError::internal("an idempotent write called for a request without Idempotency-Key")
+    })?;
+    let message = &signed.message;
+    let fingerprint = idempotency::fingerprint(
+        message.method.as_deref().unwrap_or_default(),
+        message.path.as_deref().unwrap_or_default(),
+        message.query.as_deref(),
+        &signed.body,
+    );
+    Ok((key, fingerprint))
 }
 
 fn signed_record(signed: &Signed) -> serde_json::Value {
@@ -166,6 +182,11 @@ impl VerifiedOperator {
     /// The request as signed (see [`VerifiedPartner::signed_record`]).
     pub(crate) fn signed_record(&self) -> serde_json::Value {
         signed_record(&self.signed)
+    }
+
+    /// The request's idempotency key and fingerprint (see [`VerifiedPartner::scope`]).
+    pub(crate) fn idempotent_request(&self) -> Result<(&IdempotencyKey, [u8; 32]), ApiError> {
+        idempotent_request(self.caller.idempotency_key.as_ref(), &self.signed)
     }
 }
 

@@ -11,6 +11,7 @@ mod auth;
 mod keys;
 mod ledger;
 mod members;
+mod program;
 mod settlement;
 
 use actix_web::http::StatusCode;
@@ -344,6 +345,7 @@ mod tests {
     use domain::members::EnrolmentError;
     use domain::partners::{BranchError, PartnerError};
     use domain::pricing::PricingError;
+    use domain::program::rules::RuleError;
     use domain::settlement::SettlementError;
     use domain::settlement::reconcile::ReconcileError;
     use domain::settlement::terms::TermsError;
@@ -369,6 +371,7 @@ mod tests {
         errors.extend(SettlementError::iter().map(ApiError::from));
         errors.extend(TermsError::iter().map(ApiError::from));
         errors.extend(ReconcileError::iter().map(ApiError::from));
+        errors.extend(RuleError::iter().map(ApiError::from));
         errors.extend([
             ApiError::from(StorageError::Contention),
             ApiError::from(StorageError::Corrupt(String::new())),
