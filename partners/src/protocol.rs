@@ -285,11 +285,51 @@ pub struct CardCheck {
     pub card_number: String,
     pub status: String,
     pub first_name: String,
-    /// `basic`, `silver` or `gold`.
-    pub tier: String,
+    /// The member's tier now; absent when the programme has no tiers.
+    pub tier: Option<CardTier>,
     pub balance: Balance,
     /// What the available points take off a bill at the given branch (when `branch` was given).
     pub redeemable_value: Option<Money>,
+}
+
+/// A name in the programme's two languages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Names {
+    pub en: String,
+    pub fa: String,
+}
+
+/// The tier a member holds, as a card check shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardTier {
+    /// The tier's code, e.g. `silver`.
+    pub code: String,
+    pub name: Names,
+    /// Points earned at partners are multiplied by this (a decimal string, e.g. "1.25").
+    pub earn_multiplier: String,
+    /// What the card carries.
+    pub benefits: Vec<Names>,
+    /// The tier is kept until this instant unless the member qualifies again (absent while they
+    /// qualify, and for the entry tier).
+    pub held_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Toward the next tier up (absent at the top).
+    pub progress: Option<TierProgress>,
+}
+
+/// How far a member is from the next tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TierProgress {
+    /// The next tier's code.
+    pub tier: String,
+    /// What counts: `points` earned, money `spend` in minor units, or `visits`.
+    pub measure: String,
+    /// How much the member has within the tier's window.
+    pub have: i64,
+    /// How much the tier needs.
+    pub need: i64,
 }
 
 /// `GET /v1/quote`: prices a purchase and/or points at a branch; posts nothing.

@@ -1,5 +1,6 @@
 //! The demo network `make run` loads: three partners, five branches, their development keys,
-//! settlement terms and two operator keys; and the settlement walkthrough on it.
+//! settlement terms, two operator keys and the programme's tiers; and the settlement walkthrough
+//! on it.
 
 use operations::{keys as partner_keys, partners};
 use test_support::TestApp;
@@ -22,8 +23,8 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
     let created = gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
         .await
         .unwrap();
-    // Partners, branches, partner keys, settlement terms, operator keys.
-    assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2, "{created:?}");
+    // Partners, branches, partner keys, settlement terms, operator keys, programme rules.
+    assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2 + 3, "{created:?}");
     assert!(
         gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
             .await
@@ -71,6 +72,8 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
         .body;
     assert!(check.balance.posted >= 0);
     assert!(check.redeemable_value.is_some());
+    let tier = check.tier.expect("the demo programme has tiers");
+    assert!(["bronze", "silver", "gold"].contains(&tier.code.as_str()));
     let vanak = hotel
         .quote(
             "tehran",

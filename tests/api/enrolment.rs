@@ -35,7 +35,7 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
         .unwrap()
         .body;
     assert_eq!(check.first_name, "Darya");
-    assert_eq!(check.tier, "basic");
+    assert_eq!(check.tier, None, "the programme has no tiers");
     assert_eq!(check.balance.available, 0);
     assert_eq!(check.redeemable_value, Some(irr(0)));
 

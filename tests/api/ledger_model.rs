@@ -73,24 +73,6 @@ async fn a_card_check_does_not_count_expired_points() {
 }
 
 #[tokio::test]
-async fn tiers_follow_lifetime_earned_points() {
-    let app = TestApp::spawn().await;
-    let (partner, till) = DirectTill::open(&app).await;
-    let card = till.enroll("+989120000003").await;
-    till.earn(&card, 4_999, Utc::now()).await.unwrap();
-    assert_eq!(partner.client.tier(card.as_str()).await, "basic");
-    till.earn(&card, 1, Utc::now()).await.unwrap();
-    till.redeem(&card, 3_000, false, Utc::now()).await.unwrap();
-    assert_eq!(
-        partner.client.tier(card.as_str()).await,
-        "silver",
-        "spending keeps the tier"
-    );
-    till.earn(&card, 15_000, Utc::now()).await.unwrap();
-    assert_eq!(partner.client.tier(card.as_str()).await, "gold");
-}
-
-#[tokio::test]
 async fn the_check_detects_a_tampered_projection_lot_or_transfer_table() {
     let app = TestApp::spawn().await;
     let (_partner, till) = DirectTill::open(&app).await;

@@ -29,5 +29,6 @@ mod reversals;
 mod settlement;
 mod settlement_periods;
 mod signatures;
+mod tiers;
 mod time;
 mod transactions;

@@ -9,7 +9,7 @@ use crate::ledger::Balance;
 use crate::member_data::{InvalidPersonalData, PersonalData};
 use crate::partners::BranchError;
 use crate::points::Money;
-use crate::program::Tier;
+use crate::program::tiers::Standing;
 
 /// A member as stored: personal data only in sealed form (see [`crate::member_data`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,8 +87,8 @@ pub struct CardCheck {
     pub member_id: MemberId,
     /// The member's first name (all a cashier sees of it).
     pub first_name: String,
-    /// The member's tier.
-    pub tier: Tier,
+    /// The member's tier and progress to the next (`None` when no tier is in force).
+    pub tier: Option<Standing>,
     /// The member's points.
     pub balance: Balance,
     /// What the available points take off a bill at the branch (when a branch was named

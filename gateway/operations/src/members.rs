@@ -1,14 +1,15 @@
 //! Members and their cards: enrolment at the till, the card check, lost and
 //! blocked cards.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncConnection as _;
 use domain::cards::{self, Card, CardError, CardNumber, CardStatus, MemberStatus};
 use domain::ids::{MemberId, PartnerId};
 use domain::ledger::LedgerError;
 use domain::member_data::MemberDataKeys;
 use domain::members::{CardCheck, Enrollment, EnrolmentError, Member, NewMember};
-use domain::program::{ProgramSettings, Tier};
+use domain::program::ProgramSettings;
+use domain::program::tiers::{self, Activity};
 use storage::card_cache::{self, CardView};
 use storage::{Connection, Storage, StorageError};
 
@@ -141,16 +142,27 @@ pub async fn check_card(
         }
         None => None,
     };
+    let rules = club.storage.program_rules().await?;
+    let tiers = tiers::in_force(&rules, now);
+    let zone = club.program.time_zone;
     let view = match card_cache::lookup(&club.storage, card.as_str(), now).await {
         Some(view) => view,
-        None => load_view(&club.storage, &club.member_data_keys, card, now).await?,
+        None => {
+            let since = tiers::activity_since(&tiers, now, zone);
+            load_view(&club.storage, &club.member_data_keys, card, since, now).await?
+        }
     };
     cards::usable(view.card_status, view.member_status)?;
+    let activity: Vec<Activity> = view
+        .activity
+        .iter()
+        .map(|(day, tally)| Activity::on(*day, *tally, zone))
+        .collect();
     Ok(CardCheck {
         card: card.clone(),
         member_id: view.member_id,
         first_name: view.first_name,
-        tier: Tier::of(&club.program, view.lifetime_points),
+        tier: tiers::standing(&tiers, &activity, now, zone),
         balance: view.balance,
         redeemable_value: rule.and_then(|rule| rule.value_of(view.balance.available)),
     })
@@ -160,11 +172,13 @@ pub async fn check_card(
 /// first, so the view never counts them.
 ///
 /// Three round trips: who holds the card, then (pipelined) its holds, card, account and next
-/// hold timeout, then (pipelined) the account's overdue points and next lot expiry.
+/// hold timeout, then (pipelined) the account's overdue points, next lot expiry and the member's
+/// activity since `activity_since` (when tiers are in force).
 async fn load_view(
     storage: &Storage,
     keys: &MemberDataKeys,
     card: &CardNumber,
+    activity_since: Option<NaiveDate>,
     now: DateTime<Utc>,
 ) -> Result<CardView, OperationError<LedgerError>> {
     let mut conn = storage.db().await?;
@@ -197,10 +211,16 @@ async fn load_view(
         voided = true;
     };
     let reads: &Connection = &conn;
-    let (overdue, next_lot_expiry) = futures_util::try_join!(
+    let (overdue, next_lot_expiry, activity) = futures_util::try_join!(
         // Lots past their expiry are gone even before maintenance moves them to breakage.
         storage::ledger::overdue_points(reads, account.id, now),
         storage::ledger::next_lot_expiry(reads, account.id),
+        async {
+            match activity_since {
+                Some(since) => storage::activity::days(reads, &[member_id], since).await,
+                None => Ok(Vec::new()),
+            }
+        },
     )?;
     let mut balance = account.balance();
     balance.posted -= overdue;
@@ -215,7 +235,10 @@ async fn load_view(
         card_status: card_now.status,
         member_status: member.status,
         first_name,
-        lifetime_points: account.lifetime_earned,
+        activity: activity
+            .into_iter()
+            .map(|(_, day, tally)| (day, tally))
+            .collect(),
         balance,
         valid_until: [next_lot_expiry, next_hold_timeout]
             .into_iter()

@@ -48,8 +48,9 @@ fn code_of(code: &str) -> Result<Code> {
     Code::parse(code).map_err(|_| OperationError::Refused(RuleError::CodeInvalid(code.to_owned())))
 }
 
-/// Makes the next version of rule `kind`/`code` (`change`), in force from `effective_from` (now
-/// when `None`), checked against what is in force then. A refusal writes nothing, so a retried
+/// Makes the next version of rule `kind`/`code` (`change`), in force from `effective_from` (as
+/// soon as every instance has read it when `None`: now plus the rules' refresh), checked against
+/// what is in force then. A refusal writes nothing, so a retried
 /// refusal is decided again.
 #[tracing::instrument(skip(storage, change, author), fields(rule.kind = %kind, rule.code = %code))]
 pub async fn change(
@@ -64,7 +65,9 @@ pub async fn change(
     let refused = |e: RuleError| OperationError::Refused(ChangeRefusal::Rule(e));
     let code = code_of(code).map_err(|e| e.map_refusal(ChangeRefusal::Rule))?;
     let now = domain::time::stored(now);
-    let effective_from = effective_from.map_or(now, domain::time::stored);
+    // Every instance has read the change by then (`storage::program::RuleCache`).
+    let earliest = now + storage.rules_refresh();
+    let effective_from = effective_from.map_or(earliest, domain::time::stored);
     let mut conn = storage.db().await?;
     let changed = conn
         .transaction::<_, OperationError<ChangeRefusal>, _>(async |conn| {
@@ -88,9 +91,16 @@ pub async fn change(
                 .filter(|v| v.kind == kind && v.code == code)
                 .cloned()
                 .collect();
-            let version =
-                rules::next_version(kind, code, &own, change, effective_from, now, author.name)
-                    .map_err(refused)?;
+            let version = rules::next_version(
+                kind,
+                code,
+                &own,
+                change,
+                effective_from,
+                earliest,
+                (author.name, now),
+            )
+            .map_err(refused)?;
             if let Some(definition) = &version.definition {
                 let known = known_at(conn, &all, &version)
                     .await

@@ -127,8 +127,10 @@ struct RawProgram {
     max_release_days: u32,
     #[serde(default = "defaults::maintenance_interval_secs")]
     maintenance_interval_secs: u64,
-    silver_tier_points: i64,
-    gold_tier_points: i64,
+    #[serde(default = "defaults::time_zone")]
+    time_zone: String,
+    #[serde(default = "defaults::rules_refresh_ms")]
+    rules_refresh_ms: u64,
     #[serde(default = "defaults::max_purchase_minor")]
     max_purchase_minor: i64,
     #[serde(default = "defaults::max_points_per_operation")]
@@ -251,6 +253,15 @@ mod defaults {
     pub(super) fn max_hold_timeout_secs() -> u64 {
         7 * 24 * 3600
     }
+    pub(super) fn time_zone() -> String {
+        "Asia/Tehran".to_owned()
+    }
+
+    /// Five seconds: a rule change reaches every instance that soon (docs/program.md).
+    pub(super) fn rules_refresh_ms() -> u64 {
+        5_000
+    }
+
     pub(super) fn max_release_days() -> u32 {
         365
     }
@@ -590,11 +601,12 @@ impl Config {
                 "must be above zero and at most max_hold_timeout_secs",
             ));
         }
-        if program.silver_tier_points <= 0 || program.gold_tier_points <= program.silver_tier_points
-        {
+        let time_zone = domain::settlement::terms::parse_zone(&program.time_zone)
+            .map_err(|e| invalid("program.time_zone", e.to_string()))?;
+        if program.rules_refresh_ms > 600_000 {
             return Err(invalid(
-                "program.gold_tier_points",
-                "tiers need 0 < silver_tier_points < gold_tier_points",
+                "program.rules_refresh_ms",
+                "must be at most 600000 (10 minutes)",
             ));
         }
         if program.max_purchase_minor <= 0 {
@@ -617,8 +629,8 @@ impl Config {
             default_hold: Duration::from_secs(program.hold_timeout_secs),
             max_hold: Duration::from_secs(program.max_hold_timeout_secs),
             max_release: chrono::Duration::days(i64::from(program.max_release_days)),
-            silver_points: Points(program.silver_tier_points),
-            gold_points: Points(program.gold_tier_points),
+            time_zone,
+            rules_refresh: Duration::from_millis(program.rules_refresh_ms),
             limits: Limits {
                 max_purchase_minor: program.max_purchase_minor,
                 max_points: Points(program.max_points_per_operation),
@@ -744,8 +756,6 @@ mod tests {
         [program]
         card_prefix = "6037"
         points_validity_days = 730
-        silver_tier_points = 5000
-        gold_tier_points = 20000
     "#;
 
     fn with_urls(mut raw: RawConfig) -> RawConfig {

@@ -36,6 +36,7 @@ pub fn storage_settings(config: &Config) -> StorageSettings {
         connect_timeout: config.connect_timeout,
         redis_url: config.redis_url.expose_secret().to_owned(),
         redis_key_prefix: config.redis_key_prefix.clone(),
+        rules_refresh: config.program.rules_refresh,
     }
 }
 

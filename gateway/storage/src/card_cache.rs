@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use domain::cards::{CardStatus, MemberStatus};
 use domain::ids::{MemberId, PartnerId};
 use domain::ledger::Balance;
-use domain::points::Points;
+
 use domain::pricing::BranchPricing;
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
@@ -43,8 +43,9 @@ pub struct CardView {
     pub member_status: MemberStatus,
     /// The member's first name.
     pub first_name: String,
-    /// Points earned for good (the tier's measure).
-    pub lifetime_points: Points,
+    /// What the member did per local day, as far back as the tiers in force count (their
+    /// standing is decided from it when the card is checked).
+    pub activity: Vec<(chrono::NaiveDate, domain::program::tiers::Tally)>,
     /// The member's balance.
     pub balance: Balance,
     /// The view is exact until this time (the next lot expiry or hold timeout), at the latest.

@@ -9,7 +9,10 @@
 //!    every lot's allocations explain exactly what it has lost;
 //! 6. the open pending transfers are exactly the unresolved pending ones;
 //! 7. every transfer a partner request made has that request's answer recorded
-//!    (so a retry returns it instead of making a second transfer).
+//!    (so a retry returns it instead of making a second transfer);
+//! 8. every account's lifetime earned points match its earns less their reversals;
+//! 9. every member's activity per day (tiers' measures) matches their earns and reversals by
+//!    local day in the programme's zone.
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
@@ -138,8 +141,25 @@ const CHECKS: &[&str] = &[
       WHERE a.lifetime_earned <> coalesce(t.total, 0)",
 ];
 
-/// Checks every invariant in one repeatable-read snapshot.
-pub async fn check(storage: &Storage) -> Result<LedgerReport, StorageError> {
+/// 9: `member_activity` against the transfers, by local day in zone `$1`.
+const ACTIVITY: &str = "WITH projected AS (
+         SELECT member_id, (created_at AT TIME ZONE $1)::date AS day,
+                sum(CASE WHEN code = 'earn' THEN amount ELSE -amount END) AS points,
+                sum(CASE WHEN code = 'earn' THEN coalesce(money_minor, 0)
+                         ELSE -coalesce(money_minor, 0) END) AS spend_minor,
+                count(*) FILTER (WHERE code = 'earn') AS visits
+           FROM transfers
+          WHERE member_id IS NOT NULL
+            AND ((code = 'earn' AND phase IN ('single', 'post')) OR code = 'earn_reversal')
+          GROUP BY 1, 2)
+     SELECT format('member %s on %s: activity %s/%s/%s but transfers give %s/%s/%s',
+                   coalesce(a.member_id, p.member_id), coalesce(a.day, p.day),
+                   a.points, a.spend_minor, a.visits, p.points, p.spend_minor, p.visits) AS violation
+       FROM member_activity a FULL JOIN projected p ON p.member_id = a.member_id AND p.day = a.day
+      WHERE (a.points, a.spend_minor, a.visits) IS DISTINCT FROM (p.points, p.spend_minor, p.visits)";
+
+/// Checks every invariant in one repeatable-read snapshot; the programme's days are `zone`'s.
+pub async fn check(storage: &Storage, zone: chrono_tz::Tz) -> Result<LedgerReport, StorageError> {
     let mut conn = storage.db().await?;
     conn.build_transaction()
         .read_only()
@@ -152,6 +172,13 @@ pub async fn check(storage: &Storage) -> Result<LedgerReport, StorageError> {
                     .violations
                     .extend(found.into_iter().map(|v| v.violation));
             }
+            let found: Vec<Violation> = diesel::sql_query(ACTIVITY)
+                .bind::<Text, _>(zone.name())
+                .load(conn)
+                .await?;
+            report
+                .violations
+                .extend(found.into_iter().map(|v| v.violation));
             report.accounts = diesel::sql_query("SELECT count(*) AS n FROM accounts")
                 .get_result::<Count>(conn)
                 .await?

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -29,10 +29,13 @@ use super::{StorageError, stored};
 /// timeout has passed, and what has happened to the transfers the follow-ups follow. The
 /// statements are sent at once (pipelined) and run in order, so everything is read under the
 /// locks. Only when there are expired holds does a second round trip read the lots they took from.
+/// With tiers in force (`activity_since`), the members' activity from that day on and their
+/// recorded tiers are read too.
 pub async fn read(
     conn: &AsyncPgConnection,
     ops: &[&LedgerOp],
     now: DateTime<Utc>,
+    activity_since: Option<NaiveDate>,
 ) -> Result<Snapshot, StorageError> {
     let mut needs: BTreeMap<MemberId, Points> = BTreeMap::new();
     for op in ops {
@@ -64,6 +67,7 @@ pub async fn read(
         followers,
         followed_allocations,
         followed_lots,
+        (activity, tiers_recorded),
     ) = futures_util::try_join!(
         lock_member_accounts(conn, &member_ids),
         lots_to_spend(conn, &needs, now),
@@ -73,6 +77,15 @@ pub async fn read(
         followers(conn, &originals),
         followed_allocations(conn, &originals),
         followed_lots(conn, &originals),
+        async {
+            let Some(since) = activity_since else {
+                return Ok((Vec::new(), Vec::new()));
+            };
+            futures_util::try_join!(
+                super::activity::days(conn, &member_ids, since),
+                super::activity::tiers_recorded(conn, &member_ids),
+            )
+        },
     )?;
     let (expired_holds, hold_lots) = if holds.is_empty() {
         (Vec::new(), Vec::new())
@@ -89,6 +102,8 @@ pub async fn read(
         followers,
         followed_allocations,
         followed_lots,
+        activity,
+        tiers_recorded,
     })
 }
 
@@ -418,6 +433,8 @@ pub async fn write(
         take_from_lots(conn, &writes.lot_takes).map_err(storage),
         insert_pendings(conn, &writes.pendings).map_err(storage),
         delete_pendings(conn, &writes.resolved_pendings).map_err(storage),
+        super::activity::add_days(conn, &writes.activity).map_err(storage),
+        super::activity::record_tier_changes(conn, &writes.tier_changes).map_err(storage),
         apply_deltas(conn, &writes.deltas, &others).map_err(storage),
     )?;
     Ok(())

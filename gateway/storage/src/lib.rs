@@ -11,6 +11,7 @@
 //! (`UNNEST` batches, `ON CONFLICT … WHERE`, window functions), each covered by an
 //! integration test.
 
+pub mod activity;
 pub mod branches;
 pub mod card_cache;
 pub mod check;
@@ -174,6 +175,7 @@ pub struct Storage {
     /// The Redis key builder for this deployment.
     pub keys: RedisKeys,
     card_cache: card_cache::CardCache,
+    program_rules: program::RuleCache,
 }
 
 /// Settings for [`Storage::connect`].
@@ -186,6 +188,8 @@ pub struct StorageSettings {
     pub connect_timeout: Duration,
     pub redis_url: String,
     pub redis_key_prefix: String,
+    /// How long the programme's rules are kept before being read again (zero: never kept).
+    pub rules_refresh: Duration,
 }
 
 impl Storage {
@@ -215,6 +219,7 @@ impl Storage {
             redis,
             keys: RedisKeys::new(&settings.redis_key_prefix),
             card_cache: card_cache::CardCache::new(100_000),
+            program_rules: program::RuleCache::new(settings.rules_refresh),
         })
     }
 
@@ -237,6 +242,19 @@ impl Storage {
     /// How many database connections exist, how many are idle, and the maximum.
     pub fn pool_status(&self) -> deadpool::Status {
         self.pool.status()
+    }
+
+    /// Every version of the programme's rules, as this instance last read them (at most
+    /// `rules_refresh` ago).
+    pub async fn program_rules(
+        &self,
+    ) -> Result<std::sync::Arc<Vec<domain::program::rules::RuleVersion>>, StorageError> {
+        self.program_rules.get(self).await
+    }
+
+    /// How long the programme's rules are kept before being read again.
+    pub fn rules_refresh(&self) -> Duration {
+        self.program_rules.refresh
     }
 
     /// This instance's card-check cache.

@@ -1,5 +1,8 @@
 //! The `program_rules` table: every version of every programme rule.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -124,4 +127,43 @@ pub async fn insert(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The programme's rules as this instance knows them: every version, read again once `refresh`
+/// has passed (every time, when it is zero). A change made "now" applies `refresh` later
+/// (`operations::program::change`), so every instance has read it by then.
+#[derive(Clone)]
+pub(crate) struct RuleCache {
+    pub(crate) refresh: Duration,
+    /// The versions and when they were read; the lock is held through a reload, so callers
+    /// meanwhile wait for it rather than each reading the table.
+    held: Arc<tokio::sync::Mutex<Option<Read>>>,
+}
+
+/// Every version, and when it was read.
+type Read = (Instant, Arc<Vec<RuleVersion>>);
+
+impl RuleCache {
+    pub(crate) fn new(refresh: Duration) -> Self {
+        Self {
+            refresh,
+            held: Arc::default(),
+        }
+    }
+
+    pub(crate) async fn get(
+        &self,
+        storage: &super::Storage,
+    ) -> Result<Arc<Vec<RuleVersion>>, StorageError> {
+        let mut held = self.held.lock().await;
+        if let Some((read_at, versions)) = held.as_ref()
+            && read_at.elapsed() < self.refresh
+        {
+            return Ok(versions.clone());
+        }
+        let read_at = Instant::now();
+        let versions = Arc::new(versions(&mut *storage.db().await?, None, None).await?);
+        *held = Some((read_at, versions.clone()));
+        Ok(versions)
+    }
 }

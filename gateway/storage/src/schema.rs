@@ -74,6 +74,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    member_activity (member_id, day) {
+        member_id -> Uuid,
+        day -> Date,
+        points -> Int8,
+        spend_minor -> Int8,
+        visits -> Int8,
+    }
+}
+
+diesel::table! {
+    member_tier_changes (id) {
+        id -> Int8,
+        member_id -> Uuid,
+        changed_at -> Timestamptz,
+        tier -> Text,
+        previous_tier -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     members (id) {
         id -> Uuid,
         phone_lookup -> Bytea,
@@ -262,6 +282,8 @@ diesel::joinable!(earn_lots -> transfers (id));
 diesel::joinable!(idempotency_records -> partners (partner_id));
 diesel::joinable!(lot_allocations -> earn_lots (lot_id));
 diesel::joinable!(lot_allocations -> transfers (transfer_id));
+diesel::joinable!(member_activity -> members (member_id));
+diesel::joinable!(member_tier_changes -> members (member_id));
 diesel::joinable!(members -> branches (enrolled_at_branch));
 diesel::joinable!(members -> partners (enrolled_by_partner));
 diesel::joinable!(partner_keys -> partners (partner_id));
@@ -284,6 +306,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     earn_lots,
     idempotency_records,
     lot_allocations,
+    member_activity,
+    member_tier_changes,
     members,
     operator_keys,
     partner_keys,

@@ -493,10 +493,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return print_json(&receipt.raw_body);
             }
             let c = receipt.body;
-            println!(
-                "card {} ({}): {}, tier {}",
-                c.card_number, c.status, c.first_name, c.tier
-            );
+            println!("card {} ({}): {}", c.card_number, c.status, c.first_name);
+            if let Some(tier) = &c.tier {
+                println!(
+                    "  tier: {} (points ×{})",
+                    tier.name.en, tier.earn_multiplier
+                );
+                if let Some(until) = tier.held_until {
+                    println!("  kept until {until} unless the member qualifies again");
+                }
+                if let Some(p) = &tier.progress {
+                    println!(
+                        "  toward {}: {} of {} {}",
+                        p.tier, p.have, p.need, p.measure
+                    );
+                }
+            }
             println!("  balance: {}", balance(&c.balance));
             if let Some(value) = c.redeemable_value {
                 println!("  redeemable now for {value}");

@@ -139,6 +139,34 @@ impl TestApp {
         self.client_at(&self.address, key).await
     }
 
+    /// Adds programme rule `kind`/`code`, in force now (the tests' gateways read the rules at
+    /// every use).
+    pub async fn program_rule(
+        &self,
+        kind: domain::program::rules::RuleKind,
+        code: &str,
+        definition: serde_json::Value,
+    ) {
+        let definition = domain::program::rules::RuleDefinition::parse(kind, definition)
+            .unwrap_or_else(|e| panic!("{kind} {code}: {e}"));
+        let author = operations::program::Author {
+            name: "test",
+            request: None,
+        };
+        let change = domain::program::rules::Change::Create(definition);
+        operations::program::change(
+            &self.storage,
+            kind,
+            code,
+            change,
+            None,
+            author,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{kind} {code}: {e}"));
+    }
+
     /// Generates and registers an operator key (staff member `name`) holding `role`.
     pub async fn operator_key(&self, name: &str, role: domain::keys::OperatorRole) -> PrivateKey {
         let key = PrivateKey::generate(&unique_code("operator")).unwrap_or_else(|e| panic!("{e}"));
@@ -199,7 +227,7 @@ impl TestApp {
 
     /// Runs every ledger invariant against this test's database.
     pub async fn ledger_report(&self) -> operations::ledger::LedgerReport {
-        operations::ledger::check(&self.storage)
+        operations::ledger::check(&self.storage, self.config.program.time_zone)
             .await
             .unwrap_or_else(|e| panic!("ledger check: {e}"))
     }
@@ -281,6 +309,7 @@ impl Drop for TestApp {
         // Every test ends by proving the ledger exact (unless it is already failing).
         if !std::thread::panicking() {
             let settings = self.storage_settings();
+            let zone = self.config.program.time_zone;
             let report = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -288,7 +317,7 @@ impl Drop for TestApp {
                     .ok()?;
                 runtime.block_on(async {
                     let storage = Storage::connect(&settings).await.ok()?;
-                    operations::ledger::check(&storage).await.ok()
+                    operations::ledger::check(&storage, zone).await.ok()
                 })
             })
             .join()

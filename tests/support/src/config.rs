@@ -28,8 +28,8 @@ close_interval_secs = 0
 card_prefix = "6037"
 points_validity_days = 730
 maintenance_interval_secs = 86400
-silver_tier_points = 5000
-gold_tier_points = 20000
+# Every read sees the rules as stored: tests change them and use them at once.
+rules_refresh_ms = 0
 [log]
 filter = "error"
 "#;

@@ -253,8 +253,8 @@ pub trait CardChecks {
     /// The points the card's member can spend now, as a card check without a branch shows them.
     fn available_points(&self, card: &str) -> impl Future<Output = i64> + Send;
 
-    /// The card's member's tier, as a card check without a branch shows it.
-    fn tier(&self, card: &str) -> impl Future<Output = String> + Send;
+    /// The card's member's tier code, as a card check without a branch shows it.
+    fn tier(&self, card: &str) -> impl Future<Output = Option<String>> + Send;
 }
 
 impl CardChecks for Client {
@@ -262,8 +262,8 @@ impl CardChecks for Client {
         card_check(self, card).await.balance.available
     }
 
-    async fn tier(&self, card: &str) -> String {
-        card_check(self, card).await.tier
+    async fn tier(&self, card: &str) -> Option<String> {
+        card_check(self, card).await.tier.map(|t| t.code)
     }
 }
 

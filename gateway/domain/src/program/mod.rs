@@ -7,8 +7,6 @@ pub mod validation;
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::points::Points;
 
 /// Programme settings.
@@ -24,10 +22,10 @@ pub struct ProgramSettings {
     pub max_hold: Duration,
     /// The latest a pending earn may be released.
     pub max_release: chrono::Duration,
-    /// Lifetime points for the silver tier.
-    pub silver_points: Points,
-    /// Lifetime points for the gold tier.
-    pub gold_points: Points,
+    /// The zone of the programme's days: tiers' windows, birthdays, campaigns' days.
+    pub time_zone: chrono_tz::Tz,
+    /// How often each instance rereads the rules; a change applies no sooner than this.
+    pub rules_refresh: Duration,
     /// The bounds on one operation, for partners without their own.
     pub limits: Limits,
 }
@@ -106,39 +104,6 @@ impl LimitOverrides {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a limit must be above zero")]
 pub struct InvalidLimit;
-
-/// A member's tier, from the points they have earned for good.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Tier {
-    /// Every member.
-    Basic,
-    /// From `silver_points` lifetime points.
-    Silver,
-    /// From `gold_points` lifetime points.
-    Gold,
-}
-
-impl Tier {
-    /// The tier for `lifetime_earned` points.
-    pub fn of(settings: &ProgramSettings, lifetime_earned: Points) -> Self {
-        if lifetime_earned >= settings.gold_points {
-            Self::Gold
-        } else if lifetime_earned >= settings.silver_points {
-            Self::Silver
-        } else {
-            Self::Basic
-        }
-    }
-
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
 
 #[cfg(test)]
 mod tests {

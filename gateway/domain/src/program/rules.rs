@@ -491,17 +491,19 @@ pub enum Change {
 }
 
 /// The version `change` makes of the rule whose versions so far are `versions` (oldest first),
-/// coming into force at `effective_from`, which must not be before `now` and must be after the
-/// rule's last version.
+/// `made` by someone at a time, coming into force at `effective_from`, which must not be before
+/// `earliest` (that time, plus the time every instance takes to read a change) and must be after
+/// the rule's last version.
 pub fn next_version(
     kind: RuleKind,
     code: RuleCode,
     versions: &[RuleVersion],
     change: Change,
     effective_from: DateTime<Utc>,
-    now: DateTime<Utc>,
-    created_by: &str,
+    earliest: DateTime<Utc>,
+    made: (&str, DateTime<Utc>),
 ) -> Result<RuleVersion, RuleError> {
+    let (created_by, now) = made;
     let missing = || RuleError::NotFound(kind, code.to_string());
     let definition = match (change, versions.last()) {
         (Change::Create(_), Some(_)) => return Err(RuleError::Exists(kind, code.to_string())),
@@ -518,9 +520,10 @@ pub fn next_version(
             "the definition is not a {kind}"
         )));
     }
-    if effective_from < now {
+    if effective_from < earliest {
         return Err(RuleError::VersionOverlaps(format!(
-            "effective_from {effective_from} is in the past; a version applies from now on"
+            "effective_from {effective_from} is too early; a version applies from {earliest} on \
+             (now, plus the time every gateway takes to read the change)"
         )));
     }
     if let Some(last) = versions.last()
@@ -626,7 +629,7 @@ mod tests {
                 change,
                 from,
                 now,
-                "test",
+                ("test", now),
             )
         };
         let hour = chrono::Duration::hours(1);
@@ -694,7 +697,7 @@ mod tests {
             Change::Create(category("Rooms")),
             now - hour,
             now,
-            "test",
+            ("test", now),
         );
         assert_eq!(code_of(past), "rule_version_overlaps");
     }

@@ -8,30 +8,119 @@
 //! time zone, Asia/Tehran in the demo). The member holds the highest-ranked tier they still hold
 //! that way; rank 0 always.
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone as _, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
-use super::rules::{Measure, TierRule};
+use super::rules::{self, Measure, RuleDefinition, RuleVersion, TierRule};
+use crate::ledger::{Phase, Transfer, TransferCode};
+use crate::points::Points;
 
-/// One purchase of the member, as tiers count it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Activity {
-    /// When it happened.
-    pub at: DateTime<Utc>,
-    /// Points it earned.
+/// What a member did at partners, as tiers count it: purchases' points and spend, and visits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Points earned by purchases (reversals take theirs back).
     pub points: i64,
-    /// What was spent, in minor units.
+    /// Money spent, in minor units (reversals take back their share).
     pub spend_minor: i64,
+    /// Purchases.
+    pub visits: i64,
 }
 
-impl Activity {
+impl Tally {
+    /// What `transfer` adds to its member's tally: a posted earn its points, its purchase and a
+    /// visit; an earn's reversal takes its points and its share of the purchase back (the visit
+    /// stays). Nothing for anything else (bonuses, redemptions, expiry).
+    pub fn of(transfer: &Transfer) -> Option<Self> {
+        let money = transfer.money_minor.unwrap_or(0);
+        match (transfer.code, transfer.phase) {
+            (TransferCode::Earn, Phase::Single | Phase::Post) => Some(Self {
+                points: transfer.amount.get(),
+                spend_minor: money,
+                visits: 1,
+            }),
+            (TransferCode::EarnReversal, _) => Some(Self {
+                points: -transfer.amount.get(),
+                spend_minor: -money,
+                visits: 0,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Adds `other`.
+    pub fn add(&mut self, other: Self) {
+        self.points = self.points.saturating_add(other.points);
+        self.spend_minor = self.spend_minor.saturating_add(other.spend_minor);
+        self.visits = self.visits.saturating_add(other.visits);
+    }
+
     fn amount(&self, measure: Measure) -> i64 {
         match measure {
             Measure::Points => self.points,
             Measure::Spend => self.spend_minor,
-            Measure::Visits => 1,
+            Measure::Visits => self.visits,
         }
     }
+}
+
+/// The local day (in the programme's zone) of an instant: a member's activity is kept per day.
+pub fn local_day(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
+    at.with_timezone(&zone).date_naive()
+}
+
+/// What a member did on one local day, counted from the day's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activity {
+    /// The start of the day.
+    pub at: DateTime<Utc>,
+    /// What was done that day.
+    pub tally: Tally,
+}
+
+impl Activity {
+    /// The activity of `day` in `zone`.
+    pub fn on(day: NaiveDate, tally: Tally, zone: Tz) -> Self {
+        Self {
+            at: day_start(day, zone),
+            tally,
+        }
+    }
+}
+
+fn day_start(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    zone.from_local_datetime(&day.and_time(NaiveTime::MIN))
+        .earliest()
+        .map_or_else(
+            || day.and_time(NaiveTime::MIN).and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
+}
+
+/// The tiers in force at `at`, among every rule's `versions` (ordered by kind, code, version).
+pub fn in_force(versions: &[RuleVersion], at: DateTime<Utc>) -> Vec<Tier<'_>> {
+    rules::in_force(versions, at)
+        .into_iter()
+        .filter_map(|version| match &version.definition {
+            Some(RuleDefinition::Tier(rule)) => Some(Tier {
+                code: version.code.as_str(),
+                rule,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first day whose activity the longest window among `tiers` can still count at `now` (and
+/// its grace after): days before it can be forgotten when deciding a standing. `None` without
+/// tiers: no activity need be read.
+pub fn activity_since(tiers: &[Tier<'_>], now: DateTime<Utc>, zone: Tz) -> Option<NaiveDate> {
+    let days = tiers
+        .iter()
+        .map(|t| i64::from(t.rule.window_days) + i64::from(t.rule.grace_days))
+        .max()?;
+    Some(local_day(now - Duration::days(days + 1), zone))
 }
 
 /// A tier in force, by its code.
@@ -48,6 +137,8 @@ pub struct Tier<'a> {
 pub struct Standing {
     /// The tier held.
     pub tier: String,
+    /// Its rule: names, multiplier, benefits.
+    pub rule: TierRule,
     /// Until when it is held for sure (`None`: while the member qualifies, or for rank 0).
     pub held_until: Option<DateTime<Utc>>,
     /// Toward the next tier up, if there is one.
@@ -72,7 +163,7 @@ fn within(activity: &[Activity], measure: Measure, window: Duration, at: DateTim
     activity
         .iter()
         .filter(|a| a.at > at - window && a.at <= at)
-        .map(|a| a.amount(measure))
+        .map(|a| a.tally.amount(measure))
         .fold(0_i64, i64::saturating_add)
 }
 
@@ -100,6 +191,15 @@ fn next_local_midnight(at: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
     zone.from_local_datetime(&next)
         .earliest()
         .map_or(at, |t| t.with_timezone(&Utc))
+}
+
+/// Points `base` earned in `tier`: multiplied by its earn multiplier, rounded down.
+pub fn multiplied(base: Points, tier: Option<&TierRule>) -> Points {
+    let Some(rule) = tier else {
+        return base;
+    };
+    let points = (Decimal::from(base.get()) * rule.earn_multiplier).floor();
+    Points(i64::try_from(points).unwrap_or(i64::MAX))
 }
 
 /// The member's standing at `now` among `tiers` (those in force), from their `activity`.
@@ -142,6 +242,7 @@ pub fn standing(
         });
     Some(Standing {
         tier: tier.code.to_owned(),
+        rule: tier.rule.clone(),
         held_until,
         progress,
     })
@@ -149,8 +250,6 @@ pub fn standing(
 
 #[cfg(test)]
 mod tests {
-    use rust_decimal::Decimal;
-
     use super::*;
     use crate::program::rules::Names;
 
@@ -173,8 +272,11 @@ mod tests {
     fn earn(at: DateTime<Utc>, points: i64) -> Activity {
         Activity {
             at,
-            points,
-            spend_minor: points * 10_000,
+            tally: Tally {
+                points,
+                spend_minor: points * 10_000,
+                visits: 1,
+            },
         }
     }
 
@@ -254,5 +356,78 @@ mod tests {
             "bronze"
         );
         assert!(standing(&[], &activity, end, zone).is_none());
+    }
+
+    #[test]
+    fn multipliers_round_down_and_a_day_is_a_tehran_day() {
+        let silver = TierRule {
+            earn_multiplier: Decimal::new(125, 2),
+            ..rule(1, 1_000)
+        };
+        assert_eq!(multiplied(Points(101), Some(&silver)), Points(126));
+        assert_eq!(multiplied(Points(3), Some(&silver)), Points(3));
+        assert_eq!(multiplied(Points(101), None), Points(101));
+        let zone: Tz = "Asia/Tehran".parse().unwrap();
+        // Tehran is UTC+03:30: its 1 March starts at 20:30 UTC on 28 February.
+        let start = Utc.with_ymd_and_hms(2026, 2, 28, 20, 30, 0).unwrap();
+        assert_eq!(local_day(start, zone).to_string(), "2026-03-01");
+        assert_eq!(
+            local_day(start - Duration::microseconds(1), zone).to_string(),
+            "2026-02-28"
+        );
+        assert_eq!(
+            Activity::on(local_day(start, zone), Tally::default(), zone).at,
+            start
+        );
+    }
+
+    #[test]
+    fn earns_count_when_posted_and_reversals_take_back_points_and_spend() {
+        use crate::ledger::{NewTransfer, Transfer};
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        let transfer = |code, phase, amount, money| {
+            let mut t = Transfer::new(
+                NewTransfer {
+                    debit: Default::default(),
+                    credit: Default::default(),
+                    amount: Points(amount),
+                    code,
+                    phase,
+                },
+                at,
+            );
+            t.money_minor = Some(money);
+            t
+        };
+        let earn = Tally::of(&transfer(TransferCode::Earn, Phase::Single, 10, 1_000));
+        assert_eq!(
+            earn,
+            Some(Tally {
+                points: 10,
+                spend_minor: 1_000,
+                visits: 1
+            })
+        );
+        assert_eq!(
+            Tally::of(&transfer(TransferCode::Earn, Phase::Pending, 10, 1_000)),
+            None
+        );
+        assert_eq!(
+            Tally::of(&transfer(TransferCode::Earn, Phase::Post, 10, 1_000)),
+            earn
+        );
+        let reversal = Tally::of(&transfer(TransferCode::EarnReversal, Phase::Single, 4, 400));
+        assert_eq!(
+            reversal,
+            Some(Tally {
+                points: -4,
+                spend_minor: -400,
+                visits: 0
+            })
+        );
+        assert_eq!(
+            Tally::of(&transfer(TransferCode::Redeem, Phase::Single, 4, 400)),
+            None
+        );
     }
 }

@@ -9,7 +9,8 @@ use domain::ids::{MemberId, PartnerId, TransferId};
 use domain::ledger::books::{self, BookError, LedgerOp, Step};
 use domain::ledger::{LedgerError, Movement, Purchase, Redemption, Reversal};
 use domain::points::Points;
-use domain::program::ProgramSettings;
+use domain::program::rules::RuleVersion;
+use domain::program::{ProgramSettings, tiers};
 use futures_util::future::BoxFuture;
 use storage::{Connection, Storage, StorageError};
 
@@ -27,7 +28,7 @@ pub async fn earn(
     at: DateTime<Utc>,
 ) -> Result<Movement> {
     let at = domain::time::stored(at);
-    let settings = club.program.clone();
+    let (settings, rules) = (club.program.clone(), club.storage.program_rules().await?);
     run_batch(&club.storage, move |conn| {
         Box::pin(async move {
             let op = prepare::price_earn(
@@ -39,7 +40,7 @@ pub async fn earn(
                 at,
             )
             .await?;
-            apply_one(conn, &settings, &op, at).await
+            apply_one(conn, &settings, &rules, &op, at).await
         })
     })
     .await
@@ -53,7 +54,7 @@ pub async fn redeem(
     at: DateTime<Utc>,
 ) -> Result<Movement> {
     let at = domain::time::stored(at);
-    let settings = club.program.clone();
+    let (settings, rules) = (club.program.clone(), club.storage.program_rules().await?);
     run_batch(&club.storage, move |conn| {
         Box::pin(async move {
             let op = prepare::price_redemption(
@@ -64,7 +65,7 @@ pub async fn redeem(
                 redemption,
             )
             .await?;
-            apply_one(conn, &settings, &op, at).await
+            apply_one(conn, &settings, &rules, &op, at).await
         })
     })
     .await
@@ -123,12 +124,12 @@ async fn follow(
     at: DateTime<Utc>,
 ) -> Result<Movement> {
     let at = domain::time::stored(at);
-    let settings = club.program.clone();
+    let (settings, rules) = (club.program.clone(), club.storage.program_rules().await?);
     run_batch(&club.storage, move |conn| {
         Box::pin(async move {
             let op =
                 prepare::follow_up(&mut Lookups::Conn(conn), partner_id, None, id, step).await?;
-            apply_one(conn, &settings, &op, at).await
+            apply_one(conn, &settings, &rules, &op, at).await
         })
     })
     .await
@@ -157,11 +158,14 @@ async fn run_batch(
 async fn apply_one(
     conn: &mut Connection,
     settings: &ProgramSettings,
+    rules: &[RuleVersion],
     op: &LedgerOp,
     at: DateTime<Utc>,
 ) -> Result<(Result<Movement>, Vec<MemberId>)> {
-    let snapshot = storage::ledger_batch::read(conn, &[op], at).await?;
-    let mut decided = books::decide(snapshot, &[op], settings, at);
+    let tiers = tiers::in_force(rules, at);
+    let since = tiers::activity_since(&tiers, at, settings.time_zone);
+    let snapshot = storage::ledger_batch::read(conn, &[op], at, since).await?;
+    let mut decided = books::decide(snapshot, &[op], settings, &tiers, at);
     storage::ledger_batch::write(
         conn,
         &decided.writes,

@@ -22,7 +22,7 @@ use domain::ids::PartnerId;
 use domain::ledger::books::{self, BookError, Decided, LedgerOp};
 use domain::ledger::{LedgerError, Movement};
 use domain::pricing::PricingError;
-use domain::program::ProgramSettings;
+use domain::program::{ProgramSettings, tiers};
 use futures_util::TryFutureExt as _;
 use storage::pipelined::PipelinedTransaction;
 use storage::{Storage, StorageError};
@@ -396,7 +396,10 @@ impl Worker {
     ) -> Result<(Vec<Decision>, Decided), StorageError> {
         let conn = transaction.conn();
         let program = &self.program;
+        let rules = self.storage.program_rules().await?;
         let now = domain::time::now();
+        let tiers = tiers::in_force(&rules, now);
+        let activity_since = tiers::activity_since(&tiers, now, program.time_zone);
         let keys: Vec<(PartnerId, &str)> = batch
             .iter()
             .map(|s| (s.scope.partner_id, s.scope.key.as_str()))
@@ -408,7 +411,7 @@ impl Worker {
             transaction.begin().map_err(StorageError::from),
             storage::idempotency::lock_in_flight(conn, &keys),
             storage::idempotency::recorded(conn, &keys),
-            storage::ledger_batch::read(conn, &all_ops, now),
+            storage::ledger_batch::read(conn, &all_ops, now, activity_since),
         )?;
         let recorded: HashMap<(PartnerId, String), _> = recorded
             .into_iter()
@@ -453,7 +456,7 @@ impl Worker {
                 Vec::new()
             }
         };
-        let mut decided = books::decide(snapshot, &ops, program, now);
+        let mut decided = books::decide(snapshot, &ops, program, &tiers, now);
         for ((i, _), result) in to_apply.iter().zip(decided.results.drain(..)) {
             decisions[*i] = Some(match result {
                 Ok(movement) => {

@@ -3,9 +3,12 @@
 //! (a hotel stay, a return period): then it is posted (by the partner, or by
 //! maintenance at the release time) or voided ([`super::follow_up`]).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use domain::ledger::{LedgerError, Purchase, Transfer, lots};
 use domain::program::ProgramSettings;
+use domain::program::tiers::{self, Tally};
 use storage::Connection;
 
 use super::committer::Reply;
@@ -48,5 +51,10 @@ pub(crate) async fn release_due(
     )
     .await?;
     storage::ledger::insert_lot(conn, &lots::lot_of(settings, &post, now)).await?;
+    // The purchase counts toward tiers on the day it is released, as a partner's release does.
+    if let (Some(member_id), Some(tally)) = (post.member_id, Tally::of(&post)) {
+        let day = tiers::local_day(post.created_at, settings.time_zone);
+        storage::activity::add_days(conn, &BTreeMap::from([((member_id, day), tally)])).await?;
+    }
     Ok(())
 }

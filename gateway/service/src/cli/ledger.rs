@@ -6,8 +6,8 @@ use partners::amounts::format_points;
 use storage::Storage;
 
 /// `clubgate check`.
-pub(super) async fn check(storage: &Storage) -> anyhow::Result<()> {
-    let report = ledger::check(storage).await?;
+pub(super) async fn check(storage: &Storage, program: &ProgramSettings) -> anyhow::Result<()> {
+    let report = ledger::check(storage, program.time_zone).await?;
     println!(
         "checked {} accounts and {} transfers",
         partners::amounts::group(report.accounts),

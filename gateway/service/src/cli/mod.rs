@@ -210,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let club = Club::start(storage(&config).await?, club_settings(&config));
             demo::demo(&club, command).await?;
         }
-        Command::Check => ledger::check(&storage(&config).await?).await?,
+        Command::Check => ledger::check(&storage(&config).await?, &config.program).await?,
         Command::Maintain => ledger::maintain(&storage(&config).await?, &config.program).await?,
         Command::Cards { command } => {
             cards::cards(&storage(&config).await?, &config.program, command).await?;

@@ -25,13 +25,14 @@ use domain::partners::{NewBranch, NewPartner, PartnerError, PartnerKind};
 use domain::points::{Currency, Money, Points};
 use domain::pricing::PointRule;
 use domain::program::ProgramSettings;
+use domain::program::rules::{Change, RuleDefinition, RuleError, RuleKind};
 use domain::settlement::terms::{self, NewTerms, PeriodKind};
 use futures_util::TryStreamExt as _;
 use operations::Club;
 use operations::error::OperationError;
 use operations::ledger::at;
 use operations::settlement::terms as settlement_terms;
-use operations::{keys, members, partners, pricing};
+use operations::{keys, members, partners, pricing, program};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde::Deserialize;
@@ -43,6 +44,17 @@ struct Network {
     partner: Vec<DemoPartner>,
     #[serde(default)]
     operator: Vec<DemoOperator>,
+    /// The programme's rules (docs/program.md), created once.
+    #[serde(default)]
+    program: Vec<DemoProgramRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoProgramRule {
+    kind: RuleKind,
+    code: String,
+    definition: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +206,32 @@ pub async fn load(
             Err(OperationError::Refused(KeyError::KeyIdTaken(_))) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    for demo in network.program {
+        match program::show(storage, demo.kind, &demo.code).await {
+            Ok(_) => continue,
+            Err(OperationError::Refused(RuleError::NotFound(..))) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let definition = RuleDefinition::parse(demo.kind, demo.definition)
+            .with_context(|| format!("programme rule {} {}", demo.kind, demo.code))?;
+        let author = program::Author {
+            name: "demo",
+            request: None,
+        };
+        let change = Change::Create(definition);
+        program::change(
+            storage,
+            demo.kind,
+            &demo.code,
+            change,
+            None,
+            author,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("programme rule {} {}: {e}", demo.kind, demo.code))?;
+        created.push(format!("programme rule {} {}", demo.kind, demo.code));
     }
     Ok(created)
 }

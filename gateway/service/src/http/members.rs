@@ -95,7 +95,7 @@ pub(crate) async fn check(
         card_number: check.card.to_string(),
         status: "active".into(),
         first_name: check.first_name,
-        tier: check.tier.as_str().to_owned(),
+        tier: check.tier.map(render::tier),
         balance: render::balance(check.balance),
         redeemable_value: check.redeemable_value.map(render::money),
     }))

@@ -1,7 +1,33 @@
 //! The wire forms of the ledger's outcomes: balances, transactions, movements.
 
 use domain::ledger::{Balance, Movement, Transfer, TransferState};
+use domain::program::rules::Names;
+use domain::program::tiers::Standing;
 use partners::protocol;
+
+fn names(names: &Names) -> protocol::Names {
+    protocol::Names {
+        en: names.en.clone(),
+        fa: names.fa.clone(),
+    }
+}
+
+/// The wire form of a member's tier.
+pub(crate) fn tier(standing: Standing) -> protocol::CardTier {
+    protocol::CardTier {
+        code: standing.tier,
+        name: names(&standing.rule.name),
+        earn_multiplier: standing.rule.earn_multiplier.normalize().to_string(),
+        benefits: standing.rule.benefits.iter().map(names).collect(),
+        held_until: standing.held_until,
+        progress: standing.progress.map(|p| protocol::TierProgress {
+            tier: p.tier,
+            measure: p.measure.to_string(),
+            have: p.have,
+            need: p.need,
+        }),
+    }
+}
 
 /// The wire form of a balance.
 pub(crate) fn balance(balance: Balance) -> protocol::Balance {

@@ -175,7 +175,7 @@ impl Followed {
     }
 }
 
-impl Books {
+impl Books<'_> {
     /// Decides a follow-up (the member's time has been settled).
     pub(super) fn apply_follow_up(
         &mut self,

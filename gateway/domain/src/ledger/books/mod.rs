@@ -17,7 +17,7 @@ mod follow_up;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
     Account, AccountDeltas, AccountKind, LedgerError, Lot, Movement, NewTransfer, Phase, Transfer,
@@ -27,6 +27,7 @@ use crate::cards::{self, CardError, CardNumber, CardStatus, MemberStatus};
 use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
 use crate::points::{Money, Points};
 use crate::program::ProgramSettings;
+use crate::program::tiers::{self, Activity, Tally, Tier};
 
 use self::follow_up::Followed;
 pub use self::follow_up::{FollowUp, Step};
@@ -166,6 +167,24 @@ pub struct Snapshot {
     pub followed_allocations: Vec<(TransferId, LotId, Points)>,
     /// The lots in those allocations, and the lots the followed earns created.
     pub followed_lots: Vec<Lot>,
+    /// The members' activity per local day, from the oldest day a tier's window (and grace)
+    /// can count.
+    pub activity: Vec<(MemberId, NaiveDate, Tally)>,
+    /// The tier each member was last recorded in (members never recorded are absent).
+    pub tiers_recorded: Vec<(MemberId, String)>,
+}
+
+/// A member's move to another tier, recorded when a batch (or maintenance) finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierChange {
+    /// The member.
+    pub member_id: MemberId,
+    /// When it was found.
+    pub at: DateTime<Utc>,
+    /// The tier the member holds now.
+    pub tier: String,
+    /// The tier recorded before, if any.
+    pub previous: Option<String>,
 }
 
 /// Everything a batch writes.
@@ -185,6 +204,10 @@ pub struct Writes {
     pub pendings: Vec<(TransferId, MemberId, DateTime<Utc>)>,
     /// Pending transfers resolved (no longer open).
     pub resolved_pendings: Vec<TransferId>,
+    /// What the batch adds to each member's local days.
+    pub activity: BTreeMap<(MemberId, NaiveDate), Tally>,
+    /// Members whose tier changed.
+    pub tier_changes: Vec<TierChange>,
 }
 
 /// Why the books could not decide an operation.
@@ -215,11 +238,36 @@ struct MemberBook {
     account: Account,
     lots: Vec<Lot>,
     expired_holds: Vec<ExpiredHold>,
+    /// What the member did per local day, as far back as a tier can count.
+    days: BTreeMap<NaiveDate, Tally>,
+    /// The tier last recorded for the member.
+    tier_recorded: Option<String>,
+}
+
+impl MemberBook {
+    /// The tier the member holds at `now`, if any tier is in force.
+    fn tier<'t>(
+        &self,
+        tiers: &[Tier<'t>],
+        now: DateTime<Utc>,
+        zone: chrono_tz::Tz,
+    ) -> Option<Tier<'t>> {
+        let activity: Vec<Activity> = self
+            .days
+            .iter()
+            .map(|(day, tally)| Activity::on(*day, *tally, zone))
+            .collect();
+        let standing = tiers::standing(tiers, &activity, now, zone)?;
+        tiers.iter().find(|t| t.code == standing.tier).copied()
+    }
 }
 
 /// The in-memory state a batch decides against, and what it will write.
-struct Books {
+struct Books<'t> {
     members: HashMap<MemberId, MemberBook>,
+    /// The tiers in force.
+    tiers: &'t [Tier<'t>],
+    zone: chrono_tz::Tz,
     cards: HashMap<CardNumber, (CardStatus, MemberStatus)>,
     taken_references: HashSet<(PartnerId, TransferCode, String)>,
     /// Per followed transfer, what has happened to it so far.
@@ -230,8 +278,13 @@ struct Books {
     now: DateTime<Utc>,
 }
 
-impl Books {
-    fn new(snapshot: Snapshot, now: DateTime<Utc>) -> Self {
+impl<'t> Books<'t> {
+    fn new(
+        snapshot: Snapshot,
+        tiers: &'t [Tier<'t>],
+        zone: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> Self {
         let mut lots_of: HashMap<AccountId, Vec<Lot>> = HashMap::new();
         for lot in snapshot.lots {
             lots_of.entry(lot.account_id).or_default().push(lot);
@@ -244,6 +297,11 @@ impl Books {
                 lots.insert(at, lot);
             }
         }
+        let mut days_of: HashMap<MemberId, BTreeMap<NaiveDate, Tally>> = HashMap::new();
+        for (member_id, day, tally) in snapshot.activity {
+            days_of.entry(member_id).or_default().insert(day, tally);
+        }
+        let mut tier_of: HashMap<MemberId, String> = snapshot.tiers_recorded.into_iter().collect();
         let mut holds_of: HashMap<MemberId, Vec<ExpiredHold>> = HashMap::new();
         for hold in snapshot.expired_holds {
             if let Some(member_id) = hold.hold.member_id {
@@ -258,6 +316,8 @@ impl Books {
                 let book = MemberBook {
                     lots: lots_of.remove(&account.id).unwrap_or_default(),
                     expired_holds: holds_of.remove(&member_id).unwrap_or_default(),
+                    days: days_of.remove(&member_id).unwrap_or_default(),
+                    tier_recorded: tier_of.remove(&member_id),
                     account,
                 };
                 Some((member_id, book))
@@ -265,6 +325,8 @@ impl Books {
             .collect();
         Self {
             members,
+            tiers,
+            zone,
             cards: snapshot
                 .cards
                 .into_iter()
@@ -293,6 +355,17 @@ impl Books {
             {
                 deltas.apply_to(&mut book.account);
             }
+        }
+        if let Some(tally) = Tally::of(&transfer) {
+            let day = tiers::local_day(transfer.created_at, self.zone);
+            if let Some(book) = self.members.get_mut(&member_id) {
+                book.days.entry(day).or_default().add(tally);
+            }
+            self.writes
+                .activity
+                .entry((member_id, day))
+                .or_default()
+                .add(tally);
         }
         self.changed.insert(member_id);
         self.writes.transfers.push(transfer);
@@ -464,16 +537,16 @@ impl Books {
         settings: &ProgramSettings,
     ) -> (Transfer, TransferState) {
         let member_id = op.at.member_id;
-        let account_id = self
+        let (account_id, tier) = self
             .members
             .get(&member_id)
-            .map(|book| book.account.id)
+            .map(|book| (book.account.id, book.tier(self.tiers, self.now, self.zone)))
             .unwrap_or_default();
         let mut transfer = Transfer::new(
             NewTransfer {
                 debit: partner_account(op.at.partner_id, AccountKind::PartnerIssuance),
                 credit: account_id,
-                amount: op.points,
+                amount: tiers::multiplied(op.points, tier.map(|t| t.rule)),
                 code: TransferCode::Earn,
                 phase: if op.release_at.is_some() {
                     Phase::Pending
@@ -499,6 +572,27 @@ impl Books {
         };
         self.post(member_id, transfer.clone(), Points::ZERO);
         (transfer, state)
+    }
+
+    /// Records a tier change for each member whose activity moved them to another tier.
+    fn record_tiers(&mut self) {
+        for member_id in &self.changed {
+            let Some(book) = self.members.get_mut(member_id) else {
+                continue;
+            };
+            let Some(tier) = book.tier(self.tiers, self.now, self.zone) else {
+                continue;
+            };
+            if book.tier_recorded.as_deref() != Some(tier.code) {
+                let previous = book.tier_recorded.replace(tier.code.to_owned());
+                self.writes.tier_changes.push(TierChange {
+                    member_id: *member_id,
+                    at: self.now,
+                    tier: tier.code.to_owned(),
+                    previous,
+                });
+            }
+        }
     }
 
     /// Adds a posted earn's new lot to the member's lots (in spending order) and the writes.
@@ -539,17 +633,20 @@ pub struct Decided {
     pub partners: Vec<PartnerId>,
 }
 
-/// Decides `ops` in order against the snapshot (which must have been read for them) at `now`.
+/// Decides `ops` in order against the snapshot (which must have been read for them) at `now`,
+/// with `tiers` in force.
 pub fn decide(
     snapshot: Snapshot,
     ops: &[&LedgerOp],
     settings: &ProgramSettings,
+    tiers: &[Tier<'_>],
     now: DateTime<Utc>,
 ) -> Decided {
     let mut member_accounts: Vec<AccountId> = snapshot.accounts.iter().map(|a| a.id).collect();
     member_accounts.sort_unstable();
-    let mut books = Books::new(snapshot, now);
+    let mut books = Books::new(snapshot, tiers, settings.time_zone, now);
     let results = ops.iter().map(|op| books.apply(op, settings)).collect();
+    books.record_tiers();
     let mut partners: Vec<PartnerId> = ops.iter().map(|op| op.partner_id()).collect();
     partners.sort_unstable();
     partners.dedup();
@@ -576,8 +673,8 @@ mod tests {
             default_hold: std::time::Duration::from_secs(900),
             max_hold: std::time::Duration::from_secs(3600),
             max_release: chrono::Duration::days(30),
-            silver_points: Points(1_000),
-            gold_points: Points(5_000),
+            time_zone: chrono_tz::Asia::Tehran,
+            rules_refresh: std::time::Duration::ZERO,
             limits: crate::program::Limits {
                 max_purchase_minor: 1_000_000_000_000,
                 max_points: Points(1_000_000),
@@ -672,7 +769,12 @@ mod tests {
             lot(&a, 1, 30, now + chrono::Duration::days(10)),
             lot(&b, 2, 5, now + chrono::Duration::days(10)),
         ];
-        let mut books = Books::new(snapshot(vec![a, b], lots), now);
+        let mut books = Books::new(
+            snapshot(vec![a, b], lots),
+            &[],
+            chrono_tz::Asia::Tehran,
+            now,
+        );
         let ops = [
             redeem(alice, "r1", 20),
             redeem(alice, "r2", 20), // 10 left: refused
@@ -724,7 +826,7 @@ mod tests {
             lot(&a, 1, 20, now - chrono::Duration::seconds(1)),
             lot(&a, 2, 10, now + chrono::Duration::days(1)),
         ];
-        let mut books = Books::new(snapshot(vec![a], lots), now);
+        let mut books = Books::new(snapshot(vec![a], lots), &[], chrono_tz::Asia::Tehran, now);
         let result = books.apply(&redeem(alice, "r1", 15), &settings());
         assert!(matches!(
             result,
@@ -777,7 +879,7 @@ mod tests {
             hold_lots: vec![first.clone(), second.clone()],
             ..snapshot(vec![a], vec![second])
         };
-        let mut books = Books::new(snapshot, now);
+        let mut books = Books::new(snapshot, &[], chrono_tz::Asia::Tehran, now);
         let result = books.apply(&redeem(alice, "r1", 30), &settings());
         assert_eq!(available(&result), Some(0), "{result:?}");
         let void = &books.writes.transfers[0];

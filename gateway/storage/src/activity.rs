@@ -1,0 +1,155 @@
+//! Members' activity per local day (`member_activity`, a projection of earns and their
+//! reversals) and their tier history (`member_tier_changes`, append-only), both written by the
+//! ledger's batches.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Date, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::ids::MemberId;
+use domain::ledger::books::TierChange;
+use domain::program::tiers::Tally;
+use uuid::Uuid;
+
+use super::StorageError;
+use super::prepared::prepared;
+use super::schema::{member_activity, member_tier_changes};
+
+/// The members' days from `since` on.
+pub async fn days(
+    mut conn: &AsyncPgConnection,
+    member_ids: &[MemberId],
+    since: NaiveDate,
+) -> Result<Vec<(MemberId, NaiveDate, Tally)>, StorageError> {
+    let ids: Vec<Uuid> = member_ids.iter().map(|id| id.0).collect();
+    let rows: Vec<(Uuid, NaiveDate, i64, i64, i64)> = member_activity::table
+        .filter(member_activity::member_id.eq_any(&ids))
+        .filter(member_activity::day.ge(since))
+        .order((member_activity::member_id, member_activity::day))
+        .select((
+            member_activity::member_id,
+            member_activity::day,
+            member_activity::points,
+            member_activity::spend_minor,
+            member_activity::visits,
+        ))
+        .load(&mut conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(member, day, points, spend_minor, visits)| {
+            let tally = Tally {
+                points,
+                spend_minor,
+                visits,
+            };
+            (MemberId(member), day, tally)
+        })
+        .collect())
+}
+
+/// The tier each member was last recorded in.
+pub async fn tiers_recorded(
+    mut conn: &AsyncPgConnection,
+    member_ids: &[MemberId],
+) -> Result<Vec<(MemberId, String)>, StorageError> {
+    let ids: Vec<Uuid> = member_ids.iter().map(|id| id.0).collect();
+    let rows: Vec<(Uuid, String)> = member_tier_changes::table
+        .filter(member_tier_changes::member_id.eq_any(&ids))
+        .order((
+            member_tier_changes::member_id,
+            member_tier_changes::id.desc(),
+        ))
+        .distinct_on(member_tier_changes::member_id)
+        .select((member_tier_changes::member_id, member_tier_changes::tier))
+        .load(&mut conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(member, tier)| (MemberId(member), tier))
+        .collect())
+}
+
+/// A member's tier history, oldest first.
+pub async fn tier_history(
+    mut conn: &AsyncPgConnection,
+    member_id: MemberId,
+) -> Result<Vec<TierChange>, StorageError> {
+    let rows: Vec<(chrono::DateTime<chrono::Utc>, String, Option<String>)> =
+        member_tier_changes::table
+            .filter(member_tier_changes::member_id.eq(member_id.0))
+            .order(member_tier_changes::id)
+            .select((
+                member_tier_changes::changed_at,
+                member_tier_changes::tier,
+                member_tier_changes::previous_tier,
+            ))
+            .load(&mut conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, tier, previous)| TierChange {
+            member_id,
+            at,
+            tier,
+            previous,
+        })
+        .collect())
+}
+
+/// Adds to the members' days.
+pub async fn add_days(
+    mut conn: &AsyncPgConnection,
+    days: &BTreeMap<(MemberId, NaiveDate), Tally>,
+) -> Result<(), StorageError> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&Tally) -> i64| days.values().map(f).collect::<Vec<i64>>();
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO member_activity AS a (member_id, day, points, spend_minor, visits) \
+             SELECT * FROM UNNEST($1::uuid[], $2::date[], $3::int8[], $4::int8[], $5::int8[]) \
+             ON CONFLICT (member_id, day) DO UPDATE \
+                SET points = a.points + excluded.points, \
+                    spend_minor = a.spend_minor + excluded.spend_minor, \
+                    visits = a.visits + excluded.visits",
+        )
+        .bind::<Array<SqlUuid>, _>(days.keys().map(|(m, _)| m.0).collect::<Vec<_>>())
+        .bind::<Array<Date>, _>(days.keys().map(|(_, d)| *d).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(column(|t| t.points))
+        .bind::<Array<BigInt>, _>(column(|t| t.spend_minor))
+        .bind::<Array<BigInt>, _>(column(|t| t.visits)),
+    )
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}
+
+/// Appends tier changes, in order.
+pub async fn record_tier_changes(
+    mut conn: &AsyncPgConnection,
+    changes: &[TierChange],
+) -> Result<(), StorageError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO member_tier_changes (member_id, changed_at, tier, previous_tier) \
+             SELECT member_id, changed_at, tier, previous_tier FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[]) \
+                 WITH ORDINALITY AS c(member_id, changed_at, tier, previous_tier, n) ORDER BY n",
+        )
+        .bind::<Array<SqlUuid>, _>(changes.iter().map(|c| c.member_id.0).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(changes.iter().map(|c| c.at).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(changes.iter().map(|c| c.tier.clone()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(
+            changes.iter().map(|c| c.previous.clone()).collect::<Vec<_>>(),
+        ),
+    )
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Tiers from the programme's rules: a member moves up with the purchase that qualifies them,
+//! earns at the tier's multiplier from then on, keeps the tier through the window's end and the
+//! grace, and each move is kept in the member's tier history; the card check shows the tier and
+//! the progress toward the next.
+
+use chrono::{Duration, TimeZone as _, Utc};
+use domain::program::rules::RuleKind;
+use serde_json::json;
+use test_support::till::DirectTill;
+use test_support::{CardChecks as _, TestApp};
+
+/// Bronze for everyone, silver from 1,000 points within 365 days (×1.5, 30 days of grace), gold
+/// from 5,000 (×2).
+async fn three_tiers(app: &TestApp) {
+    for (code, rank, threshold, multiplier) in [
+        ("bronze", 0, 0, "1"),
+        ("silver", 1, 1_000, "1.5"),
+        ("gold", 2, 5_000, "2"),
+    ] {
+        let tier = json!({
+            "name": {"en": code, "fa": code},
+            "rank": rank,
+            "measure": "points",
+            "threshold": threshold,
+            "window_days": 365,
+            "grace_days": 30,
+            "earn_multiplier": multiplier,
+            "benefits": [{"en": "Late checkout", "fa": "تحویل دیرهنگام"}],
+        });
+        app.program_rule(RuleKind::Tier, code, tier).await;
+    }
+}
+
+#[tokio::test]
+async fn a_member_moves_up_at_once_and_earns_at_the_tiers_multiplier() {
+    let app = TestApp::spawn().await;
+    let (partner, till) = DirectTill::open(&app).await;
+    let card = till.enroll("+989120000031").await;
+    three_tiers(&app).await;
+
+    let check = partner
+        .client
+        .check_card(card.as_str(), None)
+        .await
+        .unwrap()
+        .body;
+    let tier = check.tier.expect("tiers are in force");
+    assert_eq!((tier.code.as_str(), tier.held_until), ("bronze", None));
+    let progress = tier.progress.unwrap();
+    assert_eq!(
+        (
+            progress.tier.as_str(),
+            progress.measure.as_str(),
+            progress.have,
+            progress.need
+        ),
+        ("silver", "points", 0, 1_000)
+    );
+
+    let now = Utc::now();
+    till.earn(&card, 999, now).await.unwrap();
+    assert_eq!(
+        partner.client.tier(card.as_str()).await.as_deref(),
+        Some("bronze")
+    );
+    // The purchase that reaches the threshold is earned at the tier it was made in; the member
+    // is silver from then on, and the next purchase earns half as much again (rounded down).
+    let reaching = till.earn(&card, 1, now).await.unwrap();
+    assert_eq!(reaching.transfer.amount.get(), 1);
+    let check = partner
+        .client
+        .check_card(card.as_str(), None)
+        .await
+        .unwrap()
+        .body;
+    let tier = check.tier.unwrap();
+    assert_eq!(tier.code, "silver");
+    assert_eq!(tier.earn_multiplier, "1.5");
+    assert_eq!(tier.benefits[0].en, "Late checkout");
+    assert_eq!(tier.progress.unwrap().have, 1_000);
+    let multiplied = till.earn(&card, 101, now).await.unwrap();
+    assert_eq!(multiplied.transfer.amount.get(), 151);
+
+    // Spending points does not take the tier away; a reversal takes its points back from the
+    // window, here below the threshold.
+    till.redeem(&card, 500, false, now).await.unwrap();
+    assert_eq!(
+        partner.client.tier(card.as_str()).await.as_deref(),
+        Some("silver")
+    );
+    till.reverse(multiplied.transfer.id, None, now)
+        .await
+        .unwrap();
+    till.reverse(reaching.transfer.id, None, now).await.unwrap();
+    let check = partner
+        .client
+        .check_card(card.as_str(), None)
+        .await
+        .unwrap()
+        .body;
+    let tier = check.tier.unwrap();
+    assert_eq!(tier.code, "bronze");
+    assert_eq!(tier.progress.unwrap().have, 999);
+
+    // The history keeps each move, in order.
+    let member = check_member(&app, &card).await;
+    let conn = app.storage.db().await.unwrap();
+    let history = storage::activity::tier_history(&conn, member)
+        .await
+        .unwrap();
+    let moves: Vec<(Option<&str>, &str)> = history
+        .iter()
+        .map(|c| (c.previous.as_deref(), c.tier.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (None, "bronze"),
+            (Some("bronze"), "silver"),
+            (Some("silver"), "bronze")
+        ]
+    );
+    assert!(app.ledger_report().await.is_exact());
+}
+
+async fn check_member(app: &TestApp, card: &domain::cards::CardNumber) -> domain::ids::MemberId {
+    let conn = app.storage.db().await.unwrap();
+    storage::members::find_card(&conn, card)
+        .await
+        .unwrap()
+        .unwrap()
+        .1
+        .id
+}
+
+#[tokio::test]
+async fn a_tier_is_kept_through_the_window_and_the_grace_and_lost_at_a_tehran_midnight() {
+    let app = TestApp::spawn().await;
+    let (partner, till) = DirectTill::open(&app).await;
+    three_tiers(&app).await;
+    let now = Utc::now();
+
+    // 1,000 points 370 days ago: out of the window 5 days ago, still in the grace.
+    let kept = till.enroll("+989120000032").await;
+    till.earn(&kept, 1_000, now - Duration::days(370))
+        .await
+        .unwrap();
+    let tier = partner
+        .client
+        .check_card(kept.as_str(), None)
+        .await
+        .unwrap()
+        .body
+        .tier
+        .unwrap();
+    assert_eq!(tier.code, "silver");
+    let until = tier.held_until.expect("kept on grace");
+    let local = until.with_timezone(&chrono_tz::Asia::Tehran);
+    assert_eq!(
+        local.time(),
+        chrono::NaiveTime::MIN,
+        "lost at a Tehran midnight"
+    );
+    assert!(until > now && until <= now + Duration::days(27));
+    assert_eq!(
+        tier.progress.unwrap().have,
+        0,
+        "the window no longer counts them"
+    );
+
+    // 400 days ago: the grace is over too.
+    let lapsed = till.enroll("+989120000033").await;
+    till.earn(&lapsed, 1_000, now - Duration::days(400))
+        .await
+        .unwrap();
+    assert_eq!(
+        partner.client.tier(lapsed.as_str()).await.as_deref(),
+        Some("bronze")
+    );
+
+    // A purchase on the Tehran day that starts at 20:30 UTC counts on that day.
+    let day_start = chrono_tz::Asia::Tehran
+        .with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let edge = till.enroll("+989120000034").await;
+    till.earn(&edge, 7, day_start).await.unwrap();
+    till.earn(&edge, 5, day_start - Duration::microseconds(1))
+        .await
+        .unwrap();
+    let member = check_member(&app, &edge).await;
+    let conn = app.storage.db().await.unwrap();
+    let days = storage::activity::days(
+        &conn,
+        &[member],
+        chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+    )
+    .await
+    .unwrap();
+    let days: Vec<(String, i64)> = days
+        .iter()
+        .map(|(_, day, tally)| (day.to_string(), tally.points))
+        .collect();
+    assert_eq!(
+        days,
+        [("2026-02-28".to_owned(), 5), ("2026-03-01".to_owned(), 7)]
+    );
+}
