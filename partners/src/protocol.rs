@@ -254,6 +254,11 @@ pub struct EnrollRequest {
     pub email: Option<String>,
     #[serde(default)]
     pub birth_date: Option<chrono::NaiveDate>,
+    /// The invite code of the friend who referred the member (8 characters; case, spaces and
+    /// dashes do not matter).
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
+    #[serde(default)]
+    pub invite_code: Option<String>,
 }
 
 /// A new member and their club card.
@@ -262,6 +267,12 @@ pub struct EnrollRequest {
 pub struct Enrollment {
     pub member_id: uuid::Uuid,
     pub card_number: String,
+    /// The code the member gives friends to enrol with.
+    #[serde(default)]
+    pub invite_code: String,
+    /// Points of the sign-up bonuses awarded with the enrolment.
+    #[serde(default)]
+    pub bonus_points: i64,
 }
 
 /// A member's points.

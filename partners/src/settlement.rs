@@ -27,7 +27,7 @@ pub const LINES_HEADER: [&str; 8] = [
     "points",
     "money_minor",
 ];
-/// The line types, in the order statement totals list them.
+/// The line types every statement's totals list, in this order.
 pub const LINE_TYPES: [&str; 5] = [
     "earn",
     "earn_reversal",
@@ -35,6 +35,9 @@ pub const LINE_TYPES: [&str; 5] = [
     "redemption_reversal",
     "adjustment",
 ];
+/// Line types a statement's totals list after those, only when it has such lines (so statements
+/// issued before they existed read the same): bonus points the partner funded.
+pub const OPTIONAL_LINE_TYPES: [&str; 1] = ["bonus"];
 
 /// The signed content of a statement. Field order is the byte order of the payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,9 +53,10 @@ pub struct Statement {
     pub terms: TermsApplied,
     /// What the partner owed (positive) or was owed (negative) before this period.
     pub opening_position_minor: i64,
-    /// One entry per line type, always all five, in [`LINE_TYPES`] order.
+    /// One entry per line type: always all of [`LINE_TYPES`], in that order, then each of
+    /// [`OPTIONAL_LINE_TYPES`] the statement has lines of.
     pub totals: Vec<TypeTotal>,
-    /// Money for points issued, less issuance reversed.
+    /// Money for points issued (and bonus points funded), less issuance reversed.
     pub issuance_charge_minor: i64,
     /// Money for points redeemed, less redemptions reversed.
     pub redemption_credit_minor: i64,
@@ -142,8 +146,12 @@ pub fn totals<'a>(lines: impl IntoIterator<Item = (&'a str, i64, i64)>) -> Optio
         entry.1 = entry.1.checked_add(points)?;
         entry.2 = entry.2.checked_add(money)?;
     }
+    let present = OPTIONAL_LINE_TYPES
+        .iter()
+        .filter(|t| by_type.contains_key(*t));
     let totals = LINE_TYPES
         .iter()
+        .chain(present)
         .map(|t| {
             let (count, points, money_minor) = by_type.get(t).copied().unwrap_or_default();
             TypeTotal {
@@ -279,7 +287,9 @@ fn check_arithmetic(statement: &Statement, lines: &[LineAmounts]) -> Result<(), 
             .map_or(0, |total| i128::from(total.money_minor))
     };
     let wide = i128::from;
-    if wide(statement.issuance_charge_minor) != money("earn") + money("earn_reversal") {
+    if wide(statement.issuance_charge_minor)
+        != money("earn") + money("earn_reversal") + money("bonus")
+    {
         return wrong("the issuance charge");
     }
     if wide(statement.redemption_credit_minor)
@@ -448,6 +458,9 @@ mod tests {
         let earn = totals.iter().find(|t| t.line_type == "earn").unwrap();
         assert_eq!((earn.count, earn.points, earn.money_minor), (2, 15, 1_500));
         assert_eq!(totals.len(), LINE_TYPES.len());
+        let with_bonus = super::totals([("earn", 1, 10), ("bonus", 2, 20)]).unwrap();
+        assert_eq!(with_bonus.len(), LINE_TYPES.len() + 1);
+        assert_eq!(with_bonus.last().unwrap().line_type, "bonus");
         assert!(super::totals([("earn", 1, i64::MAX), ("earn", 1, 1)]).is_none());
         assert!(super::totals([("earn", i64::MAX, 0), ("earn", 1, 0)]).is_none());
     }

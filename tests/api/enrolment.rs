@@ -19,6 +19,7 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
                 name: "Darya Karimi".into(),
                 email: Some("darya@example.com".into()),
                 birth_date: chrono::NaiveDate::from_ymd_opt(1991, 3, 21),
+                invite_code: None,
             },
             &key(),
         )
@@ -54,6 +55,7 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
                 name: "Someone Else".into(),
                 email: None,
                 birth_date: None,
+                invite_code: None,
             },
             &key(),
         )
@@ -69,6 +71,7 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
                 name: "X".into(),
                 email: None,
                 birth_date: None,
+                invite_code: None,
             },
             &key(),
         )

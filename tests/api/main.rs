@@ -1,6 +1,7 @@
 //! Integration tests of the gateway: one binary, one module per feature.
 //! They run against real PostgreSQL and Redis (`TEST_DATABASE_URL`, `TEST_REDIS_URL`).
 
+mod bonuses;
 mod cache;
 mod committer;
 mod database_outage;

@@ -399,3 +399,48 @@ async fn operator_endpoints_take_operator_keys_of_the_right_role() {
     );
     assert!(admin.get::<serde_json::Value>(&terms_path).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_partner_funded_bonus_is_a_line_of_its_own_charged_at_the_partners_price() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner().with_default_rule().await;
+    set_terms(&app, &partner, "12.5").await;
+    // A joint sign-up bonus: 101 points, half the partner's (51, with what rounding leaves),
+    // half the operator's.
+    let funding = serde_json::json!([
+        {"funder": partner.partner.code.to_string(), "share": "0.5"},
+        {"funder": "operator", "share": "0.5"},
+    ]);
+    app.program_rule(
+        domain::program::rules::RuleKind::Bonus,
+        "welcome",
+        serde_json::json!({"occasion": "sign_up", "points": 101, "funding": funding}),
+    )
+    .await;
+    let card = partner.member().await.card;
+    partner.earn_points(&card, 7).await;
+
+    assert_eq!(app.settle(after_today()).await, 3);
+    let chain = verified_chain(&partner, &app.gateway_keys()).await;
+    let today = &chain[2].statement;
+    let total = |t: &str| today.totals.iter().find(|x| x.line_type == t).cloned();
+    let bonus = total("bonus").expect("a bonus line");
+    // 51 × 12.5 = 637.5 → 638 (half to even); with the earn's 88, the issuance charge.
+    assert_eq!((bonus.count, bonus.points, bonus.money_minor), (1, 51, 638));
+    assert_eq!(today.issuance_charge_minor, 88 + 638);
+    let lines = String::from_utf8(
+        partner
+            .client
+            .statement_lines(chain[2].statement.statement_id)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.contains(",bonus,") && l.ends_with(",51,638")),
+        "{lines}"
+    );
+    assert!(check_statements(&app.storage).await.unwrap().is_empty());
+}

@@ -28,6 +28,50 @@ pub struct Member {
     pub enrolled_at_branch: BranchId,
     /// When.
     pub enrolled_at: DateTime<Utc>,
+    /// The code the member gives friends to enrol with.
+    pub invite_code: InviteCode,
+    /// The member whose invite code they enrolled with.
+    pub referred_by: Option<MemberId>,
+}
+
+/// A member's invite code: 8 characters from an alphabet without 0/O and 1/I, so it is read
+/// aloud and typed without mistakes (about 10^12 codes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InviteCode(String);
+
+/// The characters of invite codes.
+const INVITE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+impl InviteCode {
+    /// A new random code.
+    pub fn random() -> Self {
+        use rand::Rng as _;
+        let mut rng = rand::thread_rng();
+        Self(
+            (0..8)
+                .map(|_| char::from(INVITE_ALPHABET[rng.gen_range(0..INVITE_ALPHABET.len())]))
+                .collect(),
+        )
+    }
+
+    /// A code as typed: case and spaces or dashes between characters do not matter.
+    pub fn parse(text: &str) -> Result<Self, EnrolmentError> {
+        let code: String = text
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if code.len() == 8 && code.bytes().all(|b| INVITE_ALPHABET.contains(&b)) {
+            Ok(Self(code))
+        } else {
+            Err(EnrolmentError::InviteCodeUnknown)
+        }
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Who is being enrolled, where.
@@ -39,6 +83,8 @@ pub struct NewMember {
     pub personal: PersonalData,
     /// A fixed card number (the demo network's); a random one when `None`.
     pub card: Option<CardNumber>,
+    /// The invite code of the friend who referred the member, if any.
+    pub invite_code: Option<String>,
 }
 
 /// The outcome of an enrolment.
@@ -48,6 +94,16 @@ pub struct Enrollment {
     pub member_id: MemberId,
     /// Their first card, ready to use.
     pub card: CardNumber,
+    /// The code they give friends to enrol with.
+    #[serde(default)]
+    pub invite_code: String,
+    /// Points of the sign-up bonuses awarded with the enrolment.
+    #[serde(default)]
+    pub bonus_points: i64,
+    /// The members whose points the enrolment moved (the new one, a referrer), whose card caches
+    /// are told after the commit; not recorded with the answer.
+    #[serde(skip)]
+    pub moved: Vec<MemberId>,
 }
 
 /// Why an enrolment was refused.
@@ -61,6 +117,15 @@ pub enum EnrolmentError {
     /// A member with this phone number exists.
     #[error("a member with this phone number is already enrolled")]
     PhoneTaken,
+    /// No open member has this invite code.
+    #[error("no member has this invite code")]
+    InviteCodeUnknown,
+    /// The invite code is the enrolling phone's own member's.
+    #[error("a member cannot refer themselves")]
+    ReferralSelf,
+    /// The phone was enrolled before: a referral is for new members only (one phone, one member).
+    #[error("this phone number is already enrolled; a referral is for new members only")]
+    ReferralPhoneReused,
     /// The branch cannot be used.
     #[strum(disabled)]
     #[error(transparent)]
@@ -73,6 +138,9 @@ impl EnrolmentError {
         match self {
             Self::InvalidData(_) => "invalid_member_data",
             Self::PhoneTaken => "member_already_enrolled",
+            Self::InviteCodeUnknown => "invite_code_unknown",
+            Self::ReferralSelf => "referral_self",
+            Self::ReferralPhoneReused => "referral_phone_reused",
             Self::Branch(err) => err.code(),
         }
     }

@@ -15,6 +15,7 @@
 //! - [`settlement`]: terms, the period close, statements, answers, reconciliation.
 
 pub mod authentication;
+mod bonuses;
 pub mod error;
 pub mod idempotency;
 pub mod keys;

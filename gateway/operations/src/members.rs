@@ -6,16 +6,21 @@ use diesel_async::AsyncConnection as _;
 use domain::cards::{self, Card, CardError, CardNumber, CardStatus, MemberStatus};
 use domain::ids::{MemberId, PartnerId};
 use domain::ledger::LedgerError;
+use domain::ledger::books::LedgerOp;
 use domain::member_data::MemberDataKeys;
-use domain::members::{CardCheck, Enrollment, EnrolmentError, Member, NewMember};
+use domain::members::{CardCheck, Enrollment, EnrolmentError, InviteCode, Member, NewMember};
 use domain::program::ProgramSettings;
+use domain::program::rules::{Occasion, RuleVersion};
 use domain::program::tiers::{self, Activity};
 use storage::card_cache::{self, CardView};
+use storage::members::Inserted;
 use storage::{Connection, Storage, StorageError};
 
 use crate::Club;
+use crate::bonuses;
 use crate::error::OperationError;
-use crate::idempotency::{self, Answered, IdempotencyError, Scope};
+use crate::idempotency::{self, Answer, Answered, IdempotencyError, Scope};
+use crate::ledger::at;
 use crate::pricing;
 
 /// Enrols a member at the partner's branch and issues their first card.
@@ -29,12 +34,18 @@ pub async fn enroll(
         club.member_data_keys.clone(),
         scope.partner_id,
     );
-    idempotency::execute(&club.storage, club.idempotency, scope, move |conn| {
+    let rules = club.storage.program_rules().await?;
+    let answered = idempotency::execute(&club.storage, club.idempotency, scope, move |conn| {
         Box::pin(async move {
-            enroll_in(conn, &settings, &keys, partner_id, new, domain::time::now()).await
+            let now = domain::time::now();
+            enroll_in(conn, &settings, &rules, &keys, partner_id, new, now).await
         })
     })
-    .await
+    .await?;
+    if let Answer::Done(enrollment) = &answered.answer {
+        card_cache::bump_many(&club.storage, &enrollment.moved).await;
+    }
+    Ok(answered)
 }
 
 /// Enrols a member at a time of the caller's choosing, in a transaction of its own and without
@@ -46,25 +57,31 @@ pub async fn enroll_at(
     at: DateTime<Utc>,
 ) -> Result<Enrollment, OperationError<EnrolmentError>> {
     let at = domain::time::stored(at);
+    let rules = club.storage.program_rules().await?;
     let mut conn = club.storage.db().await?;
-    conn.transaction::<_, OperationError<EnrolmentError>, _>(async |conn| {
-        enroll_in(
-            conn,
-            &club.program,
-            &club.member_data_keys,
-            partner_id,
-            new,
-            at,
-        )
-        .await
-    })
-    .await
+    let enrollment = conn
+        .transaction::<_, OperationError<EnrolmentError>, _>(async |conn| {
+            enroll_in(
+                conn,
+                &club.program,
+                &rules,
+                &club.member_data_keys,
+                partner_id,
+                new,
+                at,
+            )
+            .await
+        })
+        .await?;
+    card_cache::bump_many(&club.storage, &enrollment.moved).await;
+    Ok(enrollment)
 }
 
 #[tracing::instrument(skip_all, fields(partner.id = %partner_id, member.id))]
 async fn enroll_in(
     conn: &mut Connection,
     settings: &ProgramSettings,
+    rules: &[RuleVersion],
     keys: &MemberDataKeys,
     partner_id: PartnerId,
     new: NewMember,
@@ -72,29 +89,101 @@ async fn enroll_in(
 ) -> Result<Enrollment, OperationError<EnrolmentError>> {
     let branch = pricing::branch_of::<EnrolmentError>(conn, partner_id, &new.branch).await?;
     let id = MemberId(uuid::Uuid::now_v7());
+    let phone_lookup = keys.phone_lookup(&new.personal.phone);
+    let referrer = match &new.invite_code {
+        Some(code) => Some(referrer(conn, code, &phone_lookup).await?),
+        None => None,
+    };
     let sealed = keys
         .seal(id, &new.personal)
         .map_err(|e| StorageError::Corrupt(format!("member data cannot be sealed: {e}")))?;
-    let member = Member {
+    let mut member = Member {
         id,
-        phone_lookup: keys.phone_lookup(&new.personal.phone),
+        phone_lookup,
         sealed_personal_data: sealed,
         status: MemberStatus::Active,
         enrolled_by_partner: partner_id,
         enrolled_at_branch: branch.id,
         enrolled_at: now,
+        invite_code: InviteCode::random(),
+        referred_by: referrer,
     };
-    if !storage::members::insert(conn, &member).await? {
-        return Err(EnrolmentError::PhoneTaken.into());
+    // A clash among 10^12 invite codes is rare; draw again rather than fail.
+    loop {
+        match storage::members::insert(conn, &member).await? {
+            Inserted::Member => break,
+            Inserted::PhoneTaken => return Err(EnrolmentError::PhoneTaken.into()),
+            Inserted::InviteCodeTaken => member.invite_code = InviteCode::random(),
+        }
     }
     storage::ledger::insert_member_account(conn, id).await?;
     let card = issue_card(conn, settings, id, new.card, now).await?;
     tracing::Span::current().record("member.id", tracing::field::display(id));
-    tracing::info!(card.last4 = card.last4(), "enrolled member {id}");
+    // The sign-up bonuses, and the referrer's, in the enrolment's own transaction: they are
+    // awarded exactly when the member is enrolled.
+    let mut ops = bonuses::for_occasion(conn, rules, Occasion::SignUp, id, "sign_up", now).await?;
+    if let Some(referrer) = referrer {
+        let key = format!("referral:{id}");
+        let occasion = Occasion::ReferralEnrolled;
+        ops.extend(bonuses::for_occasion(conn, rules, occasion, referrer, &key, now).await?);
+    }
+    let mut bonus_points = 0;
+    let mut moved = Vec::new();
+    if !ops.is_empty() {
+        let ops: Vec<&LedgerOp> = ops.iter().collect();
+        let refused = |e: LedgerError| StorageError::Corrupt(format!("a bonus was refused: {e}"));
+        let (results, changed) = at::apply_batch(conn, settings, rules, &ops, now)
+            .await
+            .map_err(|e| match e {
+                OperationError::Storage(e) => e,
+                OperationError::Refused(e) => refused(e),
+            })?;
+        for (op, result) in ops.iter().zip(results) {
+            // Nothing can refuse these: a new member, a new referral, an open referrer.
+            let movement = result.map_err(|e| match e {
+                OperationError::Storage(e) => e,
+                OperationError::Refused(e) => refused(e),
+            })?;
+            if op.member_id() == id {
+                bonus_points += movement.transfer.amount.get();
+            }
+        }
+        moved = changed;
+    }
+    tracing::info!(
+        card.last4 = card.last4(),
+        bonus_points,
+        referred = referrer.is_some(),
+        "enrolled member {id}"
+    );
     Ok(Enrollment {
         member_id: id,
         card,
+        invite_code: member.invite_code.as_str().to_owned(),
+        bonus_points,
+        moved,
     })
+}
+
+/// The open member whose invite code a new member with `phone_lookup` gives: never themselves,
+/// and only for a phone never enrolled (one phone, one member, one referral).
+async fn referrer(
+    conn: &mut Connection,
+    code: &str,
+    phone_lookup: &[u8; 32],
+) -> Result<MemberId, OperationError<EnrolmentError>> {
+    let code = InviteCode::parse(code)?;
+    let referrer = storage::members::find_by_invite_code(conn, &code)
+        .await?
+        .filter(|m| m.status == MemberStatus::Active)
+        .ok_or(EnrolmentError::InviteCodeUnknown)?;
+    if referrer.phone_lookup == *phone_lookup {
+        return Err(EnrolmentError::ReferralSelf.into());
+    }
+    if storage::members::phone_enrolled(conn, phone_lookup).await? {
+        return Err(EnrolmentError::ReferralPhoneReused.into());
+    }
+    Ok(referrer.id)
 }
 
 /// Issues a card to a member: `number`, or a fresh random one.

@@ -58,6 +58,13 @@ pub async fn read(
         .map(|t| t.id.0)
         .collect();
     let originals: Vec<Uuid> = originals.into_iter().collect();
+    let bonus_keys: Vec<(MemberId, &str, &str)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            LedgerOp::Bonus(b) => Some((b.member_id, b.bonus.as_str(), b.occasion.as_str())),
+            _ => None,
+        })
+        .collect();
     let (
         accounts,
         lots,
@@ -68,6 +75,7 @@ pub async fn read(
         followed_allocations,
         followed_lots,
         (activity, tiers_recorded),
+        awarded,
     ) = futures_util::try_join!(
         lock_member_accounts(conn, &member_ids),
         lots_to_spend(conn, &needs, now),
@@ -86,6 +94,7 @@ pub async fn read(
                 super::activity::tiers_recorded(conn, &member_ids),
             )
         },
+        super::bonuses::awarded(conn, &bonus_keys),
     )?;
     let (expired_holds, hold_lots) = if holds.is_empty() {
         (Vec::new(), Vec::new())
@@ -104,6 +113,7 @@ pub async fn read(
         followed_lots,
         activity,
         tiers_recorded,
+        awarded,
     })
 }
 
@@ -435,6 +445,7 @@ pub async fn write(
         delete_pendings(conn, &writes.resolved_pendings).map_err(storage),
         super::activity::add_days(conn, &writes.activity).map_err(storage),
         super::activity::record_tier_changes(conn, &writes.tier_changes).map_err(storage),
+        super::bonuses::record(conn, &writes.awards).map_err(storage),
         apply_deltas(conn, &writes.deltas, &others).map_err(storage),
     )?;
     Ok(())

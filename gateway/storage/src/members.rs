@@ -6,7 +6,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::cards::{Card, CardNumber, CardStatus, MemberStatus};
 use domain::ids::{BranchId, MemberId, PartnerId};
-use domain::members::Member;
+use domain::members::{InviteCode, Member};
 use uuid::Uuid;
 
 use super::schema::{cards, members};
@@ -22,6 +22,8 @@ struct MemberRow {
     enrolled_by_partner: Uuid,
     enrolled_at_branch: Uuid,
     enrolled_at: DateTime<Utc>,
+    invite_code: String,
+    referred_by: Option<Uuid>,
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -38,6 +40,10 @@ impl TryFrom<MemberRow> for Member {
             enrolled_by_partner: PartnerId(row.enrolled_by_partner),
             enrolled_at_branch: BranchId(row.enrolled_at_branch),
             enrolled_at: row.enrolled_at,
+            invite_code: InviteCode::parse(&row.invite_code).map_err(|_| {
+                StorageError::Corrupt(format!("members.invite_code {:?}", row.invite_code))
+            })?,
+            referred_by: row.referred_by.map(MemberId),
         })
     }
 }
@@ -77,8 +83,22 @@ impl TryFrom<CardRow> for Card {
     }
 }
 
-/// Inserts a member; `false` if the phone is already enrolled.
-pub async fn insert(conn: &mut AsyncPgConnection, member: &Member) -> Result<bool, StorageError> {
+/// What became of a member's insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Enrolled.
+    Member,
+    /// The phone is already enrolled.
+    PhoneTaken,
+    /// Another member has the invite code (the caller draws another).
+    InviteCodeTaken,
+}
+
+/// Inserts a member.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    member: &Member,
+) -> Result<Inserted, StorageError> {
     let row = MemberRow {
         id: member.id.0,
         phone_lookup: member.phone_lookup.to_vec(),
@@ -87,14 +107,52 @@ pub async fn insert(conn: &mut AsyncPgConnection, member: &Member) -> Result<boo
         enrolled_by_partner: member.enrolled_by_partner.0,
         enrolled_at_branch: member.enrolled_at_branch.0,
         enrolled_at: member.enrolled_at,
+        invite_code: member.invite_code.as_str().to_owned(),
+        referred_by: member.referred_by.map(|id| id.0),
     };
     let inserted = diesel::insert_into(members::table)
         .values(&row)
         .on_conflict(members::phone_lookup)
         .do_nothing()
         .execute(conn)
-        .await?;
-    Ok(inserted == 1)
+        .await;
+    match inserted {
+        Ok(1) => Ok(Inserted::Member),
+        Ok(_) => Ok(Inserted::PhoneTaken),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+            if info.constraint_name() == Some("members_invite_code_key") =>
+        {
+            Ok(Inserted::InviteCodeTaken)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The member with this invite code.
+pub async fn find_by_invite_code(
+    mut conn: &AsyncPgConnection,
+    code: &InviteCode,
+) -> Result<Option<Member>, StorageError> {
+    members::table
+        .filter(members::invite_code.eq(code.as_str()))
+        .select(MemberRow::as_select())
+        .first::<MemberRow>(&mut conn)
+        .await
+        .optional()?
+        .map(TryInto::try_into)
+        .transpose()
+}
+
+/// Whether a member was ever enrolled with this phone (its keyed lookup).
+pub async fn phone_enrolled(
+    mut conn: &AsyncPgConnection,
+    phone_lookup: &[u8; 32],
+) -> Result<bool, StorageError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        members::table.filter(members::phone_lookup.eq(phone_lookup.to_vec())),
+    ))
+    .get_result(&mut conn)
+    .await?)
 }
 
 /// Inserts a card; `false` if the number is taken (the caller draws another).

@@ -16,6 +16,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    bonus_awards (member_id, bonus, occasion) {
+        member_id -> Uuid,
+        bonus -> Text,
+        occasion -> Text,
+        transfer_id -> Uuid,
+        awarded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     branches (id) {
         id -> Uuid,
         partner_id -> Uuid,
@@ -102,6 +112,8 @@ diesel::table! {
         enrolled_by_partner -> Uuid,
         enrolled_at_branch -> Uuid,
         enrolled_at -> Timestamptz,
+        invite_code -> Text,
+        referred_by -> Nullable<Uuid>,
     }
 }
 
@@ -275,6 +287,8 @@ diesel::table! {
 
 diesel::joinable!(accounts -> members (member_id));
 diesel::joinable!(accounts -> partners (partner_id));
+diesel::joinable!(bonus_awards -> members (member_id));
+diesel::joinable!(bonus_awards -> transfers (transfer_id));
 diesel::joinable!(branches -> partners (partner_id));
 diesel::joinable!(cards -> members (member_id));
 diesel::joinable!(earn_lots -> accounts (member_account_id));
@@ -301,6 +315,7 @@ diesel::joinable!(statements -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    bonus_awards,
     branches,
     cards,
     earn_lots,

@@ -386,7 +386,7 @@ pub async fn unsettled_lines(
         "SELECT {LINE_COLUMNS} FROM transfers t {LINE_JOINS}
           WHERE t.partner_id = $1 AND t.id >= $2 AND t.id < $3 AND t.created_at < $4
             AND t.phase IN ('single', 'post')
-            AND t.code IN ('earn', 'redeem', 'earn_reversal', 'redeem_reversal', 'adjustment')
+            AND t.code IN ('earn', 'redeem', 'earn_reversal', 'redeem_reversal', 'adjustment', 'bonus')
             AND NOT EXISTS (SELECT 1 FROM statement_lines l WHERE l.transfer_id = t.id)
           ORDER BY t.id"
     ))

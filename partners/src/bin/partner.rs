@@ -78,6 +78,9 @@ enum Command {
         /// YYYY-MM-DD.
         #[arg(long)]
         birth_date: Option<chrono::NaiveDate>,
+        /// The invite code of the friend who referred the member.
+        #[arg(long)]
+        invite_code: Option<String>,
         #[command(flatten)]
         idempotency: IdempotencyArg,
     },
@@ -470,6 +473,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             email,
             birth_date,
+            invite_code,
             idempotency,
         } => {
             let key = idempotency.key();
@@ -479,6 +483,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 name: name.clone(),
                 email: email.clone(),
                 birth_date: *birth_date,
+                invite_code: invite_code.clone(),
             };
             let receipt = client.enroll(&request, &key).await?;
             if cli.json {
@@ -486,6 +491,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("enrolled member {}", receipt.body.member_id);
             println!("  card number: {}", receipt.body.card_number);
+            println!("  invite code: {}", receipt.body.invite_code);
+            if receipt.body.bonus_points > 0 {
+                println!("  sign-up bonus: {} points", receipt.body.bonus_points);
+            }
         }
         Command::Check { card, branch } => {
             let receipt = client.check_card(card, branch.as_deref()).await?;

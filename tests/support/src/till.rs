@@ -33,6 +33,7 @@ impl<'a> DirectTill<'a> {
             branch: "main".into(),
             personal,
             card: None,
+            invite_code: None,
         };
         operations::members::enroll_at(&self.app.club, self.partner_id, new, Utc::now())
             .await

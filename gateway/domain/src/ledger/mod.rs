@@ -174,6 +174,10 @@ impl AccountKind {
 /// The operator's breakage account (expired points), created by the ledger migration.
 pub const BREAKAGE_ACCOUNT: AccountId =
     AccountId(Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001));
+/// The operator's promotions account: bonus points the programme pays for (fixed id, from the
+/// ledger migration).
+pub const PROMOTIONS_ACCOUNT: AccountId =
+    AccountId(Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0002));
 /// The operator's account that absorbs settlement adjustments (fixed id, from the migration).
 pub const ADJUSTMENTS_ACCOUNT: AccountId =
     AccountId(Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0003));
@@ -676,6 +680,14 @@ pub enum LedgerError {
         /// How far ahead a release may be.
         max_days: i64,
     },
+    /// The member already has this bonus for this occasion.
+    #[error("bonus {bonus:?} was already awarded to the member for {occasion:?}")]
+    BonusAlreadyAwarded {
+        /// The bonus rule's code.
+        bonus: String,
+        /// The occasion's key.
+        occasion: String,
+    },
 }
 
 impl LedgerError {
@@ -701,6 +713,7 @@ impl LedgerError {
             Self::ReferenceTaken => "reference_already_used",
             Self::HoldTimeoutInvalid { .. } => "hold_timeout_invalid",
             Self::ReleaseAtInvalid { .. } => "release_at_invalid",
+            Self::BonusAlreadyAwarded { .. } => "bonus_already_awarded",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The programme's settings that the ledger and the club obey, and its rules as data
 //! ([`rules`], checked by [`validation`]; [`tiers`] says which tier a member holds).
 
+pub mod bonuses;
 pub mod rules;
 pub mod tiers;
 pub mod validation;

@@ -21,6 +21,8 @@ pub enum LineType {
     RedemptionReversal,
     /// A correction from a resolved dispute.
     Adjustment,
+    /// Bonus points the partner funds (its share of a joint promotion).
+    Bonus,
 }
 
 impl LineType {
@@ -32,7 +34,8 @@ impl LineType {
             TransferCode::Redeem => Self::Redemption,
             TransferCode::RedeemReversal => Self::RedemptionReversal,
             TransferCode::Adjustment => Self::Adjustment,
-            TransferCode::Expiry | TransferCode::Bonus => return None,
+            TransferCode::Bonus => Self::Bonus,
+            TransferCode::Expiry => return None,
         })
     }
 
@@ -44,6 +47,7 @@ impl LineType {
             Self::Redemption => "redemption",
             Self::RedemptionReversal => "redemption_reversal",
             Self::Adjustment => "adjustment",
+            Self::Bonus => "bonus",
         }
     }
 }
@@ -80,7 +84,7 @@ pub(crate) fn line_money(
     reimbursement: Decimal,
 ) -> Result<i64, MoneyOverflow> {
     Ok(match line_type {
-        LineType::Earn => points_value(points, price)?,
+        LineType::Earn | LineType::Bonus => points_value(points, price)?,
         LineType::EarnReversal => -points_value(points, price)?,
         LineType::Redemption => -points_value(points, reimbursement)?,
         LineType::RedemptionReversal => points_value(points, reimbursement)?,

@@ -175,8 +175,10 @@ pub fn build(
             .find(|total| total.line_type == t.as_str())
             .map_or(0, |total| total.money_minor)
     };
+    // Bonus points a partner funds are points it issued: charged at the same price.
     let issuance_charge_minor = money(LineType::Earn)
         .checked_add(money(LineType::EarnReversal))
+        .and_then(|m| m.checked_add(money(LineType::Bonus)))
         .ok_or_else(overflow)?;
     let redemption_credit_minor = money(LineType::Redemption)
         .checked_add(money(LineType::RedemptionReversal))

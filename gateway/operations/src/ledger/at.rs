@@ -162,10 +162,27 @@ async fn apply_one(
     op: &LedgerOp,
     at: DateTime<Utc>,
 ) -> Result<(Result<Movement>, Vec<MemberId>)> {
+    let (mut results, changed) = apply_batch(conn, settings, rules, &[op], at).await?;
+    match results.pop() {
+        Some(result) => Ok((result, changed)),
+        None => Err(StorageError::Corrupt("a batch of one decided nothing".into()).into()),
+    }
+}
+
+/// Applies priced operations as one batch on the caller's transaction (which must commit what
+/// the books wrote, refusals included); returns each operation's answer and the members whose
+/// points moved (whose caches are to be told after the commit).
+pub(crate) async fn apply_batch(
+    conn: &mut Connection,
+    settings: &ProgramSettings,
+    rules: &[RuleVersion],
+    ops: &[&LedgerOp],
+    at: DateTime<Utc>,
+) -> Result<(Vec<Result<Movement>>, Vec<MemberId>)> {
     let tiers = tiers::in_force(rules, at);
     let since = tiers::activity_since(&tiers, at, settings.time_zone);
-    let snapshot = storage::ledger_batch::read(conn, &[op], at, since).await?;
-    let mut decided = books::decide(snapshot, &[op], settings, &tiers, at);
+    let snapshot = storage::ledger_batch::read(conn, ops, at, since).await?;
+    let mut decided = books::decide(snapshot, ops, settings, &tiers, at);
     storage::ledger_batch::write(
         conn,
         &decided.writes,
@@ -175,14 +192,16 @@ async fn apply_one(
     .await?;
     super::committer::count_committed(&decided);
     let changed = std::mem::take(&mut decided.changed_members);
-    match decided.results.pop() {
-        Some(Ok(movement)) => Ok((Ok(movement), changed)),
-        Some(Err(BookError::Refused(refused))) => {
-            Ok((Err(OperationError::Refused(refused)), changed))
-        }
-        Some(Err(BookError::MissingAccount(member))) => {
-            Err(StorageError::Corrupt(format!("member {member} has no account")).into())
-        }
-        None => Err(StorageError::Corrupt("a batch of one decided nothing".into()).into()),
-    }
+    let results = decided
+        .results
+        .into_iter()
+        .map(|result| match result {
+            Ok(movement) => Ok(Ok(movement)),
+            Err(BookError::Refused(refused)) => Ok(Err(OperationError::Refused(refused))),
+            Err(BookError::MissingAccount(member)) => {
+                Err(StorageError::Corrupt(format!("member {member} has no account")).into())
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok((results, changed))
 }

@@ -382,6 +382,7 @@ async fn enrol_with_history(
         branch: member.branch,
         personal: member.personal,
         card: Some(card.clone()),
+        invite_code: None,
     };
     let home = &tills[member.home];
     members::enroll_at(club, home.partner_id, new, member.enrolled_at).await?;

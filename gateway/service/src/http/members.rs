@@ -44,12 +44,15 @@ pub(crate) async fn enroll(
         branch: body.branch,
         personal,
         card: None,
+        invite_code: body.invite_code,
     };
     let answered = members::enroll(&state.club, &request.scope()?, new).await?;
     Ok(respond(answered, StatusCode::CREATED, |enrollment| {
         protocol::Enrollment {
             member_id: enrollment.member_id.0,
             card_number: enrollment.card.to_string(),
+            invite_code: enrollment.invite_code,
+            bonus_points: enrollment.bonus_points,
         }
     }))
 }

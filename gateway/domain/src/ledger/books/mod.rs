@@ -13,6 +13,7 @@
 //! lots they came from), and lots past their expiry go to breakage. So neither an
 //! expired hold nor an expired lot ever counts, even between maintenance runs.
 
+mod bonus;
 mod follow_up;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -29,6 +30,7 @@ use crate::points::{Money, Points};
 use crate::program::ProgramSettings;
 use crate::program::tiers::{self, Activity, Tally, Tier};
 
+pub use self::bonus::{BonusAward, PricedBonus};
 use self::follow_up::Followed;
 pub use self::follow_up::{FollowUp, Step};
 
@@ -85,6 +87,8 @@ pub enum LedgerOp {
     Redeem(PricedRedemption),
     /// A step on a transfer made before.
     FollowUp(FollowUp),
+    /// Points for an occasion.
+    Bonus(PricedBonus),
 }
 
 impl LedgerOp {
@@ -94,15 +98,17 @@ impl LedgerOp {
             Self::Earn(op) => op.at.member_id,
             Self::Redeem(op) => op.at.member_id,
             Self::FollowUp(op) => op.member_id,
+            Self::Bonus(op) => op.member_id,
         }
     }
 
-    /// The partner it is made at.
-    pub fn partner_id(&self) -> PartnerId {
+    /// The partners whose accounts it moves: where it is made, or a bonus's funders.
+    pub fn partners(&self) -> Vec<PartnerId> {
         match self {
-            Self::Earn(op) => op.at.partner_id,
-            Self::Redeem(op) => op.at.partner_id,
-            Self::FollowUp(op) => op.partner_id,
+            Self::Earn(op) => vec![op.at.partner_id],
+            Self::Redeem(op) => vec![op.at.partner_id],
+            Self::FollowUp(op) => vec![op.partner_id],
+            Self::Bonus(op) => op.shares.iter().filter_map(|(funder, _)| *funder).collect(),
         }
     }
 
@@ -112,7 +118,7 @@ impl LedgerOp {
         match self {
             Self::Earn(op) => Some((&op.at, TransferCode::Earn)),
             Self::Redeem(op) => Some((&op.at, TransferCode::Redeem)),
-            Self::FollowUp(_) => None,
+            Self::FollowUp(_) | Self::Bonus(_) => None,
         }
     }
 
@@ -120,14 +126,14 @@ impl LedgerOp {
     pub fn followed(&self) -> Option<&Transfer> {
         match self {
             Self::FollowUp(op) => Some(&op.original),
-            Self::Earn(_) | Self::Redeem(_) => None,
+            Self::Earn(_) | Self::Redeem(_) | Self::Bonus(_) => None,
         }
     }
 
     /// Points it may take from the member's lots (at most).
     pub fn points_to_spend(&self) -> Points {
         match self {
-            Self::Earn(_) => Points::ZERO,
+            Self::Earn(_) | Self::Bonus(_) => Points::ZERO,
             Self::Redeem(op) => op.points,
             Self::FollowUp(op) => op.points_to_spend(),
         }
@@ -172,6 +178,8 @@ pub struct Snapshot {
     pub activity: Vec<(MemberId, NaiveDate, Tally)>,
     /// The tier each member was last recorded in (members never recorded are absent).
     pub tiers_recorded: Vec<(MemberId, String)>,
+    /// The bonuses of the batch already awarded: (member, bonus, occasion).
+    pub awarded: Vec<(MemberId, String, String)>,
 }
 
 /// A member's move to another tier, recorded when a batch (or maintenance) finds it.
@@ -208,6 +216,8 @@ pub struct Writes {
     pub activity: BTreeMap<(MemberId, NaiveDate), Tally>,
     /// Members whose tier changed.
     pub tier_changes: Vec<TierChange>,
+    /// Bonuses awarded.
+    pub awards: Vec<BonusAward>,
 }
 
 /// Why the books could not decide an operation.
@@ -270,6 +280,8 @@ struct Books<'t> {
     zone: chrono_tz::Tz,
     cards: HashMap<CardNumber, (CardStatus, MemberStatus)>,
     taken_references: HashSet<(PartnerId, TransferCode, String)>,
+    /// Bonuses the members have: (member, bonus, occasion).
+    awarded: HashSet<(MemberId, String, String)>,
     /// Per followed transfer, what has happened to it so far.
     followed: HashMap<TransferId, Followed>,
     writes: Writes,
@@ -333,6 +345,7 @@ impl<'t> Books<'t> {
                 .map(|(number, card, member)| (number, (card, member)))
                 .collect(),
             taken_references: snapshot.taken_references.into_iter().collect(),
+            awarded: snapshot.awarded.into_iter().collect(),
             followed,
             writes: Writes::default(),
             changed: BTreeSet::new(),
@@ -466,6 +479,7 @@ impl<'t> Books<'t> {
             LedgerOp::Redeem(redemption) => self.apply_redemption(redemption)?,
             LedgerOp::Earn(earn) => self.apply_earn(earn, settings),
             LedgerOp::FollowUp(follow_up) => self.apply_follow_up(follow_up, settings)?,
+            LedgerOp::Bonus(bonus) => self.apply_bonus(bonus, settings)?,
         };
         if let Some(reference) = reference {
             self.taken_references.insert(reference);
@@ -647,7 +661,7 @@ pub fn decide(
     let mut books = Books::new(snapshot, tiers, settings.time_zone, now);
     let results = ops.iter().map(|op| books.apply(op, settings)).collect();
     books.record_tiers();
-    let mut partners: Vec<PartnerId> = ops.iter().map(|op| op.partner_id()).collect();
+    let mut partners: Vec<PartnerId> = ops.iter().flat_map(|op| op.partners()).collect();
     partners.sort_unstable();
     partners.dedup();
     Decided {
@@ -815,6 +829,95 @@ mod tests {
             Points(30)
         );
         assert_eq!(writes.lot_takes[&earn_lot], Points(10));
+    }
+
+    #[test]
+    fn a_bonus_is_awarded_once_per_member_and_occasion_and_tiers_multiply_earns() {
+        let now = crate::time::now();
+        let (alice, bob) = (
+            MemberId(Uuid::from_u128(100)),
+            MemberId(Uuid::from_u128(200)),
+        );
+        let partner = PartnerId(Uuid::from_u128(7));
+        let bonus = |member, occasion: &str| {
+            LedgerOp::Bonus(PricedBonus {
+                member_id: member,
+                bonus: "welcome".into(),
+                occasion: occasion.into(),
+                shares: vec![(Some(partner), Points(6)), (None, Points(5))],
+            })
+        };
+        let mut snapshot = snapshot(vec![account(alice, 0), account(bob, 0)], Vec::new());
+        snapshot.awarded = vec![(bob, "welcome".into(), "sign_up".into())];
+        let silver = crate::program::rules::TierRule {
+            name: crate::program::rules::Names {
+                en: "Silver".into(),
+                fa: "نقره‌ای".into(),
+            },
+            rank: 0,
+            measure: crate::program::rules::Measure::Points,
+            threshold: 0,
+            window_days: 365,
+            grace_days: 0,
+            earn_multiplier: rust_decimal::Decimal::new(15, 1),
+            benefits: Vec::new(),
+        };
+        let tiers = [Tier {
+            code: "silver",
+            rule: &silver,
+        }];
+        let mut books = Books::new(snapshot, &tiers, chrono_tz::Asia::Tehran, now);
+        let ops = [
+            bonus(alice, "sign_up"),
+            bonus(alice, "sign_up"), // awarded in this batch
+            bonus(bob, "sign_up"),   // awarded before
+            bonus(bob, "birthday:2027"),
+            earn(alice, "e1", 11), // × 1.5 = 16.5 → 16
+        ];
+        let results: Vec<_> = ops.iter().map(|op| books.apply(op, &settings())).collect();
+        let left: Vec<Option<i64>> = results.iter().map(available).collect();
+        assert_eq!(left, [Some(11), None, None, Some(11), Some(27)]);
+        assert_eq!(
+            results[2],
+            Err(BookError::Refused(LedgerError::BonusAlreadyAwarded {
+                bonus: "welcome".into(),
+                occasion: "sign_up".into()
+            }))
+        );
+        books.record_tiers();
+        let writes = books.writes;
+        let awarded: Vec<(MemberId, &str)> = writes
+            .awards
+            .iter()
+            .map(|a| (a.member_id, a.occasion.as_str()))
+            .collect();
+        assert_eq!(awarded, [(alice, "sign_up"), (bob, "birthday:2027")]);
+        // Each part is its own transfer, from the partner's issuance or the promotions account.
+        let debits: Vec<(AccountId, i64)> = writes
+            .transfers
+            .iter()
+            .filter(|t| t.code == TransferCode::Bonus)
+            .map(|t| (t.debit, t.amount.get()))
+            .collect();
+        let issuance = partner_account(partner, AccountKind::PartnerIssuance);
+        assert_eq!(
+            debits,
+            [
+                (issuance, 6),
+                (crate::ledger::PROMOTIONS_ACCOUNT, 5),
+                (issuance, 6),
+                (crate::ledger::PROMOTIONS_ACCOUNT, 5)
+            ]
+        );
+        // Bonuses are not purchases: only the earn counts toward tiers, and both members'
+        // first tier is recorded.
+        let activity: Vec<(MemberId, i64)> = writes
+            .activity
+            .iter()
+            .map(|((member, _), tally)| (*member, tally.points))
+            .collect();
+        assert_eq!(activity, [(alice, 16)]);
+        assert_eq!(writes.tier_changes.len(), 2);
     }
 
     #[test]

@@ -97,6 +97,9 @@ impl From<LedgerError> for ApiError {
             LedgerError::ReleaseAtInvalid { .. } => {
                 Self::unprocessable(code, "Invalid release time", detail)
             }
+            LedgerError::BonusAlreadyAwarded { .. } => {
+                Self::conflict(code, "Bonus already awarded", detail)
+            }
         }
     }
 }

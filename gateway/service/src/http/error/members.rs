@@ -12,6 +12,13 @@ impl From<EnrolmentError> for ApiError {
                 Self::unprocessable(code, "Invalid member data", detail)
             }
             EnrolmentError::PhoneTaken => Self::conflict(code, "Member already enrolled", detail),
+            EnrolmentError::InviteCodeUnknown => {
+                Self::unprocessable(code, "Unknown invite code", detail)
+            }
+            EnrolmentError::ReferralSelf => Self::unprocessable(code, "Self-referral", detail),
+            EnrolmentError::ReferralPhoneReused => {
+                Self::conflict(code, "Phone already enrolled", detail)
+            }
             EnrolmentError::Branch(err) => err.into(),
         }
     }

@@ -1,0 +1,133 @@
+//! Bonuses for signing up and for referrals: awarded with the enrolment, split between their
+//! funders, once per member and occasion, with their own refusals for self-referral and reused
+//! phones.
+
+use domain::program::rules::RuleKind;
+use partners::protocol::{EnrollRequest, Enrollment};
+use serde_json::json;
+use test_support::app::{unique_code, unique_phone};
+use test_support::protocol::code;
+use test_support::{CardChecks as _, TestApp};
+
+fn enrol(phone: &str, invite_code: Option<&str>) -> EnrollRequest {
+    EnrollRequest {
+        branch: "main".into(),
+        phone: phone.into(),
+        name: "Nima Farahani".into(),
+        email: None,
+        birth_date: None,
+        invite_code: invite_code.map(str::to_owned),
+    }
+}
+
+#[tokio::test]
+async fn a_new_member_and_their_referrer_get_their_bonuses_once() {
+    let app = TestApp::spawn().await;
+    let restaurant = app.partner().with_default_rule().await;
+    let restaurant_code = restaurant.partner.code.to_string();
+    app.program_rule(
+        RuleKind::Bonus,
+        "welcome",
+        json!({"occasion": "sign_up", "points": 100}),
+    )
+    .await;
+    app.program_rule(
+        RuleKind::Bonus,
+        "bring-a-friend",
+        json!({"occasion": "referral_enrolled", "points": 201, "funding": [
+            {"funder": restaurant_code, "share": "0.5"}, {"funder": "operator", "share": "0.5"}]}),
+    )
+    .await;
+    let client = &restaurant.client;
+
+    let first = client
+        .enroll(&enrol(&unique_phone(), None), &unique_code("enrol"))
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(first.bonus_points, 100);
+    assert_eq!(first.invite_code.len(), 8);
+    assert_eq!(client.available_points(&first.card_number).await, 100);
+
+    // The friend gives the code as people type it: lower case, with a dash.
+    let typed = format!(
+        "{}-{}",
+        first.invite_code[..4].to_lowercase(),
+        &first.invite_code[4..]
+    );
+    let key = unique_code("enrol");
+    let friend_phone = unique_phone();
+    let friend = client
+        .enroll(&enrol(&friend_phone, Some(&typed)), &key)
+        .await
+        .unwrap();
+    assert_eq!(friend.body.bonus_points, 100);
+    assert_eq!(client.available_points(&friend.body.card_number).await, 100);
+    // 201 points: 101 from the restaurant (half, and what rounding leaves, to the first funder
+    // named), 100 from the operator.
+    assert_eq!(client.available_points(&first.card_number).await, 301);
+
+    // A retry is answered from the record and awards nothing again.
+    let again: partners::client::Receipt<Enrollment> = client
+        .enroll(&enrol(&friend_phone, Some(&typed)), &key)
+        .await
+        .unwrap();
+    assert!(again.is_replay);
+    assert_eq!(again.raw_body, friend.raw_body);
+    assert_eq!(client.available_points(&first.card_number).await, 301);
+
+    // The bonus transfers: who paid what.
+    let rows: Vec<(Option<uuid::Uuid>, i64)> = {
+        use diesel::{ExpressionMethods as _, QueryDsl as _};
+        use diesel_async::RunQueryDsl as _;
+        use storage::schema::transfers::dsl as t;
+        let mut conn = app.storage.db().await.unwrap();
+        t::transfers
+            .filter(t::code.eq("bonus"))
+            .filter(t::member_id.eq(first.member_id))
+            .order(t::amount.desc())
+            .select((t::partner_id, t::amount))
+            .load(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        rows,
+        [
+            (Some(restaurant.partner.id.0), 101),
+            (None, 100),
+            (None, 100)
+        ]
+    );
+
+    // Refusals, each with its own code; none writes anything.
+    let refused = client
+        .enroll(
+            &enrol(&unique_phone(), Some("ZZZZ2222")),
+            &unique_code("enrol"),
+        )
+        .await;
+    assert_eq!(code(refused.unwrap_err()), "invite_code_unknown");
+    let refused = client
+        .enroll(
+            &enrol(&unique_phone(), Some("not a code")),
+            &unique_code("enrol"),
+        )
+        .await;
+    assert_eq!(code(refused.unwrap_err()), "invite_code_unknown");
+    let refused = client
+        .enroll(
+            &enrol(&friend_phone, Some(&friend.body.invite_code)),
+            &unique_code("enrol"),
+        )
+        .await;
+    assert_eq!(code(refused.unwrap_err()), "referral_self");
+    let refused = client
+        .enroll(
+            &enrol(&friend_phone, Some(&first.invite_code)),
+            &unique_code("enrol"),
+        )
+        .await;
+    assert_eq!(code(refused.unwrap_err()), "referral_phone_reused");
+    assert_eq!(client.available_points(&first.card_number).await, 301);
+}
