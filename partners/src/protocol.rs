@@ -455,6 +455,51 @@ pub struct ReverseRequest {
     pub reference: Option<String>,
 }
 
+/// `POST /v1/events`: something a member did that the programme may reward (a review, a
+/// survey), reported by the partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EventRequest {
+    /// The member's card number.
+    #[cfg_attr(feature = "openapi", schema(min_length = 16, max_length = 64))]
+    pub card: String,
+    /// What happened: `review`, `survey`, … (the bonus rules name the types they reward).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 63,
+            pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"
+        )
+    )]
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The partner's own reference for it: each (type, reference) is rewarded once.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    pub reference: String,
+    /// When it happened (now when absent; at most `late_window_days` ago).
+    #[serde(default)]
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A bonus an event earned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AwardedBonus {
+    /// The bonus rule's code.
+    pub bonus: String,
+    pub points: i64,
+}
+
+/// What an event earned the member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventAnswer {
+    pub awarded: Vec<AwardedBonus>,
+    pub balance: Balance,
+}
+
 /// A ledger transfer as the partner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

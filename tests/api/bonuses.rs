@@ -3,7 +3,7 @@
 //! phones.
 
 use domain::program::rules::RuleKind;
-use partners::protocol::{EnrollRequest, Enrollment};
+use partners::protocol::{EnrollRequest, Enrollment, EventAnswer, EventRequest};
 use serde_json::json;
 use test_support::app::{unique_code, unique_phone};
 use test_support::protocol::code;
@@ -130,4 +130,82 @@ async fn a_new_member_and_their_referrer_get_their_bonuses_once() {
         .await;
     assert_eq!(code(refused.unwrap_err()), "referral_phone_reused");
     assert_eq!(client.available_points(&first.card_number).await, 301);
+}
+
+#[tokio::test]
+async fn a_partners_event_earns_its_bonus_once_per_reference() {
+    let app = TestApp::spawn().await;
+    let restaurant = app.partner().with_default_rule().await;
+    app.program_rule(
+        RuleKind::Bonus,
+        "review-bonus",
+        json!({"occasion": "event", "event_type": "review", "points": 30, "funding": [
+            {"funder": restaurant.partner.code.to_string(), "share": "1"}]}),
+    )
+    .await;
+    let card = restaurant.member().await.card;
+    let event = |event_type: &str, reference: &str, occurred_at| EventRequest {
+        card: card.clone(),
+        event_type: event_type.into(),
+        reference: reference.into(),
+        occurred_at,
+    };
+    let report = |request: EventRequest, key: String| {
+        let client = restaurant.client.clone();
+        async move {
+            client
+                .post::<_, EventAnswer>("/v1/events", &key, &request)
+                .await
+        }
+    };
+
+    let key = unique_code("event");
+    let first = report(event("review", "review-81", None), key.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.status, 201);
+    assert_eq!(first.body.awarded.len(), 1);
+    assert_eq!(
+        (
+            first.body.awarded[0].bonus.as_str(),
+            first.body.awarded[0].points
+        ),
+        ("review-bonus", 30)
+    );
+    assert_eq!(first.body.balance.available, 30);
+    let again = report(event("review", "review-81", None), key)
+        .await
+        .unwrap();
+    assert!(again.is_replay);
+    assert_eq!(again.raw_body, first.raw_body);
+
+    // The same review reported again (another request) earns nothing more.
+    let twice = report(event("review", "review-81", None), unique_code("event")).await;
+    assert_eq!(code(twice.unwrap_err()), "bonus_already_awarded");
+    let unknown = report(event("survey", "s-1", None), unique_code("event")).await;
+    assert_eq!(code(unknown.unwrap_err()), "event_type_unknown");
+    let now = chrono::Utc::now();
+    for occurred_at in [
+        now - chrono::Duration::days(8),
+        now + chrono::Duration::hours(1),
+    ] {
+        let late = report(
+            event("review", "review-82", Some(occurred_at)),
+            unique_code("event"),
+        )
+        .await;
+        assert_eq!(code(late.unwrap_err()), "occurred_at_invalid");
+    }
+    // Within the window, the rules in force when it happened apply.
+    let yesterday = report(
+        event("review", "review-83", Some(now - chrono::Duration::days(1))),
+        unique_code("event"),
+    )
+    .await;
+    assert_eq!(
+        code(yesterday.unwrap_err()),
+        "event_type_unknown",
+        "the bonus rule came into force today"
+    );
+    assert_eq!(restaurant.client.available_points(&card).await, 30);
 }

@@ -38,6 +38,7 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
         ("POST", "/v1/earns"),
         ("POST", "/v1/earns/{id}/post"),
         ("POST", "/v1/earns/{id}/void"),
+        ("POST", "/v1/events"),
         ("POST", "/v1/members"),
         ("POST", "/v1/operator/partners/{code}/terms"),
         ("POST", "/v1/operator/program/rules/{kind}/{code}"),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::ids::{MemberId, PartnerId};
 use domain::ledger::books::{LedgerOp, PricedBonus};
 use domain::points::Points;
-use domain::program::bonuses::{self, Funder};
+use domain::program::bonuses::{self, Bonus, Funder};
 use domain::program::rules::{Occasion, RuleVersion};
 use storage::{Connection, StorageError};
 
@@ -19,8 +19,19 @@ pub(crate) async fn for_occasion(
     occasion_key: &str,
     at: DateTime<Utc>,
 ) -> Result<Vec<LedgerOp>, StorageError> {
+    let found = bonuses::in_force(rules, at, occasion);
+    priced(conn, &found, member_id, occasion_key).await
+}
+
+/// The operations of `found` bonus rules for `member_id`, each keyed `occasion_key`.
+pub(crate) async fn priced(
+    conn: &mut Connection,
+    found: &[Bonus<'_>],
+    member_id: MemberId,
+    occasion_key: &str,
+) -> Result<Vec<LedgerOp>, StorageError> {
     let mut ops = Vec::new();
-    for bonus in bonuses::in_force(rules, at, occasion) {
+    for bonus in found {
         let mut shares: Vec<(Option<PartnerId>, Points)> = Vec::new();
         for (funder, points) in bonuses::split(bonus.rule.points, &bonus.rule.funding) {
             let funder = match funder {

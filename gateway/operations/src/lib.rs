@@ -17,6 +17,7 @@
 pub mod authentication;
 mod bonuses;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod keys;
 pub mod ledger;

@@ -127,6 +127,8 @@ struct RawProgram {
     max_release_days: u32,
     #[serde(default = "defaults::maintenance_interval_secs")]
     maintenance_interval_secs: u64,
+    #[serde(default = "defaults::late_report_days")]
+    late_report_days: u32,
     #[serde(default = "defaults::time_zone")]
     time_zone: String,
     #[serde(default = "defaults::rules_refresh_ms")]
@@ -253,6 +255,10 @@ mod defaults {
     pub(super) fn max_hold_timeout_secs() -> u64 {
         7 * 24 * 3600
     }
+    pub(super) fn late_report_days() -> u32 {
+        7
+    }
+
     pub(super) fn time_zone() -> String {
         "Asia/Tehran".to_owned()
     }
@@ -603,6 +609,9 @@ impl Config {
         }
         let time_zone = domain::settlement::terms::parse_zone(&program.time_zone)
             .map_err(|e| invalid("program.time_zone", e.to_string()))?;
+        if program.late_report_days > 365 {
+            return Err(invalid("program.late_report_days", "must be at most 365"));
+        }
         if program.rules_refresh_ms > 600_000 {
             return Err(invalid(
                 "program.rules_refresh_ms",
@@ -629,6 +638,7 @@ impl Config {
             default_hold: Duration::from_secs(program.hold_timeout_secs),
             max_hold: Duration::from_secs(program.max_hold_timeout_secs),
             max_release: chrono::Duration::days(i64::from(program.max_release_days)),
+            late_window: chrono::Duration::days(i64::from(program.late_report_days)),
             time_zone,
             rules_refresh: Duration::from_millis(program.rules_refresh_ms),
             limits: Limits {

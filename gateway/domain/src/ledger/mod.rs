@@ -593,6 +593,42 @@ pub fn positive(field: &str, points: Points) -> Result<Points, LedgerError> {
     }
 }
 
+/// Something a member did that a partner reports (`POST /v1/events`): a review, a survey, …
+/// Bonus rules for `event` occasions of its type reward it, once per partner, type and reference.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The member's card.
+    pub card: CardNumber,
+    /// What happened: a code like `review` or `survey`.
+    pub event_type: String,
+    /// The partner's own reference for it (a review id).
+    pub reference: String,
+    /// When it happened (now when absent): the bonus rules in force then apply.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+impl Event {
+    /// Checks an event as a partner sends it.
+    pub fn new(
+        card: CardNumber,
+        event_type: &str,
+        reference: String,
+        occurred_at: Option<DateTime<Utc>>,
+    ) -> Result<Self, LedgerError> {
+        crate::partners::Code::parse(event_type).map_err(|_| {
+            LedgerError::Invalid(format!(
+                "event type {event_type:?} must be 1 to 63 lowercase letters, digits or '-'"
+            ))
+        })?;
+        Ok(Self {
+            card,
+            event_type: event_type.to_owned(),
+            reference: checked_reference(reference)?,
+            occurred_at,
+        })
+    }
+}
+
 /// A partner reference: 1 to 100 characters of plain text, kept exactly as sent.
 fn checked_reference(reference: String) -> Result<String, LedgerError> {
     crate::text::exact("reference", reference, 100)
@@ -680,6 +716,15 @@ pub enum LedgerError {
         /// How far ahead a release may be.
         max_days: i64,
     },
+    /// No bonus in force rewards events of this type.
+    #[error("no bonus in force rewards {0:?} events")]
+    EventTypeUnknown(String),
+    /// The time an operation happened is in the future or too long ago.
+    #[error("occurred_at must not be in the future nor more than {max_days} days ago")]
+    OccurredAtInvalid {
+        /// How far back a late operation may be.
+        max_days: i64,
+    },
     /// The member already has this bonus for this occasion.
     #[error("bonus {bonus:?} was already awarded to the member for {occasion:?}")]
     BonusAlreadyAwarded {
@@ -713,6 +758,8 @@ impl LedgerError {
             Self::ReferenceTaken => "reference_already_used",
             Self::HoldTimeoutInvalid { .. } => "hold_timeout_invalid",
             Self::ReleaseAtInvalid { .. } => "release_at_invalid",
+            Self::EventTypeUnknown(_) => "event_type_unknown",
+            Self::OccurredAtInvalid { .. } => "occurred_at_invalid",
             Self::BonusAlreadyAwarded { .. } => "bonus_already_awarded",
         }
     }

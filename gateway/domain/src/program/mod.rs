@@ -23,6 +23,8 @@ pub struct ProgramSettings {
     pub max_hold: Duration,
     /// The latest a pending earn may be released.
     pub max_release: chrono::Duration,
+    /// How long after the fact an event (or a late earn) may be reported with `occurred_at`.
+    pub late_window: chrono::Duration,
     /// The zone of the programme's days: tiers' windows, birthdays, campaigns' days.
     pub time_zone: chrono_tz::Tz,
     /// How often each instance rereads the rules; a change applies no sooner than this.

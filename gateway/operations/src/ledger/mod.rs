@@ -16,7 +16,7 @@ pub mod maintenance;
 pub(crate) mod postings;
 
 pub(crate) use self::postings::release_expired_holds;
-mod prepare;
+pub(crate) mod prepare;
 mod redeem;
 
 use domain::ledger::LedgerError;

@@ -80,7 +80,7 @@ impl Lookups<'_> {
 }
 
 /// The member of a card that may be used at the till.
-async fn usable_card(
+pub(crate) async fn usable_card(
     conn: &mut Connection,
     card: &CardNumber,
 ) -> Result<MemberId, OperationError<LedgerError>> {

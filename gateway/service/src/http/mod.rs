@@ -5,6 +5,7 @@
 pub(crate) mod answers;
 pub(crate) mod earns;
 pub(crate) mod error;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod jwks;
 pub(crate) mod members;

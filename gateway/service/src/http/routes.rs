@@ -14,8 +14,8 @@ use utoipa_actix_web::AppExt as _;
 use super::error::{ApiError, invalid_request, route_not_found};
 use super::request_span::GatewayRootSpan;
 use super::{
-    earns, health, jwks, members, metrics, openapi, openapi::ApiDoc, operator, partner, program,
-    quote, receipts, redemptions, reversals, statements, transactions,
+    earns, events, health, jwks, members, metrics, openapi, openapi::ApiDoc, operator, partner,
+    program, quote, receipts, redemptions, reversals, statements, transactions,
 };
 use crate::state::AppState;
 
@@ -60,6 +60,7 @@ pub(crate) fn app(
         .service(redemptions::capture)
         .service(redemptions::void)
         .service(reversals::create)
+        .service(events::create)
         .service(transactions::list)
         .service(statements::list)
         .service(statements::show)

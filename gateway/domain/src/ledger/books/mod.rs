@@ -687,6 +687,7 @@ mod tests {
             default_hold: std::time::Duration::from_secs(900),
             max_hold: std::time::Duration::from_secs(3600),
             max_release: chrono::Duration::days(30),
+            late_window: chrono::Duration::days(7),
             time_zone: chrono_tz::Asia::Tehran,
             rules_refresh: std::time::Duration::ZERO,
             limits: crate::program::Limits {

@@ -97,6 +97,12 @@ impl From<LedgerError> for ApiError {
             LedgerError::ReleaseAtInvalid { .. } => {
                 Self::unprocessable(code, "Invalid release time", detail)
             }
+            LedgerError::EventTypeUnknown(_) => {
+                Self::unprocessable(code, "No bonus for this event", detail)
+            }
+            LedgerError::OccurredAtInvalid { .. } => {
+                Self::unprocessable(code, "Invalid occurrence time", detail)
+            }
             LedgerError::BonusAlreadyAwarded { .. } => {
                 Self::conflict(code, "Bonus already awarded", detail)
             }
