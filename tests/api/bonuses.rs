@@ -209,3 +209,105 @@ async fn a_partners_event_earns_its_bonus_once_per_reference() {
     );
     assert_eq!(restaurant.client.available_points(&card).await, 30);
 }
+
+#[tokio::test]
+async fn birthdays_and_anniversaries_are_awarded_once_by_two_instances_and_a_restart() {
+    use chrono::{Datelike as _, Duration, Utc};
+    let app = TestApp::spawn().await;
+    let partner = app.partner().with_default_rule().await;
+    app.program_rule(
+        RuleKind::Bonus,
+        "birthday",
+        json!({"occasion": "birthday", "points": 40}),
+    )
+    .await;
+    app.program_rule(
+        RuleKind::Bonus,
+        "anniversary",
+        json!({"occasion": "anniversary", "points": 60}),
+    )
+    .await;
+    let now = Utc::now();
+    let today = domain::program::tiers::local_day(now, app.config.program.time_zone);
+    let born = |days_ago: u64| {
+        let day = today - chrono::Days::new(days_ago);
+        day.with_year(1990)
+            .or_else(|| day.pred_opt()?.with_year(1990))
+    };
+    let enrol_born = |birth_date| {
+        let client = partner.client.clone();
+        async move {
+            let mut request = enrol(&unique_phone(), None);
+            request.birth_date = birth_date;
+            client
+                .enroll(&request, &unique_code("enrol"))
+                .await
+                .unwrap()
+                .body
+                .card_number
+        }
+    };
+    let birthday_today = enrol_born(born(0)).await;
+    let birthday_this_week = enrol_born(born(3)).await;
+    let birthday_last_week = enrol_born(born(8)).await;
+    let no_birthday = enrol_born(None).await;
+    let personal = domain::member_data::PersonalData::parse(
+        "Anniversary Member",
+        &unique_phone(),
+        None,
+        None,
+        today,
+    )
+    .unwrap();
+    let a_year_ago = now
+        .with_year(now.year() - 1)
+        .unwrap_or(now - Duration::days(365));
+    let new = domain::members::NewMember {
+        branch: "main".into(),
+        personal,
+        card: None,
+        invite_code: None,
+    };
+    let member_for_a_year =
+        operations::members::enroll_at(&app.club, partner.partner.id, new, a_year_ago)
+            .await
+            .unwrap()
+            .card
+            .to_string();
+
+    // Two instances run the day's job at once, then one restarts and runs it again.
+    let (first, second) = (
+        storage::Storage::connect(&app.storage_settings())
+            .await
+            .unwrap(),
+        storage::Storage::connect(&app.storage_settings())
+            .await
+            .unwrap(),
+    );
+    let program = &app.config.program;
+    let (a, b) = tokio::join!(
+        operations::occasions::run(&first, program, now),
+        operations::occasions::run(&second, program, now),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.birthdays + b.birthdays, 2);
+    assert_eq!(a.anniversaries + b.anniversaries, 1);
+    drop((first, second));
+    let restarted = storage::Storage::connect(&app.storage_settings())
+        .await
+        .unwrap();
+    let again = operations::occasions::run(&restarted, program, now + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(again, operations::occasions::OccasionReport::default());
+
+    let points = |card: String| {
+        let client = partner.client.clone();
+        async move { client.available_points(&card).await }
+    };
+    assert_eq!(points(birthday_today).await, 40);
+    assert_eq!(points(birthday_this_week).await, 40);
+    assert_eq!(points(birthday_last_week).await, 0);
+    assert_eq!(points(no_birthday).await, 0);
+    assert_eq!(points(member_for_a_year).await, 60);
+}

@@ -32,6 +32,8 @@ pub struct Member {
     pub invite_code: InviteCode,
     /// The member whose invite code they enrolled with.
     pub referred_by: Option<MemberId>,
+    /// The month and day of their birthday (`MM-DD`), kept in clear for the birthday bonus.
+    pub birthday: Option<String>,
 }
 
 /// A member's invite code: 8 characters from an alphabet without 0/O and 1/I, so it is read

@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod ledger;
 pub mod members;
+pub mod occasions;
 pub mod partners;
 pub mod pricing;
 pub mod program;

@@ -107,6 +107,10 @@ async fn enroll_in(
         enrolled_at: now,
         invite_code: InviteCode::random(),
         referred_by: referrer,
+        birthday: new
+            .personal
+            .birth_date
+            .map(domain::program::bonuses::birthday_of),
     };
     // A clash among 10^12 invite codes is rare; draw again rather than fail.
     loop {

@@ -7,6 +7,7 @@ use actix_web::{HttpServer, web::Data};
 use anyhow::Context as _;
 use domain::program::ProgramSettings;
 use operations::ledger::maintenance;
+use operations::occasions;
 use operations::settlement::close::{self, CloseSettings};
 use storage::Storage;
 
@@ -15,15 +16,27 @@ use crate::http::routes;
 use crate::state::{AppState, storage_settings};
 use crate::tls;
 
-/// Runs ledger maintenance (expired holds, due pending earns, expired lots) every `interval`.
+/// Runs ledger maintenance (expired holds, due pending earns, expired lots) every `interval`,
+/// and the day's birthday and anniversary bonuses once each local day (and at start).
 fn spawn_maintenance(storage: Storage, program: ProgramSettings, interval: std::time::Duration) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut occasions_done_on = None;
         loop {
             ticks.tick().await;
-            if let Err(err) = maintenance::run(&storage, &program, chrono::Utc::now()).await {
+            let now = chrono::Utc::now();
+            if let Err(err) = maintenance::run(&storage, &program, now).await {
                 tracing::warn!(error = %err, "ledger maintenance failed; it runs again in {} s", interval.as_secs());
+            }
+            let today = domain::program::tiers::local_day(now, program.time_zone);
+            if occasions_done_on != Some(today) {
+                match occasions::run(&storage, &program, now).await {
+                    Ok(_) => occasions_done_on = Some(today),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "the day's bonuses failed; they run again in {} s", interval.as_secs());
+                    }
+                }
             }
         }
     });

@@ -24,6 +24,7 @@ struct MemberRow {
     enrolled_at: DateTime<Utc>,
     invite_code: String,
     referred_by: Option<Uuid>,
+    birthday: Option<String>,
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -44,6 +45,7 @@ impl TryFrom<MemberRow> for Member {
                 StorageError::Corrupt(format!("members.invite_code {:?}", row.invite_code))
             })?,
             referred_by: row.referred_by.map(MemberId),
+            birthday: row.birthday,
         })
     }
 }
@@ -109,6 +111,7 @@ pub async fn insert(
         enrolled_at: member.enrolled_at,
         invite_code: member.invite_code.as_str().to_owned(),
         referred_by: member.referred_by.map(|id| id.0),
+        birthday: member.birthday.clone(),
     };
     let inserted = diesel::insert_into(members::table)
         .values(&row)
@@ -244,4 +247,47 @@ pub async fn set_card_status(
 /// How many members there are.
 pub async fn count(conn: &mut AsyncPgConnection) -> Result<i64, StorageError> {
     Ok(members::table.count().get_result(conn).await?)
+}
+
+/// Open members whose birthday (`MM-DD`) is one of `month_days`.
+pub async fn with_birthday_on(
+    mut conn: &AsyncPgConnection,
+    month_days: &[String],
+) -> Result<Vec<(MemberId, String)>, StorageError> {
+    let rows: Vec<(Uuid, Option<String>)> = members::table
+        .filter(members::birthday.eq_any(month_days))
+        .filter(members::status.eq(MemberStatus::Active.as_str()))
+        .select((members::id, members::birthday))
+        .load(&mut conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, birthday)| Some((MemberId(id), birthday?)))
+        .collect())
+}
+
+/// Open members enrolled on a local day (in `zone`) whose month and day is one of `month_days`,
+/// with that day.
+pub async fn enrolled_on(
+    mut conn: &AsyncPgConnection,
+    month_days: &[String],
+    zone: chrono_tz::Tz,
+) -> Result<Vec<(MemberId, chrono::NaiveDate)>, StorageError> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        day: chrono::NaiveDate,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT id, (enrolled_at AT TIME ZONE $2)::date AS day FROM members \
+          WHERE status = 'active' \
+            AND to_char((enrolled_at AT TIME ZONE $2)::date, 'MM-DD') = ANY($1)",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(month_days)
+    .bind::<diesel::sql_types::Text, _>(zone.name())
+    .load(&mut conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (MemberId(r.id), r.day)).collect())
 }

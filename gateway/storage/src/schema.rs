@@ -114,6 +114,7 @@ diesel::table! {
         enrolled_at -> Timestamptz,
         invite_code -> Text,
         referred_by -> Nullable<Uuid>,
+        birthday -> Nullable<Text>,
     }
 }
 

@@ -4,7 +4,7 @@
 //! `referral:<friend>`, `birthday:2027`, …); the ledger keeps that key with the award, so a
 //! second award of the same key is refused however it is asked for.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::rules::{self, BonusRule, Occasion, RuleDefinition, RuleVersion, Share};
@@ -39,6 +39,65 @@ pub fn in_force(versions: &[RuleVersion], at: DateTime<Utc>, occasion: Occasion)
             _ => None,
         })
         .collect()
+}
+
+/// How many days after a birthday or an anniversary its bonus may still be awarded: the
+/// member's birthday week, and room for a daily job that was down for a few days.
+pub const OCCASION_DAYS: i64 = 7;
+
+/// A birthday as kept in clear: month and day, `MM-DD`.
+pub fn birthday_of(birth_date: NaiveDate) -> String {
+    birth_date.format("%m-%d").to_string()
+}
+
+/// The `MM-DD` of the days a birthday or anniversary falls on whose bonus is due `today`: today
+/// and the days before it in the week. 29 February counts as 28 February in other years.
+pub fn due_month_days(today: NaiveDate) -> Vec<String> {
+    let mut days: Vec<String> = (0..OCCASION_DAYS)
+        .filter_map(|back| today.checked_sub_days(chrono::Days::new(back as u64)))
+        .map(birthday_of)
+        .collect();
+    if days.iter().any(|d| d == "02-28") && !is_leap(today.year()) {
+        days.push("02-29".to_owned());
+    }
+    days
+}
+
+fn is_leap(year: i32) -> bool {
+    NaiveDate::from_ymd_opt(year, 2, 29).is_some()
+}
+
+/// The last time month `month`, day `day` came, up to `today` (29 February on 28 February in
+/// other years).
+fn last_occurrence(month: u32, day: u32, today: NaiveDate) -> Option<NaiveDate> {
+    let on = |year: i32| {
+        NaiveDate::from_ymd_opt(year, month, day)
+            .or_else(|| (month == 2 && day == 29).then(|| NaiveDate::from_ymd_opt(year, 2, 28))?)
+    };
+    let this_year = on(today.year())?;
+    if this_year <= today {
+        Some(this_year)
+    } else {
+        on(today.year() - 1)
+    }
+}
+
+/// The occasion key of the birthday bonus due `today` for a member born on `birthday` (`MM-DD`):
+/// `birthday:<year>`, when the birthday was within the last [`OCCASION_DAYS`].
+pub fn birthday_due(birthday: &str, today: NaiveDate) -> Option<String> {
+    let (month, day) = birthday.split_once('-')?;
+    let occurred = last_occurrence(month.parse().ok()?, day.parse().ok()?, today)?;
+    ((today - occurred).num_days() < OCCASION_DAYS).then(|| format!("birthday:{}", occurred.year()))
+}
+
+/// The occasion key of the anniversary bonus due `today` for a member enrolled (local date)
+/// `enrolled`: `anniversary:<n>` for the n-th year, when it was within the last
+/// [`OCCASION_DAYS`].
+pub fn anniversary_due(enrolled: NaiveDate, today: NaiveDate) -> Option<String> {
+    let occurred = last_occurrence(enrolled.month(), enrolled.day(), today)?;
+    let years = occurred.year() - enrolled.year();
+    (years >= 1 && (today - occurred).num_days() < OCCASION_DAYS)
+        .then(|| format!("anniversary:{years}"))
 }
 
 /// `points` split between the rule's funders: each gets its share rounded down, and what
@@ -77,6 +136,40 @@ mod tests {
             funder: funder.into(),
             share: share.parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn birthdays_and_anniversaries_are_due_for_a_week_once_a_year() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(birthday_of(day(1990, 3, 21)), "03-21");
+        assert_eq!(
+            birthday_due("03-21", day(2027, 3, 21)).as_deref(),
+            Some("birthday:2027")
+        );
+        assert_eq!(
+            birthday_due("03-21", day(2027, 3, 27)).as_deref(),
+            Some("birthday:2027")
+        );
+        assert_eq!(birthday_due("03-21", day(2027, 3, 28)), None);
+        assert_eq!(birthday_due("03-21", day(2027, 3, 20)), None);
+        // Across the new year, the key is the year the birthday fell in.
+        assert_eq!(
+            birthday_due("12-30", day(2028, 1, 2)).as_deref(),
+            Some("birthday:2027")
+        );
+        // 29 February on 28 February in other years.
+        assert_eq!(
+            birthday_due("02-29", day(2027, 2, 28)).as_deref(),
+            Some("birthday:2027")
+        );
+        assert!(due_month_days(day(2027, 3, 1)).contains(&"02-29".to_owned()));
+        assert_eq!(due_month_days(day(2027, 3, 21)).len(), 7);
+        assert_eq!(
+            anniversary_due(day(2025, 6, 1), day(2027, 6, 3)).as_deref(),
+            Some("anniversary:2")
+        );
+        assert_eq!(anniversary_due(day(2027, 6, 1), day(2027, 6, 1)), None);
+        assert_eq!(anniversary_due(day(2025, 6, 1), day(2027, 6, 8)), None);
     }
 
     #[test]

@@ -1,0 +1,2 @@
+DROP INDEX members_birthday;
+ALTER TABLE members DROP COLUMN birthday;
