@@ -96,6 +96,7 @@ async fn earn(
         points: Points(amount_minor / 10_000),
         amount: irr(amount_minor),
         release_at: None,
+        offers: Vec::new(),
     });
     (
         scope(partner, key, &format!("earn {card} {amount_minor}")),

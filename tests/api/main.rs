@@ -3,6 +3,7 @@
 
 mod bonuses;
 mod cache;
+mod campaigns;
 mod committer;
 mod database_outage;
 mod demo;

@@ -57,6 +57,9 @@ pub struct Club {
     committer: Committer,
     /// Partners' profiles as their own requests see them (`partners::profile`).
     profiles: Cache<PartnerId, PartnerProfile>,
+    /// Partners' and branches' ids by code, for the rules that name them (read again as often as
+    /// the rules are).
+    places: Cache<(), std::sync::Arc<program::Places>>,
 }
 
 /// How to start a [`Club`].
@@ -86,6 +89,7 @@ impl Club {
             settings.program.clone(),
             settings.committer,
         );
+        let rules_refresh = settings.program.rules_refresh;
         Self {
             storage,
             program: settings.program,
@@ -97,6 +101,30 @@ impl Club {
                 .max_capacity(10_000)
                 .time_to_live(settings.profile_cache_ttl)
                 .build(),
+            places: Cache::builder()
+                .max_capacity(1)
+                .time_to_live(rules_refresh.max(Duration::from_millis(1)))
+                .build(),
         }
+    }
+
+    /// Partners' and branches' ids by code (read again once the rules' refresh has passed; at
+    /// every use when it is zero).
+    pub(crate) async fn places(
+        &self,
+    ) -> Result<std::sync::Arc<program::Places>, storage::StorageError> {
+        if self.program.rules_refresh.is_zero() {
+            return Ok(std::sync::Arc::new(
+                program::Places::load(&self.storage).await?,
+            ));
+        }
+        self.places
+            .try_get_with((), async {
+                program::Places::load(&self.storage)
+                    .await
+                    .map(std::sync::Arc::new)
+            })
+            .await
+            .map_err(|e| storage::StorageError::Pool(format!("partners could not be read: {e}")))
     }
 }

@@ -1,13 +1,19 @@
 //! The programme's rules: adding, changing and retiring them (each a new version, recorded with
 //! who made it), and reading them. The admin API and `clubgate program` call these.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
+use domain::ids::{BranchId, PartnerId};
 use domain::partners::Code;
-use domain::program::rules::{self, Change, RuleError, RuleKind, RuleVersion};
+use domain::program::campaigns::{self, Audience, CampaignOffer};
+use domain::program::rules::{self, Change, RuleDefinition, RuleError, RuleKind, RuleVersion};
 use domain::program::validation::{self, Known};
-use storage::{Connection, Storage};
+use storage::{Connection, Storage, StorageError};
 
+use crate::Club;
 use crate::error::OperationError;
 use crate::idempotency::IdempotencyKey;
 
@@ -184,4 +190,121 @@ pub async fn show(storage: &Storage, kind: RuleKind, code: &str) -> Result<Vec<R
         )));
     }
     Ok(versions)
+}
+
+/// Partners' and branches' ids by code: what rules name, resolved.
+#[derive(Debug, Default)]
+pub(crate) struct Places {
+    partners: HashMap<String, PartnerId>,
+    branches: HashMap<(String, String), BranchId>,
+}
+
+impl Places {
+    pub(crate) async fn load(storage: &Storage) -> std::result::Result<Self, StorageError> {
+        let mut conn = storage.db().await?;
+        let mut places = Self::default();
+        for partner in storage::partners::list(&mut conn).await? {
+            for branch in storage::branches::list_for_partner(&mut conn, partner.id).await? {
+                places.branches.insert(
+                    (partner.code.to_string(), branch.code.to_string()),
+                    branch.id,
+                );
+            }
+            places.partners.insert(partner.code.to_string(), partner.id);
+        }
+        Ok(places)
+    }
+
+    fn branch(&self, partner: Option<&str>, branch: Option<&str>) -> Option<BranchId> {
+        self.branches
+            .get(&(partner?.to_owned(), branch?.to_owned()))
+            .copied()
+    }
+}
+
+/// The campaigns of the rules as read, for pricing earns: which a purchase at a branch qualifies
+/// for by place and day.
+pub(crate) struct Campaigns {
+    rules: Arc<Vec<RuleVersion>>,
+    places: Option<Arc<Places>>,
+    zone: chrono_tz::Tz,
+}
+
+impl Campaigns {
+    /// The campaigns as the club knows them now (places are read only when a campaign exists).
+    pub(crate) async fn of(club: &Club) -> std::result::Result<Self, StorageError> {
+        let rules = club.storage.program_rules().await?;
+        let has_campaigns = rules.iter().any(|v| v.kind == RuleKind::Campaign);
+        let places = if has_campaigns {
+            Some(club.places().await?)
+        } else {
+            None
+        };
+        Ok(Self {
+            rules,
+            places,
+            zone: club.program.time_zone,
+        })
+    }
+
+    /// The campaigns a purchase at `partner_id`'s `branch_id` qualifies for at `at` by place and
+    /// day (the books check the member's audience and the budget).
+    pub(crate) fn offers(
+        &self,
+        partner_id: PartnerId,
+        branch_id: BranchId,
+        at: DateTime<Utc>,
+    ) -> Vec<CampaignOffer> {
+        let Some(places) = &self.places else {
+            return Vec::new();
+        };
+        let partner_of = |code: &str| places.partners.get(code).copied();
+        rules::in_force(&self.rules, at)
+            .into_iter()
+            .filter_map(|version| match &version.definition {
+                Some(RuleDefinition::Campaign(rule)) => Some((version.code.as_str(), rule)),
+                _ => None,
+            })
+            .filter(|(_, rule)| campaigns::runs_at(rule, at, self.zone))
+            .filter(|(_, rule)| {
+                let scope = &rule.scope;
+                scope
+                    .partner
+                    .as_deref()
+                    .is_none_or(|p| partner_of(p) == Some(partner_id))
+                    && (scope.branch.is_none()
+                        || places.branch(scope.partner.as_deref(), scope.branch.as_deref())
+                            == Some(branch_id))
+            })
+            .map(|(code, rule)| {
+                let segment = &rule.segment;
+                CampaignOffer {
+                    code: code.to_owned(),
+                    award: rule.award.clone(),
+                    audience: Audience {
+                        tiers: segment.tiers.clone(),
+                        home_partner: segment.home_partner.as_deref().and_then(partner_of),
+                        home_branch: places.branch(
+                            segment.home_partner.as_deref(),
+                            segment.home_branch.as_deref(),
+                        ),
+                        birthday_month: segment.birthday_month,
+                        enrolled_within_days: segment.enrolled_within_days,
+                    },
+                    budget_points: rule.budget_points,
+                    funding: rule
+                        .funding
+                        .iter()
+                        .map(|share| {
+                            let funder = match share.funder.as_str() {
+                                "operator" => None,
+                                code => partner_of(code),
+                            };
+                            (funder, share.share)
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
 }

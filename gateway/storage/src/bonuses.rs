@@ -74,3 +74,70 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// Points the campaigns `codes` have given, their rows locked to the end of the transaction
+/// (made when missing).
+pub async fn lock_campaign_spend(
+    conn: &AsyncPgConnection,
+    codes: &[&str],
+) -> Result<Vec<(String, i64)>, StorageError> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        code: String,
+        #[diesel(sql_type = sql_types::BigInt)]
+        points: i64,
+    }
+    // Two statements on the one pipelined connection, sent in order: the insert runs first.
+    let (mut inserts, mut selects) = (conn, conn);
+    let ((), rows) = futures_util::try_join!(
+        async {
+            prepared(
+                diesel::sql_query(
+                    "INSERT INTO campaign_spend (code, points) SELECT UNNEST($1::text[]), 0 \
+                     ON CONFLICT (code) DO NOTHING",
+                )
+                .bind::<Array<Text>, _>(codes),
+            )
+            .execute(&mut inserts)
+            .await
+            .map(|_| ())
+        },
+        async {
+            prepared(
+                diesel::sql_query(
+                    "SELECT code, points FROM campaign_spend WHERE code = ANY($1::text[]) \
+                     ORDER BY code FOR UPDATE",
+                )
+                .bind::<Array<Text>, _>(codes),
+            )
+            .load::<Row>(&mut selects)
+            .await
+        },
+    )?;
+    Ok(rows.into_iter().map(|r| (r.code, r.points)).collect())
+}
+
+/// Adds what the batch's campaigns gave.
+pub async fn add_campaign_spend(
+    mut conn: &AsyncPgConnection,
+    spend: &std::collections::BTreeMap<String, i64>,
+) -> Result<(), StorageError> {
+    if spend.is_empty() {
+        return Ok(());
+    }
+    prepared(
+        diesel::sql_query(
+            "UPDATE campaign_spend c SET points = c.points + d.points \
+               FROM UNNEST($1::text[], $2::int8[]) AS d(code, points) WHERE c.code = d.code",
+        )
+        .bind::<Array<Text>, _>(spend.keys().cloned().collect::<Vec<_>>())
+        .bind::<Array<sql_types::BigInt>, _>(spend.values().copied().collect::<Vec<_>>()),
+    )
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}

@@ -65,6 +65,19 @@ pub async fn read(
             _ => None,
         })
         .collect();
+    let offers = || {
+        ops.iter().filter_map(|op| match op {
+            LedgerOp::Earn(earn) => Some(&earn.offers),
+            _ => None,
+        })
+    };
+    let budgeted: BTreeSet<&str> = offers()
+        .flatten()
+        .filter(|o| o.budget_points.is_some())
+        .map(|o| o.code.as_str())
+        .collect();
+    let budgeted: Vec<&str> = budgeted.into_iter().collect();
+    let facts_needed = offers().flatten().any(|o| o.audience.needs_facts());
     let (
         accounts,
         lots,
@@ -76,6 +89,8 @@ pub async fn read(
         followed_lots,
         (activity, tiers_recorded),
         awarded,
+        campaign_spent,
+        member_facts,
     ) = futures_util::try_join!(
         lock_member_accounts(conn, &member_ids),
         lots_to_spend(conn, &needs, now),
@@ -95,6 +110,14 @@ pub async fn read(
             )
         },
         super::bonuses::awarded(conn, &bonus_keys),
+        super::bonuses::lock_campaign_spend(conn, &budgeted),
+        async {
+            if facts_needed {
+                super::members::facts(conn, &member_ids).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
     )?;
     let (expired_holds, hold_lots) = if holds.is_empty() {
         (Vec::new(), Vec::new())
@@ -114,6 +137,8 @@ pub async fn read(
         activity,
         tiers_recorded,
         awarded,
+        campaign_spent,
+        member_facts,
     })
 }
 
@@ -446,6 +471,7 @@ pub async fn write(
         super::activity::add_days(conn, &writes.activity).map_err(storage),
         super::activity::record_tier_changes(conn, &writes.tier_changes).map_err(storage),
         super::bonuses::record(conn, &writes.awards).map_err(storage),
+        super::bonuses::add_campaign_spend(conn, &writes.campaign_spend).map_err(storage),
         apply_deltas(conn, &writes.deltas, &others).map_err(storage),
     )?;
     Ok(())

@@ -291,3 +291,34 @@ pub async fn enrolled_on(
     .await?;
     Ok(rows.into_iter().map(|r| (MemberId(r.id), r.day)).collect())
 }
+
+/// What campaigns' audiences ask of `member_ids`.
+pub async fn facts(
+    mut conn: &AsyncPgConnection,
+    member_ids: &[MemberId],
+) -> Result<Vec<(MemberId, domain::program::campaigns::MemberFacts)>, StorageError> {
+    let ids: Vec<Uuid> = member_ids.iter().map(|id| id.0).collect();
+    let rows: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, Option<String>)> = members::table
+        .filter(members::id.eq_any(&ids))
+        .select((
+            members::id,
+            members::enrolled_by_partner,
+            members::enrolled_at_branch,
+            members::enrolled_at,
+            members::birthday,
+        ))
+        .load(&mut conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, partner, branch, enrolled_at, birthday)| {
+            let facts = domain::program::campaigns::MemberFacts {
+                home_partner: PartnerId(partner),
+                home_branch: BranchId(branch),
+                enrolled_at,
+                birthday,
+            };
+            (MemberId(id), facts)
+        })
+        .collect())
+}

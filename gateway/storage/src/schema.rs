@@ -38,6 +38,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    campaign_spend (code) {
+        code -> Text,
+        points -> Int8,
+    }
+}
+
+diesel::table! {
     cards (number) {
         number -> Text,
         member_id -> Uuid,
@@ -318,6 +325,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     bonus_awards,
     branches,
+    campaign_spend,
     cards,
     earn_lots,
     idempotency_records,

@@ -240,6 +240,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         points: Points(40),
                         amount: Money::new(40 * counter.per_amount_minor, counter.currency),
                         release_at: None,
+                        offers: Vec::new(),
                     })
                 };
                 let scope = Scope::of_request(

@@ -2,6 +2,7 @@
 //! ([`rules`], checked by [`validation`]; [`tiers`] says which tier a member holds).
 
 pub mod bonuses;
+pub mod campaigns;
 pub mod rules;
 pub mod tiers;
 pub mod validation;

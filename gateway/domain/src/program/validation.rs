@@ -286,6 +286,23 @@ fn campaign(rule: &CampaignRule, known: &Known) -> Result<(), RuleError> {
     }
     scope(&rule.scope, known)?;
     segment(&rule.segment, known)?;
+    // Not evaluated yet (docs/program.md, "Not built yet"): refused rather than ignored.
+    let unsupported = [
+        (
+            rule.scope.category.is_some(),
+            "where.category (earns carry no basket lines yet)",
+        ),
+        (rule.segment.city.is_some(), "segment.city"),
+        (
+            rule.segment.inactive_days.is_some(),
+            "segment.inactive_days",
+        ),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|(given, _)| *given) {
+        return Err(RuleError::DefinitionInvalid(format!(
+            "a campaign cannot use {what} yet"
+        )));
+    }
     if let Some(budget) = rule.budget_points {
         points("budget_points", budget)?;
     }

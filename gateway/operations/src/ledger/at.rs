@@ -17,6 +17,7 @@ use storage::{Connection, Storage, StorageError};
 use super::prepare::{self, Lookups};
 use crate::Club;
 use crate::error::OperationError;
+use crate::program::Campaigns;
 
 type Result<T> = std::result::Result<T, OperationError<LedgerError>>;
 
@@ -29,11 +30,13 @@ pub async fn earn(
 ) -> Result<Movement> {
     let at = domain::time::stored(at);
     let (settings, rules) = (club.program.clone(), club.storage.program_rules().await?);
+    let campaigns = Campaigns::of(club).await?;
     run_batch(&club.storage, move |conn| {
         Box::pin(async move {
             let op = prepare::price_earn(
                 &mut Lookups::Conn(conn),
                 &settings,
+                &campaigns,
                 partner_id,
                 None,
                 purchase,

@@ -15,6 +15,7 @@ use storage::{Connection, Storage};
 
 use crate::error::OperationError;
 use crate::pricing;
+use crate::program::Campaigns;
 
 /// Where branches, rules and cards are read from.
 pub(crate) enum Lookups<'a> {
@@ -91,10 +92,11 @@ pub(crate) async fn usable_card(
     Ok(member.id)
 }
 
-/// Checks and prices an earn.
+/// Checks and prices an earn, with the campaigns it qualifies for by place and day.
 pub(crate) async fn price_earn(
     lookups: &mut Lookups<'_>,
     settings: &ProgramSettings,
+    campaigns: &Campaigns,
     partner_id: PartnerId,
     idempotency_key: Option<&str>,
     purchase: Purchase,
@@ -127,6 +129,7 @@ pub(crate) async fn price_earn(
         points,
         amount: purchase.amount,
         release_at: purchase.release_at,
+        offers: campaigns.offers(partner_id, branch_id, now),
     }))
 }
 

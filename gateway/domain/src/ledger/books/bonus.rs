@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BookError, Books};
+use super::{BookError, Books, PricedEarn};
 use crate::ids::{MemberId, PartnerId, TransferId};
 use crate::ledger::{
     AccountKind, LedgerError, NewTransfer, PROMOTIONS_ACCOUNT, Phase, Transfer, TransferCode,
@@ -48,12 +48,25 @@ impl Books<'_> {
         op: &PricedBonus,
         settings: &ProgramSettings,
     ) -> Result<(Transfer, TransferState), BookError> {
-        let member_id = op.member_id;
-        let key = (member_id, op.bonus.clone(), op.occasion.clone());
+        let first = self.award(op.member_id, &op.bonus, &op.occasion, &op.shares, settings)?;
+        Ok((first, TransferState::Posted))
+    }
+
+    /// Credits `member_id` with bonus `bonus` for `occasion`, a transfer per funder in `shares`,
+    /// and records the award; refused if the member has it already. Returns the first transfer.
+    pub(super) fn award(
+        &mut self,
+        member_id: MemberId,
+        bonus: &str,
+        occasion: &str,
+        shares: &[(Option<PartnerId>, Points)],
+        settings: &ProgramSettings,
+    ) -> Result<Transfer, BookError> {
+        let key = (member_id, bonus.to_owned(), occasion.to_owned());
         if self.awarded.contains(&key) {
             return Err(LedgerError::BonusAlreadyAwarded {
-                bonus: op.bonus.clone(),
-                occasion: op.occasion.clone(),
+                bonus: bonus.to_owned(),
+                occasion: occasion.to_owned(),
             }
             .into());
         }
@@ -63,7 +76,7 @@ impl Books<'_> {
             .map(|book| book.account.id)
             .ok_or(BookError::MissingAccount(member_id))?;
         let mut first: Option<Transfer> = None;
-        for (funder, points) in &op.shares {
+        for (funder, points) in shares {
             let debit = match funder {
                 None => PROMOTIONS_ACCOUNT,
                 Some(partner_id) => partner_account(*partner_id, AccountKind::PartnerIssuance),
@@ -85,16 +98,56 @@ impl Books<'_> {
             first.get_or_insert(transfer);
         }
         let first = first.ok_or_else(|| {
-            LedgerError::Invalid(format!("bonus {:?} has no points to award", op.bonus))
+            LedgerError::Invalid(format!("bonus {bonus:?} has no points to award"))
         })?;
         self.awarded.insert(key);
         self.writes.awards.push(BonusAward {
             member_id,
-            bonus: op.bonus.clone(),
-            occasion: op.occasion.clone(),
+            bonus: bonus.to_owned(),
+            occasion: occasion.to_owned(),
             transfer_id: first.id,
             awarded_at: self.now,
         });
-        Ok((first, TransferState::Posted))
+        Ok(first)
+    }
+
+    /// Gives the campaigns `earn` qualifies for (its member in their audience, budget left),
+    /// each as a bonus keyed by the earn's transfer.
+    pub(super) fn apply_campaigns(
+        &mut self,
+        earn: &PricedEarn,
+        transfer: &Transfer,
+        tier: Option<&str>,
+        settings: &ProgramSettings,
+    ) {
+        let member_id = earn.at.member_id;
+        for offer in &earn.offers {
+            let facts = self.facts.get(&member_id);
+            if !offer.audience.admits(tier, facts, self.now, self.zone) {
+                continue;
+            }
+            let mut points = offer.points(earn.points);
+            if let Some(budget) = offer.budget_points {
+                let spent = self.spent.get(&offer.code).copied().unwrap_or(0);
+                points = points.min(budget.saturating_sub(spent)).max(0);
+            }
+            if points == 0 {
+                continue;
+            }
+            let shares = offer.split(points);
+            let occasion = format!("earn:{}", transfer.id);
+            // A fresh key (a new transfer's id): nothing can refuse it.
+            if self
+                .award(member_id, &offer.code, &occasion, &shares, settings)
+                .is_ok()
+            {
+                *self.spent.entry(offer.code.clone()).or_default() += points;
+                *self
+                    .writes
+                    .campaign_spend
+                    .entry(offer.code.clone())
+                    .or_default() += points;
+            }
+        }
     }
 }

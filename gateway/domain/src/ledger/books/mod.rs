@@ -28,6 +28,7 @@ use crate::cards::{self, CardError, CardNumber, CardStatus, MemberStatus};
 use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
 use crate::points::{Money, Points};
 use crate::program::ProgramSettings;
+use crate::program::campaigns::{CampaignOffer, MemberFacts};
 use crate::program::tiers::{self, Activity, Tally, Tier};
 
 pub use self::bonus::{BonusAward, PricedBonus};
@@ -61,6 +62,8 @@ pub struct PricedEarn {
     pub points: Points,
     /// The purchase.
     pub amount: Money,
+    /// The campaigns it qualifies for by place and day (the books check the rest).
+    pub offers: Vec<CampaignOffer>,
     /// Keep the points pending until then.
     pub release_at: Option<DateTime<Utc>>,
 }
@@ -180,6 +183,10 @@ pub struct Snapshot {
     pub tiers_recorded: Vec<(MemberId, String)>,
     /// The bonuses of the batch already awarded: (member, bonus, occasion).
     pub awarded: Vec<(MemberId, String, String)>,
+    /// Points the batch's campaigns with a budget have given so far (their rows locked).
+    pub campaign_spent: Vec<(String, i64)>,
+    /// What campaigns' audiences ask of the batch's members, when one does.
+    pub member_facts: Vec<(MemberId, MemberFacts)>,
 }
 
 /// A member's move to another tier, recorded when a batch (or maintenance) finds it.
@@ -218,6 +225,8 @@ pub struct Writes {
     pub tier_changes: Vec<TierChange>,
     /// Bonuses awarded.
     pub awards: Vec<BonusAward>,
+    /// Points each campaign gave in the batch.
+    pub campaign_spend: BTreeMap<String, i64>,
 }
 
 /// Why the books could not decide an operation.
@@ -282,6 +291,10 @@ struct Books<'t> {
     taken_references: HashSet<(PartnerId, TransferCode, String)>,
     /// Bonuses the members have: (member, bonus, occasion).
     awarded: HashSet<(MemberId, String, String)>,
+    /// Points each campaign with a budget has given.
+    spent: HashMap<String, i64>,
+    /// Members' facts for campaigns' audiences.
+    facts: HashMap<MemberId, MemberFacts>,
     /// Per followed transfer, what has happened to it so far.
     followed: HashMap<TransferId, Followed>,
     writes: Writes,
@@ -346,6 +359,8 @@ impl<'t> Books<'t> {
                 .collect(),
             taken_references: snapshot.taken_references.into_iter().collect(),
             awarded: snapshot.awarded.into_iter().collect(),
+            spent: snapshot.campaign_spent.into_iter().collect(),
+            facts: snapshot.member_facts.into_iter().collect(),
             followed,
             writes: Writes::default(),
             changed: BTreeSet::new(),
@@ -585,6 +600,10 @@ impl<'t> Books<'t> {
             }
         };
         self.post(member_id, transfer.clone(), Points::ZERO);
+        // Campaigns reward purchases made: a pending earn's are not given (yet).
+        if state == TransferState::Posted && !op.offers.is_empty() {
+            self.apply_campaigns(op, &transfer, tier.map(|t| t.code), settings);
+        }
         (transfer, state)
     }
 
@@ -765,6 +784,7 @@ mod tests {
             points: Points(points),
             amount: irr(points * 10_000),
             release_at: None,
+            offers: Vec::new(),
         })
     }
 

@@ -1,0 +1,208 @@
+//! Campaigns at an earn: which campaigns an earn qualifies for (the place and the day, checked
+//! where the earn is priced; the member's segment and the budget, checked in the books), and
+//! how many points each gives.
+//!
+//! How a campaign combines with the rest: a `multiplier` campaign gives the earn's **base**
+//! points (the partner's rule, before the tier's multiplier) times `multiplier − 1`, rounded
+//! down, as a bonus; a `points` campaign gives its points. Tier multipliers and campaigns add up:
+//! base 100 at silver (×1.25) in a ×2 campaign earns 125 + 100. Several campaigns each give
+//! theirs. A campaign's budget caps the points it gives in all: the earn that reaches it gets what
+//! is left, and the campaign gives nothing after.
+
+use chrono::{DateTime, Datelike as _, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+
+use super::rules::{CampaignAward, CampaignRule};
+use crate::ids::{BranchId, PartnerId};
+use crate::points::Points;
+
+/// Whom a campaign is for, with codes resolved to ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Audience {
+    /// Members in one of these tiers (any when empty).
+    pub tiers: Vec<String>,
+    /// Members enrolled at this partner.
+    pub home_partner: Option<PartnerId>,
+    /// Members enrolled at this branch.
+    pub home_branch: Option<BranchId>,
+    /// Members whose birthday is in the current local month.
+    pub birthday_month: bool,
+    /// Members enrolled within this many days.
+    pub enrolled_within_days: Option<u16>,
+}
+
+/// What the books know of a member, for a campaign's audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberFacts {
+    /// Where they enrolled.
+    pub home_partner: PartnerId,
+    /// The branch.
+    pub home_branch: BranchId,
+    /// When.
+    pub enrolled_at: DateTime<Utc>,
+    /// Their birthday, `MM-DD`.
+    pub birthday: Option<String>,
+}
+
+impl Audience {
+    /// Whether it asks anything of the member beyond their tier.
+    pub fn needs_facts(&self) -> bool {
+        self.home_partner.is_some()
+            || self.home_branch.is_some()
+            || self.birthday_month
+            || self.enrolled_within_days.is_some()
+    }
+
+    /// Whether a member in `tier` with `facts` is in it at `now`.
+    pub fn admits(
+        &self,
+        tier: Option<&str>,
+        facts: Option<&MemberFacts>,
+        now: DateTime<Utc>,
+        zone: Tz,
+    ) -> bool {
+        if !self.tiers.is_empty() && !tier.is_some_and(|t| self.tiers.iter().any(|x| x == t)) {
+            return false;
+        }
+        if !self.needs_facts() {
+            return true;
+        }
+        let Some(facts) = facts else {
+            return false;
+        };
+        let month = format!("{:02}-", now.with_timezone(&zone).month());
+        self.home_partner.is_none_or(|p| p == facts.home_partner)
+            && self.home_branch.is_none_or(|b| b == facts.home_branch)
+            && (!self.birthday_month
+                || facts
+                    .birthday
+                    .as_deref()
+                    .is_some_and(|b| b.starts_with(&month)))
+            && self.enrolled_within_days.is_none_or(|days| {
+                now - facts.enrolled_at <= chrono::Duration::days(i64::from(days))
+            })
+    }
+}
+
+/// A campaign an earn qualifies for by place and day, ready for the books.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignOffer {
+    /// The campaign's code.
+    pub code: String,
+    /// What it gives.
+    pub award: CampaignAward,
+    /// Whom it is for.
+    pub audience: Audience,
+    /// The most points it may give in all.
+    pub budget_points: Option<i64>,
+    /// Who pays, in shares: the operator (`None`) or a partner; the first takes what rounding
+    /// leaves.
+    pub funding: Vec<(Option<PartnerId>, Decimal)>,
+}
+
+impl CampaignOffer {
+    /// The points it gives an earn of `base` points, before its budget.
+    pub fn points(&self, base: Points) -> i64 {
+        match self.award {
+            CampaignAward::Points(points) => points,
+            CampaignAward::Multiplier(factor) => {
+                let extra = (Decimal::from(base.get()) * (factor - Decimal::ONE)).floor();
+                i64::try_from(extra).unwrap_or(0).max(0)
+            }
+        }
+    }
+
+    /// `points` split between its funders: shares rounded down, the rest to the first.
+    pub fn split(&self, points: i64) -> Vec<(Option<PartnerId>, Points)> {
+        if self.funding.is_empty() {
+            return vec![(None, Points(points))];
+        }
+        let mut parts: Vec<(Option<PartnerId>, i64)> = self
+            .funding
+            .iter()
+            .map(|(funder, share)| {
+                let part = (Decimal::from(points) * share).floor();
+                (*funder, i64::try_from(part).unwrap_or(0))
+            })
+            .collect();
+        let given: i64 = parts.iter().map(|(_, p)| p).sum();
+        if let Some(first) = parts.first_mut() {
+            first.1 += points - given;
+        }
+        parts
+            .into_iter()
+            .filter(|(_, p)| *p > 0)
+            .map(|(f, p)| (f, Points(p)))
+            .collect()
+    }
+}
+
+/// Whether `rule` runs at `at` (its window, and its local weekdays in `zone`).
+pub fn runs_at(rule: &CampaignRule, at: DateTime<Utc>, zone: Tz) -> bool {
+    let weekday = at.with_timezone(&zone).weekday();
+    rule.starts_at <= at
+        && at < rule.ends_at
+        && (rule.days.is_empty() || rule.days.contains(&weekday))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn offer(award: CampaignAward, funding: Vec<(Option<PartnerId>, Decimal)>) -> CampaignOffer {
+        CampaignOffer {
+            code: "weekend".into(),
+            award,
+            audience: Audience::default(),
+            budget_points: None,
+            funding,
+        }
+    }
+
+    #[test]
+    fn a_multiplier_gives_the_extra_on_base_points_rounded_down_and_funders_share_it() {
+        let double = offer(CampaignAward::Multiplier(Decimal::new(15, 1)), Vec::new());
+        assert_eq!(double.points(Points(101)), 50);
+        assert_eq!(double.split(50), [(None, Points(50))]);
+        let restaurant = Some(PartnerId(Uuid::from_u128(7)));
+        let half = offer(
+            CampaignAward::Points(11),
+            vec![(restaurant, Decimal::new(5, 1)), (None, Decimal::new(5, 1))],
+        );
+        assert_eq!(half.points(Points(1)), 11);
+        assert_eq!(half.split(11), [(restaurant, Points(6)), (None, Points(5))]);
+    }
+
+    #[test]
+    fn an_audience_admits_by_tier_home_birthday_month_and_enrolment() {
+        let zone: Tz = "Asia/Tehran".parse().unwrap();
+        let now = Utc.with_ymd_and_hms(2027, 3, 31, 21, 0, 0).unwrap(); // 1 April in Tehran
+        let home = PartnerId(Uuid::from_u128(1));
+        let facts = MemberFacts {
+            home_partner: home,
+            home_branch: BranchId(Uuid::from_u128(2)),
+            enrolled_at: now - chrono::Duration::days(10),
+            birthday: Some("04-15".into()),
+        };
+        let silver = Audience {
+            tiers: vec!["silver".into()],
+            ..Audience::default()
+        };
+        assert!(silver.admits(Some("silver"), None, now, zone));
+        assert!(!silver.admits(Some("bronze"), None, now, zone));
+        let april_birthdays_new_at_home = Audience {
+            home_partner: Some(home),
+            birthday_month: true,
+            enrolled_within_days: Some(10),
+            ..Audience::default()
+        };
+        assert!(april_birthdays_new_at_home.admits(None, Some(&facts), now, zone));
+        let march = now - chrono::Duration::hours(1); // 31 March in Tehran
+        assert!(!april_birthdays_new_at_home.admits(None, Some(&facts), march, zone));
+        assert!(!april_birthdays_new_at_home.admits(None, None, now, zone));
+    }
+}

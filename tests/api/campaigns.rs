@@ -1,0 +1,142 @@
+//! Campaigns: an earn at the campaign's place, on its days, by a member of its audience gets the
+//! campaign's bonus in the same batch, split between its funders, until its budget is spent,
+//! exactly, however many earns run at once.
+
+use chrono::Utc;
+use chrono_tz::Asia::Tehran;
+use domain::program::rules::RuleKind;
+use serde_json::{Value, json};
+use test_support::app::unique_code;
+use test_support::{CardChecks as _, TestApp};
+
+/// Today's weekday in Tehran, as rules name it.
+fn today() -> String {
+    Utc::now()
+        .with_timezone(&Tehran)
+        .format("%A")
+        .to_string()
+        .to_lowercase()
+}
+
+fn campaign(partner: &str, award: Value, extra: Value) -> Value {
+    let mut definition = json!({
+        "name": {"en": "Weekend", "fa": "آخر هفته"},
+        "starts_at": (Utc::now() - chrono::Duration::days(1)).to_rfc3339(),
+        "ends_at": (Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
+        "award": award,
+        "where": {"partner": partner},
+        "days": [today()],
+    });
+    if let (Some(d), Some(e)) = (definition.as_object_mut(), extra.as_object()) {
+        d.extend(e.clone());
+    }
+    definition
+}
+
+#[tokio::test]
+async fn an_earn_in_a_campaign_gets_its_bonus_paid_by_its_funders() {
+    let app = TestApp::spawn().await;
+    let restaurant = app.partner().with_default_rule().await;
+    let hotel = app.partner().with_default_rule().await;
+    let code = restaurant.partner.code.to_string();
+    let funding = json!({"funding": [{"funder": code, "share": "0.5"}, {"funder": "operator", "share": "0.5"}]});
+    app.program_rule(
+        RuleKind::Campaign,
+        "double-weekend",
+        campaign(&code, json!({"multiplier": "2"}), funding),
+    )
+    .await;
+    // For the hotel's members only: the restaurant's do not qualify.
+    let hotel_members = json!({"segment": {"home_partner": hotel.partner.code.to_string()}});
+    app.program_rule(
+        RuleKind::Campaign,
+        "hotel-guests",
+        campaign(&code, json!({"points": 1000}), hotel_members),
+    )
+    .await;
+
+    let card = restaurant.member().await.card;
+    let earn = restaurant.earn_points(&card, 11).await;
+    // The earn's own 11 points, and the campaign's 11 more, in one commit.
+    assert_eq!(earn.balance.available, 11 + 11);
+    let hotel_card = hotel.member().await.card;
+    hotel.earn_points(&hotel_card, 11).await;
+    assert_eq!(
+        hotel.client.available_points(&hotel_card).await,
+        11,
+        "another partner's earn"
+    );
+
+    let funded: Vec<(Option<uuid::Uuid>, i64)> = {
+        use diesel::{ExpressionMethods as _, QueryDsl as _};
+        use diesel_async::RunQueryDsl as _;
+        use storage::schema::bonus_awards::dsl as a;
+        use storage::schema::transfers::dsl as t;
+        let mut conn = app.storage.db().await.unwrap();
+        let ids: Vec<uuid::Uuid> = a::bonus_awards
+            .filter(a::bonus.eq("double-weekend"))
+            .select(a::transfer_id)
+            .load(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+        t::transfers
+            .filter(t::code.eq("bonus"))
+            .filter(t::amount.lt(100))
+            .order(t::amount.desc())
+            .select((t::partner_id, t::amount))
+            .load(&mut conn)
+            .await
+            .unwrap()
+    };
+    // 11 shared half and half: 6 (with what rounding leaves) from the restaurant, 5 from the operator.
+    assert_eq!(funded, [(Some(restaurant.partner.id.0), 6), (None, 5)]);
+}
+
+#[tokio::test]
+async fn a_campaign_stops_exactly_at_its_budget_under_concurrent_earns() {
+    let app = TestApp::spawn().await;
+    let restaurant = app.partner().with_default_rule().await;
+    let code = restaurant.partner.code.to_string();
+    app.program_rule(
+        RuleKind::Campaign,
+        "first-25",
+        campaign(&code, json!({"points": 10}), json!({"budget_points": 25})),
+    )
+    .await;
+    let mut cards = Vec::new();
+    for _ in 0..8 {
+        cards.push(restaurant.member().await.card);
+    }
+    let earns = cards.iter().map(|card| {
+        let client = restaurant.client.clone();
+        let card = card.clone();
+        async move {
+            let request = test_support::protocol::earn_request(&card, 10_000);
+            client
+                .earn(&request, &unique_code("earn"))
+                .await
+                .unwrap()
+                .body
+        }
+    });
+    let movements = futures_util::future::join_all(earns).await;
+    let bonus: i64 = movements
+        .iter()
+        .map(|m| m.balance.available - m.transaction.points)
+        .sum();
+    assert_eq!(bonus, 25, "10 + 10 + 5, then nothing");
+    let spent: i64 = {
+        use diesel::{ExpressionMethods as _, QueryDsl as _};
+        use diesel_async::RunQueryDsl as _;
+        use storage::schema::campaign_spend::dsl as c;
+        let mut conn = app.storage.db().await.unwrap();
+        c::campaign_spend
+            .filter(c::code.eq("first-25"))
+            .select(c::points)
+            .first(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(spent, 25);
+}
