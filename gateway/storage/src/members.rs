@@ -297,28 +297,31 @@ pub async fn facts(
     mut conn: &AsyncPgConnection,
     member_ids: &[MemberId],
 ) -> Result<Vec<(MemberId, domain::program::campaigns::MemberFacts)>, StorageError> {
+    #[derive(Queryable, Selectable)]
+    #[diesel(table_name = members, check_for_backend(diesel::pg::Pg))]
+    struct FactsRow {
+        id: Uuid,
+        enrolled_by_partner: Uuid,
+        enrolled_at_branch: Uuid,
+        enrolled_at: DateTime<Utc>,
+        birthday: Option<String>,
+    }
     let ids: Vec<Uuid> = member_ids.iter().map(|id| id.0).collect();
-    let rows: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, Option<String>)> = members::table
+    let rows: Vec<FactsRow> = members::table
         .filter(members::id.eq_any(&ids))
-        .select((
-            members::id,
-            members::enrolled_by_partner,
-            members::enrolled_at_branch,
-            members::enrolled_at,
-            members::birthday,
-        ))
+        .select(FactsRow::as_select())
         .load(&mut conn)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, partner, branch, enrolled_at, birthday)| {
+        .map(|row| {
             let facts = domain::program::campaigns::MemberFacts {
-                home_partner: PartnerId(partner),
-                home_branch: BranchId(branch),
-                enrolled_at,
-                birthday,
+                home_partner: PartnerId(row.enrolled_by_partner),
+                home_branch: BranchId(row.enrolled_at_branch),
+                enrolled_at: row.enrolled_at,
+                birthday: row.birthday,
             };
-            (MemberId(id), facts)
+            (MemberId(row.id), facts)
         })
         .collect())
 }
