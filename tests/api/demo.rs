@@ -24,7 +24,7 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
         .await
         .unwrap();
     // Partners, branches, partner keys, settlement terms, operator keys, programme rules.
-    assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2 + 6, "{created:?}");
+    assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2 + 7, "{created:?}");
     assert!(
         gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
             .await
@@ -188,4 +188,125 @@ async fn the_demo_settles_verifies_answers_and_reconciles() {
     let counts: Vec<(&str, u64)> = report.totals.iter().map(|t| (t.status, t.count)).collect();
     assert_eq!(counts, seeded.expected);
     assert!(counts.iter().all(|(_, n)| *n > 0), "{counts:?}");
+}
+
+/// Issue 14's "done when", on the demo network: a new member enrolled with a friend's invite code
+/// gets the sign-up bonus and the friend the referral bonus; the member's first earn at the
+/// restaurant on a weekend gets the campaign's double points and moves them toward silver; the
+/// card check shows tier and progress; the restaurant's statement shows its share of the
+/// campaign.
+#[tokio::test]
+async fn a_referred_member_earns_the_weekend_campaign_at_the_restaurant() {
+    use chrono::{Datelike as _, TimeZone as _, Weekday};
+    use operations::settlement::statements;
+
+    let app = TestApp::spawn().await;
+    gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
+        .await
+        .unwrap();
+    let key_file = concat!(env!("CARGO_MANIFEST_DIR"), "/../keys/dev/restaurant.jwk");
+    let key = ::partners::jwk::Jwk::read(key_file.as_ref())
+        .unwrap()
+        .private_key()
+        .unwrap();
+    let restaurant = app.client(&key).await;
+    let enrol = |phone: &str, invite_code: Option<String>| ::partners::protocol::EnrollRequest {
+        branch: "vanak".into(),
+        phone: phone.into(),
+        name: "Shirin Navabi".into(),
+        email: None,
+        birth_date: None,
+        invite_code,
+    };
+    let friend = restaurant
+        .enroll(&enrol("+989121110001", None), "done-when-friend")
+        .await
+        .unwrap()
+        .body;
+    let member = restaurant
+        .enroll(
+            &enrol("+989121110002", Some(friend.invite_code.clone())),
+            "done-when-member",
+        )
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(member.bonus_points, 50, "the sign-up bonus");
+    assert_eq!(
+        restaurant
+            .check_card(&friend.card_number, None)
+            .await
+            .unwrap()
+            .body
+            .balance
+            .available,
+        50 + 100,
+        "the friend's own sign-up bonus and the referral bonus"
+    );
+
+    // The next Friday, 13:00 in Tehran: 40,000,000 rials at Vanak (2 points per 5,000,000) is
+    // 16 points, and the weekend campaign doubles them.
+    let tehran = chrono_tz::Asia::Tehran;
+    let mut day = chrono::Utc::now().with_timezone(&tehran).date_naive();
+    while day.weekday() != Weekday::Fri {
+        day = day.succ_opt().unwrap();
+    }
+    let friday = tehran
+        .from_local_datetime(&day.and_hms_opt(13, 0, 0).unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let saffron = partners::id_of(&app.storage, "saffron-kitchen")
+        .await
+        .unwrap();
+    let card = domain::cards::CardNumber::parse(&member.card_number).unwrap();
+    let irr = domain::points::Currency::parse("IRR").unwrap();
+    let purchase = domain::ledger::Purchase::new(
+        "vanak".into(),
+        card.clone(),
+        domain::points::Money::new(40_000_000, irr),
+        "bill-5521".into(),
+        None,
+    )
+    .unwrap();
+    let earned = operations::ledger::at::earn(&app.club, saffron, purchase, friday)
+        .await
+        .unwrap();
+    assert_eq!(earned.transfer.amount.get(), 16);
+    assert_eq!(earned.balance.available.get(), 50 + 16 + 16);
+
+    // The card check that Friday: bronze, 16 of the 1,000 points silver needs.
+    let check = operations::members::check_card(&app.club, saffron, None, &card, friday)
+        .await
+        .unwrap();
+    let tier = check.tier.expect("the demo has tiers");
+    assert_eq!(tier.tier, "bronze");
+    let progress = tier.progress.unwrap();
+    assert_eq!(
+        (progress.tier.as_str(), progress.have, progress.need),
+        ("silver", 16, 1_000)
+    );
+
+    // The restaurant's statement for that Friday: its half of the campaign's 16 points (8) and
+    // its 50 of the referral bonus are bonus lines, charged at its price (560,000 a point).
+    app.settle(friday + chrono::Duration::days(1)).await;
+    let mine = statements::list(
+        &app.storage,
+        &storage::settlement::StatementFilter {
+            partner_id: Some(saffron),
+            limit: 1_000,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let bonus_lines: Vec<(i64, i64)> = mine
+        .iter()
+        .filter_map(|record| {
+            let statement = record.statement().ok()?;
+            let bonus = statement.totals.iter().find(|t| t.line_type == "bonus")?;
+            Some((bonus.points, bonus.money_minor))
+        })
+        .collect();
+    assert!(bonus_lines.contains(&(8, 8 * 560_000)), "{bonus_lines:?}");
+    assert!(bonus_lines.contains(&(50, 50 * 560_000)), "{bonus_lines:?}");
 }
