@@ -168,6 +168,31 @@ async fn a_tier_is_kept_through_the_window_and_the_grace_and_lost_at_a_tehran_mi
         "the window no longer counts them"
     );
 
+    // A member who buys nothing more: the day's job records the lapse in their history, once.
+    let lapsing = till.enroll("+989120000035").await;
+    till.earn(&lapsing, 1_000, now).await.unwrap();
+    let later = now + Duration::days(400);
+    let program = &app.config.program;
+    let report = operations::occasions::run(&app.storage, program, later)
+        .await
+        .unwrap();
+    assert_eq!(report.lapses, 1);
+    let again = operations::occasions::run(&app.storage, program, later)
+        .await
+        .unwrap();
+    assert_eq!(again.lapses, 0);
+    let member = check_member(&app, &lapsing).await;
+    let conn = app.storage.db().await.unwrap();
+    let history = storage::activity::tier_history(&conn, member)
+        .await
+        .unwrap();
+    let moves: Vec<(Option<&str>, &str)> = history
+        .iter()
+        .map(|c| (c.previous.as_deref(), c.tier.as_str()))
+        .collect();
+    assert_eq!(moves, [(None, "silver"), (Some("silver"), "bronze")]);
+    drop(conn);
+
     // 400 days ago: the grace is over too.
     let lapsed = till.enroll("+989120000033").await;
     till.earn(&lapsed, 1_000, now - Duration::days(400))

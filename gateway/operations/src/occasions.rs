@@ -17,13 +17,15 @@ use crate::bonuses::priced;
 use crate::error::OperationError;
 use crate::ledger::at;
 
-/// What a run awarded.
+/// What a run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OccasionReport {
     /// Birthday bonuses awarded.
     pub birthdays: u64,
     /// Anniversary bonuses awarded.
     pub anniversaries: u64,
+    /// Members whose tier lapsed, recorded in their tier history.
+    pub lapses: u64,
 }
 
 /// Members per transaction.
@@ -66,14 +68,72 @@ pub async fn run(
         report.anniversaries =
             award(storage, settings, &rules, &anniversary_rules, &due, now).await?;
     }
+    report.lapses = record_lapses(storage, settings, &rules, now).await?;
     if report != OccasionReport::default() {
         tracing::info!(
             birthdays = report.birthdays,
             anniversaries = report.anniversaries,
-            "awarded the day's bonuses"
+            lapses = report.lapses,
+            "the day's bonuses and tier lapses"
         );
     }
     Ok(report)
+}
+
+/// Records in the tier history the members who left a tier above the entry one by time alone
+/// (their window and grace ran out with no purchase to record it), each under their lock.
+async fn record_lapses(
+    storage: &Storage,
+    settings: &ProgramSettings,
+    rules: &[domain::program::rules::RuleVersion],
+    now: DateTime<Utc>,
+) -> Result<u64, StorageError> {
+    use domain::program::tiers::{self, Activity};
+    let tiers = tiers::in_force(rules, now);
+    let Some(since) = tiers::activity_since(&tiers, now, settings.time_zone) else {
+        return Ok(0);
+    };
+    let above_entry: Vec<String> = tiers
+        .iter()
+        .filter(|t| t.rule.rank > 0)
+        .map(|t| t.code.to_owned())
+        .collect();
+    let members = storage::activity::members_in_tiers(&*storage.db().await?, &above_entry).await?;
+    let mut lapses = 0;
+    for (member_id, recorded) in members {
+        let mut conn = storage.db().await?;
+        let lapsed = conn
+            .transaction::<_, StorageError, _>(async |conn| {
+                storage::ledger::lock_member_account(conn, member_id).await?;
+                let now_recorded = storage::activity::tiers_recorded(conn, &[member_id]).await?;
+                if now_recorded.first().map(|(_, t)| t) != Some(&recorded) {
+                    return Ok(false); // a batch recorded a move meanwhile
+                }
+                let days = storage::activity::days(conn, &[member_id], since).await?;
+                let activity: Vec<Activity> = days
+                    .into_iter()
+                    .map(|(_, day, tally)| Activity::on(day, tally, settings.time_zone))
+                    .collect();
+                let Some(standing) = tiers::standing(&tiers, &activity, now, settings.time_zone)
+                else {
+                    return Ok(false);
+                };
+                if standing.tier == recorded {
+                    return Ok(false);
+                }
+                let change = domain::ledger::books::TierChange {
+                    member_id,
+                    at: now,
+                    tier: standing.tier,
+                    previous: Some(recorded.clone()),
+                };
+                storage::activity::record_tier_changes(conn, &[change]).await?;
+                Ok(true)
+            })
+            .await?;
+        lapses += u64::from(lapsed);
+    }
+    Ok(lapses)
 }
 
 /// Awards `rules` to each of `due` (member, occasion key), a chunk per transaction; returns how

@@ -153,3 +153,30 @@ pub async fn record_tier_changes(
     .await?;
     Ok(())
 }
+
+/// Members whose last recorded tier is one of `tiers`, with it.
+pub async fn members_in_tiers(
+    mut conn: &AsyncPgConnection,
+    tiers: &[String],
+) -> Result<Vec<(MemberId, String)>, StorageError> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = SqlUuid)]
+        member_id: Uuid,
+        #[diesel(sql_type = Text)]
+        tier: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT member_id, tier FROM ( \
+             SELECT DISTINCT ON (member_id) member_id, tier FROM member_tier_changes \
+              ORDER BY member_id, id DESC) latest \
+          WHERE tier = ANY($1)",
+    )
+    .bind::<Array<Text>, _>(tiers)
+    .load(&mut conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (MemberId(r.member_id), r.tier))
+        .collect())
+}
