@@ -311,3 +311,28 @@ async fn birthdays_and_anniversaries_are_awarded_once_by_two_instances_and_a_res
     assert_eq!(points(no_birthday).await, 0);
     assert_eq!(points(member_for_a_year).await, 60);
 }
+
+#[tokio::test]
+async fn the_purchase_that_makes_the_nth_visit_within_the_days_earns_the_repeat_visit_bonus() {
+    use chrono::{Duration, Utc};
+    use test_support::till::DirectTill;
+    let app = TestApp::spawn().await;
+    let (partner, till) = DirectTill::open(&app).await;
+    app.program_rule(
+        RuleKind::Bonus,
+        "third-visit",
+        json!({"occasion": "repeat_visit", "points": 25, "visits": 3, "within_days": 7}),
+    )
+    .await;
+    let card = till.enroll("+989120000041").await;
+    let now = Utc::now();
+    let mut left = Vec::new();
+    // Visits 8 days ago (out of the window by the third), 4 days ago, 2 days ago, today, today.
+    for days_ago in [8, 4, 2, 0, 0] {
+        let earned = till.earn(&card, 10, now - Duration::days(days_ago)).await.unwrap();
+        left.push(earned.balance.available.get());
+    }
+    // The third visit within 7 days is today's first: 10 + 25; the one after is the fourth.
+    assert_eq!(left, [10, 20, 30, 65, 75]);
+    assert_eq!(partner.client.available_points(card.as_str()).await, 75);
+}

@@ -97,6 +97,7 @@ async fn earn(
         amount: irr(amount_minor),
         release_at: None,
         offers: Vec::new(),
+        repeat_visits: Vec::new(),
     });
     (
         scope(partner, key, &format!("earn {card} {amount_minor}")),

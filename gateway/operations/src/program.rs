@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
 use domain::ids::{BranchId, PartnerId};
 use domain::partners::Code;
-use domain::program::campaigns::{self, Audience, CampaignOffer};
+use domain::program::campaigns::{self, Audience, CampaignOffer, RepeatVisitOffer};
 use domain::program::rules::{self, Change, RuleDefinition, RuleError, RuleKind, RuleVersion};
 use domain::program::validation::{self, Known};
 use storage::{Connection, Storage, StorageError};
@@ -234,7 +234,10 @@ impl Campaigns {
     /// The campaigns as the club knows them now (places are read only when a campaign exists).
     pub(crate) async fn of(club: &Club) -> std::result::Result<Self, StorageError> {
         let rules = club.storage.program_rules().await?;
-        let has_campaigns = rules.iter().any(|v| v.kind == RuleKind::Campaign);
+        let has_campaigns = rules.iter().any(|v| {
+            v.kind == RuleKind::Campaign
+                || matches!(&v.definition, Some(RuleDefinition::Bonus(b)) if b.occasion == rules::Occasion::RepeatVisit)
+        });
         let places = if has_campaigns {
             Some(club.places().await?)
         } else {
@@ -245,6 +248,37 @@ impl Campaigns {
             places,
             zone: club.program.time_zone,
         })
+    }
+
+    /// The repeat-visit bonuses in force at `at`, their points split between their funders.
+    pub(crate) fn repeat_visits(&self, at: DateTime<Utc>) -> Vec<RepeatVisitOffer> {
+        let Some(places) = &self.places else {
+            return Vec::new();
+        };
+        domain::program::bonuses::in_force(&self.rules, at, rules::Occasion::RepeatVisit)
+            .into_iter()
+            .filter_map(|bonus| {
+                let shares =
+                    domain::program::bonuses::split(bonus.rule.points, &bonus.rule.funding)
+                        .into_iter()
+                        .map(|(funder, points)| {
+                            let funder = match funder {
+                                domain::program::bonuses::Funder::Operator => None,
+                                domain::program::bonuses::Funder::Partner(code) => {
+                                    Some(*places.partners.get(&code)?)
+                                }
+                            };
+                            Some((funder, domain::points::Points(points)))
+                        })
+                        .collect::<Option<Vec<_>>>()?;
+                Some(RepeatVisitOffer {
+                    code: bonus.code.to_owned(),
+                    visits: bonus.rule.visits?,
+                    within_days: bonus.rule.within_days?,
+                    shares,
+                })
+            })
+            .collect()
     }
 
     /// The campaigns a purchase at `partner_id`'s `branch_id` qualifies for at `at` by place and

@@ -241,6 +241,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         amount: Money::new(40 * counter.per_amount_minor, counter.currency),
                         release_at: None,
                         offers: Vec::new(),
+                        repeat_visits: Vec::new(),
                     })
                 };
                 let scope = Scope::of_request(

@@ -138,6 +138,20 @@ impl CampaignOffer {
     }
 }
 
+/// A repeat-visit bonus an earn may complete: the purchase that makes it the `visits`-th within
+/// the last `within_days` local days (today included) earns it, keyed by that day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatVisitOffer {
+    /// The bonus rule's code.
+    pub code: String,
+    /// The purchase that earns it: the n-th …
+    pub visits: u16,
+    /// … within this many days.
+    pub within_days: u16,
+    /// Who pays how many points.
+    pub shares: Vec<(Option<PartnerId>, Points)>,
+}
+
 /// Whether `rule` runs at `at` (its window, and its local weekdays in `zone`).
 pub fn runs_at(rule: &CampaignRule, at: DateTime<Utc>, zone: Tz) -> bool {
     let weekday = at.with_timezone(&zone).weekday();

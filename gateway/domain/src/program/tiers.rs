@@ -112,6 +112,22 @@ pub fn in_force(versions: &[RuleVersion], at: DateTime<Utc>) -> Vec<Tier<'_>> {
         .collect()
 }
 
+/// The first day whose activity a batch reads at `now`: as far back as the tiers' windows (and
+/// grace) and the repeat-visit bonuses count; `None` when neither is in force.
+pub fn activity_needed_since(
+    versions: &[RuleVersion],
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> Option<NaiveDate> {
+    let tiers = activity_since(&in_force(versions, now), now, zone);
+    let repeat = super::bonuses::in_force(versions, now, super::rules::Occasion::RepeatVisit)
+        .iter()
+        .filter_map(|b| b.rule.within_days)
+        .max()
+        .map(|days| local_day(now, zone) - chrono::Days::new(u64::from(days)));
+    tiers.into_iter().chain(repeat).min()
+}
+
 /// The first day whose activity the longest window among `tiers` can still count at `now` (and
 /// its grace after): days before it can be forgotten when deciding a standing. `None` without
 /// tiers: no activity need be read.

@@ -130,6 +130,7 @@ pub(crate) async fn price_earn(
         amount: purchase.amount,
         release_at: purchase.release_at,
         offers: campaigns.offers(partner_id, branch_id, now),
+        repeat_visits: campaigns.repeat_visits(now),
     }))
 }
 

@@ -150,4 +150,25 @@ impl Books<'_> {
             }
         }
     }
+
+    /// Gives the repeat-visit bonuses this earn completes: its purchase is exactly the n-th within
+    /// the rule's last days (so a regular who keeps coming is not rewarded every day), once per
+    /// member, rule and local day.
+    pub(super) fn apply_repeat_visits(&mut self, earn: &PricedEarn, settings: &ProgramSettings) {
+        let member_id = earn.at.member_id;
+        let today = crate::program::tiers::local_day(self.now, self.zone);
+        for offer in &earn.repeat_visits {
+            let Some(book) = self.members.get(&member_id) else {
+                return;
+            };
+            let from = today - chrono::Days::new(u64::from(offer.within_days.saturating_sub(1)));
+            let visits: i64 = book.days.range(from..=today).map(|(_, t)| t.visits).sum();
+            if visits != i64::from(offer.visits) {
+                continue;
+            }
+            let occasion = format!("repeat-visit:{today}");
+            // Refused only when it was given today already: nothing more to do.
+            let _ = self.award(member_id, &offer.code, &occasion, &offer.shares, settings);
+        }
+    }
 }

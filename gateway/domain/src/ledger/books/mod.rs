@@ -28,7 +28,7 @@ use crate::cards::{self, CardError, CardNumber, CardStatus, MemberStatus};
 use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
 use crate::points::{Money, Points};
 use crate::program::ProgramSettings;
-use crate::program::campaigns::{CampaignOffer, MemberFacts};
+use crate::program::campaigns::{CampaignOffer, MemberFacts, RepeatVisitOffer};
 use crate::program::tiers::{self, Activity, Tally, Tier};
 
 pub use self::bonus::{BonusAward, PricedBonus};
@@ -64,6 +64,8 @@ pub struct PricedEarn {
     pub amount: Money,
     /// The campaigns it qualifies for by place and day (the books check the rest).
     pub offers: Vec<CampaignOffer>,
+    /// The repeat-visit bonuses it may complete.
+    pub repeat_visits: Vec<RepeatVisitOffer>,
     /// Keep the points pending until then.
     pub release_at: Option<DateTime<Utc>>,
 }
@@ -600,9 +602,14 @@ impl<'t> Books<'t> {
             }
         };
         self.post(member_id, transfer.clone(), Points::ZERO);
-        // Campaigns reward purchases made: a pending earn's are not given (yet).
-        if state == TransferState::Posted && !op.offers.is_empty() {
-            self.apply_campaigns(op, &transfer, tier.map(|t| t.code), settings);
+        // Campaigns and repeat visits reward purchases made: a pending earn's are not given (yet).
+        if state == TransferState::Posted {
+            if !op.offers.is_empty() {
+                self.apply_campaigns(op, &transfer, tier.map(|t| t.code), settings);
+            }
+            if !op.repeat_visits.is_empty() {
+                self.apply_repeat_visits(op, settings);
+            }
         }
         (transfer, state)
     }
@@ -785,6 +792,7 @@ mod tests {
             amount: irr(points * 10_000),
             release_at: None,
             offers: Vec::new(),
+            repeat_visits: Vec::new(),
         })
     }
 
