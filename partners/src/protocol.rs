@@ -347,12 +347,32 @@ pub struct TierProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quote {
-    /// Points the purchase amount would earn (rounded down).
+    /// Points the purchase amount would earn at the rule (rounded down).
     pub earn_points: Option<i64>,
     /// The discount the points would buy.
     pub discount: Option<Money>,
     /// The rule applied: `earn_points` per `per_amount_minor`, each point worth `point_value_minor`.
     pub rule: PointRule,
+    /// With `card` and an amount: what this member's purchase would earn in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<MemberQuote>,
+}
+
+/// What a member's purchase would earn: the rule's points at their tier, and the campaigns'
+/// bonuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberQuote {
+    /// The member's tier (absent without tiers).
+    pub tier: Option<String>,
+    /// The tier's multiplier, a decimal string ("1" without tiers).
+    pub earn_multiplier: String,
+    /// The rule's points times the multiplier, rounded down.
+    pub earn_points: i64,
+    /// Each campaign that would give a bonus now, within what is left of its budget.
+    pub campaigns: Vec<AwardedBonus>,
+    /// `earn_points` and the campaigns' points.
+    pub total_points: i64,
 }
 
 /// A partner's (or branch's) point rule.

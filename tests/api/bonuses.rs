@@ -329,7 +329,10 @@ async fn the_purchase_that_makes_the_nth_visit_within_the_days_earns_the_repeat_
     let mut left = Vec::new();
     // Visits 8 days ago (out of the window by the third), 4 days ago, 2 days ago, today, today.
     for days_ago in [8, 4, 2, 0, 0] {
-        let earned = till.earn(&card, 10, now - Duration::days(days_ago)).await.unwrap();
+        let earned = till
+            .earn(&card, 10, now - Duration::days(days_ago))
+            .await
+            .unwrap();
         left.push(earned.balance.available.get());
     }
     // The third visit within 7 days is today's first: 10 + 25; the one after is the fourth.

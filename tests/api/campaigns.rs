@@ -56,6 +56,19 @@ async fn an_earn_in_a_campaign_gets_its_bonus_paid_by_its_funders() {
     .await;
 
     let card = restaurant.member().await.card;
+    // The quote tells the truth before the purchase: 11 points at the rule, 11 from the campaign.
+    let amount = 11 * test_support::fixtures::DEFAULT_RULE.per_amount_minor;
+    let quote: partners::client::Receipt<partners::protocol::Quote> = restaurant
+        .client
+        .get(&format!(
+            "/v1/quote?branch=main&amount_minor={amount}&card={card}"
+        ))
+        .await
+        .unwrap();
+    let member = quote.body.member.expect("a member quote");
+    assert_eq!((member.earn_points, member.total_points), (11, 22));
+    assert_eq!(member.campaigns.len(), 1);
+    assert_eq!(member.campaigns[0].bonus, "double-weekend");
     let earn = restaurant.earn_points(&card, 11).await;
     // The earn's own 11 points, and the campaign's 11 more, in one commit.
     assert_eq!(earn.balance.available, 11 + 11);

@@ -2,14 +2,19 @@
 //! names, the rule in force there (cached for a few seconds), quotes, and the
 //! operator setting a rule.
 
+use chrono::{DateTime, Utc};
+use domain::cards::CardNumber;
 use domain::ids::{BranchId, PartnerId};
+use domain::ledger::LedgerError;
 use domain::partners::{Branch, BranchError};
 use domain::points::Points;
 use domain::pricing::{BranchPricing, PointRule, PricingError, Quote};
 use domain::program::ProgramSettings;
 use storage::{Connection, Storage, StorageError};
 
+use crate::Club;
 use crate::error::OperationError;
+use crate::program::Campaigns;
 
 /// The calling partner's branch named by code or id.
 pub(crate) async fn branch_of<E: From<BranchError>>(
@@ -111,4 +116,75 @@ pub async fn set_rule(
     rule: &PointRule,
 ) -> Result<(), StorageError> {
     storage::rules::upsert(&mut *storage.db().await?, partner_id, branch_id, rule).await
+}
+
+/// What a member's purchase would earn beyond the rule: their tier's multiplier and the campaigns
+/// that would give them a bonus now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberQuote {
+    /// The member's tier (when tiers are in force), with its rule and multiplier.
+    pub tier: Option<domain::program::tiers::Standing>,
+    /// The purchase's points at the member's tier.
+    pub earn_points: Points,
+    /// Each campaign's bonus: (code, points), within what is left of its budget.
+    pub campaigns: Vec<(String, i64)>,
+}
+
+/// Prices `amount_minor` at `branch` for the member of `card` at `now`, as an earn would: the
+/// rule's points times the tier's multiplier (rounded down), and each campaign's bonus for this
+/// member (its audience, what is left of its budget). Posts nothing.
+pub async fn quote_for_member(
+    club: &Club,
+    partner_id: PartnerId,
+    branch: &str,
+    amount_minor: i64,
+    card: &CardNumber,
+    now: DateTime<Utc>,
+) -> Result<MemberQuote, OperationError<LedgerError>> {
+    let found = branch_rule_cached(&club.storage, partner_id, branch)
+        .await
+        .map_err(|e| e.map_refusal(LedgerError::from))?;
+    let rule = found.rule.ok_or(PricingError::RuleMissing)?;
+    let base = Quote::new(rule, Some(amount_minor), None)?
+        .earn_points
+        .unwrap_or_default();
+    let check = crate::members::check_card(club, partner_id, None, card, now).await?;
+    let tier = check.tier.as_ref();
+    let earn_points = domain::program::tiers::multiplied(base, tier.map(|s| &s.rule));
+    let campaigns = Campaigns::of(club).await?;
+    let offers = campaigns.offers(partner_id, found.branch_id, now);
+    let mut bonuses = Vec::new();
+    if !offers.is_empty() {
+        let conn = club.storage.db().await?;
+        let facts = storage::members::facts(&conn, &[check.member_id]).await?;
+        let codes: Vec<&str> = offers.iter().map(|o| o.code.as_str()).collect();
+        let spent = storage::bonuses::campaign_spent(&conn, &codes).await?;
+        for offer in &offers {
+            let admitted = offer.audience.admits(
+                tier.map(|s| s.tier.as_str()),
+                facts.first().map(|(_, f)| f),
+                now,
+                club.program.time_zone,
+            );
+            if !admitted {
+                continue;
+            }
+            let mut points = offer.points(base);
+            if let Some(budget) = offer.budget_points {
+                let used = spent
+                    .iter()
+                    .find(|(c, _)| *c == offer.code)
+                    .map_or(0, |(_, p)| *p);
+                points = points.min(budget.saturating_sub(used)).max(0);
+            }
+            if points > 0 {
+                bonuses.push((offer.code.clone(), points));
+            }
+        }
+    }
+    Ok(MemberQuote {
+        tier: check.tier.clone(),
+        earn_points,
+        campaigns: bonuses,
+    })
 }

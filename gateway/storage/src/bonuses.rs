@@ -141,3 +141,17 @@ pub async fn add_campaign_spend(
     .await?;
     Ok(())
 }
+
+/// Points the campaigns `codes` have given (read without a lock: for quotes).
+pub async fn campaign_spent(
+    mut conn: &AsyncPgConnection,
+    codes: &[&str],
+) -> Result<Vec<(String, i64)>, StorageError> {
+    use super::schema::campaign_spend;
+    use diesel::{ExpressionMethods as _, QueryDsl as _};
+    Ok(campaign_spend::table
+        .filter(campaign_spend::code.eq_any(codes))
+        .select((campaign_spend::code, campaign_spend::points))
+        .load(&mut conn)
+        .await?)
+}

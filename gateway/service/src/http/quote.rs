@@ -6,7 +6,8 @@ use partners::protocol::{self, Problem};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use domain::ledger::positive;
+use domain::cards::CardNumber;
+use domain::ledger::{LedgerError, positive};
 use domain::points::Points;
 use domain::pricing::PricingError;
 use operations::pricing;
@@ -32,12 +33,18 @@ pub(crate) struct QuoteQuery {
     /// A number of points, to price as a discount.
     #[param(minimum = 1)]
     pub points: Option<i64>,
+    /// A member's card: with an amount, also what this member would earn (their tier's multiplier
+    /// and the campaigns' bonuses).
+    #[param(min_length = 16, max_length = 64)]
+    pub card: Option<String>,
 }
 
 /// Prices a purchase amount and/or a number of points at a branch.
 #[utoipa::path(tag = "ledger", operation_id = "getQuote", params(QuoteQuery), responses(
     (status = 200, description = "The quote", body = protocol::Quote),
-    (status = 403, description = "The branch belongs to another partner", body = Problem, content_type = "application/problem+json"),
+    (status = 400, description = "The card number does not parse", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The branch belongs to another partner, or the card is blocked or lost", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The branch has no point rule", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Unknown branch, wrong currency, an amount or points not above zero or too large, nothing to price, or an invalid query parameter", body = Problem, content_type = "application/problem+json"),
 ))]
@@ -75,6 +82,37 @@ pub(crate) async fn quote(
         }
         .into());
     }
+    let member = match (&query.card, amount) {
+        (Some(card), Some(amount)) => {
+            let card = CardNumber::parse(card).map_err(LedgerError::from)?;
+            let priced = pricing::quote_for_member(
+                &state.club,
+                request.caller().partner_id,
+                &query.branch,
+                amount,
+                &card,
+                domain::time::now(),
+            )
+            .await?;
+            let campaigns: Vec<protocol::AwardedBonus> = priced
+                .campaigns
+                .into_iter()
+                .map(|(bonus, points)| protocol::AwardedBonus { bonus, points })
+                .collect();
+            let earn_points = priced.earn_points.get();
+            Some(protocol::MemberQuote {
+                earn_multiplier: priced.tier.as_ref().map_or("1".to_owned(), |t| {
+                    t.rule.earn_multiplier.normalize().to_string()
+                }),
+                tier: priced.tier.map(|t| t.tier),
+                earn_points,
+                total_points: earn_points + campaigns.iter().map(|c| c.points).sum::<i64>(),
+                campaigns,
+            })
+        }
+        (Some(_), None) => return Err(invalid_request("a member quote needs amount_minor")),
+        _ => None,
+    };
     let rule = quote.rule;
     Ok(HttpResponse::Ok().json(protocol::Quote {
         earn_points: quote.earn_points.map(Points::get),
@@ -85,5 +123,6 @@ pub(crate) async fn quote(
             per_amount_minor: rule.per_amount_minor,
             point_value_minor: rule.point_value_minor,
         },
+        member,
     }))
 }
