@@ -103,24 +103,27 @@ async fn a_member_moves_up_at_once_and_earns_at_the_tiers_multiplier() {
     assert_eq!(tier.progress.unwrap().have, 999);
 
     // The history keeps each move, in order.
-    let member = check_member(&app, &card).await;
-    let conn = app.storage.db().await.unwrap();
-    let history = storage::activity::tier_history(&conn, member)
-        .await
-        .unwrap();
-    let moves: Vec<(Option<&str>, &str)> = history
-        .iter()
-        .map(|c| (c.previous.as_deref(), c.tier.as_str()))
-        .collect();
     assert_eq!(
-        moves,
+        moves(&app, &card).await,
         [
-            (None, "bronze"),
-            (Some("bronze"), "silver"),
-            (Some("silver"), "bronze")
+            (None, "bronze".to_owned()),
+            (Some("bronze".to_owned()), "silver".to_owned()),
+            (Some("silver".to_owned()), "bronze".to_owned())
         ]
     );
     assert!(app.ledger_report().await.is_exact());
+}
+
+/// The card's member's tier history: (the tier before, the tier), oldest first.
+async fn moves(app: &TestApp, card: &domain::cards::CardNumber) -> Vec<(Option<String>, String)> {
+    let member = check_member(app, card).await;
+    let conn = app.storage.db().await.unwrap();
+    storage::activity::tier_history(&conn, member)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.previous, c.tier))
+        .collect()
 }
 
 async fn check_member(app: &TestApp, card: &domain::cards::CardNumber) -> domain::ids::MemberId {
@@ -181,17 +184,13 @@ async fn a_tier_is_kept_through_the_window_and_the_grace_and_lost_at_a_tehran_mi
         .await
         .unwrap();
     assert_eq!(again.lapses, 0);
-    let member = check_member(&app, &lapsing).await;
-    let conn = app.storage.db().await.unwrap();
-    let history = storage::activity::tier_history(&conn, member)
-        .await
-        .unwrap();
-    let moves: Vec<(Option<&str>, &str)> = history
-        .iter()
-        .map(|c| (c.previous.as_deref(), c.tier.as_str()))
-        .collect();
-    assert_eq!(moves, [(None, "silver"), (Some("silver"), "bronze")]);
-    drop(conn);
+    assert_eq!(
+        moves(&app, &lapsing).await,
+        [
+            (None, "silver".to_owned()),
+            (Some("silver".to_owned()), "bronze".to_owned())
+        ]
+    );
 
     // 400 days ago: the grace is over too.
     let lapsed = till.enroll("+989120000033").await;

@@ -8,7 +8,7 @@ use domain::ledger::books::LedgerOp;
 use domain::ledger::{Balance, Event, LedgerError};
 use domain::program::ProgramSettings;
 use domain::program::bonuses;
-use domain::program::rules::{Occasion, RuleVersion};
+use domain::program::rules::Occasion;
 use serde::{Deserialize, Serialize};
 use storage::Connection;
 
@@ -17,6 +17,7 @@ use crate::bonuses as bonus_ops;
 use crate::error::OperationError;
 use crate::idempotency::{self, Answer, Answered, IdempotencyError, Scope};
 use crate::ledger::{at, prepare};
+use crate::program::Programme;
 
 /// A bonus an event earned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,12 +47,12 @@ pub async fn record(
     scope: &Scope,
     event: Event,
 ) -> Result<Answered<EventOutcome, LedgerError>, IdempotencyError> {
-    let rules = club.storage.program_rules().await?;
+    let programme = Programme::of(club).await?;
     let (settings, partner_id) = (club.program.clone(), scope.partner_id);
     let answered = idempotency::execute(&club.storage, club.idempotency, scope, move |conn| {
         Box::pin(async move {
             let now = domain::time::now();
-            award(conn, &settings, &rules, partner_id, event, now).await
+            award(conn, &settings, &programme, partner_id, event, now).await
         })
     })
     .await?;
@@ -64,7 +65,7 @@ pub async fn record(
 async fn award(
     conn: &mut Connection,
     settings: &ProgramSettings,
-    rules: &[RuleVersion],
+    programme: &Programme,
     partner_id: PartnerId,
     event: Event,
     now: DateTime<Utc>,
@@ -76,6 +77,7 @@ async fn award(
         }
         .into());
     }
+    let (rules, places) = (&programme.rules[..], &*programme.places);
     let member_id = prepare::usable_card(conn, &event.card).await?;
     let found: Vec<_> = bonuses::in_force(rules, occurred_at, Occasion::Event)
         .into_iter()
@@ -88,7 +90,7 @@ async fn award(
         "event:{partner_id}:{}:{}",
         event.event_type, event.reference
     );
-    let ops = bonus_ops::priced(conn, &found, member_id, &key).await?;
+    let ops = bonus_ops::priced(places, &found, member_id, &key)?;
     let ops: Vec<&LedgerOp> = ops.iter().collect();
     let (results, moved) = at::apply_batch(conn, settings, rules, &ops, now).await?;
     let mut awarded = Vec::new();

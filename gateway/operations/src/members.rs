@@ -10,7 +10,7 @@ use domain::ledger::books::LedgerOp;
 use domain::member_data::MemberDataKeys;
 use domain::members::{CardCheck, Enrollment, EnrolmentError, InviteCode, Member, NewMember};
 use domain::program::ProgramSettings;
-use domain::program::rules::{Occasion, RuleVersion};
+use domain::program::rules::Occasion;
 use domain::program::tiers::{self, Activity};
 use storage::card_cache::{self, CardView};
 use storage::members::Inserted;
@@ -22,6 +22,7 @@ use crate::error::OperationError;
 use crate::idempotency::{self, Answer, Answered, IdempotencyError, Scope};
 use crate::ledger::at;
 use crate::pricing;
+use crate::program::Programme;
 
 /// Enrols a member at the partner's branch and issues their first card.
 pub async fn enroll(
@@ -34,11 +35,11 @@ pub async fn enroll(
         club.member_data_keys.clone(),
         scope.partner_id,
     );
-    let rules = club.storage.program_rules().await?;
+    let programme = Programme::of(club).await?;
     let answered = idempotency::execute(&club.storage, club.idempotency, scope, move |conn| {
         Box::pin(async move {
             let now = domain::time::now();
-            enroll_in(conn, &settings, &rules, &keys, partner_id, new, now).await
+            enroll_in(conn, &settings, &programme, &keys, partner_id, new, now).await
         })
     })
     .await?;
@@ -57,14 +58,14 @@ pub async fn enroll_at(
     at: DateTime<Utc>,
 ) -> Result<Enrollment, OperationError<EnrolmentError>> {
     let at = domain::time::stored(at);
-    let rules = club.storage.program_rules().await?;
+    let programme = Programme::of(club).await?;
     let mut conn = club.storage.db().await?;
     let enrollment = conn
         .transaction::<_, OperationError<EnrolmentError>, _>(async |conn| {
             enroll_in(
                 conn,
                 &club.program,
-                &rules,
+                &programme,
                 &club.member_data_keys,
                 partner_id,
                 new,
@@ -81,7 +82,7 @@ pub async fn enroll_at(
 async fn enroll_in(
     conn: &mut Connection,
     settings: &ProgramSettings,
-    rules: &[RuleVersion],
+    programme: &Programme,
     keys: &MemberDataKeys,
     partner_id: PartnerId,
     new: NewMember,
@@ -125,11 +126,14 @@ async fn enroll_in(
     tracing::Span::current().record("member.id", tracing::field::display(id));
     // The sign-up bonuses, and the referrer's, in the enrolment's own transaction: they are
     // awarded exactly when the member is enrolled.
-    let mut ops = bonuses::for_occasion(conn, rules, Occasion::SignUp, id, "sign_up", now).await?;
+    let (rules, places) = (&programme.rules[..], &*programme.places);
+    let mut ops = bonuses::for_occasion(places, rules, Occasion::SignUp, id, "sign_up", now)?;
     if let Some(referrer) = referrer {
         let key = format!("referral:{id}");
         let occasion = Occasion::ReferralEnrolled;
-        ops.extend(bonuses::for_occasion(conn, rules, occasion, referrer, &key, now).await?);
+        ops.extend(bonuses::for_occasion(
+            places, rules, occasion, referrer, &key, now,
+        )?);
     }
     let mut bonus_points = 0;
     let mut moved = Vec::new();

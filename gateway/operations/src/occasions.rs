@@ -16,6 +16,7 @@ use storage::{Storage, StorageError};
 use crate::bonuses::priced;
 use crate::error::OperationError;
 use crate::ledger::at;
+use crate::program::Places;
 
 /// What a run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,6 +43,7 @@ pub async fn run(
     let today = domain::program::tiers::local_day(now, settings.time_zone);
     let month_days = bonuses::due_month_days(today);
     let mut report = OccasionReport::default();
+    let places = Places::load(storage).await?;
     let birthday_rules = bonuses::in_force(&rules, now, Occasion::Birthday);
     if !birthday_rules.is_empty() {
         let members =
@@ -52,7 +54,16 @@ pub async fn run(
                 Some((member, bonuses::birthday_due(&birthday, today)?))
             })
             .collect();
-        report.birthdays = award(storage, settings, &rules, &birthday_rules, &due, now).await?;
+        report.birthdays = award(
+            storage,
+            &places,
+            settings,
+            &rules,
+            &birthday_rules,
+            &due,
+            now,
+        )
+        .await?;
     }
     let anniversary_rules = bonuses::in_force(&rules, now, Occasion::Anniversary);
     if !anniversary_rules.is_empty() {
@@ -65,8 +76,16 @@ pub async fn run(
                 Some((member, bonuses::anniversary_due(day, today)?))
             })
             .collect();
-        report.anniversaries =
-            award(storage, settings, &rules, &anniversary_rules, &due, now).await?;
+        report.anniversaries = award(
+            storage,
+            &places,
+            settings,
+            &rules,
+            &anniversary_rules,
+            &due,
+            now,
+        )
+        .await?;
     }
     report.lapses = record_lapses(storage, settings, &rules, now).await?;
     if report != OccasionReport::default() {
@@ -140,6 +159,7 @@ async fn record_lapses(
 /// many awards were made (those made before are skipped).
 async fn award(
     storage: &Storage,
+    places: &Places,
     settings: &ProgramSettings,
     rules: &[domain::program::rules::RuleVersion],
     found: &[Bonus<'_>],
@@ -153,7 +173,7 @@ async fn award(
             .transaction::<_, OperationError<LedgerError>, _>(async |conn| {
                 let mut ops: Vec<LedgerOp> = Vec::new();
                 for (member, key) in chunk {
-                    ops.extend(priced(conn, found, *member, key).await?);
+                    ops.extend(priced(places, found, *member, key)?);
                 }
                 let refs: Vec<&LedgerOp> = ops.iter().collect();
                 let (results, moved) = at::apply_batch(conn, settings, rules, &refs, now).await?;

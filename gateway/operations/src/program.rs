@@ -148,12 +148,16 @@ async fn known_at(
     version: &RuleVersion,
 ) -> Result<Known> {
     let mut known = Known::default();
-    for partner in storage::partners::list(conn).await? {
-        let branches = storage::branches::list_for_partner(conn, partner.id).await?;
-        known.partners.insert(
-            partner.code.to_string(),
-            branches.into_iter().map(|b| b.code.to_string()).collect(),
-        );
+    let places = Places::read(conn).await?;
+    for code in places.partners.keys() {
+        known.partners.insert(code.clone(), Default::default());
+    }
+    for (partner, branch) in places.branches.keys() {
+        known
+            .partners
+            .entry(partner.clone())
+            .or_default()
+            .insert(branch.clone());
     }
     for other in rules::in_force(all, version.effective_from) {
         if other.kind == version.kind && other.code == version.code {
@@ -201,10 +205,13 @@ pub(crate) struct Places {
 
 impl Places {
     pub(crate) async fn load(storage: &Storage) -> std::result::Result<Self, StorageError> {
-        let mut conn = storage.db().await?;
+        Self::read(&mut *storage.db().await?).await
+    }
+
+    async fn read(conn: &mut Connection) -> std::result::Result<Self, StorageError> {
         let mut places = Self::default();
-        for partner in storage::partners::list(&mut conn).await? {
-            for branch in storage::branches::list_for_partner(&mut conn, partner.id).await? {
+        for partner in storage::partners::list(conn).await? {
+            for branch in storage::branches::list_for_partner(conn, partner.id).await? {
                 places.branches.insert(
                     (partner.code.to_string(), branch.code.to_string()),
                     branch.id,
@@ -215,10 +222,50 @@ impl Places {
         Ok(places)
     }
 
+    /// `points` of a bonus split between its `funding`'s funders, by id; `None` if it names a
+    /// partner that does not exist (rules name partners that existed when they were made, and
+    /// partners are never removed).
+    pub(crate) fn shares(
+        &self,
+        points: i64,
+        funding: &[domain::program::rules::Share],
+    ) -> Option<Vec<(Option<PartnerId>, domain::points::Points)>> {
+        domain::program::bonuses::split(points, funding)
+            .into_iter()
+            .map(|(funder, part)| {
+                let funder = match funder {
+                    domain::program::bonuses::Funder::Operator => None,
+                    domain::program::bonuses::Funder::Partner(code) => {
+                        Some(*self.partners.get(&code)?)
+                    }
+                };
+                Some((funder, domain::points::Points(part)))
+            })
+            .collect()
+    }
+
     fn branch(&self, partner: Option<&str>, branch: Option<&str>) -> Option<BranchId> {
         self.branches
             .get(&(partner?.to_owned(), branch?.to_owned()))
             .copied()
+    }
+}
+
+/// The programme's rules as this instance read them, with the places they name resolved: what
+/// awarding a bonus needs.
+pub(crate) struct Programme {
+    /// Every version of every rule.
+    pub(crate) rules: Arc<Vec<RuleVersion>>,
+    /// Partners' and branches' ids by code.
+    pub(crate) places: Arc<Places>,
+}
+
+impl Programme {
+    pub(crate) async fn of(club: &Club) -> std::result::Result<Self, StorageError> {
+        Ok(Self {
+            rules: club.storage.program_rules().await?,
+            places: club.places().await?,
+        })
     }
 }
 
@@ -258,19 +305,7 @@ impl Campaigns {
         domain::program::bonuses::in_force(&self.rules, at, rules::Occasion::RepeatVisit)
             .into_iter()
             .filter_map(|bonus| {
-                let shares =
-                    domain::program::bonuses::split(bonus.rule.points, &bonus.rule.funding)
-                        .into_iter()
-                        .map(|(funder, points)| {
-                            let funder = match funder {
-                                domain::program::bonuses::Funder::Operator => None,
-                                domain::program::bonuses::Funder::Partner(code) => {
-                                    Some(*places.partners.get(&code)?)
-                                }
-                            };
-                            Some((funder, domain::points::Points(points)))
-                        })
-                        .collect::<Option<Vec<_>>>()?;
+                let shares = places.shares(bonus.rule.points, &bonus.rule.funding)?;
                 Some(RepeatVisitOffer {
                     code: bonus.code.to_owned(),
                     visits: bonus.rule.visits?,

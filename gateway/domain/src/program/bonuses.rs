@@ -100,23 +100,34 @@ pub fn anniversary_due(enrolled: NaiveDate, today: NaiveDate) -> Option<String> 
         .then(|| format!("anniversary:{years}"))
 }
 
-/// `points` split between the rule's funders: each gets its share rounded down, and what
-/// rounding leaves goes to the first funder named, so the parts always add up to `points`.
-/// The operator pays it all when the rule names no funders. Funders whose part is zero are left
-/// out.
+/// `points` split between the rule's funders (see [`share_out`]); the operator pays it all when
+/// the rule names no funders.
 pub fn split(points: i64, funding: &[Share]) -> Vec<(Funder, i64)> {
-    let funder = |share: &Share| match share.funder.as_str() {
-        "operator" => Funder::Operator,
-        code => Funder::Partner(code.to_owned()),
-    };
     if funding.is_empty() {
         return vec![(Funder::Operator, points)];
     }
-    let mut parts: Vec<(Funder, i64)> = funding
+    let shares: Vec<(Funder, Decimal)> = funding
         .iter()
         .map(|share| {
-            let part = (Decimal::from(points) * share.share).floor();
-            (funder(share), i64::try_from(part).unwrap_or(0))
+            let funder = match share.funder.as_str() {
+                "operator" => Funder::Operator,
+                code => Funder::Partner(code.to_owned()),
+            };
+            (funder, share.share)
+        })
+        .collect();
+    share_out(points, &shares)
+}
+
+/// `points` shared out: each funder gets its share rounded down, and what rounding leaves goes to
+/// the first funder named, so the parts always add up to `points`. Funders whose part is zero are
+/// left out.
+pub fn share_out<F: Clone>(points: i64, shares: &[(F, Decimal)]) -> Vec<(F, i64)> {
+    let mut parts: Vec<(F, i64)> = shares
+        .iter()
+        .map(|(funder, share)| {
+            let part = (Decimal::from(points) * share).floor();
+            (funder.clone(), i64::try_from(part).unwrap_or(0))
         })
         .collect();
     let given: i64 = parts.iter().map(|(_, p)| p).sum();

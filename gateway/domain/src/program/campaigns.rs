@@ -113,27 +113,15 @@ impl CampaignOffer {
         }
     }
 
-    /// `points` split between its funders: shares rounded down, the rest to the first.
+    /// `points` split between its funders ([`super::bonuses::share_out`]; the operator's alone
+    /// when it names none).
     pub fn split(&self, points: i64) -> Vec<(Option<PartnerId>, Points)> {
         if self.funding.is_empty() {
             return vec![(None, Points(points))];
         }
-        let mut parts: Vec<(Option<PartnerId>, i64)> = self
-            .funding
-            .iter()
-            .map(|(funder, share)| {
-                let part = (Decimal::from(points) * share).floor();
-                (*funder, i64::try_from(part).unwrap_or(0))
-            })
-            .collect();
-        let given: i64 = parts.iter().map(|(_, p)| p).sum();
-        if let Some(first) = parts.first_mut() {
-            first.1 += points - given;
-        }
-        parts
+        super::bonuses::share_out(points, &self.funding)
             .into_iter()
-            .filter(|(_, p)| *p > 0)
-            .map(|(f, p)| (f, Points(p)))
+            .map(|(funder, part)| (funder, Points(part)))
             .collect()
     }
 }
