@@ -270,7 +270,7 @@ pub struct Enrollment {
     /// The code the member gives friends to enrol with.
     #[serde(default)]
     pub invite_code: String,
-    /// Points of the sign-up bonuses awarded with the enrolment.
+    /// Points of the bonuses awarded with the enrolment (sign-up, a completed profile).
     #[serde(default)]
     pub bonus_points: i64,
 }

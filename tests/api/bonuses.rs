@@ -339,3 +339,31 @@ async fn the_purchase_that_makes_the_nth_visit_within_the_days_earns_the_repeat_
     assert_eq!(left, [10, 20, 30, 65, 75]);
     assert_eq!(partner.client.available_points(card.as_str()).await, 75);
 }
+
+#[tokio::test]
+async fn a_profile_complete_at_enrolment_earns_its_bonus() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner().with_default_rule().await;
+    app.program_rule(
+        RuleKind::Bonus,
+        "full-profile",
+        json!({"occasion": "profile_completed", "points": 15, "profile_fields": ["email", "birth_date"]}),
+    )
+    .await;
+    let mut complete = enrol(&unique_phone(), None);
+    complete.email = Some("nima@example.com".into());
+    complete.birth_date = chrono::NaiveDate::from_ymd_opt(1992, 7, 1);
+    let mut partial = enrol(&unique_phone(), None);
+    partial.email = Some("no-birthday@example.com".into());
+    let client = &partner.client;
+    let enrolled = |request: EnrollRequest| async move {
+        client
+            .enroll(&request, &unique_code("enrol"))
+            .await
+            .unwrap()
+            .body
+            .bonus_points
+    };
+    assert_eq!(enrolled(complete).await, 15);
+    assert_eq!(enrolled(partial).await, 0);
+}

@@ -99,7 +99,7 @@ pub struct Enrollment {
     /// The code they give friends to enrol with.
     #[serde(default)]
     pub invite_code: String,
-    /// Points of the sign-up bonuses awarded with the enrolment.
+    /// Points of the bonuses awarded with the enrolment (sign-up, a completed profile).
     #[serde(default)]
     pub bonus_points: i64,
     /// The members whose points the enrolment moved (the new one, a referrer), whose card caches

@@ -128,6 +128,12 @@ async fn enroll_in(
     // awarded exactly when the member is enrolled.
     let (rules, places) = (&programme.rules[..], &*programme.places);
     let mut ops = bonuses::for_occasion(places, rules, Occasion::SignUp, id, "sign_up", now)?;
+    let complete: Vec<_> =
+        domain::program::bonuses::in_force(rules, now, Occasion::ProfileCompleted)
+            .into_iter()
+            .filter(|bonus| domain::program::bonuses::profile_complete(bonus.rule, &new.personal))
+            .collect();
+    ops.extend(bonuses::priced(places, &complete, id, "profile_completed")?);
     if let Some(referrer) = referrer {
         let key = format!("referral:{id}");
         let occasion = Occasion::ReferralEnrolled;

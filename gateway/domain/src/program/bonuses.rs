@@ -41,6 +41,22 @@ pub fn in_force(versions: &[RuleVersion], at: DateTime<Utc>, occasion: Occasion)
         .collect()
 }
 
+/// Whether `personal` has every field a `profile_completed` rule names (`name`, `email`,
+/// `birth_date`; validation allows no others).
+pub fn profile_complete(
+    rule: &super::rules::BonusRule,
+    personal: &crate::member_data::PersonalData,
+) -> bool {
+    rule.profile_fields
+        .iter()
+        .all(|field| match field.as_str() {
+            "name" => !personal.name.is_empty(),
+            "email" => personal.email.is_some(),
+            "birth_date" => personal.birth_date.is_some(),
+            _ => false,
+        })
+}
+
 /// How many days after a birthday or an anniversary its bonus may still be awarded: the
 /// member's birthday week, and room for a daily job that was down for a few days.
 pub const OCCASION_DAYS: i64 = 7;
