@@ -301,6 +301,21 @@ pub struct CardCheck {
     pub balance: Balance,
     /// What the available points take off a bill at the given branch (when `branch` was given).
     pub redeemable_value: Option<Money>,
+    /// The campaigns a purchase at the given branch would get a bonus from today (with `branch`).
+    #[serde(default)]
+    pub campaigns: Vec<CardCampaign>,
+}
+
+/// A campaign the member can still earn from today.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardCampaign {
+    pub code: String,
+    pub name: Names,
+    /// Fixed points for the purchase, when it gives points.
+    pub points: Option<i64>,
+    /// The multiplier of the purchase's base points (a decimal string), when it multiplies.
+    pub multiplier: Option<String>,
 }
 
 /// A name in the programme's two languages.

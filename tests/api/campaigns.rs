@@ -69,6 +69,20 @@ async fn an_earn_in_a_campaign_gets_its_bonus_paid_by_its_funders() {
     assert_eq!((member.earn_points, member.total_points), (11, 22));
     assert_eq!(member.campaigns.len(), 1);
     assert_eq!(member.campaigns[0].bonus, "double-weekend");
+    // The card check at the till shows it too (not the hotel guests' campaign).
+    let check = restaurant
+        .client
+        .check_card(&card, Some("main"))
+        .await
+        .unwrap()
+        .body;
+    let shown: Vec<(&str, Option<&str>)> = check
+        .campaigns
+        .iter()
+        .map(|c| (c.code.as_str(), c.multiplier.as_deref()))
+        .collect();
+    assert_eq!(shown, [("double-weekend", Some("2"))]);
+    assert_eq!(check.campaigns[0].name.fa, "آخر هفته");
     let earn = restaurant.earn_points(&card, 11).await;
     // The earn's own 11 points, and the campaign's 11 more, in one commit.
     assert_eq!(earn.balance.available, 11 + 11);

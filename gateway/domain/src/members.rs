@@ -164,4 +164,6 @@ pub struct CardCheck {
     /// What the available points take off a bill at the branch (when a branch was named
     /// and has a rule).
     pub redeemable_value: Option<Money>,
+    /// The campaigns a purchase at the branch (when one was named) would get a bonus from today.
+    pub campaigns: Vec<crate::program::campaigns::CampaignOffer>,
 }

@@ -236,13 +236,12 @@ pub async fn check_card(
     card: &CardNumber,
     now: DateTime<Utc>,
 ) -> Result<CardCheck, OperationError<LedgerError>> {
-    let rule = match branch {
-        Some(branch) => {
+    let found = match branch {
+        Some(branch) => Some(
             pricing::branch_rule_cached(&club.storage, partner_id, branch)
                 .await
-                .map_err(|e| e.map_refusal(LedgerError::from))?
-                .rule
-        }
+                .map_err(|e| e.map_refusal(LedgerError::from))?,
+        ),
         None => None,
     };
     let rules = club.storage.program_rules().await?;
@@ -261,13 +260,29 @@ pub async fn check_card(
         .iter()
         .map(|(day, tally)| Activity::on(*day, *tally, zone))
         .collect();
+    let tier = tiers::standing(&tiers, &activity, now, zone);
+    // What a purchase here today would add: only with the branch, where campaigns are placed.
+    let campaigns = match &found {
+        Some(found) => {
+            let held = tier.as_ref().map(|s| s.tier.as_str());
+            pricing::campaigns_for(club, partner_id, found.branch_id, view.member_id, held, now)
+                .await?
+                .into_iter()
+                .map(|(offer, _)| offer)
+                .collect()
+        }
+        None => Vec::new(),
+    };
     Ok(CardCheck {
         card: card.clone(),
         member_id: view.member_id,
         first_name: view.first_name,
-        tier: tiers::standing(&tiers, &activity, now, zone),
+        tier,
         balance: view.balance,
-        redeemable_value: rule.and_then(|rule| rule.value_of(view.balance.available)),
+        redeemable_value: found
+            .and_then(|found| found.rule)
+            .and_then(|rule| rule.value_of(view.balance.available)),
+        campaigns,
     })
 }
 

@@ -10,6 +10,7 @@ use domain::partners::{Branch, BranchError};
 use domain::points::Points;
 use domain::pricing::{BranchPricing, PointRule, PricingError, Quote};
 use domain::program::ProgramSettings;
+use domain::program::campaigns::CampaignOffer;
 use storage::{Connection, Storage, StorageError};
 
 use crate::Club;
@@ -151,40 +152,72 @@ pub async fn quote_for_member(
     let check = crate::members::check_card(club, partner_id, None, card, now).await?;
     let tier = check.tier.as_ref();
     let earn_points = domain::program::tiers::multiplied(base, tier.map(|s| &s.rule));
-    let campaigns = Campaigns::of(club).await?;
-    let offers = campaigns.offers(partner_id, found.branch_id, now);
-    let mut bonuses = Vec::new();
-    if !offers.is_empty() {
-        let conn = club.storage.db().await?;
-        let facts = storage::members::facts(&conn, &[check.member_id]).await?;
-        let codes: Vec<&str> = offers.iter().map(|o| o.code.as_str()).collect();
-        let spent = storage::bonuses::campaign_spent(&conn, &codes).await?;
-        for offer in &offers {
-            let admitted = offer.audience.admits(
-                tier.map(|s| s.tier.as_str()),
-                facts.first().map(|(_, f)| f),
-                now,
-                club.program.time_zone,
-            );
-            if !admitted {
-                continue;
-            }
-            let mut points = offer.points(base);
-            if let Some(budget) = offer.budget_points {
-                let used = spent
-                    .iter()
-                    .find(|(c, _)| *c == offer.code)
-                    .map_or(0, |(_, p)| *p);
-                points = points.min(budget.saturating_sub(used)).max(0);
-            }
-            if points > 0 {
-                bonuses.push((offer.code.clone(), points));
-            }
-        }
-    }
+    let offers = campaigns_for(
+        club,
+        partner_id,
+        found.branch_id,
+        check.member_id,
+        tier.map(|s| s.tier.as_str()),
+        now,
+    )
+    .await?;
+    let bonuses = offers
+        .into_iter()
+        .map(|(offer, left)| {
+            let points = offer.points(base).min(left.unwrap_or(i64::MAX));
+            (offer.code, points)
+        })
+        .filter(|(_, points)| *points > 0)
+        .collect();
     Ok(MemberQuote {
         tier: check.tier.clone(),
         earn_points,
         campaigns: bonuses,
     })
+}
+
+/// The campaigns a purchase by `member_id` (in `tier`) at `partner_id`'s `branch_id` would get a
+/// bonus from at `now`: its place, day and audience, with what is left of its budget (`None`: no
+/// budget; read without a lock, so a concurrent earn may take it first).
+pub(crate) async fn campaigns_for(
+    club: &Club,
+    partner_id: PartnerId,
+    branch_id: BranchId,
+    member_id: domain::ids::MemberId,
+    tier: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<(CampaignOffer, Option<i64>)>, StorageError> {
+    let offers = Campaigns::of(club)
+        .await?
+        .offers(partner_id, branch_id, now);
+    if offers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let conn = club.storage.db().await?;
+    let facts = if offers.iter().any(|o| o.audience.needs_facts()) {
+        storage::members::facts(&conn, &[member_id]).await?
+    } else {
+        Vec::new()
+    };
+    let codes: Vec<&str> = offers.iter().map(|o| o.code.as_str()).collect();
+    let spent = storage::bonuses::campaign_spent(&conn, &codes).await?;
+    Ok(offers
+        .into_iter()
+        .filter(|offer| {
+            let facts = facts.first().map(|(_, f)| f);
+            offer
+                .audience
+                .admits(tier, facts, now, club.program.time_zone)
+        })
+        .filter_map(|offer| {
+            let left = offer.budget_points.map(|budget| {
+                let used = spent
+                    .iter()
+                    .find(|(code, _)| *code == offer.code)
+                    .map_or(0, |(_, p)| *p);
+                budget.saturating_sub(used)
+            });
+            (left != Some(0)).then_some((offer, left))
+        })
+        .collect())
 }

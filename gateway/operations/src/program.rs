@@ -349,6 +349,7 @@ impl Campaigns {
                 let segment = &rule.segment;
                 CampaignOffer {
                     code: code.to_owned(),
+                    name: rule.name.clone(),
                     award: rule.award.clone(),
                     audience: Audience {
                         tiers: segment.tiers.clone(),

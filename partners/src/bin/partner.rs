@@ -493,7 +493,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  card number: {}", receipt.body.card_number);
             println!("  invite code: {}", receipt.body.invite_code);
             if receipt.body.bonus_points > 0 {
-                println!("  sign-up bonus: {} points", receipt.body.bonus_points);
+                println!("  bonuses: {} points", receipt.body.bonus_points);
             }
         }
         Command::Check { card, branch } => {

@@ -90,6 +90,8 @@ impl Audience {
 pub struct CampaignOffer {
     /// The campaign's code.
     pub code: String,
+    /// Its name, in both languages.
+    pub name: super::rules::Names,
     /// What it gives.
     pub award: CampaignAward,
     /// Whom it is for.
@@ -158,6 +160,10 @@ mod tests {
     fn offer(award: CampaignAward, funding: Vec<(Option<PartnerId>, Decimal)>) -> CampaignOffer {
         CampaignOffer {
             code: "weekend".into(),
+            name: super::super::rules::Names {
+                en: "Weekend".into(),
+                fa: "آخر هفته".into(),
+            },
             award,
             audience: Audience::default(),
             budget_points: None,

@@ -101,5 +101,6 @@ pub(crate) async fn check(
         tier: check.tier.map(render::tier),
         balance: render::balance(check.balance),
         redeemable_value: check.redeemable_value.map(render::money),
+        campaigns: check.campaigns.iter().map(render::campaign).collect(),
     }))
 }

@@ -1,7 +1,8 @@
 //! The wire forms of the ledger's outcomes: balances, transactions, movements.
 
 use domain::ledger::{Balance, Movement, Transfer, TransferState};
-use domain::program::rules::Names;
+use domain::program::campaigns::CampaignOffer;
+use domain::program::rules::{CampaignAward, Names};
 use domain::program::tiers::Standing;
 use partners::protocol;
 
@@ -9,6 +10,20 @@ fn names(names: &Names) -> protocol::Names {
     protocol::Names {
         en: names.en.clone(),
         fa: names.fa.clone(),
+    }
+}
+
+/// The wire form of a campaign a member can earn from.
+pub(crate) fn campaign(offer: &CampaignOffer) -> protocol::CardCampaign {
+    let (points, multiplier) = match &offer.award {
+        CampaignAward::Points(points) => (Some(*points), None),
+        CampaignAward::Multiplier(factor) => (None, Some(factor.normalize().to_string())),
+    };
+    protocol::CardCampaign {
+        code: offer.code.clone(),
+        name: names(&offer.name),
+        points,
+        multiplier,
     }
 }
 
