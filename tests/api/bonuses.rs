@@ -347,7 +347,9 @@ async fn a_profile_complete_at_enrolment_earns_its_bonus() {
     app.program_rule(
         RuleKind::Bonus,
         "full-profile",
-        json!({"occasion": "profile_completed", "points": 15, "profile_fields": ["email", "birth_date"]}),
+        json!({"occasion": "profile_completed", "points": 15, "profile_fields": ["email", "birth_date"],
+               "funding": [{"funder": partner.partner.code.to_string(), "share": "0.5"},
+                           {"funder": "operator", "share": "0.5"}]}),
     )
     .await;
     let mut complete = enrol(&unique_phone(), None);
@@ -364,6 +366,46 @@ async fn a_profile_complete_at_enrolment_earns_its_bonus() {
             .body
             .bonus_points
     };
+    // Both funders' parts (8 and 7) are in the answer.
     assert_eq!(enrolled(complete).await, 15);
     assert_eq!(enrolled(partial).await, 0);
+}
+
+#[tokio::test]
+async fn a_repeat_visit_bonus_given_today_is_not_given_again_when_the_rule_changes() {
+    use test_support::till::DirectTill;
+    let app = TestApp::spawn().await;
+    let (_partner, till) = DirectTill::open(&app).await;
+    let rule = |visits: u16| json!({"occasion": "repeat_visit", "points": 25, "visits": visits, "within_days": 7});
+    app.program_rule(RuleKind::Bonus, "regular", rule(2)).await;
+    let card = till.enroll("+989120000042").await;
+    let now = chrono::Utc::now();
+    till.earn(&card, 10, now).await.unwrap();
+    let second = till.earn(&card, 10, now).await.unwrap();
+    assert_eq!(
+        second.balance.available.get(),
+        45,
+        "the second visit earns it"
+    );
+    // The rule now asks for three visits: today's third makes the count exactly three again,
+    // but today's key is taken, so the earn goes through without a second bonus.
+    let definition =
+        domain::program::rules::RuleDefinition::parse(RuleKind::Bonus, rule(3)).unwrap();
+    let author = operations::program::Author {
+        name: "test",
+        request: None,
+    };
+    operations::program::change(
+        &app.storage,
+        RuleKind::Bonus,
+        "regular",
+        domain::program::rules::Change::Amend(definition),
+        None,
+        author,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let third = till.earn(&card, 10, chrono::Utc::now()).await.unwrap();
+    assert_eq!(third.balance.available.get(), 55);
 }

@@ -154,12 +154,15 @@ async fn enroll_in(
             })?;
         for (op, result) in ops.iter().zip(results) {
             // Nothing can refuse these: a new member, a new referral, an open referrer.
-            let movement = result.map_err(|e| match e {
+            result.map_err(|e| match e {
                 OperationError::Storage(e) => e,
                 OperationError::Refused(e) => refused(e),
             })?;
-            if op.member_id() == id {
-                bonus_points += movement.transfer.amount.get();
+            // All funders' parts: the movement's transfer is the first part only.
+            if let LedgerOp::Bonus(bonus) = op
+                && bonus.member_id == id
+            {
+                bonus_points += bonus.shares.iter().map(|(_, p)| p.get()).sum::<i64>();
             }
         }
         moved = changed;

@@ -71,13 +71,20 @@ pub async fn change(
     let refused = |e: RuleError| OperationError::Refused(ChangeRefusal::Rule(e));
     let code = code_of(code).map_err(|e| e.map_refusal(ChangeRefusal::Rule))?;
     let now = domain::time::stored(now);
-    // Every instance has read the change by then (`storage::program::RuleCache`).
-    let earliest = now + storage.rules_refresh();
-    let effective_from = effective_from.map_or(earliest, domain::time::stored);
     let mut conn = storage.db().await?;
     let changed = conn
         .transaction::<_, OperationError<ChangeRefusal>, _>(async |conn| {
             storage::program::lock_rules(conn).await?;
+            // Every instance has read the change by `earliest` (`storage::program::RuleCache`),
+            // counted from when the lock is held, with a second for the checks and the commit.
+            let refresh = storage.rules_refresh();
+            let margin = if refresh.is_zero() {
+                chrono::Duration::zero()
+            } else {
+                chrono::Duration::seconds(1)
+            };
+            let earliest = domain::time::stored(Utc::now().max(now)) + refresh + margin;
+            let effective_from = effective_from.map_or(earliest, domain::time::stored);
             if let Some((key, fingerprint)) = author.request
                 && let Some((version, first)) =
                     storage::program::by_request(conn, author.name, key.as_str()).await?
@@ -308,6 +315,10 @@ impl Campaigns {
                 let shares = places.shares(bonus.rule.points, &bonus.rule.funding)?;
                 Some(RepeatVisitOffer {
                     code: bonus.code.to_owned(),
+                    occasion: format!(
+                        "repeat-visit:{}",
+                        domain::program::tiers::local_day(at, self.zone)
+                    ),
                     visits: bonus.rule.visits?,
                     within_days: bonus.rule.within_days?,
                     shares,
@@ -345,35 +356,46 @@ impl Campaigns {
                         || places.branch(scope.partner.as_deref(), scope.branch.as_deref())
                             == Some(branch_id))
             })
-            .map(|(code, rule)| {
+            // A place or funder not (yet) known to this instance skips the campaign rather than
+            // widening it.
+            .filter_map(|(code, rule)| {
                 let segment = &rule.segment;
-                CampaignOffer {
+                let home_partner = match segment.home_partner.as_deref() {
+                    Some(home) => Some(partner_of(home)?),
+                    None => None,
+                };
+                let home_branch = match segment.home_branch.as_deref() {
+                    Some(_) => Some(places.branch(
+                        segment.home_partner.as_deref(),
+                        segment.home_branch.as_deref(),
+                    )?),
+                    None => None,
+                };
+                let funding = rule
+                    .funding
+                    .iter()
+                    .map(|share| {
+                        let funder = match share.funder.as_str() {
+                            "operator" => None,
+                            code => Some(partner_of(code)?),
+                        };
+                        Some((funder, share.share))
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some(CampaignOffer {
                     code: code.to_owned(),
                     name: rule.name.clone(),
                     award: rule.award.clone(),
                     audience: Audience {
                         tiers: segment.tiers.clone(),
-                        home_partner: segment.home_partner.as_deref().and_then(partner_of),
-                        home_branch: places.branch(
-                            segment.home_partner.as_deref(),
-                            segment.home_branch.as_deref(),
-                        ),
+                        home_partner,
+                        home_branch,
                         birthday_month: segment.birthday_month,
                         enrolled_within_days: segment.enrolled_within_days,
                     },
                     budget_points: rule.budget_points,
-                    funding: rule
-                        .funding
-                        .iter()
-                        .map(|share| {
-                            let funder = match share.funder.as_str() {
-                                "operator" => None,
-                                code => partner_of(code),
-                            };
-                            (funder, share.share)
-                        })
-                        .collect(),
-                }
+                    funding,
+                })
             })
             .collect()
     }

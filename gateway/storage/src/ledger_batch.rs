@@ -58,11 +58,17 @@ pub async fn read(
         .map(|t| t.id.0)
         .collect();
     let originals: Vec<Uuid> = originals.into_iter().collect();
+    // Every key the batch may award under (campaigns' are new transfers' ids: never taken).
     let bonus_keys: Vec<(MemberId, &str, &str)> = ops
         .iter()
-        .filter_map(|op| match op {
-            LedgerOp::Bonus(b) => Some((b.member_id, b.bonus.as_str(), b.occasion.as_str())),
-            _ => None,
+        .flat_map(|op| match op {
+            LedgerOp::Bonus(b) => vec![(b.member_id, b.bonus.as_str(), b.occasion.as_str())],
+            LedgerOp::Earn(e) => e
+                .repeat_visits
+                .iter()
+                .map(|r| (e.at.member_id, r.code.as_str(), r.occasion.as_str()))
+                .collect(),
+            _ => Vec::new(),
         })
         .collect();
     let offers = || {

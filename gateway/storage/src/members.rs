@@ -113,21 +113,19 @@ pub async fn insert(
         referred_by: member.referred_by.map(|id| id.0),
         birthday: member.birthday.clone(),
     };
+    // Any conflict (the phone or the invite code) inserts nothing and keeps the caller's
+    // transaction usable; which one it was is read after.
     let inserted = diesel::insert_into(members::table)
         .values(&row)
-        .on_conflict(members::phone_lookup)
-        .do_nothing()
+        .on_conflict_do_nothing()
         .execute(conn)
-        .await;
-    match inserted {
-        Ok(1) => Ok(Inserted::Member),
-        Ok(_) => Ok(Inserted::PhoneTaken),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
-            if info.constraint_name() == Some("members_invite_code_key") =>
-        {
-            Ok(Inserted::InviteCodeTaken)
-        }
-        Err(e) => Err(e.into()),
+        .await?;
+    if inserted == 1 {
+        Ok(Inserted::Member)
+    } else if phone_enrolled(conn, &member.phone_lookup).await? {
+        Ok(Inserted::PhoneTaken)
+    } else {
+        Ok(Inserted::InviteCodeTaken)
     }
 }
 

@@ -134,6 +134,8 @@ impl CampaignOffer {
 pub struct RepeatVisitOffer {
     /// The bonus rule's code.
     pub code: String,
+    /// The occasion key it would be awarded under: `repeat-visit:<local day of the purchase>`.
+    pub occasion: String,
     /// The purchase that earns it: the n-th …
     pub visits: u16,
     /// … within this many days.

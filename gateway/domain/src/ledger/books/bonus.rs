@@ -166,9 +166,14 @@ impl Books<'_> {
             if visits != i64::from(offer.visits) {
                 continue;
             }
-            let occasion = format!("repeat-visit:{today}");
-            // Refused only when it was given today already: nothing more to do.
-            let _ = self.award(member_id, &offer.code, &occasion, &offer.shares, settings);
+            // Refused only when it was given on that day already (the batch read the key).
+            let _ = self.award(
+                member_id,
+                &offer.code,
+                &offer.occasion,
+                &offer.shares,
+                settings,
+            );
         }
     }
 }

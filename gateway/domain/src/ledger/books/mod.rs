@@ -110,7 +110,19 @@ impl LedgerOp {
     /// The partners whose accounts it moves: where it is made, or a bonus's funders.
     pub fn partners(&self) -> Vec<PartnerId> {
         match self {
-            Self::Earn(op) => vec![op.at.partner_id],
+            // A campaign's or a repeat visit's funders are moved by the earn's batch too.
+            Self::Earn(op) => std::iter::once(op.at.partner_id)
+                .chain(
+                    op.offers
+                        .iter()
+                        .flat_map(|o| o.funding.iter().filter_map(|f| f.0)),
+                )
+                .chain(
+                    op.repeat_visits
+                        .iter()
+                        .flat_map(|r| r.shares.iter().filter_map(|s| s.0)),
+                )
+                .collect(),
             Self::Redeem(op) => vec![op.at.partner_id],
             Self::FollowUp(op) => vec![op.partner_id],
             Self::Bonus(op) => op.shares.iter().filter_map(|(funder, _)| *funder).collect(),
@@ -291,7 +303,7 @@ struct Books<'t> {
     zone: chrono_tz::Tz,
     cards: HashMap<CardNumber, (CardStatus, MemberStatus)>,
     taken_references: HashSet<(PartnerId, TransferCode, String)>,
-    /// Bonuses the members have: (member, bonus, occasion).
+    /// Bonuses the members have (of those the batch may award): (member, bonus, occasion).
     awarded: HashSet<(MemberId, String, String)>,
     /// Points each campaign with a budget has given.
     spent: HashMap<String, i64>,
