@@ -522,6 +522,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(value) = c.redeemable_value {
                 println!("  redeemable now for {value}");
             }
+            for campaign in &c.campaigns {
+                let award = match (&campaign.multiplier, campaign.points) {
+                    (Some(factor), _) => format!("points ×{factor}"),
+                    (None, Some(points)) => format!("{points} bonus points"),
+                    (None, None) => String::new(),
+                };
+                println!("  today here: {} ({award})", campaign.name.en);
+            }
         }
         Command::Quote {
             branch,
