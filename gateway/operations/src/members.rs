@@ -11,7 +11,7 @@ use domain::member_data::MemberDataKeys;
 use domain::members::{CardCheck, Enrollment, EnrolmentError, InviteCode, Member, NewMember};
 use domain::program::ProgramSettings;
 use domain::program::rules::Occasion;
-use domain::program::tiers::{self, Activity};
+use domain::program::tiers;
 use storage::card_cache::{self, CardView};
 use storage::members::Inserted;
 use storage::{Connection, Storage, StorageError};
@@ -258,12 +258,7 @@ pub async fn check_card(
         }
     };
     cards::usable(view.card_status, view.member_status)?;
-    let activity: Vec<Activity> = view
-        .activity
-        .iter()
-        .map(|(day, tally)| Activity::on(*day, *tally, zone))
-        .collect();
-    let tier = tiers::standing(&tiers, &activity, now, zone);
+    let tier = tiers::standing_on_days(&tiers, view.activity.iter().copied(), now, zone);
     // What a purchase here today would add: only with the branch, where campaigns are placed.
     let campaigns = match &found {
         Some(found) => {

@@ -107,7 +107,7 @@ async fn record_lapses(
     rules: &[domain::program::rules::RuleVersion],
     now: DateTime<Utc>,
 ) -> Result<u64, StorageError> {
-    use domain::program::tiers::{self, Activity};
+    use domain::program::tiers;
     let tiers = tiers::in_force(rules, now);
     let Some(since) = tiers::activity_since(&tiers, now, settings.time_zone) else {
         return Ok(0);
@@ -129,12 +129,9 @@ async fn record_lapses(
                     return Ok(false); // a batch recorded a move meanwhile
                 }
                 let days = storage::activity::days(conn, &[member_id], since).await?;
-                let activity: Vec<Activity> = days
-                    .into_iter()
-                    .map(|(_, day, tally)| Activity::on(day, tally, settings.time_zone))
-                    .collect();
-                let Some(standing) = tiers::standing(&tiers, &activity, now, settings.time_zone)
-                else {
+                let days = days.into_iter().map(|(_, day, tally)| (day, tally));
+                let zone = settings.time_zone;
+                let Some(standing) = tiers::standing_on_days(&tiers, days, now, zone) else {
                     return Ok(false);
                 };
                 if standing.tier == recorded {

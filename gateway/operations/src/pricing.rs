@@ -210,13 +210,11 @@ pub(crate) async fn campaigns_for(
                 .admits(tier, facts, now, club.program.time_zone)
         })
         .filter_map(|offer| {
-            let left = offer.budget_points.map(|budget| {
-                let used = spent
-                    .iter()
-                    .find(|(code, _)| *code == offer.code)
-                    .map_or(0, |(_, p)| *p);
-                budget.saturating_sub(used)
-            });
+            let used = spent
+                .iter()
+                .find(|(code, _)| *code == offer.code)
+                .map_or(0, |(_, p)| *p);
+            let left = offer.left(used);
             (left != Some(0)).then_some((offer, left))
         })
         .collect())

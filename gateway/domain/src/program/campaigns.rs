@@ -115,6 +115,12 @@ impl CampaignOffer {
         }
     }
 
+    /// What is left of its budget once `spent` points are given (`None`: it has no budget).
+    pub fn left(&self, spent: i64) -> Option<i64> {
+        self.budget_points
+            .map(|budget| budget.saturating_sub(spent).max(0))
+    }
+
     /// `points` split between its funders ([`super::bonuses::share_out`]; the operator's alone
     /// when it names none).
     pub fn split(&self, points: i64) -> Vec<(Option<PartnerId>, Points)> {

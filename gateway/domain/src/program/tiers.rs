@@ -115,11 +115,12 @@ pub fn in_force(versions: &[RuleVersion], at: DateTime<Utc>) -> Vec<Tier<'_>> {
 /// The first day whose activity a batch reads at `now`: as far back as the tiers' windows (and
 /// grace) and the repeat-visit bonuses count; `None` when neither is in force.
 pub fn activity_needed_since(
+    tiers: &[Tier<'_>],
     versions: &[RuleVersion],
     now: DateTime<Utc>,
     zone: Tz,
 ) -> Option<NaiveDate> {
-    let tiers = activity_since(&in_force(versions, now), now, zone);
+    let tiers = activity_since(tiers, now, zone);
     let repeat = super::bonuses::in_force(versions, now, super::rules::Occasion::RepeatVisit)
         .iter()
         .filter_map(|b| b.rule.within_days)
@@ -207,6 +208,20 @@ fn next_local_midnight(at: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
     zone.from_local_datetime(&next)
         .earliest()
         .map_or(at, |t| t.with_timezone(&Utc))
+}
+
+/// The member's standing at `now` among `tiers`, from what they did per local `days`.
+pub fn standing_on_days(
+    tiers: &[Tier<'_>],
+    days: impl IntoIterator<Item = (NaiveDate, Tally)>,
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> Option<Standing> {
+    let activity: Vec<Activity> = days
+        .into_iter()
+        .map(|(day, tally)| Activity::on(day, tally, zone))
+        .collect();
+    standing(tiers, &activity, now, zone)
 }
 
 /// Points `base` earned in `tier`: multiplied by its earn multiplier, rounded down.

@@ -183,7 +183,7 @@ pub(crate) async fn apply_batch(
     at: DateTime<Utc>,
 ) -> Result<(Vec<Result<Movement>>, Vec<MemberId>)> {
     let tiers = tiers::in_force(rules, at);
-    let since = tiers::activity_needed_since(rules, at, settings.time_zone);
+    let since = tiers::activity_needed_since(&tiers, rules, at, settings.time_zone);
     let snapshot = storage::ledger_batch::read(conn, ops, at, since).await?;
     let mut decided = books::decide(snapshot, ops, settings, &tiers, at);
     storage::ledger_batch::write(

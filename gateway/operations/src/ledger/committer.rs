@@ -399,7 +399,7 @@ impl Worker {
         let rules = self.storage.program_rules().await?;
         let now = domain::time::now();
         let tiers = tiers::in_force(&rules, now);
-        let activity_since = tiers::activity_needed_since(&rules, now, program.time_zone);
+        let activity_since = tiers::activity_needed_since(&tiers, &rules, now, program.time_zone);
         let keys: Vec<(PartnerId, &str)> = batch
             .iter()
             .map(|s| (s.scope.partner_id, s.scope.key.as_str()))

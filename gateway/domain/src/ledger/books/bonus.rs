@@ -126,11 +126,10 @@ impl Books<'_> {
             if !offer.audience.admits(tier, facts, self.now, self.zone) {
                 continue;
             }
-            let mut points = offer.points(earn.points);
-            if let Some(budget) = offer.budget_points {
-                let spent = self.spent.get(&offer.code).copied().unwrap_or(0);
-                points = points.min(budget.saturating_sub(spent)).max(0);
-            }
+            let spent = self.spent.get(&offer.code).copied().unwrap_or(0);
+            let points = offer
+                .points(earn.points)
+                .min(offer.left(spent).unwrap_or(i64::MAX));
             if points == 0 {
                 continue;
             }

@@ -29,7 +29,7 @@ use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
 use crate::points::{Money, Points};
 use crate::program::ProgramSettings;
 use crate::program::campaigns::{CampaignOffer, MemberFacts, RepeatVisitOffer};
-use crate::program::tiers::{self, Activity, Tally, Tier};
+use crate::program::tiers::{self, Tally, Tier};
 
 pub use self::bonus::{BonusAward, PricedBonus};
 use self::follow_up::Followed;
@@ -285,12 +285,8 @@ impl MemberBook {
         now: DateTime<Utc>,
         zone: chrono_tz::Tz,
     ) -> Option<Tier<'t>> {
-        let activity: Vec<Activity> = self
-            .days
-            .iter()
-            .map(|(day, tally)| Activity::on(*day, *tally, zone))
-            .collect();
-        let standing = tiers::standing(tiers, &activity, now, zone)?;
+        let days = self.days.iter().map(|(day, tally)| (*day, *tally));
+        let standing = tiers::standing_on_days(tiers, days, now, zone)?;
         tiers.iter().find(|t| t.code == standing.tier).copied()
     }
 }
