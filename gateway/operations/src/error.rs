@@ -16,6 +16,18 @@ pub enum OperationError<E> {
 }
 
 impl<E> OperationError<E> {
+    /// The failure of work that nothing should refuse (`what`): a refusal means the stored data
+    /// is not what the code expects.
+    pub(crate) fn refusal_unexpected(self, what: &str) -> StorageError
+    where
+        E: std::fmt::Display,
+    {
+        match self {
+            Self::Refused(e) => StorageError::Corrupt(format!("{what} was refused: {e}")),
+            Self::Storage(e) => e,
+        }
+    }
+
     /// The same failure with the refusal converted.
     pub(crate) fn map_refusal<F>(self, f: impl FnOnce(E) -> F) -> OperationError<F> {
         match self {

@@ -145,19 +145,12 @@ async fn enroll_in(
     let mut moved = Vec::new();
     if !ops.is_empty() {
         let ops: Vec<&LedgerOp> = ops.iter().collect();
-        let refused = |e: LedgerError| StorageError::Corrupt(format!("a bonus was refused: {e}"));
+        // Nothing can refuse these: a new member, a new referral, an open referrer.
         let (results, changed) = at::apply_batch(conn, settings, rules, &ops, now)
             .await
-            .map_err(|e| match e {
-                OperationError::Storage(e) => e,
-                OperationError::Refused(e) => refused(e),
-            })?;
+            .map_err(|e| e.refusal_unexpected("a bonus"))?;
         for (op, result) in ops.iter().zip(results) {
-            // Nothing can refuse these: a new member, a new referral, an open referrer.
-            result.map_err(|e| match e {
-                OperationError::Storage(e) => e,
-                OperationError::Refused(e) => refused(e),
-            })?;
+            result.map_err(|e| e.refusal_unexpected("a bonus"))?;
             // All funders' parts: the movement's transfer is the first part only.
             if let LedgerOp::Bonus(bonus) = op
                 && bonus.member_id == id

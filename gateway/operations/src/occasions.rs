@@ -188,12 +188,7 @@ async fn award(
                 Ok((made, moved))
             })
             .await
-            .map_err(|e| match e {
-                OperationError::Storage(e) => e,
-                OperationError::Refused(e) => {
-                    StorageError::Corrupt(format!("a day's bonus was refused: {e}"))
-                }
-            })?;
+            .map_err(|e| e.refusal_unexpected("a day's bonus"))?;
         storage::card_cache::bump_many(storage, &moved).await;
         awarded += made;
     }
