@@ -285,14 +285,15 @@ pub(crate) struct Campaigns {
 }
 
 impl Campaigns {
-    /// The campaigns as the club knows them now (places are read only when a campaign exists).
+    /// The campaigns and repeat-visit bonuses as the club knows them now (places are read only
+    /// when one of them exists: they name partners and branches).
     pub(crate) async fn of(club: &Club) -> std::result::Result<Self, StorageError> {
         let rules = club.storage.program_rules().await?;
-        let has_campaigns = rules.iter().any(|v| {
+        let names_places = rules.iter().any(|v| {
             v.kind == RuleKind::Campaign
                 || matches!(&v.definition, Some(RuleDefinition::Bonus(b)) if b.occasion == rules::Occasion::RepeatVisit)
         });
-        let places = if has_campaigns {
+        let places = if names_places {
             Some(club.places().await?)
         } else {
             None
