@@ -229,6 +229,7 @@ pub async fn run_op(
                 },
                 reference,
                 release_at: None,
+                lines: Vec::new(),
             };
             let r = till.client.earn(&request, &key).await;
             if let Ok(receipt) = &r {

@@ -428,6 +428,27 @@ pub struct EarnRequest {
     /// Keep the points pending until this time (end of stay, return period).
     #[serde(default)]
     pub release_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What was bought, by category, adding up to `amount` (earn rules may price by category
+    /// and margin); the purchase is one line without a category when absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    pub lines: Vec<BasketLine>,
+}
+
+/// A line of an earn's basket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BasketLine {
+    /// A product category's code (`food`, `rooms`).
+    pub category: String,
+    /// What was paid for the line, in minor units.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub amount_minor: i64,
+    /// The partner's margin on the line, in minor units (0 to `amount_minor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
+    pub margin_minor: Option<i64>,
 }
 
 /// `POST /v1/redemptions`: spend points for a discount, at once or as a hold.

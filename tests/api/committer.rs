@@ -94,6 +94,7 @@ async fn earn(
     let op = LedgerOp::Earn(PricedEarn {
         at: point_of_sale(app, partner, card, key).await,
         points: Points(amount_minor / 10_000),
+        capped: Vec::new(),
         amount: irr(amount_minor),
         release_at: None,
         offers: Vec::new(),

@@ -266,6 +266,7 @@ async fn a_referred_member_earns_the_weekend_campaign_at_the_restaurant() {
         domain::points::Money::new(40_000_000, irr),
         "bill-5521".into(),
         None,
+        Vec::new(),
     )
     .unwrap();
     let earned = operations::ledger::at::earn(&app.club, saffron, purchase, friday)

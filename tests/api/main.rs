@@ -7,6 +7,7 @@ mod campaigns;
 mod committer;
 mod database_outage;
 mod demo;
+mod earn_rules;
 mod earns;
 mod enrolment;
 mod errors;

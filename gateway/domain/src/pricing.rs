@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::partners::BranchError;
 use crate::points::{Currency, Money, Points};
+use crate::program::earning::{self, PlacedRule};
 
 /// A branch as the till prices at it: which branch, the rule in force there (if any) and the
 /// partner's own bounds on one operation.
@@ -80,21 +81,14 @@ impl PointRule {
             .map(|minor| Money::new(minor, self.currency))
     }
 
-    /// Prices a purchase: the points it earns, refused if the currency is not the rule's or
-    /// the purchase earns nothing.
-    pub fn price_purchase(&self, amount: Money) -> Result<Points, PricingError> {
+    /// Refuses an amount in another currency than the rule's.
+    pub fn check_currency(&self, amount: Money) -> Result<(), PricingError> {
         if amount.currency != self.currency {
             return Err(PricingError::CurrencyMismatch {
                 expected: self.currency,
             });
         }
-        let points = self
-            .points_for(amount.amount_minor)
-            .ok_or(PricingError::AmountTooLarge)?;
-        if !points.is_positive() {
-            return Err(PricingError::PurchaseTooSmall);
-        }
-        Ok(points)
+        Ok(())
     }
 
     /// Prices a redemption: the discount `points` buy.
@@ -115,14 +109,20 @@ pub struct Quote {
 }
 
 impl Quote {
-    /// Prices a purchase amount and/or a number of points under `rule`.
+    /// Prices a purchase amount (under `rule` and the `earn_rules` in force at the branch, before
+    /// any member's caps and tier) and/or a number of points.
     pub fn new(
         rule: PointRule,
         amount_minor: Option<i64>,
         points: Option<Points>,
+        earn_rules: &[PlacedRule<'_>],
     ) -> Result<Self, PricingError> {
         let earn_points = amount_minor
-            .map(|a| rule.points_for(a).ok_or(PricingError::AmountTooLarge))
+            .map(|a| earning::earn(&rule, a, &[], earn_rules).map(|e| e.points))
+            .map(|earned| match earned {
+                Err(PricingError::PurchaseTooSmall) => Ok(Points::ZERO),
+                earned => earned,
+            })
             .transpose()?;
         let discount = points.map(|p| rule.price_redemption(p)).transpose()?;
         Ok(Self {
@@ -217,17 +217,15 @@ mod tests {
     fn a_purchase_is_priced_in_the_rules_currency_and_must_earn_a_point() {
         let rule = PointRule::new("IRR", 1, 1_000_000, 50_000).unwrap();
         let irr = Currency::parse("IRR").unwrap();
+        assert_eq!(rule.check_currency(Money::new(2_500_000, irr)), Ok(()));
         assert_eq!(
-            rule.price_purchase(Money::new(2_500_000, irr)),
-            Ok(Points(2))
-        );
-        assert_eq!(
-            rule.price_purchase(Money::new(999_999, irr)),
-            Err(PricingError::PurchaseTooSmall)
-        );
-        assert_eq!(
-            rule.price_purchase(Money::new(2_500_000, Currency::parse("EUR").unwrap())),
+            rule.check_currency(Money::new(2_500_000, Currency::parse("EUR").unwrap())),
             Err(PricingError::CurrencyMismatch { expected: irr })
         );
+        let quote =
+            |amount| Quote::new(rule.clone(), Some(amount), None, &[]).map(|q| q.earn_points);
+        assert_eq!(quote(2_500_000), Ok(Some(Points(2))));
+        // A quote answers what a purchase too small for an earn would get: nothing.
+        assert_eq!(quote(999_999), Ok(Some(Points::ZERO)));
     }
 }

@@ -9,13 +9,13 @@ use domain::ledger::LedgerError;
 use domain::partners::{Branch, BranchError};
 use domain::points::Points;
 use domain::pricing::{BranchPricing, PointRule, PricingError, Quote};
-use domain::program::ProgramSettings;
 use domain::program::campaigns::CampaignOffer;
+use domain::program::{earning, tiers};
 use storage::{Connection, Storage, StorageError};
 
 use crate::Club;
 use crate::error::OperationError;
-use crate::program::Campaigns;
+use crate::program::PurchaseRules;
 
 /// The calling partner's branch named by code or id.
 pub(crate) async fn branch_of<E: From<BranchError>>(
@@ -81,20 +81,21 @@ pub(crate) async fn branch_pricing<E: From<BranchError>>(
     })
 }
 
-/// What a purchase of `amount_minor` would earn and what `points` would take off the bill at
-/// the partner's branch; posts nothing.
+/// What a purchase of `amount_minor` would earn (under the earn rules in force at `now`, before
+/// a member's caps and tier) and what `points` would take off the bill at the partner's branch;
+/// posts nothing.
 pub async fn quote(
-    storage: &Storage,
-    settings: &ProgramSettings,
+    club: &Club,
     partner_id: PartnerId,
     branch: &str,
     amount_minor: Option<i64>,
     points: Option<Points>,
+    now: DateTime<Utc>,
 ) -> Result<Quote, OperationError<PricingError>> {
-    let mut conn = storage.db().await?;
+    let mut conn = club.storage.db().await?;
     let branch = branch_pricing::<PricingError>(&mut conn, partner_id, branch).await?;
     // The same bounds as the earn or redemption it quotes for.
-    let limits = branch.limits.over(settings.limits);
+    let limits = branch.limits.over(club.program.limits);
     if let Some(amount_minor) = amount_minor {
         limits.check_purchase(amount_minor)?;
     }
@@ -102,7 +103,9 @@ pub async fn quote(
         limits.check_points(points)?;
     }
     let rule = branch.rule.ok_or(PricingError::RuleMissing)?;
-    let quote = Quote::new(rule, amount_minor, points)?;
+    let rules = PurchaseRules::of(club).await?;
+    let earn_rules = rules.earn_rules(partner_id, branch.branch_id, now);
+    let quote = Quote::new(rule, amount_minor, points, &earn_rules)?;
     if let Some(points) = quote.earn_points {
         limits.check_points(points)?;
     }
@@ -132,8 +135,10 @@ pub struct MemberQuote {
 }
 
 /// Prices `amount_minor` at `branch` for the member of `card` at `now`, as an earn would: the
-/// rule's points times the tier's multiplier (rounded down), and each campaign's bonus for this
-/// member (its audience, what is left of its budget). Posts nothing.
+/// points under the earn rules, held to what is left of the member's caps, times the tier's
+/// multiplier (rounded down), and each campaign's bonus for this member (its audience, what is
+/// left of its budget). Read without locks, so a concurrent earn may take what is left first.
+/// Posts nothing.
 pub async fn quote_for_member(
     club: &Club,
     partner_id: PartnerId,
@@ -146,9 +151,13 @@ pub async fn quote_for_member(
         .await
         .map_err(|e| e.map_refusal(LedgerError::from))?;
     let rule = found.rule.ok_or(PricingError::RuleMissing)?;
-    let base = Quote::new(rule, Some(amount_minor), None)?
-        .earn_points
-        .unwrap_or_default();
+    let rules = PurchaseRules::of(club).await?;
+    let earn_rules = rules.earn_rules(partner_id, found.branch_id, now);
+    let base = match earning::earn(&rule, amount_minor, &[], &earn_rules) {
+        Ok(earned) => held_to_caps(club, card, &earned, now).await?,
+        Err(PricingError::PurchaseTooSmall) => Points::ZERO,
+        Err(e) => return Err(e.into()),
+    };
     let check = crate::members::check_card(club, partner_id, None, card, now).await?;
     let tier = check.tier.as_ref();
     let earn_points = domain::program::tiers::multiplied(base, tier.map(|s| &s.rule));
@@ -176,6 +185,33 @@ pub async fn quote_for_member(
     })
 }
 
+/// `earned` held to what is left of its capped rules' caps for the member of `card`.
+async fn held_to_caps(
+    club: &Club,
+    card: &CardNumber,
+    earned: &earning::Earning,
+    now: DateTime<Utc>,
+) -> Result<Points, OperationError<LedgerError>> {
+    if earned.capped.is_empty() {
+        return Ok(earned.points);
+    }
+    let zone = club.program.time_zone;
+    let (today, month) = (tiers::local_day(now, zone), tiers::month_start(now, zone));
+    let mut conn = club.storage.db().await?;
+    let member_id = crate::ledger::prepare::usable_card(&mut conn, card).await?;
+    let codes: Vec<&str> = earned.capped.iter().map(|c| c.rule.as_str()).collect();
+    let used = storage::activity::earn_rule_points(&conn, &[member_id], &codes, month).await?;
+    let (points, _) = earning::hold_to_caps(earned.points, &earned.capped, |rule| {
+        let of_rule = used.iter().filter(|(_, r, _, _)| r == rule);
+        let on_day = of_rule.clone().filter(|(_, _, day, _)| *day == today);
+        (
+            on_day.map(|(_, _, _, p)| p).sum(),
+            of_rule.map(|(_, _, _, p)| p).sum(),
+        )
+    });
+    Ok(Points(points.max(0)))
+}
+
 /// The campaigns a purchase by `member_id` (in `tier`) at `partner_id`'s `branch_id` would get a
 /// bonus from at `now`: its place, day and audience, with what is left of its budget (`None`: no
 /// budget; read without a lock, so a concurrent earn may take it first).
@@ -187,7 +223,7 @@ pub(crate) async fn campaigns_for(
     tier: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<(CampaignOffer, Option<i64>)>, StorageError> {
-    let offers = Campaigns::of(club)
+    let offers = PurchaseRules::of(club)
         .await?
         .offers(partner_id, branch_id, now);
     if offers.is_empty() {

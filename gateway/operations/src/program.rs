@@ -9,6 +9,7 @@ use diesel_async::AsyncConnection as _;
 use domain::ids::{BranchId, PartnerId};
 use domain::partners::Code;
 use domain::program::campaigns::{self, Audience, CampaignOffer, RepeatVisitOffer};
+use domain::program::earning::PlacedRule;
 use domain::program::rules::{self, Change, RuleDefinition, RuleError, RuleKind, RuleVersion};
 use domain::program::validation::{self, Known};
 use storage::{Connection, Storage, StorageError};
@@ -276,21 +277,21 @@ impl Programme {
     }
 }
 
-/// The campaigns of the rules as read, for pricing earns: which a purchase at a branch qualifies
-/// for by place and day.
-pub(crate) struct Campaigns {
+/// The rules that price a purchase, as read: the earn rules, campaigns and repeat-visit bonuses
+/// a purchase at a branch comes under by place and time, and the categories its basket may name.
+pub(crate) struct PurchaseRules {
     rules: Arc<Vec<RuleVersion>>,
     places: Option<Arc<Places>>,
     zone: chrono_tz::Tz,
 }
 
-impl Campaigns {
-    /// The campaigns and repeat-visit bonuses as the club knows them now (places are read only
-    /// when one of them exists: they name partners and branches).
+impl PurchaseRules {
+    /// The rules as the club knows them now (places are read only when a rule that names
+    /// partners and branches exists).
     pub(crate) async fn of(club: &Club) -> std::result::Result<Self, StorageError> {
         let rules = club.storage.program_rules().await?;
         let names_places = rules.iter().any(|v| {
-            v.kind == RuleKind::Campaign
+            matches!(v.kind, RuleKind::Campaign | RuleKind::EarnRule)
                 || matches!(&v.definition, Some(RuleDefinition::Bonus(b)) if b.occasion == rules::Occasion::RepeatVisit)
         });
         let places = if names_places {
@@ -302,6 +303,64 @@ impl Campaigns {
             rules,
             places,
             zone: club.program.time_zone,
+        })
+    }
+
+    /// Whether `scope`'s partner and branch (each everywhere when absent) are `partner_id` and
+    /// `branch_id`. A place not (yet) known to this instance matches nothing rather than
+    /// everything.
+    fn at_place(
+        places: &Places,
+        scope: &rules::Scope,
+        partner_id: PartnerId,
+        branch_id: BranchId,
+    ) -> bool {
+        scope
+            .partner
+            .as_deref()
+            .is_none_or(|p| places.partners.get(p) == Some(&partner_id))
+            && (scope.branch.is_none()
+                || places.branch(scope.partner.as_deref(), scope.branch.as_deref())
+                    == Some(branch_id))
+    }
+
+    /// The earn rules in force at `at` at `partner_id`'s `branch_id`, by code.
+    pub(crate) fn earn_rules(
+        &self,
+        partner_id: PartnerId,
+        branch_id: BranchId,
+        at: DateTime<Utc>,
+    ) -> Vec<PlacedRule<'_>> {
+        let Some(places) = &self.places else {
+            return Vec::new();
+        };
+        rules::in_force(&self.rules, at)
+            .into_iter()
+            .filter_map(|version| match &version.definition {
+                Some(RuleDefinition::EarnRule(rule))
+                    if Self::at_place(places, &rule.scope, partner_id, branch_id) =>
+                {
+                    Some(PlacedRule {
+                        code: version.code.as_str(),
+                        rule,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The first of `categories` that is not a category in force at `at`.
+    pub(crate) fn unknown_category<'c>(
+        &self,
+        mut categories: impl Iterator<Item = &'c str>,
+        at: DateTime<Utc>,
+    ) -> Option<&'c str> {
+        let in_force = rules::in_force(&self.rules, at);
+        categories.find(|category| {
+            !in_force
+                .iter()
+                .any(|v| v.kind == RuleKind::Category && v.code.as_str() == *category)
         })
     }
 
@@ -347,16 +406,7 @@ impl Campaigns {
                 _ => None,
             })
             .filter(|(_, rule)| campaigns::runs_at(rule, at, self.zone))
-            .filter(|(_, rule)| {
-                let scope = &rule.scope;
-                scope
-                    .partner
-                    .as_deref()
-                    .is_none_or(|p| partner_of(p) == Some(partner_id))
-                    && (scope.branch.is_none()
-                        || places.branch(scope.partner.as_deref(), scope.branch.as_deref())
-                            == Some(branch_id))
-            })
+            .filter(|(_, rule)| Self::at_place(places, &rule.scope, partner_id, branch_id))
             // A place or funder not (yet) known to this instance skips the campaign rather than
             // widening it.
             .filter_map(|(code, rule)| {

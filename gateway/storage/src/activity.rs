@@ -180,3 +180,53 @@ pub async fn members_in_tiers(
         .map(|r| (MemberId(r.member_id), r.tier))
         .collect())
 }
+
+/// Points the capped earn rules `rules` gave `member_ids` from `since` on: (member, rule, day,
+/// points).
+pub async fn earn_rule_points(
+    mut conn: &AsyncPgConnection,
+    member_ids: &[MemberId],
+    rules: &[&str],
+    since: NaiveDate,
+) -> Result<Vec<(MemberId, String, NaiveDate, i64)>, StorageError> {
+    use super::schema::earn_rule_points as p;
+    if member_ids.is_empty() || rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = member_ids.iter().map(|id| id.0).collect();
+    let rows: Vec<(Uuid, String, NaiveDate, i64)> = p::table
+        .filter(p::member_id.eq_any(&ids))
+        .filter(p::rule.eq_any(rules))
+        .filter(p::day.ge(since))
+        .select((p::member_id, p::rule, p::day, p::points))
+        .load(&mut conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(member, rule, day, points)| (MemberId(member), rule, day, points))
+        .collect())
+}
+
+/// Adds what capped earn rules gave, per member, rule and local day.
+pub async fn add_earn_rule_points(
+    mut conn: &AsyncPgConnection,
+    points: &BTreeMap<(MemberId, String, NaiveDate), i64>,
+) -> Result<(), StorageError> {
+    if points.is_empty() {
+        return Ok(());
+    }
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO earn_rule_points AS p (member_id, rule, day, points) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::date[], $4::int8[]) \
+             ON CONFLICT (member_id, rule, day) DO UPDATE SET points = p.points + excluded.points",
+        )
+        .bind::<Array<SqlUuid>, _>(points.keys().map(|(m, _, _)| m.0).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(points.keys().map(|(_, r, _)| r.clone()).collect::<Vec<_>>())
+        .bind::<Array<Date>, _>(points.keys().map(|(_, _, d)| *d).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(points.values().copied().collect::<Vec<_>>()),
+    )
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}

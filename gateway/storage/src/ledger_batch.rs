@@ -30,12 +30,14 @@ use super::{StorageError, stored};
 /// statements are sent at once (pipelined) and run in order, so everything is read under the
 /// locks. Only when there are expired holds does a second round trip read the lots they took from.
 /// With tiers in force (`activity_since`), the members' activity from that day on and their
-/// recorded tiers are read too.
+/// recorded tiers are read too; with capped earn rules, what they gave the members since
+/// `month_start` (the first day of the local month).
 pub async fn read(
     conn: &AsyncPgConnection,
     ops: &[&LedgerOp],
     now: DateTime<Utc>,
     activity_since: Option<NaiveDate>,
+    month_start: NaiveDate,
 ) -> Result<Snapshot, StorageError> {
     let mut needs: BTreeMap<MemberId, Points> = BTreeMap::new();
     for op in ops {
@@ -84,6 +86,15 @@ pub async fn read(
         .collect();
     let budgeted: Vec<&str> = budgeted.into_iter().collect();
     let facts_needed = offers().flatten().any(|o| o.audience.needs_facts());
+    let capped_rules: BTreeSet<&str> = ops
+        .iter()
+        .filter_map(|op| match op {
+            LedgerOp::Earn(earn) => Some(earn.capped.iter().map(|c| c.rule.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let capped_rules: Vec<&str> = capped_rules.into_iter().collect();
     let (
         accounts,
         lots,
@@ -97,6 +108,7 @@ pub async fn read(
         awarded,
         campaign_spent,
         member_facts,
+        earn_rule_points,
     ) = futures_util::try_join!(
         lock_member_accounts(conn, &member_ids),
         lots_to_spend(conn, &needs, now),
@@ -124,6 +136,7 @@ pub async fn read(
                 Ok(Vec::new())
             }
         },
+        super::activity::earn_rule_points(conn, &member_ids, &capped_rules, month_start),
     )?;
     let (expired_holds, hold_lots) = if holds.is_empty() {
         (Vec::new(), Vec::new())
@@ -145,6 +158,7 @@ pub async fn read(
         awarded,
         campaign_spent,
         member_facts,
+        earn_rule_points,
     })
 }
 
@@ -478,6 +492,7 @@ pub async fn write(
         super::activity::record_tier_changes(conn, &writes.tier_changes).map_err(storage),
         super::bonuses::record(conn, &writes.awards).map_err(storage),
         super::bonuses::add_campaign_spend(conn, &writes.campaign_spend).map_err(storage),
+        super::activity::add_earn_rule_points(conn, &writes.earn_rule_points).map_err(storage),
         apply_deltas(conn, &writes.deltas, &others).map_err(storage),
     )?;
     Ok(())

@@ -67,6 +67,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    earn_rule_points (member_id, rule, day) {
+        member_id -> Uuid,
+        rule -> Text,
+        day -> Date,
+        points -> Int8,
+    }
+}
+
+diesel::table! {
     idempotency_records (partner_id, idempotency_key) {
         partner_id -> Uuid,
         idempotency_key -> Text,
@@ -301,6 +310,7 @@ diesel::joinable!(branches -> partners (partner_id));
 diesel::joinable!(cards -> members (member_id));
 diesel::joinable!(earn_lots -> accounts (member_account_id));
 diesel::joinable!(earn_lots -> transfers (id));
+diesel::joinable!(earn_rule_points -> members (member_id));
 diesel::joinable!(idempotency_records -> partners (partner_id));
 diesel::joinable!(lot_allocations -> earn_lots (lot_id));
 diesel::joinable!(lot_allocations -> transfers (transfer_id));
@@ -328,6 +338,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_spend,
     cards,
     earn_lots,
+    earn_rule_points,
     idempotency_records,
     lot_allocations,
     member_activity,

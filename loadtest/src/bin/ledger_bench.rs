@@ -238,6 +238,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     LedgerOp::Earn(PricedEarn {
                         at,
                         points: Points(40),
+                        capped: Vec::new(),
                         amount: Money::new(40 * counter.per_amount_minor, counter.currency),
                         release_at: None,
                         offers: Vec::new(),

@@ -16,8 +16,8 @@ use partners::amounts;
 use partners::client::{Client, ClientError, ClientOptions};
 use partners::jwk::{Jwk, JwkSet};
 use partners::protocol::{
-    Balance, CaptureRequest, EarnRequest, EnrollRequest, Money, Movement, RedeemRequest,
-    RegisterKeyRequest, ReverseRequest,
+    Balance, BasketLine, CaptureRequest, EarnRequest, EnrollRequest, Money, Movement,
+    RedeemRequest, RegisterKeyRequest, ReverseRequest,
 };
 use uuid::Uuid;
 
@@ -120,6 +120,10 @@ enum Command {
         /// Keep the points pending until this time (RFC 3339).
         #[arg(long)]
         release_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// A basket line, `CATEGORY:AMOUNT[:MARGIN]` in minor units (repeat it; the lines add up
+        /// to --amount).
+        #[arg(long = "line", value_name = "CATEGORY:AMOUNT[:MARGIN]", value_parser = basket_line)]
+        lines: Vec<BasketLine>,
         #[command(flatten)]
         idempotency: IdempotencyArg,
     },
@@ -567,6 +571,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             currency,
             reference,
             release_at,
+            lines,
             idempotency,
         } => {
             let key = idempotency.key();
@@ -579,6 +584,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 reference: reference.clone(),
                 release_at: *release_at,
+                lines: lines.clone(),
             };
             let receipt = client.earn(&request, &key).await?;
             if cli.json {
@@ -731,4 +737,25 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `CATEGORY:AMOUNT[:MARGIN]`, amounts in minor units.
+fn basket_line(text: &str) -> Result<BasketLine, String> {
+    let mut parts = text.split(':');
+    let (Some(category), Some(amount)) = (parts.next(), parts.next()) else {
+        return Err("a line is CATEGORY:AMOUNT[:MARGIN]".into());
+    };
+    let number = |part: &str, what: &str| {
+        part.parse::<i64>()
+            .map_err(|_| format!("the {what} {part:?} is not a whole number of minor units"))
+    };
+    let margin_minor = parts.next().map(|m| number(m, "margin")).transpose()?;
+    if parts.next().is_some() {
+        return Err("a line is CATEGORY:AMOUNT[:MARGIN]".into());
+    }
+    Ok(BasketLine {
+        category: category.to_owned(),
+        amount_minor: number(amount, "amount")?,
+        margin_minor,
+    })
 }

@@ -27,6 +27,7 @@ pub fn earn_request(card: &str, amount_minor: i64) -> EarnRequest {
         amount: irr(amount_minor),
         reference: unique_code("order"),
         release_at: None,
+        lines: Vec::new(),
     }
 }
 

@@ -61,6 +61,7 @@ impl<'a> DirectTill<'a> {
             Money::new(points * DEFAULT_RULE.per_amount_minor, irr),
             unique_code("order"),
             release_at,
+            Vec::new(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         at::earn(&self.app.club, self.partner_id, purchase, now).await

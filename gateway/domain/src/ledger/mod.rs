@@ -23,6 +23,7 @@ use crate::cards::{CardError, CardNumber};
 use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
 use crate::points::{Currency, Money, Points};
 use crate::pricing::PricingError;
+use crate::program::earning::BasketLine;
 
 /// What a transfer records.
 #[derive(
@@ -497,28 +498,34 @@ pub struct Purchase {
     pub reference: String,
     /// Keep the points pending until this time (a hotel stay, a return period).
     pub release_at: Option<DateTime<Utc>>,
+    /// What was bought, by category (empty: the purchase is one line without a category).
+    pub lines: Vec<BasketLine>,
 }
 
 impl Purchase {
-    /// Checks the amount and the reference; the release time is kept at stored precision.
+    /// Checks the amount, the reference and the basket; the release time is kept at stored
+    /// precision.
     pub fn new(
         branch: String,
         card: CardNumber,
         amount: Money,
         reference: String,
         release_at: Option<DateTime<Utc>>,
+        lines: Vec<BasketLine>,
     ) -> Result<Self, LedgerError> {
         if amount.amount_minor <= 0 {
             return Err(LedgerError::Invalid(
                 "amount.amount_minor must be above zero".into(),
             ));
         }
+        crate::program::earning::check_basket(&lines, amount.amount_minor)?;
         Ok(Self {
             branch,
             card,
             amount,
             reference: checked_reference(reference)?,
             release_at: release_at.map(crate::time::stored),
+            lines,
         })
     }
 }
@@ -725,6 +732,21 @@ pub enum LedgerError {
         /// How far back a late operation may be.
         max_days: i64,
     },
+    /// The earn rules that would price the purchase reached their caps, and it earns nothing
+    /// without them.
+    #[error(
+        "the purchase earns no point: the earn rules that price it reached their caps for the member"
+    )]
+    EarnCapReached,
+    /// A basket line names no category in force.
+    #[error("no category {0:?} is in force")]
+    CategoryUnknown(String),
+    /// A basket line is out of range; the text says which.
+    #[error("{0}")]
+    BasketLineInvalid(String),
+    /// The basket's lines do not add up to the purchase.
+    #[error("{0}")]
+    BasketTotalMismatch(String),
     /// The member already has this bonus for this occasion.
     #[error("bonus {bonus:?} was already awarded to the member for {occasion:?}")]
     BonusAlreadyAwarded {
@@ -761,6 +783,20 @@ impl LedgerError {
             Self::EventTypeUnknown(_) => "event_type_unknown",
             Self::OccurredAtInvalid { .. } => "occurred_at_invalid",
             Self::BonusAlreadyAwarded { .. } => "bonus_already_awarded",
+            Self::EarnCapReached => "earn_cap_reached",
+            Self::CategoryUnknown(_) => "category_unknown",
+            Self::BasketLineInvalid(_) => "basket_line_invalid",
+            Self::BasketTotalMismatch(_) => "basket_total_mismatch",
+        }
+    }
+}
+
+impl From<crate::program::earning::BasketError> for LedgerError {
+    fn from(err: crate::program::earning::BasketError) -> Self {
+        use crate::program::earning::BasketError;
+        match err {
+            BasketError::LineInvalid(why) => Self::BasketLineInvalid(why),
+            BasketError::TotalMismatch { .. } => Self::BasketTotalMismatch(err.to_string()),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod bonuses;
 pub mod campaigns;
+pub mod earning;
 pub mod rules;
 pub mod tiers;
 pub mod validation;

@@ -65,10 +65,14 @@ fn points(field: &str, value: i64) -> Result<(), RuleError> {
 }
 
 fn factor(field: &str, value: Decimal, at_least: Decimal) -> Result<(), RuleError> {
-    if value >= at_least && value <= Decimal::from(MAX_FACTOR) {
+    // A few decimal places keep a purchase's exact points within 128-bit fractions.
+    if value >= at_least && value <= Decimal::from(MAX_FACTOR) && value.normalize().scale() <= 4 {
         Ok(())
     } else {
-        Err(amount(field, &format!("{at_least} to {MAX_FACTOR}")))
+        Err(amount(
+            field,
+            &format!("{at_least} to {MAX_FACTOR}, with at most 4 decimal places"),
+        ))
     }
 }
 
@@ -151,7 +155,7 @@ fn earn_rule(rule: &EarnRule, known: &Known) -> Result<(), RuleError> {
             }
         }
         EarnAward::Multiplier { factor: f, .. } => {
-            factor("award.multiplier.factor", *f, Decimal::ZERO)?
+            factor("award.multiplier.factor", *f, Decimal::ONE)?
         }
     }
     if rule.min_purchase_minor < 0 {

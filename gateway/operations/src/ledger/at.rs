@@ -17,7 +17,7 @@ use storage::{Connection, Storage, StorageError};
 use super::prepare::{self, Lookups};
 use crate::Club;
 use crate::error::OperationError;
-use crate::program::Campaigns;
+use crate::program::PurchaseRules;
 
 type Result<T> = std::result::Result<T, OperationError<LedgerError>>;
 
@@ -30,13 +30,13 @@ pub async fn earn(
 ) -> Result<Movement> {
     let at = domain::time::stored(at);
     let (settings, rules) = (club.program.clone(), club.storage.program_rules().await?);
-    let campaigns = Campaigns::of(club).await?;
+    let purchase_rules = PurchaseRules::of(club).await?;
     run_batch(&club.storage, move |conn| {
         Box::pin(async move {
             let op = prepare::price_earn(
                 &mut Lookups::Conn(conn),
                 &settings,
-                &campaigns,
+                &purchase_rules,
                 partner_id,
                 None,
                 purchase,
@@ -184,7 +184,8 @@ pub(crate) async fn apply_batch(
 ) -> Result<(Vec<Result<Movement>>, Vec<MemberId>)> {
     let tiers = tiers::in_force(rules, at);
     let since = tiers::activity_needed_since(&tiers, rules, at, settings.time_zone);
-    let snapshot = storage::ledger_batch::read(conn, ops, at, since).await?;
+    let month_start = tiers::month_start(at, settings.time_zone);
+    let snapshot = storage::ledger_batch::read(conn, ops, at, since, month_start).await?;
     let mut decided = books::decide(snapshot, ops, settings, &tiers, at);
     storage::ledger_batch::write(
         conn,

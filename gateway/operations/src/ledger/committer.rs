@@ -411,7 +411,13 @@ impl Worker {
             transaction.begin().map_err(StorageError::from),
             storage::idempotency::lock_in_flight(conn, &keys),
             storage::idempotency::recorded(conn, &keys),
-            storage::ledger_batch::read(conn, &all_ops, now, activity_since),
+            storage::ledger_batch::read(
+                conn,
+                &all_ops,
+                now,
+                activity_since,
+                tiers::month_start(now, program.time_zone)
+            ),
         )?;
         let recorded: HashMap<(PartnerId, String), _> = recorded
             .into_iter()

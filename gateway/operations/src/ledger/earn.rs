@@ -18,21 +18,21 @@ use crate::Club;
 use crate::error::OperationError;
 use crate::idempotency::IdempotencyError;
 use crate::idempotency::Scope;
-use crate::program::Campaigns;
+use crate::program::PurchaseRules;
 
 type Result<T> = std::result::Result<T, OperationError<LedgerError>>;
 
 /// Records the earn for a purchase, through the ledger committer.
 #[tracing::instrument(skip_all, fields(partner.id = %scope.partner_id))]
 pub async fn earn(club: &Club, scope: Scope, purchase: Purchase) -> Reply {
-    let campaigns = match Campaigns::of(club).await {
-        Ok(campaigns) => campaigns,
+    let purchase_rules = match PurchaseRules::of(club).await {
+        Ok(rules) => rules,
         Err(e) => return Err(IdempotencyError::Storage(e)),
     };
     let op = prepare::price_earn(
         &mut Lookups::Cached(&club.storage),
         &club.program,
-        &campaigns,
+        &purchase_rules,
         scope.partner_id,
         Some(scope.key.as_str()),
         purchase,

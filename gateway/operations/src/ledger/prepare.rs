@@ -10,12 +10,13 @@ use domain::ids::{BranchId, MemberId, PartnerId, TransferId};
 use domain::ledger::books::{FollowUp, LedgerOp, PointOfSale, PricedEarn, PricedRedemption, Step};
 use domain::ledger::{LedgerError, Phase, Purchase, Redemption, Transfer};
 use domain::pricing::{PointRule, PricingError};
+use domain::program::earning;
 use domain::program::{Limits, ProgramSettings};
 use storage::{Connection, Storage};
 
 use crate::error::OperationError;
 use crate::pricing;
-use crate::program::Campaigns;
+use crate::program::PurchaseRules;
 
 /// Where branches, rules and cards are read from.
 pub(crate) enum Lookups<'a> {
@@ -92,11 +93,12 @@ pub(crate) async fn usable_card(
     Ok(member.id)
 }
 
-/// Checks and prices an earn, with the campaigns it qualifies for by place and day.
+/// Checks and prices an earn under the earn rules, with the campaigns and repeat-visit bonuses it
+/// qualifies for by place and time.
 pub(crate) async fn price_earn(
     lookups: &mut Lookups<'_>,
     settings: &ProgramSettings,
-    campaigns: &Campaigns,
+    rules: &PurchaseRules,
     partner_id: PartnerId,
     idempotency_key: Option<&str>,
     purchase: Purchase,
@@ -106,8 +108,19 @@ pub(crate) async fn price_earn(
         .branch_rule(settings, partner_id, &purchase.branch)
         .await?;
     limits.check_purchase(purchase.amount.amount_minor)?;
-    let points = rule.price_purchase(purchase.amount)?;
-    limits.check_points(points)?;
+    if let Some(category) =
+        rules.unknown_category(purchase.lines.iter().map(|l| l.category.as_str()), now)
+    {
+        return Err(LedgerError::CategoryUnknown(category.to_owned()).into());
+    }
+    rule.check_currency(purchase.amount)?;
+    let earning = earning::earn(
+        &rule,
+        purchase.amount.amount_minor,
+        &purchase.lines,
+        &rules.earn_rules(partner_id, branch_id, now),
+    )?;
+    limits.check_points(earning.points)?;
     if let Some(release_at) = purchase.release_at
         && (release_at <= now || release_at > now + settings.max_release)
     {
@@ -126,11 +139,12 @@ pub(crate) async fn price_earn(
             reference: purchase.reference,
             idempotency_key: idempotency_key.map(str::to_owned),
         },
-        points,
+        points: earning.points,
+        capped: earning.capped,
         amount: purchase.amount,
         release_at: purchase.release_at,
-        offers: campaigns.offers(partner_id, branch_id, now),
-        repeat_visits: campaigns.repeat_visits(now),
+        offers: rules.offers(partner_id, branch_id, now),
+        repeat_visits: rules.repeat_visits(now),
     }))
 }
 

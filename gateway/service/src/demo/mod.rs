@@ -407,7 +407,8 @@ async fn enrol_with_history(
         } else {
             let (low, high) = till.bill;
             let amount = Money::new(low + (high - low) / 1_000 * roll, irr);
-            let purchase = Purchase::new(branch, card.clone(), amount, reference, None)?;
+            let purchase =
+                Purchase::new(branch, card.clone(), amount, reference, None, Vec::new())?;
             at::earn(club, till.partner_id, purchase, at).await?;
         }
     }

@@ -7,6 +7,7 @@ use domain::cards::CardNumber;
 use domain::ids::TransferId;
 use domain::ledger::{LedgerError, Purchase};
 use domain::points::{Currency, Money};
+use domain::program::earning::BasketLine;
 use operations::ledger;
 use partners::protocol::{self, EarnRequest, Problem};
 use uuid::Uuid;
@@ -23,8 +24,8 @@ use crate::state::AppState;
     (status = 400, description = "The card number is not 16 digits or fails its check digit, or the body is not the JSON this route expects", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "The card is blocked or lost, the member closed, or the branch another partner's", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "Reference already used, no point rule, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "Invalid amount, currency, reference, branch or release time, a purchase too small or too large, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Reference already used, no point rule, the earn rules' caps reached, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid amount, currency, reference, branch, release time or basket (a line out of range, lines not adding up to the amount, an unknown category), a purchase too small or too large, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/earns")]
 pub(crate) async fn create(
@@ -35,12 +36,22 @@ pub(crate) async fn create(
     let card = CardNumber::parse(&body.card_number).map_err(LedgerError::from)?;
     let currency = Currency::parse(&body.amount.currency)
         .map_err(|e| invalid_request(format!("amount.currency: {e}")))?;
+    let lines = body
+        .lines
+        .into_iter()
+        .map(|line| BasketLine {
+            category: line.category,
+            amount_minor: line.amount_minor,
+            margin_minor: line.margin_minor,
+        })
+        .collect();
     let purchase = Purchase::new(
         body.branch,
         card,
         Money::new(body.amount.amount_minor, currency),
         body.reference,
         body.release_at,
+        lines,
     )?;
     let answered = ledger::earn(&state.club, request.scope()?, purchase).await?;
     Ok(respond(answered, StatusCode::CREATED, render::movement))

@@ -65,13 +65,14 @@ pub(crate) async fn quote(
         .points
         .map(|p| positive("points", Points(p)))
         .transpose()?;
+    let now = domain::time::now();
     let quote = pricing::quote(
-        &state.club.storage,
-        &state.club.program,
+        &state.club,
         request.caller().partner_id,
         &query.branch,
         amount,
         points,
+        now,
     )
     .await?;
     if let Some(currency) = &query.currency
@@ -91,7 +92,7 @@ pub(crate) async fn quote(
                 &query.branch,
                 amount,
                 &card,
-                domain::time::now(),
+                now,
             )
             .await?;
             let campaigns: Vec<protocol::AwardedBonus> = priced

@@ -112,10 +112,11 @@ impl Books<'_> {
     }
 
     /// Gives the campaigns `earn` qualifies for (its member in their audience, budget left),
-    /// each as a bonus keyed by the earn's transfer.
+    /// each as a bonus keyed by the earn's transfer; `points` are the earn's before the tier.
     pub(super) fn apply_campaigns(
         &mut self,
         earn: &PricedEarn,
+        points: Points,
         transfer: &Transfer,
         tier: Option<&str>,
         settings: &ProgramSettings,
@@ -128,7 +129,7 @@ impl Books<'_> {
             }
             let spent = self.spent.get(&offer.code).copied().unwrap_or(0);
             let points = offer
-                .points(earn.points)
+                .points(points)
                 .min(offer.left(spent).unwrap_or(i64::MAX));
             if points == 0 {
                 continue;

@@ -29,6 +29,7 @@ use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
 use crate::points::{Money, Points};
 use crate::program::ProgramSettings;
 use crate::program::campaigns::{CampaignOffer, MemberFacts, RepeatVisitOffer};
+use crate::program::earning::{self, CappedShare};
 use crate::program::tiers::{self, Tally, Tier};
 
 pub use self::bonus::{BonusAward, PricedBonus};
@@ -58,8 +59,10 @@ pub struct PointOfSale {
 pub struct PricedEarn {
     /// Where it is made.
     pub at: PointOfSale,
-    /// Points earned.
+    /// Points earned under the earn rules, before their caps and the member's tier.
     pub points: Points,
+    /// What each capped earn rule adds to `points` (the books hold it to the caps).
+    pub capped: Vec<CappedShare>,
     /// The purchase.
     pub amount: Money,
     /// The campaigns it qualifies for by place and day (the books check the rest).
@@ -201,6 +204,9 @@ pub struct Snapshot {
     pub campaign_spent: Vec<(String, i64)>,
     /// What campaigns' audiences ask of the batch's members, when one does.
     pub member_facts: Vec<(MemberId, MemberFacts)>,
+    /// Points the batch's capped earn rules gave its members this month: (member, rule, local
+    /// day, points).
+    pub earn_rule_points: Vec<(MemberId, String, NaiveDate, i64)>,
 }
 
 /// A member's move to another tier, recorded when a batch (or maintenance) finds it.
@@ -241,6 +247,8 @@ pub struct Writes {
     pub awards: Vec<BonusAward>,
     /// Points each campaign gave in the batch.
     pub campaign_spend: BTreeMap<String, i64>,
+    /// Points capped earn rules gave, per member, rule and local day.
+    pub earn_rule_points: BTreeMap<(MemberId, String, NaiveDate), i64>,
 }
 
 /// Why the books could not decide an operation.
@@ -305,6 +313,8 @@ struct Books<'t> {
     spent: HashMap<String, i64>,
     /// Members' facts for campaigns' audiences.
     facts: HashMap<MemberId, MemberFacts>,
+    /// Points capped earn rules gave: (member, rule, local day) → points.
+    rule_points: BTreeMap<(MemberId, String, NaiveDate), i64>,
     /// Per followed transfer, what has happened to it so far.
     followed: HashMap<TransferId, Followed>,
     writes: Writes,
@@ -371,6 +381,11 @@ impl<'t> Books<'t> {
             awarded: snapshot.awarded.into_iter().collect(),
             spent: snapshot.campaign_spent.into_iter().collect(),
             facts: snapshot.member_facts.into_iter().collect(),
+            rule_points: snapshot
+                .earn_rule_points
+                .into_iter()
+                .map(|(member_id, rule, day, points)| ((member_id, rule, day), points))
+                .collect(),
             followed,
             writes: Writes::default(),
             changed: BTreeSet::new(),
@@ -502,7 +517,7 @@ impl<'t> Books<'t> {
         }
         let (transfer, state) = match op {
             LedgerOp::Redeem(redemption) => self.apply_redemption(redemption)?,
-            LedgerOp::Earn(earn) => self.apply_earn(earn, settings),
+            LedgerOp::Earn(earn) => self.apply_earn(earn, settings)?,
             LedgerOp::FollowUp(follow_up) => self.apply_follow_up(follow_up, settings)?,
             LedgerOp::Bonus(bonus) => self.apply_bonus(bonus, settings)?,
         };
@@ -570,11 +585,42 @@ impl<'t> Books<'t> {
         Ok((transfer, state))
     }
 
+    /// The earn's points held to its capped rules' caps for the member's local day and calendar
+    /// month (`earning::hold_to_caps`). Refused when nothing is left to earn.
+    fn held_to_caps(&mut self, op: &PricedEarn) -> Result<Points, LedgerError> {
+        if op.capped.is_empty() {
+            return Ok(op.points);
+        }
+        let member_id = op.at.member_id;
+        let today = tiers::local_day(self.now, self.zone);
+        let month = tiers::month_start(self.now, self.zone);
+        let used = |rule: &str, from: NaiveDate| -> i64 {
+            let key = |day| (member_id, rule.to_owned(), day);
+            self.rule_points
+                .range(key(from)..=key(today))
+                .map(|(_, points)| *points)
+                .sum()
+        };
+        let (points, given) = earning::hold_to_caps(op.points, &op.capped, |rule| {
+            (used(rule, today), used(rule, month))
+        });
+        if points <= 0 {
+            return Err(LedgerError::EarnCapReached);
+        }
+        for (rule, give) in given.into_iter().filter(|(_, give)| *give > 0) {
+            let key = (member_id, rule.to_owned(), today);
+            *self.rule_points.entry(key.clone()).or_default() += give;
+            *self.writes.earn_rule_points.entry(key).or_default() += give;
+        }
+        Ok(Points(points))
+    }
+
     fn apply_earn(
         &mut self,
         op: &PricedEarn,
         settings: &ProgramSettings,
-    ) -> (Transfer, TransferState) {
+    ) -> Result<(Transfer, TransferState), BookError> {
+        let points = self.held_to_caps(op)?;
         let member_id = op.at.member_id;
         let (account_id, tier) = self
             .members
@@ -585,7 +631,7 @@ impl<'t> Books<'t> {
             NewTransfer {
                 debit: partner_account(op.at.partner_id, AccountKind::PartnerIssuance),
                 credit: account_id,
-                amount: tiers::multiplied(op.points, tier.map(|t| t.rule)),
+                amount: tiers::multiplied(points, tier.map(|t| t.rule)),
                 code: TransferCode::Earn,
                 phase: if op.release_at.is_some() {
                     Phase::Pending
@@ -613,13 +659,13 @@ impl<'t> Books<'t> {
         // Campaigns and repeat visits reward purchases made: a pending earn's are not given (yet).
         if state == TransferState::Posted {
             if !op.offers.is_empty() {
-                self.apply_campaigns(op, &transfer, tier.map(|t| t.code), settings);
+                self.apply_campaigns(op, points, &transfer, tier.map(|t| t.code), settings);
             }
             if !op.repeat_visits.is_empty() {
                 self.apply_repeat_visits(op, settings);
             }
         }
-        (transfer, state)
+        Ok((transfer, state))
     }
 
     /// Records a tier change for each member whose activity moved them to another tier.
@@ -797,6 +843,7 @@ mod tests {
         LedgerOp::Earn(PricedEarn {
             at: at(member, reference),
             points: Points(points),
+            capped: Vec::new(),
             amount: irr(points * 10_000),
             release_at: None,
             offers: Vec::new(),
@@ -955,6 +1002,66 @@ mod tests {
             .collect();
         assert_eq!(activity, [(alice, 16)]);
         assert_eq!(writes.tier_changes.len(), 2);
+    }
+
+    #[test]
+    fn capped_rules_give_what_is_left_of_their_day_and_month_and_an_earn_of_nothing_is_refused() {
+        // 2026-12-10 12:00 in Tehran.
+        let now = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 10, 8, 30, 0).unwrap();
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let alice = MemberId(Uuid::from_u128(100));
+        let mut snapshot = snapshot(vec![account(alice, 0)], Vec::new());
+        // Earlier this month the rule gave 120 (30 of them today); last month's do not count.
+        snapshot.earn_rule_points = vec![
+            (
+                alice,
+                "rooms".into(),
+                NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+                500,
+            ),
+            (alice, "rooms".into(), day(2), 90),
+            (alice, "rooms".into(), day(10), 30),
+        ];
+        let mut books = Books::new(snapshot, &[], chrono_tz::Asia::Tehran, now);
+        let capped = |reference: &str, rule_points| {
+            let LedgerOp::Earn(mut earn) = earn(alice, reference, 60) else {
+                unreachable!()
+            };
+            // 60 points, of which the rule adds `rule_points` over the partner's rate.
+            earn.points = Points(10 + rule_points);
+            earn.capped = vec![CappedShare {
+                rule: "rooms".into(),
+                points: rule_points,
+                per_day: Some(50),
+                per_month: Some(150),
+            }];
+            LedgerOp::Earn(earn)
+        };
+        let earned = |result: Result<Movement, BookError>| result.map(|m| m.transfer.amount.get());
+        // The day has 20 left (50 − 30): 10 + 20.
+        assert_eq!(earned(books.apply(&capped("e1", 40), &settings())), Ok(30));
+        // The day is spent: the partner's rate alone.
+        assert_eq!(earned(books.apply(&capped("e2", 40), &settings())), Ok(10));
+        let tomorrow = now + chrono::Duration::days(1);
+        books.now = tomorrow;
+        // The month has 10 left (150 − 140).
+        assert_eq!(earned(books.apply(&capped("e3", 40), &settings())), Ok(20));
+        // A purchase that earns only by the rule earns nothing once its caps are spent.
+        let LedgerOp::Earn(mut only_rule) = capped("e4", 5) else {
+            unreachable!()
+        };
+        only_rule.points = Points(5);
+        assert_eq!(
+            earned(books.apply(&LedgerOp::Earn(only_rule), &settings())),
+            Err(BookError::Refused(LedgerError::EarnCapReached))
+        );
+        let given: Vec<(NaiveDate, i64)> = books
+            .writes
+            .earn_rule_points
+            .iter()
+            .map(|((_, _, day), points)| (*day, *points))
+            .collect();
+        assert_eq!(given, [(day(10), 20), (day(11), 10)]);
     }
 
     #[test]

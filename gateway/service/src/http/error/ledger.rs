@@ -106,6 +106,16 @@ impl From<LedgerError> for ApiError {
             LedgerError::BonusAlreadyAwarded { .. } => {
                 Self::conflict(code, "Bonus already awarded", detail)
             }
+            LedgerError::EarnCapReached => Self::conflict(code, "Earn rules capped", detail),
+            LedgerError::CategoryUnknown(_) => {
+                Self::unprocessable(code, "Unknown category", detail)
+            }
+            LedgerError::BasketLineInvalid(_) => {
+                Self::unprocessable(code, "Invalid basket line", detail)
+            }
+            LedgerError::BasketTotalMismatch(_) => {
+                Self::unprocessable(code, "Basket does not add up", detail)
+            }
         }
     }
 }

@@ -1,0 +1,1 @@
+DROP TABLE earn_rule_points;
