@@ -1,6 +1,6 @@
-//! Bonuses for signing up and for referrals: awarded with the enrolment, split between their
-//! funders, once per member and occasion, with their own refusals for self-referral and reused
-//! phones.
+//! Bonuses for signing up and for referrals (with the enrolment, and with the friend's first
+//! purchase), split between their funders, once per member and occasion, with their own refusals
+//! for self-referral and reused phones; events, birthdays, anniversaries and repeat visits.
 
 use domain::program::rules::RuleKind;
 use partners::protocol::{EnrollRequest, Enrollment, EventAnswer, EventRequest};
@@ -130,6 +130,58 @@ async fn a_new_member_and_their_referrer_get_their_bonuses_once() {
         .await;
     assert_eq!(code(refused.unwrap_err()), "referral_phone_reused");
     assert_eq!(client.available_points(&first.card_number).await, 301);
+}
+
+#[tokio::test]
+async fn a_referred_members_first_purchase_rewards_the_referrer_once_however_many_race() {
+    let app = TestApp::spawn().await;
+    let shop = app.partner().with_default_rule().await;
+    app.program_rule(
+        RuleKind::Bonus,
+        "friend-buys",
+        json!({"occasion": "referral_first_purchase", "points": 150, "funding": [
+            {"funder": shop.partner.code.to_string(), "share": "1"}]}),
+    )
+    .await;
+    let client = &shop.client;
+    let enrolled = |invite: Option<String>| async move {
+        client
+            .enroll(
+                &enrol(&unique_phone(), invite.as_deref()),
+                &unique_code("enrol"),
+            )
+            .await
+            .unwrap()
+            .body
+    };
+    let referrer = enrolled(None).await;
+    let friend = enrolled(Some(referrer.invite_code.clone())).await;
+    let stranger = enrolled(None).await;
+
+    // The friend's first purchases race: the first committed is the first purchase, once.
+    let purchases = (0..4).map(|_| shop.earn_points(&friend.card_number, 10));
+    futures_util::future::join_all(purchases).await;
+    assert_eq!(client.available_points(&referrer.card_number).await, 150);
+    shop.earn_points(&friend.card_number, 10).await;
+    // A member nobody referred rewards nobody.
+    shop.earn_points(&stranger.card_number, 10).await;
+    assert_eq!(client.available_points(&referrer.card_number).await, 150);
+    assert_eq!(client.available_points(&friend.card_number).await, 50);
+    let awards: i64 = {
+        use diesel::{ExpressionMethods as _, QueryDsl as _};
+        use diesel_async::RunQueryDsl as _;
+        use storage::schema::bonus_awards::dsl as a;
+        let mut conn = app.storage.db().await.unwrap();
+        a::bonus_awards
+            .filter(a::bonus.eq("friend-buys"))
+            .filter(a::occasion.eq(format!("first-purchase:{}", friend.member_id)))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(awards, 1);
+    assert!(app.ledger_report().await.is_exact());
 }
 
 #[tokio::test]

@@ -99,6 +99,7 @@ async fn earn(
         release_at: None,
         offers: Vec::new(),
         repeat_visits: Vec::new(),
+        first_purchase: Vec::new(),
     });
     (
         scope(partner, key, &format!("earn {card} {amount_minor}")),

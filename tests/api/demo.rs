@@ -24,7 +24,7 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
         .await
         .unwrap();
     // Partners, branches, partner keys, settlement terms, operator keys, programme rules.
-    assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2 + 7, "{created:?}");
+    assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2 + 11, "{created:?}");
     assert!(
         gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
             .await
@@ -274,6 +274,20 @@ async fn a_referred_member_earns_the_weekend_campaign_at_the_restaurant() {
         .unwrap();
     assert_eq!(earned.transfer.amount.get(), 16);
     assert_eq!(earned.balance.available.get(), 50 + 16 + 16);
+    let referrer = operations::members::check_card(
+        &app.club,
+        saffron,
+        None,
+        &domain::cards::CardNumber::parse(&friend.card_number).unwrap(),
+        friday,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        referrer.balance.available.get(),
+        50 + 100 + 100,
+        "the referral's second bonus, for the friend's first purchase"
+    );
 
     // The card check that Friday: bronze, 16 of the 1,000 points silver needs.
     let check = operations::members::check_card(&app.club, saffron, None, &card, friday)

@@ -292,7 +292,8 @@ impl PurchaseRules {
         let rules = club.storage.program_rules().await?;
         let names_places = rules.iter().any(|v| {
             matches!(v.kind, RuleKind::Campaign | RuleKind::EarnRule)
-                || matches!(&v.definition, Some(RuleDefinition::Bonus(b)) if b.occasion == rules::Occasion::RepeatVisit)
+                || matches!(&v.definition, Some(RuleDefinition::Bonus(b))
+                    if matches!(b.occasion, rules::Occasion::RepeatVisit | rules::Occasion::ReferralFirstPurchase))
         });
         let places = if names_places {
             Some(club.places().await?)
@@ -362,6 +363,24 @@ impl PurchaseRules {
                 .iter()
                 .any(|v| v.kind == RuleKind::Category && v.code.as_str() == *category)
         })
+    }
+
+    /// The bonuses for a referred member's first purchase in force at `at`: (code, points split
+    /// between their funders).
+    pub(crate) fn first_purchase_bonuses(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Vec<(String, Vec<(Option<PartnerId>, domain::points::Points)>)> {
+        let Some(places) = &self.places else {
+            return Vec::new();
+        };
+        domain::program::bonuses::in_force(&self.rules, at, rules::Occasion::ReferralFirstPurchase)
+            .into_iter()
+            .filter_map(|bonus| {
+                let shares = places.shares(bonus.rule.points, &bonus.rule.funding)?;
+                Some((bonus.code.to_owned(), shares))
+            })
+            .collect()
     }
 
     /// The repeat-visit bonuses in force at `at`, their points split between their funders.

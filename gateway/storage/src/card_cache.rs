@@ -66,6 +66,9 @@ pub struct CardCache {
     pub members: Cache<String, MemberId>,
     /// (partner, branch code or id) → the branch's id, its rule if any, the partner's limits.
     pub rules: Cache<(PartnerId, String), BranchPricing>,
+    /// Members whose purchases reward no referrer: never referred, or bought before (neither
+    /// ever changes back).
+    pub no_referral_due: Cache<MemberId, ()>,
     /// Members whose version increment failed (Redis down), retried later.
     unbumped: Arc<Mutex<HashSet<MemberId>>>,
 }
@@ -86,6 +89,7 @@ impl CardCache {
                 .time_to_live(Duration::from_secs(VIEW_TTL_SECS))
                 .build(),
             members: Cache::new(capacity),
+            no_referral_due: Cache::new(capacity),
             rules: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(RULE_TTL_SECS))

@@ -45,6 +45,9 @@ pub async fn read(
         *need = need
             .checked_add(op.points_to_spend())
             .unwrap_or(Points(i64::MAX));
+        for other in op.other_members() {
+            needs.entry(other).or_default();
+        }
     }
     let member_ids: Vec<MemberId> = needs.keys().copied().collect();
     let needs: Vec<(MemberId, Points)> = needs.into_iter().collect();
@@ -69,6 +72,11 @@ pub async fn read(
                 .repeat_visits
                 .iter()
                 .map(|r| (e.at.member_id, r.code.as_str(), r.occasion.as_str()))
+                .chain(
+                    e.first_purchase
+                        .iter()
+                        .map(|r| (r.referrer, r.code.as_str(), r.occasion.as_str())),
+                )
                 .collect(),
             _ => Vec::new(),
         })

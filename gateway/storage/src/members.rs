@@ -323,3 +323,31 @@ pub async fn facts(
         })
         .collect())
 }
+
+/// The active member who referred `member_id`, while `member_id` has made no purchase yet (no
+/// earn posted): whom the friend's first purchase rewards. `None` once they have, or when no active
+/// member referred them.
+pub async fn referrer_before_first_purchase(
+    mut conn: &AsyncPgConnection,
+    member_id: MemberId,
+) -> Result<Option<MemberId>, StorageError> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        referrer: Uuid,
+    }
+    let row: Option<Row> = super::prepared::prepared(
+        diesel::sql_query(
+            "SELECT m.referred_by AS referrer FROM members m \
+               JOIN members r ON r.id = m.referred_by AND r.status = 'active' \
+              WHERE m.id = $1 AND NOT EXISTS ( \
+                    SELECT 1 FROM transfers t WHERE t.member_id = m.id AND t.code = 'earn' \
+                       AND t.phase IN ('single', 'post'))",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(member_id.0),
+    )
+    .get_result(&mut conn)
+    .await
+    .optional()?;
+    Ok(row.map(|r| MemberId(r.referrer)))
+}

@@ -243,6 +243,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         release_at: None,
                         offers: Vec::new(),
                         repeat_visits: Vec::new(),
+                        first_purchase: Vec::new(),
                     })
                 };
                 let scope = Scope::of_request(

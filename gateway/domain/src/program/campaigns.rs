@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use super::rules::{CampaignAward, CampaignRule};
-use crate::ids::{BranchId, PartnerId};
+use crate::ids::{BranchId, MemberId, PartnerId};
 use crate::points::Points;
 
 /// Whom a campaign is for, with codes resolved to ids.
@@ -146,6 +146,19 @@ pub struct RepeatVisitOffer {
     pub visits: u16,
     /// … within this many days.
     pub within_days: u16,
+    /// Who pays how many points.
+    pub shares: Vec<(Option<PartnerId>, Points)>,
+}
+
+/// A referral's second bonus: the referred member's first purchase rewards whoever referred them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstPurchaseOffer {
+    /// The referrer, who gets it.
+    pub referrer: MemberId,
+    /// The bonus rule's code.
+    pub code: String,
+    /// The occasion key: `first-purchase:<the referred member's id>`.
+    pub occasion: String,
     /// Who pays how many points.
     pub shares: Vec<(Option<PartnerId>, Points)>,
 }

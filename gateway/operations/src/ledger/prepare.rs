@@ -10,6 +10,7 @@ use domain::ids::{BranchId, MemberId, PartnerId, TransferId};
 use domain::ledger::books::{FollowUp, LedgerOp, PointOfSale, PricedEarn, PricedRedemption, Step};
 use domain::ledger::{LedgerError, Phase, Purchase, Redemption, Transfer};
 use domain::pricing::{PointRule, PricingError};
+use domain::program::campaigns::FirstPurchaseOffer;
 use domain::program::earning;
 use domain::program::{Limits, ProgramSettings};
 use storage::{Connection, Storage};
@@ -67,6 +68,31 @@ impl Lookups<'_> {
         }
     }
 
+    /// Whom `member_id`'s first purchase rewards, while they have made none: their referrer.
+    async fn referrer_before_first_purchase(
+        &mut self,
+        member_id: MemberId,
+    ) -> Result<Option<MemberId>, OperationError<LedgerError>> {
+        Ok(match self {
+            Self::Cached(storage) => {
+                let settled = &storage.card_cache().no_referral_due;
+                if settled.contains_key(&member_id) {
+                    return Ok(None);
+                }
+                let conn = storage.db().await?;
+                let referrer =
+                    storage::members::referrer_before_first_purchase(&conn, member_id).await?;
+                if referrer.is_none() {
+                    settled.insert(member_id, ()).await;
+                }
+                referrer
+            }
+            Self::Conn(conn) => {
+                storage::members::referrer_before_first_purchase(conn, member_id).await?
+            }
+        })
+    }
+
     /// The transfer `id`, if there is one.
     async fn transfer(
         &mut self,
@@ -108,8 +134,9 @@ pub(crate) async fn price_earn(
         .branch_rule(settings, partner_id, &purchase.branch)
         .await?;
     limits.check_purchase(purchase.amount.amount_minor)?;
-    if let Some(category) =
-        rules.unknown_category(purchase.lines.iter().map(|l| l.category.as_str()), now)
+    if !purchase.lines.is_empty()
+        && let Some(category) =
+            rules.unknown_category(purchase.lines.iter().map(|l| l.category.as_str()), now)
     {
         return Err(LedgerError::CategoryUnknown(category.to_owned()).into());
     }
@@ -130,6 +157,21 @@ pub(crate) async fn price_earn(
         .into());
     }
     let member_id = lookups.card_member(&purchase.card).await?;
+    let first_purchase = match rules.first_purchase_bonuses(now) {
+        bonuses if bonuses.is_empty() => Vec::new(),
+        bonuses => match lookups.referrer_before_first_purchase(member_id).await? {
+            None => Vec::new(),
+            Some(referrer) => bonuses
+                .into_iter()
+                .map(|(code, shares)| FirstPurchaseOffer {
+                    referrer,
+                    code,
+                    occasion: format!("first-purchase:{member_id}"),
+                    shares,
+                })
+                .collect(),
+        },
+    };
     Ok(LedgerOp::Earn(PricedEarn {
         at: PointOfSale {
             partner_id,
@@ -145,6 +187,7 @@ pub(crate) async fn price_earn(
         release_at: purchase.release_at,
         offers: rules.offers(partner_id, branch_id, now),
         repeat_visits: rules.repeat_visits(now),
+        first_purchase,
     }))
 }
 

@@ -28,7 +28,7 @@ use crate::cards::{self, CardError, CardNumber, CardStatus, MemberStatus};
 use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
 use crate::points::{Money, Points};
 use crate::program::ProgramSettings;
-use crate::program::campaigns::{CampaignOffer, MemberFacts, RepeatVisitOffer};
+use crate::program::campaigns::{CampaignOffer, FirstPurchaseOffer, MemberFacts, RepeatVisitOffer};
 use crate::program::earning::{self, CappedShare};
 use crate::program::tiers::{self, Tally, Tier};
 
@@ -69,6 +69,9 @@ pub struct PricedEarn {
     pub offers: Vec<CampaignOffer>,
     /// The repeat-visit bonuses it may complete.
     pub repeat_visits: Vec<RepeatVisitOffer>,
+    /// The referral bonuses it gives the member's referrer, when it is the member's first
+    /// purchase (the referrer's account is locked with the member's).
+    pub first_purchase: Vec<FirstPurchaseOffer>,
     /// Keep the points pending until then.
     pub release_at: Option<DateTime<Utc>>,
 }
@@ -110,10 +113,19 @@ impl LedgerOp {
         }
     }
 
+    /// The other members whose points it may move: a first purchase's referrer.
+    pub fn other_members(&self) -> impl Iterator<Item = MemberId> + '_ {
+        let first_purchase = match self {
+            Self::Earn(op) => &op.first_purchase[..],
+            _ => &[],
+        };
+        first_purchase.iter().map(|offer| offer.referrer)
+    }
+
     /// The partners whose accounts it moves: where it is made, or a bonus's funders.
     pub fn partners(&self) -> Vec<PartnerId> {
         match self {
-            // A campaign's or a repeat visit's funders are moved by the earn's batch too.
+            // The funders of its campaigns and bonuses are moved by the earn's batch too.
             Self::Earn(op) => std::iter::once(op.at.partner_id)
                 .chain(
                     op.offers
@@ -122,6 +134,11 @@ impl LedgerOp {
                 )
                 .chain(
                     op.repeat_visits
+                        .iter()
+                        .flat_map(|r| r.shares.iter().filter_map(|s| s.0)),
+                )
+                .chain(
+                    op.first_purchase
                         .iter()
                         .flat_map(|r| r.shares.iter().filter_map(|s| s.0)),
                 )
@@ -664,6 +681,17 @@ impl<'t> Books<'t> {
             if !op.repeat_visits.is_empty() {
                 self.apply_repeat_visits(op, settings);
             }
+            for offer in &op.first_purchase {
+                // Refused only when the referrer has it already (the batch read the key): the
+                // friend's first purchases raced, and the first one committed earned it.
+                let _ = self.award(
+                    offer.referrer,
+                    &offer.code,
+                    &offer.occasion,
+                    &offer.shares,
+                    settings,
+                );
+            }
         }
         Ok((transfer, state))
     }
@@ -848,6 +876,7 @@ mod tests {
             release_at: None,
             offers: Vec::new(),
             repeat_visits: Vec::new(),
+            first_purchase: Vec::new(),
         })
     }
 
