@@ -230,6 +230,7 @@ pub async fn run_op(
                 reference,
                 release_at: None,
                 lines: Vec::new(),
+                occurred_at: None,
             };
             let r = till.client.earn(&request, &key).await;
             if let Ok(receipt) = &r {

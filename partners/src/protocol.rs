@@ -433,6 +433,11 @@ pub struct EarnRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub lines: Vec<BasketLine>,
+    /// When the purchase happened, for one reported late (an offline till): within the
+    /// programme's late window, not in the future. The rules, campaigns and tier of that time
+    /// apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A line of an earn's basket.

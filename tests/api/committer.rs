@@ -97,6 +97,7 @@ async fn earn(
         capped: Vec::new(),
         amount: irr(amount_minor),
         release_at: None,
+        occurred_at: None,
         offers: Vec::new(),
         repeat_visits: Vec::new(),
         first_purchase: Vec::new(),

@@ -130,6 +130,15 @@ async fn rules_price_each_line_and_combine_as_written_and_caps_hold_per_day() {
     request.lines = vec![line("food", 10_000, None)];
     let mismatch = partner.client.earn(&request, &unique_code("earn")).await;
     assert_eq!(code(mismatch.unwrap_err()), "basket_total_mismatch");
+    // A late earn names when it happened, within the late window (docs/program.md).
+    let mut late = earn_request(&card, 10_000);
+    late.occurred_at = Some(chrono::Utc::now() - chrono::Duration::days(8));
+    let refused = partner.client.earn(&late, &unique_code("earn")).await;
+    assert_eq!(code(refused.unwrap_err()), "occurred_at_invalid");
+    late.occurred_at = Some(chrono::Utc::now() - chrono::Duration::days(2));
+    let accepted = partner.client.earn(&late, &unique_code("earn")).await;
+    // Two days ago none of this test's earn rules was in force yet: the partner's rate alone.
+    assert_eq!(accepted.unwrap().body.transaction.points, 1);
     assert!(app.ledger_report().await.is_exact());
 }
 

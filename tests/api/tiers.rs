@@ -230,3 +230,77 @@ async fn a_tier_is_kept_through_the_window_and_the_grace_and_lost_at_a_tehran_mi
         [("2026-02-28".to_owned(), 5), ("2026-03-01".to_owned(), 7)]
     );
 }
+
+#[tokio::test]
+async fn a_late_earn_is_priced_as_of_when_it_happened() {
+    let app = TestApp::spawn().await;
+    let (_partner, till) = DirectTill::open(&app).await;
+    let card = till.enroll("+989120000033").await;
+    three_tiers(&app).await;
+    // Reported on `now`; it happened three days before, on a weekday with a campaign.
+    let now = Utc::now() + Duration::days(10);
+    let happened = now - Duration::days(3);
+    let weekday = happened
+        .with_timezone(&chrono_tz::Asia::Tehran)
+        .format("%A")
+        .to_string()
+        .to_lowercase();
+    app.program_rule(
+        RuleKind::Campaign,
+        "that-day",
+        json!({"name": {"en": "That day", "fa": "آن روز"},
+               "starts_at": Utc::now().to_rfc3339(),
+               "ends_at": (Utc::now() + Duration::days(30)).to_rfc3339(),
+               "award": {"points": 7}, "days": [weekday]}),
+    )
+    .await;
+
+    // Silver today, with the purchase that reached it.
+    till.earn(&card, 1_000, now).await.unwrap();
+    // Three days ago the member was bronze: ×1, not ×1.5; and that day's campaign gives its 7.
+    let late = till.earn_late(&card, 100, happened, now).await.unwrap();
+    assert_eq!(late.transfer.amount.get(), 100);
+    assert_eq!(late.balance.available.get(), 1_000 + 100 + 7);
+    // Today's purchase is at silver, with no campaign.
+    assert_eq!(
+        till.earn(&card, 100, now)
+            .await
+            .unwrap()
+            .transfer
+            .amount
+            .get(),
+        150
+    );
+    // The late purchase counts on the day it happened.
+    let member = check_member(&app, &card).await;
+    let days: Vec<(chrono::NaiveDate, i64)> = {
+        use diesel::{ExpressionMethods as _, QueryDsl as _};
+        use diesel_async::RunQueryDsl as _;
+        use storage::schema::member_activity::dsl as a;
+        let mut conn = app.storage.db().await.unwrap();
+        a::member_activity
+            .filter(a::member_id.eq(member.0))
+            .order(a::day)
+            .select((a::day, a::points))
+            .load(&mut conn)
+            .await
+            .unwrap()
+    };
+    let day = |at: chrono::DateTime<Utc>| at.with_timezone(&chrono_tz::Asia::Tehran).date_naive();
+    assert_eq!(days, [(day(happened), 100), (day(now), 1_150)]);
+    assert!(app.ledger_report().await.is_exact());
+
+    // Too late, or in the future: refused with their code.
+    for at in [now - Duration::days(8), now + Duration::minutes(1)] {
+        let refused = till.earn_late(&card, 10, at, now).await.unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                operations::error::OperationError::Refused(
+                    domain::ledger::LedgerError::OccurredAtInvalid { max_days: 7 }
+                )
+            ),
+            "{refused}"
+        );
+    }
+}

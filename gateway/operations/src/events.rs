@@ -70,13 +70,7 @@ async fn award(
     event: Event,
     now: DateTime<Utc>,
 ) -> Result<EventOutcome, OperationError<LedgerError>> {
-    let occurred_at = event.occurred_at.map_or(now, domain::time::stored);
-    if occurred_at > now || occurred_at < now - settings.late_window {
-        return Err(LedgerError::OccurredAtInvalid {
-            max_days: settings.late_window.num_days(),
-        }
-        .into());
-    }
+    let occurred_at = settings.occurred_at(event.occurred_at, now)?;
     let (rules, places) = (&programme.rules[..], &*programme.places);
     let member_id = prepare::usable_card(conn, &event.card).await?;
     let found: Vec<_> = bonuses::in_force(rules, occurred_at, Occasion::Event)

@@ -20,6 +20,9 @@ use crate::idempotency::IdempotencyKey;
 
 type Result<T> = std::result::Result<T, OperationError<RuleError>>;
 
+/// A bonus's points by funder: the operator (`None`) or a partner.
+type Shares = Vec<(Option<PartnerId>, domain::points::Points)>;
+
 /// Who asks for a change: a name (an operator key id, or `cli:` and the machine user) and, through
 /// the admin API, the request's idempotency key and fingerprint, so a retry gets the version the
 /// first attempt made instead of making another.
@@ -237,7 +240,7 @@ impl Places {
         &self,
         points: i64,
         funding: &[domain::program::rules::Share],
-    ) -> Option<Vec<(Option<PartnerId>, domain::points::Points)>> {
+    ) -> Option<Shares> {
         domain::program::bonuses::split(points, funding)
             .into_iter()
             .map(|(funder, part)| {
@@ -370,7 +373,7 @@ impl PurchaseRules {
     pub(crate) fn first_purchase_bonuses(
         &self,
         at: DateTime<Utc>,
-    ) -> Vec<(String, Vec<(Option<PartnerId>, domain::points::Points)>)> {
+    ) -> Vec<(String, Shares)> {
         let Some(places) = &self.places else {
             return Vec::new();
         };

@@ -230,3 +230,24 @@ pub async fn add_earn_rule_points(
     .await?;
     Ok(())
 }
+
+/// Records when late-reported earns happened.
+pub async fn record_late_earns(
+    mut conn: &AsyncPgConnection,
+    late: &[(domain::ids::TransferId, chrono::DateTime<chrono::Utc>)],
+) -> Result<(), StorageError> {
+    if late.is_empty() {
+        return Ok(());
+    }
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO late_earns (transfer_id, occurred_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[])",
+        )
+        .bind::<Array<SqlUuid>, _>(late.iter().map(|(id, _)| id.0).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(late.iter().map(|(_, at)| *at).collect::<Vec<_>>()),
+    )
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}

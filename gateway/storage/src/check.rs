@@ -141,14 +141,15 @@ const CHECKS: &[&str] = &[
       WHERE a.lifetime_earned <> coalesce(t.total, 0)",
 ];
 
-/// 9: `member_activity` against the transfers, by local day in zone `$1`.
+/// 9: `member_activity` against the transfers, by local day in zone `$1` (a late earn's: the day
+/// it happened).
 const ACTIVITY: &str = "WITH projected AS (
-         SELECT member_id, (created_at AT TIME ZONE $1)::date AS day,
+         SELECT member_id, (coalesce(l.occurred_at, created_at) AT TIME ZONE $1)::date AS day,
                 sum(CASE WHEN code = 'earn' THEN amount ELSE -amount END) AS points,
                 sum(CASE WHEN code = 'earn' THEN coalesce(money_minor, 0)
                          ELSE -coalesce(money_minor, 0) END) AS spend_minor,
                 count(*) FILTER (WHERE code = 'earn') AS visits
-           FROM transfers
+           FROM transfers LEFT JOIN late_earns l ON l.transfer_id = transfers.id
           WHERE member_id IS NOT NULL
             AND ((code = 'earn' AND phase IN ('single', 'post')) OR code = 'earn_reversal')
           GROUP BY 1, 2)

@@ -92,6 +92,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    late_earns (transfer_id) {
+        transfer_id -> Uuid,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     lot_allocations (transfer_id, lot_id) {
         transfer_id -> Uuid,
         lot_id -> Uuid,
@@ -312,6 +319,7 @@ diesel::joinable!(earn_lots -> accounts (member_account_id));
 diesel::joinable!(earn_lots -> transfers (id));
 diesel::joinable!(earn_rule_points -> members (member_id));
 diesel::joinable!(idempotency_records -> partners (partner_id));
+diesel::joinable!(late_earns -> transfers (transfer_id));
 diesel::joinable!(lot_allocations -> earn_lots (lot_id));
 diesel::joinable!(lot_allocations -> transfers (transfer_id));
 diesel::joinable!(member_activity -> members (member_id));
@@ -340,6 +348,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     earn_lots,
     earn_rule_points,
     idempotency_records,
+    late_earns,
     lot_allocations,
     member_activity,
     member_tier_changes,

@@ -241,6 +241,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         capped: Vec::new(),
                         amount: Money::new(40 * counter.per_amount_minor, counter.currency),
                         release_at: None,
+                        occurred_at: None,
                         offers: Vec::new(),
                         repeat_visits: Vec::new(),
                         first_purchase: Vec::new(),

@@ -124,6 +124,10 @@ enum Command {
         /// to --amount).
         #[arg(long = "line", value_name = "CATEGORY:AMOUNT[:MARGIN]", value_parser = basket_line)]
         lines: Vec<BasketLine>,
+        /// When the purchase happened, for one reported late (RFC 3339, within the programme's
+        /// late window).
+        #[arg(long)]
+        occurred_at: Option<chrono::DateTime<chrono::Utc>>,
         #[command(flatten)]
         idempotency: IdempotencyArg,
     },
@@ -572,6 +576,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             reference,
             release_at,
             lines,
+            occurred_at,
             idempotency,
         } => {
             let key = idempotency.key();
@@ -585,6 +590,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 reference: reference.clone(),
                 release_at: *release_at,
                 lines: lines.clone(),
+                occurred_at: *occurred_at,
             };
             let receipt = client.earn(&request, &key).await?;
             if cli.json {

@@ -28,6 +28,7 @@ pub fn earn_request(card: &str, amount_minor: i64) -> EarnRequest {
         reference: unique_code("order"),
         release_at: None,
         lines: Vec::new(),
+        occurred_at: None,
     }
 }
 

@@ -54,8 +54,32 @@ impl<'a> DirectTill<'a> {
         release_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Outcome {
+        let purchase = self.purchase(card, points, release_at);
+        at::earn(&self.app.club, self.partner_id, purchase, now).await
+    }
+
+    /// Reports at `now` a purchase worth `points` that happened at `occurred_at`.
+    pub async fn earn_late(
+        &self,
+        card: &CardNumber,
+        points: i64,
+        occurred_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let mut purchase = self.purchase(card, points, None);
+        purchase.occurred_at = Some(occurred_at);
+        at::earn(&self.app.club, self.partner_id, purchase, now).await
+    }
+
+    /// A purchase at `main` priced at the default rule to earn `points`.
+    fn purchase(
+        &self,
+        card: &CardNumber,
+        points: i64,
+        release_at: Option<DateTime<Utc>>,
+    ) -> Purchase {
         let irr = Currency::parse("IRR").unwrap_or_else(|e| panic!("{e}"));
-        let purchase = Purchase::new(
+        Purchase::new(
             "main".into(),
             card.clone(),
             Money::new(points * DEFAULT_RULE.per_amount_minor, irr),
@@ -63,8 +87,7 @@ impl<'a> DirectTill<'a> {
             release_at,
             Vec::new(),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
-        at::earn(&self.app.club, self.partner_id, purchase, now).await
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Voids a hold at `now`.

@@ -500,6 +500,8 @@ pub struct Purchase {
     pub release_at: Option<DateTime<Utc>>,
     /// What was bought, by category (empty: the purchase is one line without a category).
     pub lines: Vec<BasketLine>,
+    /// When it happened, if earlier than it is reported (a late or offline earn).
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 impl Purchase {
@@ -526,6 +528,7 @@ impl Purchase {
             reference: checked_reference(reference)?,
             release_at: release_at.map(crate::time::stored),
             lines,
+            occurred_at: None,
         })
     }
 }

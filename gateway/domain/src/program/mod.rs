@@ -35,6 +35,24 @@ pub struct ProgramSettings {
     pub limits: Limits,
 }
 
+impl ProgramSettings {
+    /// When a reported operation happened: `occurred_at` (at stored precision), or `now` when
+    /// absent; refused in the future or more than the late window ago.
+    pub fn occurred_at(
+        &self,
+        occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<chrono::DateTime<chrono::Utc>, crate::ledger::LedgerError> {
+        let at = occurred_at.map_or(now, crate::time::stored);
+        if at > now || at < now - self.late_window {
+            return Err(crate::ledger::LedgerError::OccurredAtInvalid {
+                max_days: self.late_window.num_days(),
+            });
+        }
+        Ok(at)
+    }
+}
+
 /// The bounds on one operation: the largest purchase an earn may report, the most points an
 /// earn or a redemption may move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -399,7 +399,6 @@ impl Worker {
         let rules = self.storage.program_rules().await?;
         let now = domain::time::now();
         let tiers = tiers::in_force(&rules, now);
-        let activity_since = tiers::activity_needed_since(&tiers, &rules, now, program.time_zone);
         let keys: Vec<(PartnerId, &str)> = batch
             .iter()
             .map(|s| (s.scope.partner_id, s.scope.key.as_str()))
@@ -407,6 +406,13 @@ impl Worker {
         // Read everything in one round trip, BEGIN first; operations whose key turns out to be
         // used were locked and read for nothing, which costs less than a second round trip.
         let all_ops: Vec<&LedgerOp> = batch.iter().filter_map(|s| s.op.as_ref().ok()).collect();
+        // Late earns need their members' days (and caps' months) as of when they happened.
+        let earliest = all_ops
+            .iter()
+            .filter_map(|op| op.occurred_at())
+            .fold(now, chrono::DateTime::min);
+        let activity_since =
+            tiers::activity_needed_since(&tiers, &rules, earliest, program.time_zone);
         let ((), busy, recorded, snapshot) = futures_util::try_join!(
             transaction.begin().map_err(StorageError::from),
             storage::idempotency::lock_in_flight(conn, &keys),
@@ -416,7 +422,7 @@ impl Worker {
                 &all_ops,
                 now,
                 activity_since,
-                tiers::month_start(now, program.time_zone)
+                tiers::month_start(earliest, program.time_zone)
             ),
         )?;
         let recorded: HashMap<(PartnerId, String), _> = recorded

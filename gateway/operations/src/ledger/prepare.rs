@@ -134,9 +134,11 @@ pub(crate) async fn price_earn(
         .branch_rule(settings, partner_id, &purchase.branch)
         .await?;
     limits.check_purchase(purchase.amount.amount_minor)?;
+    // A late earn is priced by the rules in force when it happened.
+    let at = settings.occurred_at(purchase.occurred_at, now)?;
     if !purchase.lines.is_empty()
         && let Some(category) =
-            rules.unknown_category(purchase.lines.iter().map(|l| l.category.as_str()), now)
+            rules.unknown_category(purchase.lines.iter().map(|l| l.category.as_str()), at)
     {
         return Err(LedgerError::CategoryUnknown(category.to_owned()).into());
     }
@@ -145,7 +147,7 @@ pub(crate) async fn price_earn(
         &rule,
         purchase.amount.amount_minor,
         &purchase.lines,
-        &rules.earn_rules(partner_id, branch_id, now),
+        &rules.earn_rules(partner_id, branch_id, at),
     )?;
     limits.check_points(earning.points)?;
     if let Some(release_at) = purchase.release_at
@@ -157,7 +159,7 @@ pub(crate) async fn price_earn(
         .into());
     }
     let member_id = lookups.card_member(&purchase.card).await?;
-    let first_purchase = match rules.first_purchase_bonuses(now) {
+    let first_purchase = match rules.first_purchase_bonuses(at) {
         bonuses if bonuses.is_empty() => Vec::new(),
         bonuses => match lookups.referrer_before_first_purchase(member_id).await? {
             None => Vec::new(),
@@ -185,8 +187,9 @@ pub(crate) async fn price_earn(
         capped: earning.capped,
         amount: purchase.amount,
         release_at: purchase.release_at,
-        offers: rules.offers(partner_id, branch_id, now),
-        repeat_visits: rules.repeat_visits(now),
+        occurred_at: purchase.occurred_at.map(|_| at),
+        offers: rules.offers(partner_id, branch_id, at),
+        repeat_visits: rules.repeat_visits(at),
         first_purchase,
     }))
 }

@@ -25,7 +25,7 @@ use crate::state::AppState;
     (status = 403, description = "The card is blocked or lost, the member closed, or the branch another partner's", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Reference already used, no point rule, the earn rules' caps reached, or the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "Invalid amount, currency, reference, branch, release time or basket (a line out of range, lines not adding up to the amount, an unknown category), a purchase too small or too large, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid amount, currency, reference, branch, release time, occurrence time or basket (a line out of range, lines not adding up to the amount, an unknown category), a purchase too small or too large, or the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/earns")]
 pub(crate) async fn create(
@@ -45,7 +45,7 @@ pub(crate) async fn create(
             margin_minor: line.margin_minor,
         })
         .collect();
-    let purchase = Purchase::new(
+    let mut purchase = Purchase::new(
         body.branch,
         card,
         Money::new(body.amount.amount_minor, currency),
@@ -53,6 +53,7 @@ pub(crate) async fn create(
         body.release_at,
         lines,
     )?;
+    purchase.occurred_at = body.occurred_at;
     let answered = ledger::earn(&state.club, request.scope()?, purchase).await?;
     Ok(respond(answered, StatusCode::CREATED, render::movement))
 }

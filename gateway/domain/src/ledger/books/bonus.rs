@@ -122,9 +122,10 @@ impl Books<'_> {
         settings: &ProgramSettings,
     ) {
         let member_id = earn.at.member_id;
+        let at = earn.occurred_at.unwrap_or(self.now);
         for offer in &earn.offers {
             let facts = self.facts.get(&member_id);
-            if !offer.audience.admits(tier, facts, self.now, self.zone) {
+            if !offer.audience.admits(tier, facts, at, self.zone) {
                 continue;
             }
             let spent = self.spent.get(&offer.code).copied().unwrap_or(0);
@@ -156,7 +157,8 @@ impl Books<'_> {
     /// member, rule and local day.
     pub(super) fn apply_repeat_visits(&mut self, earn: &PricedEarn, settings: &ProgramSettings) {
         let member_id = earn.at.member_id;
-        let today = crate::program::tiers::local_day(self.now, self.zone);
+        let at = earn.occurred_at.unwrap_or(self.now);
+        let today = crate::program::tiers::local_day(at, self.zone);
         for offer in &earn.repeat_visits {
             let Some(book) = self.members.get(&member_id) else {
                 return;

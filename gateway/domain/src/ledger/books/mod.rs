@@ -74,6 +74,9 @@ pub struct PricedEarn {
     pub first_purchase: Vec<FirstPurchaseOffer>,
     /// Keep the points pending until then.
     pub release_at: Option<DateTime<Utc>>,
+    /// When the purchase happened, when it is reported late: the tier, the caps' day, the
+    /// campaigns' audience and the member's activity are as of then.
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 /// A redemption (or a hold), priced and checked, ready for the books.
@@ -110,6 +113,14 @@ impl LedgerOp {
             Self::Redeem(op) => op.at.member_id,
             Self::FollowUp(op) => op.member_id,
             Self::Bonus(op) => op.member_id,
+        }
+    }
+
+    /// When it happened, when that is earlier than now (a late earn).
+    pub fn occurred_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Earn(op) => op.occurred_at,
+            _ => None,
         }
     }
 
@@ -266,6 +277,8 @@ pub struct Writes {
     pub campaign_spend: BTreeMap<String, i64>,
     /// Points capped earn rules gave, per member, rule and local day.
     pub earn_rule_points: BTreeMap<(MemberId, String, NaiveDate), i64>,
+    /// Earns reported late: (transfer, when the purchase happened).
+    pub late_earns: Vec<(TransferId, DateTime<Utc>)>,
 }
 
 /// Why the books could not decide an operation.
@@ -413,6 +426,18 @@ impl<'t> Books<'t> {
     /// Records a transfer and its balance changes (`pending_amount`: see [`AccountDeltas::of`]);
     /// the member's in-memory account moves too.
     fn post(&mut self, member_id: MemberId, transfer: Transfer, pending_amount: Points) {
+        let day = tiers::local_day(transfer.created_at, self.zone);
+        self.post_on(day, member_id, transfer, pending_amount);
+    }
+
+    /// Posts `transfer`, its activity (if any) counted on the member's local `day`.
+    fn post_on(
+        &mut self,
+        day: NaiveDate,
+        member_id: MemberId,
+        transfer: Transfer,
+        pending_amount: Points,
+    ) {
         let (debit, credit) = AccountDeltas::of(&transfer, pending_amount);
         for (account_id, deltas) in [(transfer.debit, debit), (transfer.credit, credit)] {
             self.writes
@@ -427,7 +452,6 @@ impl<'t> Books<'t> {
             }
         }
         if let Some(tally) = Tally::of(&transfer) {
-            let day = tiers::local_day(transfer.created_at, self.zone);
             if let Some(book) = self.members.get_mut(&member_id) {
                 book.days.entry(day).or_default().add(tally);
             }
@@ -609,8 +633,9 @@ impl<'t> Books<'t> {
             return Ok(op.points);
         }
         let member_id = op.at.member_id;
-        let today = tiers::local_day(self.now, self.zone);
-        let month = tiers::month_start(self.now, self.zone);
+        let at = op.occurred_at.unwrap_or(self.now);
+        let today = tiers::local_day(at, self.zone);
+        let month = tiers::month_start(at, self.zone);
         let used = |rule: &str, from: NaiveDate| -> i64 {
             let key = |day| (member_id, rule.to_owned(), day);
             self.rule_points
@@ -639,10 +664,12 @@ impl<'t> Books<'t> {
     ) -> Result<(Transfer, TransferState), BookError> {
         let points = self.held_to_caps(op)?;
         let member_id = op.at.member_id;
+        // A late earn is priced as of when it happened: the tier held then.
+        let at = op.occurred_at.unwrap_or(self.now);
         let (account_id, tier) = self
             .members
             .get(&member_id)
-            .map(|book| (book.account.id, book.tier(self.tiers, self.now, self.zone)))
+            .map(|book| (book.account.id, book.tier(self.tiers, at, self.zone)))
             .unwrap_or_default();
         let mut transfer = Transfer::new(
             NewTransfer {
@@ -672,7 +699,11 @@ impl<'t> Books<'t> {
                 TransferState::Posted
             }
         };
-        self.post(member_id, transfer.clone(), Points::ZERO);
+        if let Some(occurred_at) = op.occurred_at {
+            self.writes.late_earns.push((transfer.id, occurred_at));
+        }
+        let day = tiers::local_day(at, self.zone);
+        self.post_on(day, member_id, transfer.clone(), Points::ZERO);
         // Campaigns and repeat visits reward purchases made: a pending earn's are not given (yet).
         if state == TransferState::Posted {
             if !op.offers.is_empty() {
@@ -874,6 +905,7 @@ mod tests {
             capped: Vec::new(),
             amount: irr(points * 10_000),
             release_at: None,
+            occurred_at: None,
             offers: Vec::new(),
             repeat_visits: Vec::new(),
             first_purchase: Vec::new(),
