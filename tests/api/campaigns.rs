@@ -5,6 +5,7 @@
 use chrono::Utc;
 use chrono_tz::Asia::Tehran;
 use domain::program::rules::RuleKind;
+use partners::client::Receipt;
 use serde_json::{Value, json};
 use test_support::app::unique_code;
 use test_support::{CardChecks as _, TestApp};
@@ -166,4 +167,115 @@ async fn a_campaign_stops_exactly_at_its_budget_under_concurrent_earns() {
             .unwrap()
     };
     assert_eq!(spent, 25);
+}
+
+#[tokio::test]
+async fn a_dry_run_over_the_days_traffic_finds_what_the_campaign_gave_it() {
+    let app = TestApp::spawn().await;
+    let restaurant = app.partner().with_default_rule().await;
+    let hotel = app.partner().with_default_rule().await;
+    let code = restaurant.partner.code.to_string();
+    for (tier, rank, threshold, multiplier) in [("bronze", 0, 0, "1"), ("silver", 1, 20, "1.5")] {
+        let definition = json!({"name": {"en": tier, "fa": tier}, "rank": rank, "measure": "points",
+            "threshold": threshold, "window_days": 30, "earn_multiplier": multiplier});
+        app.program_rule(RuleKind::Tier, tier, definition).await;
+    }
+    // Double points for the restaurant's own silver members, up to 70 points, half each.
+    let extra = json!({"segment": {"tiers": ["silver"], "home_partner": code},
+        "budget_points": 70,
+        "funding": [{"funder": code, "share": "0.5"}, {"funder": "operator", "share": "0.5"}]});
+    app.program_rule(
+        RuleKind::Campaign,
+        "silver-double",
+        campaign(&code, json!({"multiplier": "2"}), extra),
+    )
+    .await;
+    let earn = |partner: &'static str, card: String, points: i64| {
+        let client = if partner == "restaurant" {
+            &restaurant.client
+        } else {
+            &hotel.client
+        };
+        async move {
+            let request = test_support::protocol::earn_request(&card, points * 10_000);
+            client.earn(&request, &unique_code("earn")).await.unwrap();
+        }
+    };
+    let (a, b) = (
+        restaurant.member().await.card,
+        restaurant.member().await.card,
+    );
+    let guest = hotel.member().await.card;
+    // a: silver with the first purchase, then two at silver (base 10 each: 10 + 10 more).
+    for points in [25, 10, 10] {
+        earn("restaurant", a.clone(), points).await;
+    }
+    // b: silver, then base 40 (60 at silver) gives 40, and base 10 the budget's last 10. (Were
+    // the dry run to double what was earned at silver rather than the base, a's two would take
+    // 30 and b's first the last 40.)
+    for points in [30, 40, 10] {
+        earn("restaurant", b.clone(), points).await;
+    }
+    // The hotel's member is not in the audience; a's purchase at the hotel is not in the place.
+    for points in [30, 10] {
+        earn("restaurant", guest.clone(), points).await;
+    }
+    earn("hotel", a.clone(), 10).await;
+
+    let (given, rewarded, members): (i64, i64, i64) = {
+        use diesel::{AggregateExpressionMethods as _, ExpressionMethods as _, QueryDsl as _};
+        use diesel_async::RunQueryDsl as _;
+        use storage::schema::bonus_awards::dsl as w;
+        use storage::schema::campaign_spend::dsl as c;
+        let mut conn = app.storage.db().await.unwrap();
+        let given = c::campaign_spend
+            .filter(c::code.eq("silver-double"))
+            .select(c::points)
+            .first(&mut conn)
+            .await
+            .unwrap();
+        let awards = w::bonus_awards.filter(w::bonus.eq("silver-double"));
+        let rewarded = awards.count().get_result(&mut conn).await.unwrap();
+        let members = awards
+            .select(diesel::dsl::count(w::member_id).aggregate_distinct())
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        (given, rewarded, members)
+    };
+    assert_eq!((given, rewarded, members), (70, 4, 2));
+
+    let admin = app
+        .client(
+            &app.operator_key("Programme admin", domain::keys::OperatorRole::Admin)
+                .await,
+        )
+        .await;
+    let dry: Receipt<Value> = admin
+        .get("/v1/operator/program/campaigns/silver-double/dry-run?days=1")
+        .await
+        .unwrap();
+    let dry = dry.body;
+    assert_eq!(dry["replayed"], 9);
+    assert_eq!(
+        (
+            dry["points"].as_i64(),
+            dry["rewarded"].as_i64(),
+            dry["members_reached"].as_i64()
+        ),
+        (Some(given), Some(rewarded), Some(members)),
+        "{dry}"
+    );
+    assert_eq!(
+        dry["funders"],
+        json!([{"funder": "operator", "points": 35}, {"funder": code, "points": 35}])
+    );
+    assert!(dry["budget_spent_at"].is_string());
+    let refused = admin
+        .get::<Value>("/v1/operator/program/campaigns/silver-double/dry-run?days=400")
+        .await;
+    assert_eq!(
+        test_support::protocol::code(refused.unwrap_err()),
+        "rule_amount_invalid"
+    );
 }

@@ -16,6 +16,7 @@
 
 pub mod authentication;
 mod bonuses;
+pub mod dry_runs;
 pub mod error;
 pub mod events;
 pub mod idempotency;

@@ -153,7 +153,7 @@ pub async fn change(
 
 /// What exists when `version` comes into force, other than its own rule (`all`: every rule's
 /// versions).
-async fn known_at(
+pub(crate) async fn known_at(
     conn: &mut Connection,
     all: &[RuleVersion],
     version: &RuleVersion,
@@ -219,7 +219,7 @@ impl Places {
         Self::read(&mut *storage.db().await?).await
     }
 
-    async fn read(conn: &mut Connection) -> std::result::Result<Self, StorageError> {
+    pub(crate) async fn read(conn: &mut Connection) -> std::result::Result<Self, StorageError> {
         let mut places = Self::default();
         for partner in storage::partners::list(conn).await? {
             for branch in storage::branches::list_for_partner(conn, partner.id).await? {
@@ -253,6 +253,14 @@ impl Places {
                 Some((funder, domain::points::Points(part)))
             })
             .collect()
+    }
+
+    /// The code of partner `id`.
+    pub(crate) fn partner_code(&self, id: PartnerId) -> Option<&str> {
+        self.partners
+            .iter()
+            .find(|(_, p)| **p == id)
+            .map(|(code, _)| code.as_str())
     }
 
     fn branch(&self, partner: Option<&str>, branch: Option<&str>) -> Option<BranchId> {
@@ -313,7 +321,7 @@ impl PurchaseRules {
     /// Whether `scope`'s partner and branch (each everywhere when absent) are `partner_id` and
     /// `branch_id`. A place not (yet) known to this instance matches nothing rather than
     /// everything.
-    fn at_place(
+    pub(crate) fn at_place(
         places: &Places,
         scope: &rules::Scope,
         partner_id: PartnerId,
@@ -326,6 +334,53 @@ impl PurchaseRules {
             && (scope.branch.is_none()
                 || places.branch(scope.partner.as_deref(), scope.branch.as_deref())
                     == Some(branch_id))
+    }
+
+    /// Campaign `code` as the books apply it, with the places and funders it names resolved;
+    /// `None` when one of them is not known.
+    pub(crate) fn offer(
+        places: &Places,
+        code: &str,
+        rule: &rules::CampaignRule,
+    ) -> Option<CampaignOffer> {
+        let partner_of = |code: &str| places.partners.get(code).copied();
+        let segment = &rule.segment;
+        let home_partner = match segment.home_partner.as_deref() {
+            Some(home) => Some(partner_of(home)?),
+            None => None,
+        };
+        let home_branch = match segment.home_branch.as_deref() {
+            Some(_) => Some(places.branch(
+                segment.home_partner.as_deref(),
+                segment.home_branch.as_deref(),
+            )?),
+            None => None,
+        };
+        let funding = rule
+            .funding
+            .iter()
+            .map(|share| {
+                let funder = match share.funder.as_str() {
+                    "operator" => None,
+                    code => Some(partner_of(code)?),
+                };
+                Some((funder, share.share))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(CampaignOffer {
+            code: code.to_owned(),
+            name: rule.name.clone(),
+            award: rule.award.clone(),
+            audience: Audience {
+                tiers: segment.tiers.clone(),
+                home_partner,
+                home_branch,
+                birthday_month: segment.birthday_month,
+                enrolled_within_days: segment.enrolled_within_days,
+            },
+            budget_points: rule.budget_points,
+            funding,
+        })
     }
 
     /// The earn rules in force at `at` at `partner_id`'s `branch_id`, by code.
@@ -370,10 +425,7 @@ impl PurchaseRules {
 
     /// The bonuses for a referred member's first purchase in force at `at`: (code, points split
     /// between their funders).
-    pub(crate) fn first_purchase_bonuses(
-        &self,
-        at: DateTime<Utc>,
-    ) -> Vec<(String, Shares)> {
+    pub(crate) fn first_purchase_bonuses(&self, at: DateTime<Utc>) -> Vec<(String, Shares)> {
         let Some(places) = &self.places else {
             return Vec::new();
         };
@@ -420,7 +472,6 @@ impl PurchaseRules {
         let Some(places) = &self.places else {
             return Vec::new();
         };
-        let partner_of = |code: &str| places.partners.get(code).copied();
         rules::in_force(&self.rules, at)
             .into_iter()
             .filter_map(|version| match &version.definition {
@@ -431,45 +482,7 @@ impl PurchaseRules {
             .filter(|(_, rule)| Self::at_place(places, &rule.scope, partner_id, branch_id))
             // A place or funder not (yet) known to this instance skips the campaign rather than
             // widening it.
-            .filter_map(|(code, rule)| {
-                let segment = &rule.segment;
-                let home_partner = match segment.home_partner.as_deref() {
-                    Some(home) => Some(partner_of(home)?),
-                    None => None,
-                };
-                let home_branch = match segment.home_branch.as_deref() {
-                    Some(_) => Some(places.branch(
-                        segment.home_partner.as_deref(),
-                        segment.home_branch.as_deref(),
-                    )?),
-                    None => None,
-                };
-                let funding = rule
-                    .funding
-                    .iter()
-                    .map(|share| {
-                        let funder = match share.funder.as_str() {
-                            "operator" => None,
-                            code => Some(partner_of(code)?),
-                        };
-                        Some((funder, share.share))
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                Some(CampaignOffer {
-                    code: code.to_owned(),
-                    name: rule.name.clone(),
-                    award: rule.award.clone(),
-                    audience: Audience {
-                        tiers: segment.tiers.clone(),
-                        home_partner,
-                        home_branch,
-                        birthday_month: segment.birthday_month,
-                        enrolled_within_days: segment.enrolled_within_days,
-                    },
-                    budget_points: rule.budget_points,
-                    funding,
-                })
-            })
+            .filter_map(|(code, rule)| Self::offer(places, code, rule))
             .collect()
     }
 }

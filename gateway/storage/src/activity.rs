@@ -10,6 +10,7 @@ use diesel::sql_types::{Array, BigInt, Date, Nullable, Text, Timestamptz, Uuid a
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ids::MemberId;
 use domain::ledger::books::TierChange;
+use domain::program::campaigns::PastEarn;
 use domain::program::tiers::Tally;
 use uuid::Uuid;
 
@@ -250,4 +251,94 @@ pub async fn record_late_earns(
     .execute(&mut conn)
     .await?;
     Ok(())
+}
+
+/// Records the base points and tier of earns posted while tiers were in force.
+pub async fn record_earn_tiers(
+    mut conn: &AsyncPgConnection,
+    earns: &[(domain::ids::TransferId, domain::points::Points, String)],
+) -> Result<(), StorageError> {
+    if earns.is_empty() {
+        return Ok(());
+    }
+    prepared(
+        diesel::sql_query(
+            "INSERT INTO earn_tiers (transfer_id, base_points, tier) \
+             SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::text[])",
+        )
+        .bind::<Array<SqlUuid>, _>(earns.iter().map(|(id, _, _)| id.0).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(earns.iter().map(|(_, p, _)| p.get()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(earns.iter().map(|(_, _, t)| t.clone()).collect::<Vec<_>>()),
+    )
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}
+
+/// A page of the purchases posted at once (not pending: campaigns reward those alone) that
+/// happened in `[from, to)`, in the order they were made, after `after` (the last one's
+/// `created_at` and id): what a campaign's dry run replays. Returns them with each one's place in
+/// that order.
+pub async fn past_earns(
+    mut conn: &AsyncPgConnection,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+    after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<((chrono::DateTime<chrono::Utc>, Uuid), PastEarn)>, StorageError> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+        #[diesel(sql_type = Timestamptz)]
+        created_at: chrono::DateTime<chrono::Utc>,
+        #[diesel(sql_type = Timestamptz)]
+        happened_at: chrono::DateTime<chrono::Utc>,
+        #[diesel(sql_type = SqlUuid)]
+        member_id: Uuid,
+        #[diesel(sql_type = SqlUuid)]
+        partner_id: Uuid,
+        #[diesel(sql_type = SqlUuid)]
+        branch_id: Uuid,
+        #[diesel(sql_type = BigInt)]
+        base_points: i64,
+        #[diesel(sql_type = Nullable<Text>)]
+        tier: Option<String>,
+    }
+    // Every one was made no earlier than it happened, so from `from` on.
+    let (after_at, after_id) = after.unwrap_or((from, Uuid::nil()));
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT t.id, t.created_at, coalesce(l.occurred_at, t.created_at) AS happened_at, \
+                t.member_id, t.partner_id, t.branch_id, \
+                coalesce(e.base_points, t.amount) AS base_points, e.tier \
+           FROM transfers t \
+           LEFT JOIN late_earns l ON l.transfer_id = t.id \
+           LEFT JOIN earn_tiers e ON e.transfer_id = t.id \
+          WHERE t.code = 'earn' AND t.phase = 'single' \
+            AND coalesce(l.occurred_at, t.created_at) >= $1 \
+            AND coalesce(l.occurred_at, t.created_at) < $2 \
+            AND (t.created_at, t.id) > ($3, $4) \
+          ORDER BY t.created_at, t.id LIMIT $5",
+    )
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(to)
+    .bind::<Timestamptz, _>(after_at)
+    .bind::<SqlUuid, _>(after_id)
+    .bind::<BigInt, _>(limit)
+    .load(&mut conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let earn = PastEarn {
+                at: r.happened_at,
+                member_id: MemberId(r.member_id),
+                partner_id: domain::ids::PartnerId(r.partner_id),
+                branch_id: domain::ids::BranchId(r.branch_id),
+                base: domain::points::Points(r.base_points),
+                tier: r.tier,
+            };
+            ((r.created_at, r.id), earn)
+        })
+        .collect())
 }

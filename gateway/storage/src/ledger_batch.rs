@@ -502,6 +502,7 @@ pub async fn write(
         super::bonuses::add_campaign_spend(conn, &writes.campaign_spend).map_err(storage),
         super::activity::add_earn_rule_points(conn, &writes.earn_rule_points).map_err(storage),
         super::activity::record_late_earns(conn, &writes.late_earns).map_err(storage),
+        super::activity::record_earn_tiers(conn, &writes.earn_tiers).map_err(storage),
         apply_deltas(conn, &writes.deltas, &others).map_err(storage),
     )?;
     Ok(())

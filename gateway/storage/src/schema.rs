@@ -76,6 +76,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    earn_tiers (transfer_id) {
+        transfer_id -> Uuid,
+        base_points -> Int8,
+        tier -> Text,
+    }
+}
+
+diesel::table! {
     idempotency_records (partner_id, idempotency_key) {
         partner_id -> Uuid,
         idempotency_key -> Text,
@@ -318,6 +326,7 @@ diesel::joinable!(cards -> members (member_id));
 diesel::joinable!(earn_lots -> accounts (member_account_id));
 diesel::joinable!(earn_lots -> transfers (id));
 diesel::joinable!(earn_rule_points -> members (member_id));
+diesel::joinable!(earn_tiers -> transfers (transfer_id));
 diesel::joinable!(idempotency_records -> partners (partner_id));
 diesel::joinable!(late_earns -> transfers (transfer_id));
 diesel::joinable!(lot_allocations -> earn_lots (lot_id));
@@ -347,6 +356,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     cards,
     earn_lots,
     earn_rule_points,
+    earn_tiers,
     idempotency_records,
     late_earns,
     lot_allocations,

@@ -235,3 +235,78 @@ mod tests {
         assert!(!april_birthdays_new_at_home.admits(None, None, now, zone));
     }
 }
+
+/// A posted purchase of the past, as a campaign's dry run replays it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastEarn {
+    /// When it happened (a late earn's `occurred_at`).
+    pub at: DateTime<Utc>,
+    /// Whose.
+    pub member_id: MemberId,
+    /// Where.
+    pub partner_id: PartnerId,
+    /// The branch.
+    pub branch_id: BranchId,
+    /// Its base points (under the earn rules and their caps, before the tier).
+    pub base: Points,
+    /// The tier the member held when it was made, when tiers were in force.
+    pub tier: Option<String>,
+}
+
+/// What a campaign would have given over past purchases: its dry run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DryRun {
+    /// Purchases replayed.
+    pub earns: u64,
+    /// Purchases it would have given a bonus.
+    pub rewarded: u64,
+    /// The members it would have reached.
+    pub members: std::collections::BTreeSet<MemberId>,
+    /// Points it would have given, within its budget.
+    pub points: i64,
+    /// What each funder would have paid: the operator (`None`) or a partner.
+    pub by_funder: std::collections::BTreeMap<Option<PartnerId>, i64>,
+    /// When its budget would have run out, if it would have.
+    pub budget_spent_at: Option<DateTime<Utc>>,
+}
+
+impl DryRun {
+    /// Replays `earn` (in the order they were made) against `offer`, running on `days` (local
+    /// weekdays, every day when empty) where `at_place` says: as the books would have decided it,
+    /// but for the campaign's window.
+    pub fn replay(
+        &mut self,
+        offer: &CampaignOffer,
+        days: &[chrono::Weekday],
+        at_place: bool,
+        earn: &PastEarn,
+        facts: Option<&MemberFacts>,
+        zone: Tz,
+    ) {
+        self.earns += 1;
+        let weekday = earn.at.with_timezone(&zone).weekday();
+        if !at_place
+            || !(days.is_empty() || days.contains(&weekday))
+            || !offer
+                .audience
+                .admits(earn.tier.as_deref(), facts, earn.at, zone)
+        {
+            return;
+        }
+        let points = offer
+            .points(earn.base)
+            .min(offer.left(self.points).unwrap_or(i64::MAX));
+        if points == 0 {
+            return;
+        }
+        self.rewarded += 1;
+        self.members.insert(earn.member_id);
+        self.points += points;
+        for (funder, part) in offer.split(points) {
+            *self.by_funder.entry(funder).or_default() += part.get();
+        }
+        if offer.left(self.points) == Some(0) {
+            self.budget_spent_at.get_or_insert(earn.at);
+        }
+    }
+}

@@ -192,7 +192,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             partners::branches(&storage(&config).await?, command).await?;
         }
         Command::Rules { command } => partners::rules(&storage(&config).await?, command).await?,
-        Command::Program { command } => program::program(&storage(&config).await?, command).await?,
+        Command::Program { command } => {
+            let zone = config.program.time_zone;
+            program::program(&storage(&config).await?, zone, command).await?
+        }
         Command::Keys { command } => {
             let ttl = config.protocol.key_cache_ttl.as_secs();
             keys::partner_keys(

@@ -38,6 +38,19 @@ pub(super) enum ProgramCommand {
         #[command(flatten)]
         version: NewVersion,
     },
+    /// What a campaign would have given over the last --days of purchases: campaign CODE as
+    /// defined now, or the definition in --file (before creating it). Writes nothing.
+    DryRun {
+        /// A campaign's code.
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        code: Option<String>,
+        /// A campaign's definition, as JSON.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// How many days back to replay (1 to 366).
+        #[arg(long, default_value_t = 30)]
+        days: u16,
+    },
     /// Retire a rule from --from (now if absent).
     Retire {
         #[arg(value_parser = RuleKind::parse)]
@@ -61,12 +74,60 @@ pub(super) struct NewVersion {
 
 impl NewVersion {
     fn definition(&self, kind: RuleKind) -> anyhow::Result<RuleDefinition> {
-        let text = std::fs::read_to_string(&self.file)
-            .with_context(|| format!("cannot read {}", self.file.display()))?;
-        let json = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not JSON", self.file.display()))?;
-        Ok(RuleDefinition::parse(kind, json)?)
+        definition_in(&self.file, kind)
     }
+}
+
+/// The definition of a rule of `kind` in `file`.
+fn definition_in(file: &std::path::Path, kind: RuleKind) -> anyhow::Result<RuleDefinition> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let json =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    Ok(RuleDefinition::parse(kind, json)?)
+}
+
+/// `clubgate program dry-run`: the campaign's report, amounts as people read them.
+async fn dry_run(
+    storage: &Storage,
+    zone: chrono_tz::Tz,
+    code: Option<String>,
+    file: Option<PathBuf>,
+    days: u16,
+) -> anyhow::Result<()> {
+    use operations::dry_runs;
+    let now = Utc::now();
+    let report = match (code, file) {
+        (Some(code), _) => dry_runs::dry_run_of(storage, zone, &code, days, now).await?,
+        (None, Some(file)) => {
+            let RuleDefinition::Campaign(campaign) = definition_in(&file, RuleKind::Campaign)?
+            else {
+                anyhow::bail!("{} is not a campaign", file.display());
+            };
+            dry_runs::dry_run(storage, zone, &campaign, days, now).await?
+        }
+        (None, None) => anyhow::bail!("give a campaign's code or --file"),
+    };
+    let found = &report.found;
+    let points = partners::amounts::format_points;
+    println!(
+        "over the {days} days to {}: {} purchases replayed, {} rewarded, {} members reached",
+        report.to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        found.earns,
+        found.rewarded,
+        found.members.len()
+    );
+    println!("it would have given {}", points(found.points));
+    for (funder, part) in &report.funders {
+        println!("  {funder:<24} {:>16}", points(*part));
+    }
+    if let Some(at) = found.budget_spent_at {
+        println!(
+            "its budget would have run out at {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+    }
+    Ok(())
 }
 
 /// Who the command line records as the author of a change.
@@ -78,9 +139,16 @@ fn author() -> String {
 }
 
 /// `clubgate program …`.
-pub(super) async fn program(storage: &Storage, command: ProgramCommand) -> anyhow::Result<()> {
+pub(super) async fn program(
+    storage: &Storage,
+    zone: chrono_tz::Tz,
+    command: ProgramCommand,
+) -> anyhow::Result<()> {
     let now = Utc::now();
     let (kind, code, change, from) = match command {
+        ProgramCommand::DryRun { code, file, days } => {
+            return dry_run(storage, zone, code, file, days).await;
+        }
         ProgramCommand::List { kind } => {
             let versions = operations::program::list(storage, kind).await?;
             if versions.is_empty() {

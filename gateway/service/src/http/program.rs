@@ -194,3 +194,88 @@ pub(crate) async fn change(
     }
     Ok(response.json(view(&changed.version, status[0])))
 }
+
+/// How far back a dry run replays.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DryRunQuery {
+    /// The last this many days of purchases (1 to 366; 30 when absent).
+    #[param(minimum = 1, maximum = 366)]
+    pub days: Option<u16>,
+}
+
+/// What a campaign would have given over the purchases of the last days.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DryRunView {
+    pub campaign: String,
+    /// The purchases replayed happened from …
+    pub from: DateTime<Utc>,
+    /// … to (exclusive).
+    pub to: DateTime<Utc>,
+    /// Purchases replayed (posted at once; pending earns get no campaign bonus).
+    pub replayed: u64,
+    /// Purchases it would have given a bonus.
+    pub rewarded: u64,
+    /// Members it would have reached.
+    pub members_reached: usize,
+    /// Points it would have given, within its budget.
+    pub points: i64,
+    /// Who would have paid what: `operator` or a partner's code.
+    pub funders: Vec<FunderPoints>,
+    /// When its budget would have run out, if it would have.
+    pub budget_spent_at: Option<DateTime<Utc>>,
+}
+
+/// A funder's part.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FunderPoints {
+    pub funder: String,
+    pub points: i64,
+}
+
+/// Replays the last days' purchases against the campaign as its last version defines it
+/// (scheduled or in force), whatever its window: what it would have cost and whom it would have
+/// reached. Writes nothing.
+#[utoipa::path(tag = "program", operation_id = "dryRunCampaign", params(
+    ("code" = String, Path, description = "The campaign's code", min_length = 1, max_length = 63, pattern = "^[a-z0-9][a-z0-9-]{0,62}$"),
+    DryRunQuery,
+), responses(
+    (status = 200, description = "The dry run (admin role)", body = DryRunView),
+    (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No campaign has this code", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The campaign is retired", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Days out of range, or an invalid query parameter", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/v1/operator/program/campaigns/{code}/dry-run")]
+pub(crate) async fn dry_run(
+    state: Data<AppState>,
+    request: VerifiedOperator,
+    code: Path<String>,
+    query: Query<DryRunQuery>,
+) -> Result<HttpResponse, ApiError> {
+    request.require(OperatorRole::Admin)?;
+    let code = code.into_inner();
+    let report = operations::dry_runs::dry_run_of(
+        &state.club.storage,
+        state.club.program.time_zone,
+        &code,
+        query.days.unwrap_or(30),
+        Utc::now(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(DryRunView {
+        campaign: code,
+        from: report.from,
+        to: report.to,
+        replayed: report.found.earns,
+        rewarded: report.found.rewarded,
+        members_reached: report.found.members.len(),
+        points: report.found.points,
+        funders: report
+            .funders
+            .into_iter()
+            .map(|(funder, points)| FunderPoints { funder, points })
+            .collect(),
+        budget_spent_at: report.found.budget_spent_at,
+    }))
+}

@@ -79,6 +79,7 @@ pub(crate) fn app(
         .service(program::list)
         .service(program::show)
         .service(program::change)
+        .service(program::dry_run)
         .split_for_parts();
     openapi::complete(&mut api);
     let api = Data::new(api);

@@ -279,6 +279,9 @@ pub struct Writes {
     pub earn_rule_points: BTreeMap<(MemberId, String, NaiveDate), i64>,
     /// Earns reported late: (transfer, when the purchase happened).
     pub late_earns: Vec<(TransferId, DateTime<Utc>)>,
+    /// Posted earns made while tiers were in force: (transfer, base points before the tier's
+    /// multiplier, the tier held), what a campaign's dry run replays.
+    pub earn_tiers: Vec<(TransferId, Points, String)>,
 }
 
 /// Why the books could not decide an operation.
@@ -706,6 +709,11 @@ impl<'t> Books<'t> {
         self.post_on(day, member_id, transfer.clone(), Points::ZERO);
         // Campaigns and repeat visits reward purchases made: a pending earn's are not given (yet).
         if state == TransferState::Posted {
+            if let Some(tier) = tier {
+                self.writes
+                    .earn_tiers
+                    .push((transfer.id, points, tier.code.to_owned()));
+            }
             if !op.offers.is_empty() {
                 self.apply_campaigns(op, points, &transfer, tier.map(|t| t.code), settings);
             }

@@ -1,0 +1,2 @@
+DROP TABLE earn_tiers;
+DROP FUNCTION earn_tiers_are_immutable();
