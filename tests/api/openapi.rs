@@ -24,6 +24,7 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
         ("GET", "/v1/cards/{number}"),
         ("GET", "/v1/operator/partners/{code}/terms"),
         ("GET", "/v1/operator/position"),
+        ("GET", "/v1/operator/program/campaigns/{code}/dry-run"),
         ("GET", "/v1/operator/program/rules"),
         ("GET", "/v1/operator/program/rules/{kind}/{code}"),
         ("GET", "/v1/operator/statements"),

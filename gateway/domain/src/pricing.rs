@@ -118,11 +118,7 @@ impl Quote {
         earn_rules: &[PlacedRule<'_>],
     ) -> Result<Self, PricingError> {
         let earn_points = amount_minor
-            .map(|a| earning::earn(&rule, a, &[], earn_rules).map(|e| e.points))
-            .map(|earned| match earned {
-                Err(PricingError::PurchaseTooSmall) => Ok(Points::ZERO),
-                earned => earned,
-            })
+            .map(|a| earning::quoted(&rule, a, earn_rules).map(|e| e.points))
             .transpose()?;
         let discount = points.map(|p| rule.price_redemption(p)).transpose()?;
         Ok(Self {

@@ -104,7 +104,7 @@ pub async fn quote(
     }
     let rule = branch.rule.ok_or(PricingError::RuleMissing)?;
     let rules = PurchaseRules::of(club).await?;
-    let earn_rules = rules.earn_rules(partner_id, branch.branch_id, now);
+    let earn_rules = rules.at(now).earn_rules(partner_id, branch.branch_id);
     let quote = Quote::new(rule, amount_minor, points, &earn_rules)?;
     if let Some(points) = quote.earn_points {
         limits.check_points(points)?;
@@ -152,13 +152,10 @@ pub async fn quote_for_member(
         .map_err(|e| e.map_refusal(LedgerError::from))?;
     let rule = found.rule.ok_or(PricingError::RuleMissing)?;
     let rules = PurchaseRules::of(club).await?;
-    let earn_rules = rules.earn_rules(partner_id, found.branch_id, now);
-    let base = match earning::earn(&rule, amount_minor, &[], &earn_rules) {
-        Ok(earned) => held_to_caps(club, card, &earned, now).await?,
-        Err(PricingError::PurchaseTooSmall) => Points::ZERO,
-        Err(e) => return Err(e.into()),
-    };
+    let earn_rules = rules.at(now).earn_rules(partner_id, found.branch_id);
     let check = crate::members::check_card(club, partner_id, None, card, now).await?;
+    let earned = earning::quoted(&rule, amount_minor, &earn_rules)?;
+    let base = held_to_caps(club, check.member_id, &earned, now).await?;
     let tier = check.tier.as_ref();
     let earn_points = domain::program::tiers::multiplied(base, tier.map(|s| &s.rule));
     let offers = campaigns_for(
@@ -185,10 +182,10 @@ pub async fn quote_for_member(
     })
 }
 
-/// `earned` held to what is left of its capped rules' caps for the member of `card`.
+/// `earned` held to what is left of its capped rules' caps for `member_id`.
 async fn held_to_caps(
     club: &Club,
-    card: &CardNumber,
+    member_id: domain::ids::MemberId,
     earned: &earning::Earning,
     now: DateTime<Utc>,
 ) -> Result<Points, OperationError<LedgerError>> {
@@ -197,17 +194,15 @@ async fn held_to_caps(
     }
     let zone = club.program.time_zone;
     let (today, month) = (tiers::local_day(now, zone), tiers::month_start(now, zone));
-    let mut conn = club.storage.db().await?;
-    let member_id = crate::ledger::prepare::usable_card(&mut conn, card).await?;
+    let conn = club.storage.db().await?;
     let codes: Vec<&str> = earned.capped.iter().map(|c| c.rule.as_str()).collect();
-    let used = storage::activity::earn_rule_points(&conn, &[member_id], &codes, month).await?;
-    let (points, _) = earning::hold_to_caps(earned.points, &earned.capped, |rule| {
-        let of_rule = used.iter().filter(|(_, r, _, _)| r == rule);
-        let on_day = of_rule.clone().filter(|(_, _, day, _)| *day == today);
-        (
-            on_day.map(|(_, _, _, p)| p).sum(),
-            of_rule.map(|(_, _, _, p)| p).sum(),
-        )
+    let given = storage::activity::earn_rule_points(&conn, &[member_id], &codes, month).await?;
+    let (points, _) = earning::hold_to_caps(earned.points, &earned.capped, today, |rule| {
+        given
+            .iter()
+            .filter(|(_, r, _, _)| r == rule)
+            .map(|(_, _, day, points)| (*day, *points))
+            .collect::<Vec<_>>()
     });
     Ok(Points(points.max(0)))
 }
@@ -225,7 +220,8 @@ pub(crate) async fn campaigns_for(
 ) -> Result<Vec<(CampaignOffer, Option<i64>)>, StorageError> {
     let offers = PurchaseRules::of(club)
         .await?
-        .offers(partner_id, branch_id, now);
+        .at(now)
+        .offers(partner_id, branch_id);
     if offers.is_empty() {
         return Ok(Vec::new());
     }

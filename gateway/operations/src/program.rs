@@ -1,7 +1,7 @@
 //! The programme's rules: adding, changing and retiring them (each a new version, recorded with
 //! who made it), and reading them. The admin API and `clubgate program` call these.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -383,21 +383,40 @@ impl PurchaseRules {
         })
     }
 
-    /// The earn rules in force at `at` at `partner_id`'s `branch_id`, by code.
+    /// The rules in force at `at`, read once for everything a purchase then comes under.
+    pub(crate) fn at(&self, at: DateTime<Utc>) -> RulesAt<'_> {
+        RulesAt {
+            in_force: rules::in_force(&self.rules, at),
+            places: self.places.as_deref(),
+            zone: self.zone,
+            at,
+        }
+    }
+}
+
+/// The rules in force at one time, for pricing a purchase made then.
+pub(crate) struct RulesAt<'r> {
+    in_force: Vec<&'r RuleVersion>,
+    places: Option<&'r Places>,
+    zone: chrono_tz::Tz,
+    at: DateTime<Utc>,
+}
+
+impl<'r> RulesAt<'r> {
+    /// The earn rules at `partner_id`'s `branch_id`, by code.
     pub(crate) fn earn_rules(
         &self,
         partner_id: PartnerId,
         branch_id: BranchId,
-        at: DateTime<Utc>,
-    ) -> Vec<PlacedRule<'_>> {
-        let Some(places) = &self.places else {
+    ) -> Vec<PlacedRule<'r>> {
+        let Some(places) = self.places else {
             return Vec::new();
         };
-        rules::in_force(&self.rules, at)
-            .into_iter()
+        self.in_force
+            .iter()
             .filter_map(|version| match &version.definition {
                 Some(RuleDefinition::EarnRule(rule))
-                    if Self::at_place(places, &rule.scope, partner_id, branch_id) =>
+                    if PurchaseRules::at_place(places, &rule.scope, partner_id, branch_id) =>
                 {
                     Some(PlacedRule {
                         code: version.code.as_str(),
@@ -409,50 +428,57 @@ impl PurchaseRules {
             .collect()
     }
 
-    /// The first of `categories` that is not a category in force at `at`.
+    /// The first of `categories` that is not a category in force.
     pub(crate) fn unknown_category<'c>(
         &self,
-        mut categories: impl Iterator<Item = &'c str>,
-        at: DateTime<Utc>,
+        categories: impl Iterator<Item = &'c str>,
     ) -> Option<&'c str> {
-        let in_force = rules::in_force(&self.rules, at);
-        categories.find(|category| {
-            !in_force
-                .iter()
-                .any(|v| v.kind == RuleKind::Category && v.code.as_str() == *category)
-        })
+        let known: HashSet<&str> = self
+            .in_force
+            .iter()
+            .filter(|v| v.kind == RuleKind::Category)
+            .map(|v| v.code.as_str())
+            .collect();
+        categories
+            .into_iter()
+            .find(|category| !known.contains(category))
     }
 
-    /// The bonuses for a referred member's first purchase in force at `at`: (code, points split
-    /// between their funders).
-    pub(crate) fn first_purchase_bonuses(&self, at: DateTime<Utc>) -> Vec<(String, Shares)> {
-        let Some(places) = &self.places else {
+    /// The bonuses for `occasion`, their points split between their funders.
+    fn bonuses(
+        &self,
+        occasion: rules::Occasion,
+    ) -> Vec<(domain::program::bonuses::Bonus<'r>, Shares)> {
+        let Some(places) = self.places else {
             return Vec::new();
         };
-        domain::program::bonuses::in_force(&self.rules, at, rules::Occasion::ReferralFirstPurchase)
+        domain::program::bonuses::of_occasion(&self.in_force, occasion)
             .into_iter()
             .filter_map(|bonus| {
                 let shares = places.shares(bonus.rule.points, &bonus.rule.funding)?;
-                Some((bonus.code.to_owned(), shares))
+                Some((bonus, shares))
             })
             .collect()
     }
 
-    /// The repeat-visit bonuses in force at `at`, their points split between their funders.
-    pub(crate) fn repeat_visits(&self, at: DateTime<Utc>) -> Vec<RepeatVisitOffer> {
-        let Some(places) = &self.places else {
-            return Vec::new();
-        };
-        domain::program::bonuses::in_force(&self.rules, at, rules::Occasion::RepeatVisit)
+    /// The bonuses for a referred member's first purchase: (code, points split between their
+    /// funders).
+    pub(crate) fn first_purchase_bonuses(&self) -> Vec<(String, Shares)> {
+        self.bonuses(rules::Occasion::ReferralFirstPurchase)
             .into_iter()
-            .filter_map(|bonus| {
-                let shares = places.shares(bonus.rule.points, &bonus.rule.funding)?;
+            .map(|(bonus, shares)| (bonus.code.to_owned(), shares))
+            .collect()
+    }
+
+    /// The repeat-visit bonuses, their points split between their funders.
+    pub(crate) fn repeat_visits(&self) -> Vec<RepeatVisitOffer> {
+        let day = domain::program::tiers::local_day(self.at, self.zone);
+        self.bonuses(rules::Occasion::RepeatVisit)
+            .into_iter()
+            .filter_map(|(bonus, shares)| {
                 Some(RepeatVisitOffer {
                     code: bonus.code.to_owned(),
-                    occasion: format!(
-                        "repeat-visit:{}",
-                        domain::program::tiers::local_day(at, self.zone)
-                    ),
+                    occasion: format!("repeat-visit:{day}"),
                     visits: bonus.rule.visits?,
                     within_days: bonus.rule.within_days?,
                     shares,
@@ -461,28 +487,23 @@ impl PurchaseRules {
             .collect()
     }
 
-    /// The campaigns a purchase at `partner_id`'s `branch_id` qualifies for at `at` by place and
-    /// day (the books check the member's audience and the budget).
-    pub(crate) fn offers(
-        &self,
-        partner_id: PartnerId,
-        branch_id: BranchId,
-        at: DateTime<Utc>,
-    ) -> Vec<CampaignOffer> {
-        let Some(places) = &self.places else {
+    /// The campaigns a purchase at `partner_id`'s `branch_id` qualifies for by place and day (the
+    /// books check the member's audience and the budget).
+    pub(crate) fn offers(&self, partner_id: PartnerId, branch_id: BranchId) -> Vec<CampaignOffer> {
+        let Some(places) = self.places else {
             return Vec::new();
         };
-        rules::in_force(&self.rules, at)
-            .into_iter()
+        self.in_force
+            .iter()
             .filter_map(|version| match &version.definition {
                 Some(RuleDefinition::Campaign(rule)) => Some((version.code.as_str(), rule)),
                 _ => None,
             })
-            .filter(|(_, rule)| campaigns::runs_at(rule, at, self.zone))
-            .filter(|(_, rule)| Self::at_place(places, &rule.scope, partner_id, branch_id))
+            .filter(|(_, rule)| campaigns::runs_at(rule, self.at, self.zone))
+            .filter(|(_, rule)| PurchaseRules::at_place(places, &rule.scope, partner_id, branch_id))
             // A place or funder not (yet) known to this instance skips the campaign rather than
             // widening it.
-            .filter_map(|(code, rule)| Self::offer(places, code, rule))
+            .filter_map(|(code, rule)| PurchaseRules::offer(places, code, rule))
             .collect()
     }
 }

@@ -342,7 +342,7 @@ pub async fn referrer_before_first_purchase(
                JOIN members r ON r.id = m.referred_by AND r.status = 'active' \
               WHERE m.id = $1 AND NOT EXISTS ( \
                     SELECT 1 FROM transfers t WHERE t.member_id = m.id AND t.code = 'earn' \
-                       AND t.phase IN ('single', 'post'))",
+                       AND t.phase = 'single')",
         )
         .bind::<diesel::sql_types::Uuid, _>(member_id.0),
     )

@@ -29,8 +29,13 @@ pub struct Bonus<'a> {
 
 /// The bonus rules for `occasion` in force at `at`, among every rule's `versions`.
 pub fn in_force(versions: &[RuleVersion], at: DateTime<Utc>, occasion: Occasion) -> Vec<Bonus<'_>> {
-    rules::in_force(versions, at)
-        .into_iter()
+    of_occasion(&rules::in_force(versions, at), occasion)
+}
+
+/// The bonus rules for `occasion` among the versions `in_force`.
+pub fn of_occasion<'r>(in_force: &[&'r RuleVersion], occasion: Occasion) -> Vec<Bonus<'r>> {
+    in_force
+        .iter()
         .filter_map(|version| match &version.definition {
             Some(RuleDefinition::Bonus(rule)) if rule.occasion == occasion => Some(Bonus {
                 code: version.code.as_str(),

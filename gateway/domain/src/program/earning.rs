@@ -13,6 +13,7 @@
 //! partner's rate (its **share**, rounded down) is what its caps limit: the books take off what
 //! a capped rule would give beyond what is left of its caps for the member's day and month.
 
+use chrono::{Datelike as _, NaiveDate};
 use num_rational::Ratio;
 use num_traits::{CheckedAdd as _, CheckedMul as _, CheckedSub as _};
 use rust_decimal::Decimal;
@@ -253,21 +254,32 @@ pub fn earn(
     earned(Points(floor(total)), capped)
 }
 
-/// `points` held to the caps of `capped`: each share gives at most what is left of its caps,
-/// given what its rule has `used` (gave the member today, this month). Returns the points and
-/// what each rule gives (the rule's code, points given).
-pub fn hold_to_caps(
+/// `points`, of a purchase on local `day`, held to the caps of `capped`: each share gives at most
+/// what is left of its caps, given the points its rule gave the member before (`given`: per local
+/// day; the day's and the whole calendar month's count, later days of the month included, so a
+/// late earn cannot go past a cap). Returns the points and what each rule gives (its code,
+/// points).
+pub fn hold_to_caps<I: IntoIterator<Item = (NaiveDate, i64)>>(
     points: Points,
     capped: &[CappedShare],
-    used: impl Fn(&str) -> (i64, i64),
+    day: NaiveDate,
+    given: impl Fn(&str) -> I,
 ) -> (i64, Vec<(&str, i64)>) {
     let mut points = points.get();
-    let mut given = Vec::with_capacity(capped.len());
+    let mut held = Vec::with_capacity(capped.len());
     for share in capped {
-        let (today, month) = used(&share.rule);
+        let (mut on_day, mut in_month) = (0, 0);
+        for (d, p) in given(&share.rule) {
+            if (d.year(), d.month()) == (day.year(), day.month()) {
+                in_month += p;
+                if d == day {
+                    on_day += p;
+                }
+            }
+        }
         let left = [
-            share.per_day.map(|cap| cap - today),
-            share.per_month.map(|cap| cap - month),
+            share.per_day.map(|cap| cap - on_day),
+            share.per_month.map(|cap| cap - in_month),
         ]
         .into_iter()
         .flatten()
@@ -276,9 +288,25 @@ pub fn hold_to_caps(
         .max(0);
         let give = share.points.min(left);
         points -= share.points - give;
-        given.push((share.rule.as_str(), give));
+        held.push((share.rule.as_str(), give));
     }
-    (points, given)
+    (points, held)
+}
+
+/// What a quote says a purchase of `amount_minor` (without lines) earns under `rules`: as
+/// [`earn`], but nothing, rather than a refusal, when it is too small to earn a point.
+pub fn quoted(
+    base: &PointRule,
+    amount_minor: i64,
+    rules: &[PlacedRule<'_>],
+) -> Result<Earning, PricingError> {
+    match earn(base, amount_minor, &[], rules) {
+        Err(PricingError::PurchaseTooSmall) => Ok(Earning {
+            points: Points::ZERO,
+            capped: Vec::new(),
+        }),
+        earned => earned,
+    }
 }
 
 fn earned(points: Points, capped: Vec<CappedShare>) -> Result<Earning, PricingError> {

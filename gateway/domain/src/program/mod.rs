@@ -37,21 +37,25 @@ pub struct ProgramSettings {
 
 impl ProgramSettings {
     /// When a reported operation happened: `occurred_at` (at stored precision), or `now` when
-    /// absent; refused in the future or more than the late window ago.
+    /// absent; refused in the future or more than the late window ago. A time less than
+    /// [`CLOCK_SKEW`] ahead (a till whose clock runs fast) is taken as now.
     pub fn occurred_at(
         &self,
         occurred_at: Option<chrono::DateTime<chrono::Utc>>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<chrono::DateTime<chrono::Utc>, crate::ledger::LedgerError> {
         let at = occurred_at.map_or(now, crate::time::stored);
-        if at > now || at < now - self.late_window {
+        if at >= now + CLOCK_SKEW || at < now - self.late_window {
             return Err(crate::ledger::LedgerError::OccurredAtInvalid {
                 max_days: self.late_window.num_days(),
             });
         }
-        Ok(at)
+        Ok(at.min(now))
     }
 }
+
+/// How far ahead of the gateway's clock a reported time may be and still be taken as now.
+pub const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// The bounds on one operation: the largest purchase an earn may report, the most points an
 /// earn or a redemption may move.

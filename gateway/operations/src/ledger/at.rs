@@ -184,10 +184,7 @@ pub(crate) async fn apply_batch(
 ) -> Result<(Vec<Result<Movement>>, Vec<MemberId>)> {
     let tiers = tiers::in_force(rules, at);
     // Late earns need their members' days (and caps' months) as of when they happened.
-    let earliest = ops
-        .iter()
-        .filter_map(|op| op.occurred_at())
-        .fold(at, DateTime::min);
+    let earliest = LedgerOp::earliest(ops, at);
     let since = tiers::activity_needed_since(&tiers, rules, earliest, settings.time_zone);
     let month_start = tiers::month_start(earliest, settings.time_zone);
     let snapshot = storage::ledger_batch::read(conn, ops, at, since, month_start).await?;

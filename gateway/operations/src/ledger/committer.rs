@@ -407,10 +407,7 @@ impl Worker {
         // used were locked and read for nothing, which costs less than a second round trip.
         let all_ops: Vec<&LedgerOp> = batch.iter().filter_map(|s| s.op.as_ref().ok()).collect();
         // Late earns need their members' days (and caps' months) as of when they happened.
-        let earliest = all_ops
-            .iter()
-            .filter_map(|op| op.occurred_at())
-            .fold(now, chrono::DateTime::min);
+        let earliest = LedgerOp::earliest(&all_ops, now);
         let activity_since =
             tiers::activity_needed_since(&tiers, &rules, earliest, program.time_zone);
         let ((), busy, recorded, snapshot) = futures_util::try_join!(

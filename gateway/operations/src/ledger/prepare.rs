@@ -136,9 +136,10 @@ pub(crate) async fn price_earn(
     limits.check_purchase(purchase.amount.amount_minor)?;
     // A late earn is priced by the rules in force when it happened.
     let at = settings.occurred_at(purchase.occurred_at, now)?;
+    let rules = rules.at(at);
     if !purchase.lines.is_empty()
         && let Some(category) =
-            rules.unknown_category(purchase.lines.iter().map(|l| l.category.as_str()), at)
+            rules.unknown_category(purchase.lines.iter().map(|l| l.category.as_str()))
     {
         return Err(LedgerError::CategoryUnknown(category.to_owned()).into());
     }
@@ -147,7 +148,7 @@ pub(crate) async fn price_earn(
         &rule,
         purchase.amount.amount_minor,
         &purchase.lines,
-        &rules.earn_rules(partner_id, branch_id, at),
+        &rules.earn_rules(partner_id, branch_id),
     )?;
     limits.check_points(earning.points)?;
     if let Some(release_at) = purchase.release_at
@@ -159,7 +160,7 @@ pub(crate) async fn price_earn(
         .into());
     }
     let member_id = lookups.card_member(&purchase.card).await?;
-    let first_purchase = match rules.first_purchase_bonuses(at) {
+    let first_purchase = match rules.first_purchase_bonuses() {
         bonuses if bonuses.is_empty() => Vec::new(),
         bonuses => match lookups.referrer_before_first_purchase(member_id).await? {
             None => Vec::new(),
@@ -188,8 +189,8 @@ pub(crate) async fn price_earn(
         amount: purchase.amount,
         release_at: purchase.release_at,
         occurred_at: purchase.occurred_at.map(|_| at),
-        offers: rules.offers(partner_id, branch_id, at),
-        repeat_visits: rules.repeat_visits(at),
+        offers: rules.offers(partner_id, branch_id),
+        repeat_visits: rules.repeat_visits(),
         first_purchase,
     }))
 }

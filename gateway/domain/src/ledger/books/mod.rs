@@ -124,6 +124,14 @@ impl LedgerOp {
         }
     }
 
+    /// The earliest time `ops` decided at `now` happened: what their batch reads the members'
+    /// days (and the caps' months) from.
+    pub fn earliest(ops: &[&Self], now: DateTime<Utc>) -> DateTime<Utc> {
+        ops.iter()
+            .filter_map(|op| op.occurred_at())
+            .fold(now, DateTime::min)
+    }
+
     /// The other members whose points it may move: a first purchase's referrer.
     pub fn other_members(&self) -> impl Iterator<Item = MemberId> + '_ {
         let first_purchase = match self {
@@ -146,12 +154,9 @@ impl LedgerOp {
                 .chain(
                     op.repeat_visits
                         .iter()
-                        .flat_map(|r| r.shares.iter().filter_map(|s| s.0)),
-                )
-                .chain(
-                    op.first_purchase
-                        .iter()
-                        .flat_map(|r| r.shares.iter().filter_map(|s| s.0)),
+                        .map(|r| &r.shares)
+                        .chain(op.first_purchase.iter().map(|r| &r.shares))
+                        .flat_map(|shares| shares.iter().filter_map(|s| s.0)),
                 )
                 .collect(),
             Self::Redeem(op) => vec![op.at.partner_id],
@@ -630,24 +635,18 @@ impl<'t> Books<'t> {
     }
 
     /// The earn's points held to its capped rules' caps for the member's local day and calendar
-    /// month (`earning::hold_to_caps`). Refused when nothing is left to earn.
+    /// month of the purchase (`earning::hold_to_caps`). Refused when nothing is left to earn.
     fn held_to_caps(&mut self, op: &PricedEarn) -> Result<Points, LedgerError> {
         if op.capped.is_empty() {
             return Ok(op.points);
         }
         let member_id = op.at.member_id;
-        let at = op.occurred_at.unwrap_or(self.now);
-        let today = tiers::local_day(at, self.zone);
-        let month = tiers::month_start(at, self.zone);
-        let used = |rule: &str, from: NaiveDate| -> i64 {
+        let today = tiers::local_day(op.occurred_at.unwrap_or(self.now), self.zone);
+        let (points, given) = earning::hold_to_caps(op.points, &op.capped, today, |rule| {
             let key = |day| (member_id, rule.to_owned(), day);
             self.rule_points
-                .range(key(from)..=key(today))
-                .map(|(_, points)| *points)
-                .sum()
-        };
-        let (points, given) = earning::hold_to_caps(op.points, &op.capped, |rule| {
-            (used(rule, today), used(rule, month))
+                .range(key(NaiveDate::MIN)..=key(NaiveDate::MAX))
+                .map(|((_, _, day), points)| (*day, *points))
         });
         if points <= 0 {
             return Err(LedgerError::EarnCapReached);
@@ -1115,6 +1114,16 @@ mod tests {
         books.now = tomorrow;
         // The month has 10 left (150 − 140).
         assert_eq!(earned(books.apply(&capped("e3", 40), &settings())), Ok(20));
+        // A purchase of the 5th reported late: its day is free, but the whole month is spent
+        // (the days after it count too).
+        let LedgerOp::Earn(mut late) = capped("e5", 40) else {
+            unreachable!()
+        };
+        late.occurred_at = Some(now - chrono::Duration::days(5));
+        assert_eq!(
+            earned(books.apply(&LedgerOp::Earn(late), &settings())),
+            Ok(10)
+        );
         // A purchase that earns only by the rule earns nothing once its caps are spent.
         let LedgerOp::Earn(mut only_rule) = capped("e4", 5) else {
             unreachable!()
