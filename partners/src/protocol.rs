@@ -304,6 +304,24 @@ pub struct CardCheck {
     /// The campaigns a purchase at the given branch would get a bonus from today (with `branch`).
     #[serde(default)]
     pub campaigns: Vec<CardCampaign>,
+    /// Where the member stands toward each repeat-visit bonus: the purchase that makes `have`
+    /// reach `visits` within the last `within_days` days earns `points`.
+    #[serde(default)]
+    pub repeat_visits: Vec<RepeatVisitProgress>,
+}
+
+/// A member's way toward a repeat-visit bonus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RepeatVisitProgress {
+    pub code: String,
+    pub points: i64,
+    /// The purchase that earns it: the n-th …
+    pub visits: u16,
+    /// … within this many days, today included.
+    pub within_days: u16,
+    /// Purchases made within those days, today's included.
+    pub have: i64,
 }
 
 /// A campaign the member can still earn from today.

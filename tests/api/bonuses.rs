@@ -380,7 +380,25 @@ async fn the_purchase_that_makes_the_nth_visit_within_the_days_earns_the_repeat_
     let now = Utc::now();
     let mut left = Vec::new();
     // Visits 8 days ago (out of the window by the third), 4 days ago, 2 days ago, today, today.
-    for days_ago in [8, 4, 2, 0, 0] {
+    let progress = || async {
+        let check = partner
+            .client
+            .check_card(card.as_str(), None)
+            .await
+            .unwrap();
+        let shown: Vec<(String, i64, u16, u16, i64)> = check
+            .body
+            .repeat_visits
+            .into_iter()
+            .map(|p| (p.code, p.points, p.visits, p.within_days, p.have))
+            .collect();
+        shown
+    };
+    for (n, days_ago) in [8, 4, 2, 0, 0].into_iter().enumerate() {
+        if n == 3 {
+            // The card check tells the cashier: two visits of three in 7 days, the next earns 25.
+            assert_eq!(progress().await, [("third-visit".into(), 25, 3, 7, 2)]);
+        }
         let earned = till
             .earn(&card, 10, now - Duration::days(days_ago))
             .await
@@ -390,6 +408,7 @@ async fn the_purchase_that_makes_the_nth_visit_within_the_days_earns_the_repeat_
     // The third visit within 7 days is today's first: 10 + 25; the one after is the fourth.
     assert_eq!(left, [10, 20, 30, 65, 75]);
     assert_eq!(partner.client.available_points(card.as_str()).await, 75);
+    assert_eq!(progress().await, [("third-visit".into(), 25, 3, 7, 4)]);
 }
 
 #[tokio::test]

@@ -279,3 +279,36 @@ async fn a_dry_run_over_the_days_traffic_finds_what_the_campaign_gave_it() {
         "rule_amount_invalid"
     );
 }
+
+#[tokio::test]
+async fn a_come_back_campaign_rewards_a_member_away_for_its_days_once() {
+    use chrono::Duration;
+    use test_support::till::DirectTill;
+    let app = TestApp::spawn().await;
+    let (partner, till) = DirectTill::open(&app).await;
+    let code = partner.partner.code.to_string();
+    let definition = json!({
+        "name": {"en": "We missed you", "fa": "دلمان تنگ شده بود"},
+        "starts_at": Utc::now().to_rfc3339(),
+        "ends_at": (Utc::now() + Duration::days(60)).to_rfc3339(),
+        "award": {"points": 50},
+        "where": {"partner": code},
+        "segment": {"inactive_days": 10},
+    });
+    app.program_rule(RuleKind::Campaign, "come-back", definition)
+        .await;
+    let card = till.enroll("+989120000051").await;
+    let now = Utc::now();
+    let mut got = Vec::new();
+    // A new member is not away; 5 days later neither; 15 days after that they are, once: the
+    // second purchase that day finds the first.
+    for days in [1, 6, 21, 21] {
+        let earned = till
+            .earn(&card, 10, now + Duration::days(days))
+            .await
+            .unwrap();
+        got.push(earned.balance.available.get() - earned.transfer.amount.get());
+    }
+    // The balance beside each purchase's own 10: the come-back 50 comes with the third only.
+    assert_eq!(got, [0, 10, 20 + 50, 30 + 50]);
+}

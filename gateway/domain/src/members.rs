@@ -166,4 +166,6 @@ pub struct CardCheck {
     pub redeemable_value: Option<Money>,
     /// The campaigns a purchase at the branch (when one was named) would get a bonus from today.
     pub campaigns: Vec<crate::program::campaigns::CampaignOffer>,
+    /// Where the member stands toward each repeat-visit bonus in force.
+    pub repeat_visits: Vec<crate::program::bonuses::RepeatVisitProgress>,
 }

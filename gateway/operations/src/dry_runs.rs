@@ -2,13 +2,15 @@
 //! would have decided each (its place, weekday, audience and budget; not its window), to see what
 //! it would have cost, who would have paid, and whom it would have reached. Writes nothing.
 
-use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::ids::MemberId;
 use domain::program::campaigns::{DryRun, MemberFacts};
 use domain::program::rules::{
     CampaignRule, Change, RuleDefinition, RuleError, RuleKind, RuleVersion,
 };
-use domain::program::validation;
+use domain::program::{tiers, validation};
 
 use chrono_tz::Tz;
 use storage::Storage;
@@ -66,6 +68,7 @@ pub async fn dry_run(
     let (from, to) = (now - Duration::days(i64::from(days)), now);
     let mut found = DryRun::default();
     let mut after = None;
+    let mut last_visits: HashMap<MemberId, Option<NaiveDate>> = HashMap::new();
     loop {
         let page = storage::activity::past_earns(&conn, from, to, after, PAGE).await?;
         let Some((last, _)) = page.last() else {
@@ -80,20 +83,34 @@ pub async fn dry_run(
         } else {
             Vec::new()
         };
-        let facts_of = |member: MemberId| -> Option<&MemberFacts> {
-            facts.iter().find(|(id, _)| *id == member).map(|(_, f)| f)
-        };
+        // Each member's last purchase before the one replayed: before the days replayed, then
+        // as the replay goes.
+        if offer.audience.inactive_days.is_some() {
+            let new: Vec<MemberId> = facts
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| !last_visits.contains_key(id))
+                .collect();
+            let before = tiers::local_day(from, zone);
+            for (id, day) in storage::members::last_visits(&conn, &new, Some(before)).await? {
+                last_visits.insert(id, Some(day));
+            }
+            for id in new {
+                last_visits.entry(id).or_insert(None);
+            }
+        }
         for (_, earn) in &page {
             let at_place =
                 PurchaseRules::at_place(&places, &campaign.scope, earn.partner_id, earn.branch_id);
-            found.replay(
-                &offer,
-                &campaign.days,
-                at_place,
-                earn,
-                facts_of(earn.member_id),
-                zone,
-            );
+            let facts = facts
+                .iter()
+                .find(|(id, _)| *id == earn.member_id)
+                .map(|(_, f)| MemberFacts {
+                    last_visit: last_visits.get(&earn.member_id).copied().flatten(),
+                    ..f.clone()
+                });
+            found.replay(&offer, &campaign.days, at_place, earn, facts.as_ref(), zone);
+            last_visits.insert(earn.member_id, Some(tiers::local_day(earn.at, zone)));
         }
         tracing::info!(
             replayed = found.earns,

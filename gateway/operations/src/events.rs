@@ -72,7 +72,7 @@ async fn award(
 ) -> Result<EventOutcome, OperationError<LedgerError>> {
     let occurred_at = settings.occurred_at(event.occurred_at, now)?;
     let (rules, places) = (&programme.rules[..], &*programme.places);
-    let member_id = prepare::usable_card(conn, &event.card).await?;
+    let member_id = prepare::usable_card(conn, &event.card).await?.member_id;
     let found: Vec<_> = bonuses::in_force(rules, occurred_at, Occasion::Event)
         .into_iter()
         .filter(|b| b.rule.event_type.as_deref() == Some(event.event_type.as_str()))

@@ -246,7 +246,7 @@ pub async fn check_card(
     let view = match card_cache::lookup(&club.storage, card.as_str(), now).await {
         Some(view) => view,
         None => {
-            let since = tiers::activity_since(&tiers, now, zone);
+            let since = tiers::activity_needed_since(&tiers, &rules, now, zone);
             load_view(&club.storage, &club.member_data_keys, card, since, now).await?
         }
     };
@@ -264,6 +264,11 @@ pub async fn check_card(
         }
         None => Vec::new(),
     };
+    let repeat_visits = domain::program::bonuses::repeat_visit_progress(
+        &domain::program::bonuses::in_force(&rules, now, Occasion::RepeatVisit),
+        &view.activity,
+        tiers::local_day(now, zone),
+    );
     Ok(CardCheck {
         card: card.clone(),
         member_id: view.member_id,
@@ -274,6 +279,7 @@ pub async fn check_card(
             .and_then(|found| found.rule)
             .and_then(|rule| rule.value_of(view.balance.available)),
         campaigns,
+        repeat_visits,
     })
 }
 

@@ -377,6 +377,7 @@ impl PurchaseRules {
                 home_branch,
                 birthday_month: segment.birthday_month,
                 enrolled_within_days: segment.enrolled_within_days,
+                inactive_days: segment.inactive_days,
             },
             budget_points: rule.budget_points,
             funding,

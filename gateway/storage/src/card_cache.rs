@@ -62,8 +62,9 @@ struct Versioned {
 #[derive(Clone)]
 pub struct CardCache {
     local: Cache<String, Versioned>,
-    /// Card number → its member (a card never changes hands; its status is checked where it is used).
-    pub members: Cache<String, MemberId>,
+    /// Card number → its member and who referred them (a card never changes hands, a referral
+    /// is never rewritten; the card's status is checked where it is used).
+    pub members: Cache<String, (MemberId, Option<MemberId>)>,
     /// (partner, branch code or id) → the branch's id, its rule if any, the partner's limits.
     pub rules: Cache<(PartnerId, String), BranchPricing>,
     /// Members whose purchases reward no referrer: never referred, or bought before (neither

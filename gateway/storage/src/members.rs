@@ -7,6 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::cards::{Card, CardNumber, CardStatus, MemberStatus};
 use domain::ids::{BranchId, MemberId, PartnerId};
 use domain::members::{InviteCode, Member};
+use futures_util::TryFutureExt as _;
 use uuid::Uuid;
 
 use super::schema::{cards, members};
@@ -292,7 +293,7 @@ pub async fn enrolled_on(
 
 /// What campaigns' audiences ask of `member_ids`.
 pub async fn facts(
-    mut conn: &AsyncPgConnection,
+    conn: &AsyncPgConnection,
     member_ids: &[MemberId],
 ) -> Result<Vec<(MemberId, domain::program::campaigns::MemberFacts)>, StorageError> {
     #[derive(Queryable, Selectable)]
@@ -305,22 +306,55 @@ pub async fn facts(
         birthday: Option<String>,
     }
     let ids: Vec<Uuid> = member_ids.iter().map(|id| id.0).collect();
-    let rows: Vec<FactsRow> = members::table
-        .filter(members::id.eq_any(&ids))
-        .select(FactsRow::as_select())
-        .load(&mut conn)
-        .await?;
+    // Two statements on the one pipelined connection.
+    let (mut facts_conn, visits_conn) = (conn, conn);
+    let (rows, last_visits) = futures_util::try_join!(
+        members::table
+            .filter(members::id.eq_any(&ids))
+            .select(FactsRow::as_select())
+            .load::<FactsRow>(&mut facts_conn)
+            .map_err(StorageError::from),
+        last_visits(visits_conn, member_ids, None),
+    )?;
+    let last_visits: std::collections::HashMap<MemberId, chrono::NaiveDate> =
+        last_visits.into_iter().collect();
     Ok(rows
         .into_iter()
         .map(|row| {
+            let id = MemberId(row.id);
             let facts = domain::program::campaigns::MemberFacts {
                 home_partner: PartnerId(row.enrolled_by_partner),
                 home_branch: BranchId(row.enrolled_at_branch),
                 enrolled_at: row.enrolled_at,
                 birthday: row.birthday,
+                last_visit: last_visits.get(&id).copied(),
             };
-            (MemberId(row.id), facts)
+            (id, facts)
         })
+        .collect())
+}
+
+/// The local day of each member's last purchase (before `before`, when given).
+pub async fn last_visits(
+    mut conn: &AsyncPgConnection,
+    member_ids: &[MemberId],
+    before: Option<chrono::NaiveDate>,
+) -> Result<Vec<(MemberId, chrono::NaiveDate)>, StorageError> {
+    use super::schema::member_activity as a;
+    let ids: Vec<Uuid> = member_ids.iter().map(|id| id.0).collect();
+    let mut query = a::table
+        .filter(a::member_id.eq_any(ids))
+        .filter(a::visits.gt(0))
+        .group_by(a::member_id)
+        .select((a::member_id, diesel::dsl::max(a::day)))
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(a::day.lt(before));
+    }
+    let rows: Vec<(Uuid, Option<chrono::NaiveDate>)> = query.load(&mut conn).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(member, day)| Some((MemberId(member), day?)))
         .collect())
 }
 

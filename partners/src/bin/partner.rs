@@ -538,6 +538,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 println!("  today here: {} ({award})", campaign.name.en);
             }
+            for r in &c.repeat_visits {
+                if r.have < i64::from(r.visits) {
+                    println!(
+                        "  visit {} within {} days earns {}: {} so far",
+                        r.visits,
+                        r.within_days,
+                        amounts::format_points(r.points),
+                        r.have
+                    );
+                }
+            }
         }
         Command::Quote {
             branch,

@@ -46,6 +46,50 @@ pub fn of_occasion<'r>(in_force: &[&'r RuleVersion], occasion: Occasion) -> Vec<
         .collect()
 }
 
+/// Where a member stands toward a repeat-visit bonus: the purchase that makes `have` reach
+/// `visits` within the last `within_days` local days earns `points`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatVisitProgress {
+    /// The bonus rule's code.
+    pub code: String,
+    /// Its points.
+    pub points: i64,
+    /// The purchase that earns it: the n-th …
+    pub visits: u16,
+    /// … within this many days (today included).
+    pub within_days: u16,
+    /// Purchases the member made within those days, today's included.
+    pub have: i64,
+}
+
+/// Where a member with activity per local day `days` stands on `today` toward each repeat-visit
+/// bonus in force (`bonuses`).
+pub fn repeat_visit_progress(
+    bonuses: &[Bonus<'_>],
+    days: &[(chrono::NaiveDate, super::tiers::Tally)],
+    today: chrono::NaiveDate,
+) -> Vec<RepeatVisitProgress> {
+    bonuses
+        .iter()
+        .filter_map(|bonus| {
+            let (visits, within_days) = (bonus.rule.visits?, bonus.rule.within_days?);
+            let from = today - chrono::Days::new(u64::from(within_days.saturating_sub(1)));
+            let have = days
+                .iter()
+                .filter(|(day, _)| (from..=today).contains(day))
+                .map(|(_, tally)| tally.visits)
+                .sum();
+            Some(RepeatVisitProgress {
+                code: bonus.code.to_owned(),
+                points: bonus.rule.points,
+                visits,
+                within_days,
+                have,
+            })
+        })
+        .collect()
+}
+
 /// Whether `personal` has every field a `profile_completed` rule names (`name`, `email`,
 /// `birth_date`; validation allows no others).
 pub fn profile_complete(

@@ -30,6 +30,8 @@ pub struct Audience {
     pub birthday_month: bool,
     /// Members enrolled within this many days.
     pub enrolled_within_days: Option<u16>,
+    /// Members, for at least this many days, with no purchase within this many days before.
+    pub inactive_days: Option<u16>,
 }
 
 /// What the books know of a member, for a campaign's audience.
@@ -43,6 +45,8 @@ pub struct MemberFacts {
     pub enrolled_at: DateTime<Utc>,
     /// Their birthday, `MM-DD`.
     pub birthday: Option<String>,
+    /// The local day of their last purchase, if any.
+    pub last_visit: Option<chrono::NaiveDate>,
 }
 
 impl Audience {
@@ -52,6 +56,7 @@ impl Audience {
             || self.home_branch.is_some()
             || self.birthday_month
             || self.enrolled_within_days.is_some()
+            || self.inactive_days.is_some()
     }
 
     /// Whether a member in `tier` with `facts` is in it at `now`.
@@ -81,6 +86,12 @@ impl Audience {
                     .is_some_and(|b| b.starts_with(&month)))
             && self.enrolled_within_days.is_none_or(|days| {
                 now - facts.enrolled_at <= chrono::Duration::days(i64::from(days))
+            })
+            && self.inactive_days.is_none_or(|days| {
+                let days = chrono::Duration::days(i64::from(days));
+                let today = now.with_timezone(&zone).date_naive();
+                now - facts.enrolled_at >= days
+                    && facts.last_visit.is_none_or(|last| today - last >= days)
             })
     }
 }
@@ -171,71 +182,6 @@ pub fn runs_at(rule: &CampaignRule, at: DateTime<Utc>, zone: Tz) -> bool {
         && (rule.days.is_empty() || rule.days.contains(&weekday))
 }
 
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone as _;
-    use uuid::Uuid;
-
-    use super::*;
-
-    fn offer(award: CampaignAward, funding: Vec<(Option<PartnerId>, Decimal)>) -> CampaignOffer {
-        CampaignOffer {
-            code: "weekend".into(),
-            name: super::super::rules::Names {
-                en: "Weekend".into(),
-                fa: "آخر هفته".into(),
-            },
-            award,
-            audience: Audience::default(),
-            budget_points: None,
-            funding,
-        }
-    }
-
-    #[test]
-    fn a_multiplier_gives_the_extra_on_base_points_rounded_down_and_funders_share_it() {
-        let double = offer(CampaignAward::Multiplier(Decimal::new(15, 1)), Vec::new());
-        assert_eq!(double.points(Points(101)), 50);
-        assert_eq!(double.split(50), [(None, Points(50))]);
-        let restaurant = Some(PartnerId(Uuid::from_u128(7)));
-        let half = offer(
-            CampaignAward::Points(11),
-            vec![(restaurant, Decimal::new(5, 1)), (None, Decimal::new(5, 1))],
-        );
-        assert_eq!(half.points(Points(1)), 11);
-        assert_eq!(half.split(11), [(restaurant, Points(6)), (None, Points(5))]);
-    }
-
-    #[test]
-    fn an_audience_admits_by_tier_home_birthday_month_and_enrolment() {
-        let zone: Tz = "Asia/Tehran".parse().unwrap();
-        let now = Utc.with_ymd_and_hms(2027, 3, 31, 21, 0, 0).unwrap(); // 1 April in Tehran
-        let home = PartnerId(Uuid::from_u128(1));
-        let facts = MemberFacts {
-            home_partner: home,
-            home_branch: BranchId(Uuid::from_u128(2)),
-            enrolled_at: now - chrono::Duration::days(10),
-            birthday: Some("04-15".into()),
-        };
-        let silver = Audience {
-            tiers: vec!["silver".into()],
-            ..Audience::default()
-        };
-        assert!(silver.admits(Some("silver"), None, now, zone));
-        assert!(!silver.admits(Some("bronze"), None, now, zone));
-        let april_birthdays_new_at_home = Audience {
-            home_partner: Some(home),
-            birthday_month: true,
-            enrolled_within_days: Some(10),
-            ..Audience::default()
-        };
-        assert!(april_birthdays_new_at_home.admits(None, Some(&facts), now, zone));
-        let march = now - chrono::Duration::hours(1); // 31 March in Tehran
-        assert!(!april_birthdays_new_at_home.admits(None, Some(&facts), march, zone));
-        assert!(!april_birthdays_new_at_home.admits(None, None, now, zone));
-    }
-}
-
 /// A posted purchase of the past, as a campaign's dry run replays it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PastEarn {
@@ -308,5 +254,86 @@ impl DryRun {
         if offer.left(self.points) == Some(0) {
             self.budget_spent_at.get_or_insert(earn.at);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn offer(award: CampaignAward, funding: Vec<(Option<PartnerId>, Decimal)>) -> CampaignOffer {
+        CampaignOffer {
+            code: "weekend".into(),
+            name: super::super::rules::Names {
+                en: "Weekend".into(),
+                fa: "آخر هفته".into(),
+            },
+            award,
+            audience: Audience::default(),
+            budget_points: None,
+            funding,
+        }
+    }
+
+    #[test]
+    fn a_multiplier_gives_the_extra_on_base_points_rounded_down_and_funders_share_it() {
+        let double = offer(CampaignAward::Multiplier(Decimal::new(15, 1)), Vec::new());
+        assert_eq!(double.points(Points(101)), 50);
+        assert_eq!(double.split(50), [(None, Points(50))]);
+        let restaurant = Some(PartnerId(Uuid::from_u128(7)));
+        let half = offer(
+            CampaignAward::Points(11),
+            vec![(restaurant, Decimal::new(5, 1)), (None, Decimal::new(5, 1))],
+        );
+        assert_eq!(half.points(Points(1)), 11);
+        assert_eq!(half.split(11), [(restaurant, Points(6)), (None, Points(5))]);
+    }
+
+    #[test]
+    fn an_audience_admits_by_tier_home_birthday_month_and_enrolment() {
+        let zone: Tz = "Asia/Tehran".parse().unwrap();
+        let now = Utc.with_ymd_and_hms(2027, 3, 31, 21, 0, 0).unwrap(); // 1 April in Tehran
+        let home = PartnerId(Uuid::from_u128(1));
+        let facts = MemberFacts {
+            home_partner: home,
+            home_branch: BranchId(Uuid::from_u128(2)),
+            enrolled_at: now - chrono::Duration::days(10),
+            birthday: Some("04-15".into()),
+            // 29 March in Tehran: three days before.
+            last_visit: chrono::NaiveDate::from_ymd_opt(2027, 3, 29),
+        };
+        let silver = Audience {
+            tiers: vec!["silver".into()],
+            ..Audience::default()
+        };
+        assert!(silver.admits(Some("silver"), None, now, zone));
+        assert!(!silver.admits(Some("bronze"), None, now, zone));
+        let april_birthdays_new_at_home = Audience {
+            home_partner: Some(home),
+            birthday_month: true,
+            enrolled_within_days: Some(10),
+            ..Audience::default()
+        };
+        assert!(april_birthdays_new_at_home.admits(None, Some(&facts), now, zone));
+        let march = now - chrono::Duration::hours(1); // 31 March in Tehran
+        assert!(!april_birthdays_new_at_home.admits(None, Some(&facts), march, zone));
+        assert!(!april_birthdays_new_at_home.admits(None, None, now, zone));
+        // Away for 3 days: in a 3-day come-back audience, not a 4-day one; and not in an 11-day
+        // one, having been a member for 10 days only.
+        let away = |days| Audience {
+            inactive_days: Some(days),
+            ..Audience::default()
+        };
+        assert!(away(3).admits(None, Some(&facts), now, zone));
+        assert!(!away(4).admits(None, Some(&facts), now, zone));
+        let never = MemberFacts {
+            last_visit: None,
+            ..facts.clone()
+        };
+        assert!(away(10).admits(None, Some(&never), now, zone));
+        assert!(!away(11).admits(None, Some(&never), now, zone));
     }
 }

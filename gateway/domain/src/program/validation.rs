@@ -294,12 +294,11 @@ fn campaign(rule: &CampaignRule, known: &Known) -> Result<(), RuleError> {
     let unsupported = [
         (
             rule.scope.category.is_some(),
-            "where.category (earns carry no basket lines yet)",
+            "where.category (a campaign sees an earn's base points, not its lines)",
         ),
-        (rule.segment.city.is_some(), "segment.city"),
         (
-            rule.segment.inactive_days.is_some(),
-            "segment.inactive_days",
+            rule.segment.city.is_some(),
+            "segment.city (members have no city yet)",
         ),
     ];
     if let Some((_, what)) = unsupported.iter().find(|(given, _)| *given) {
@@ -358,6 +357,17 @@ mod tests {
             ),
             Some("rule_category_unknown")
         );
+        // Multipliers are at least 1 (a lower earn is a rate) with at most 4 decimal places.
+        for factor in ["0.5", "1.00001"] {
+            assert_eq!(
+                refusal(
+                    earn_rule,
+                    json!({"award": {"multiplier": {"factor": factor, "stacking": "stack"}}})
+                ),
+                Some("rule_amount_invalid"),
+                "{factor}"
+            );
+        }
         assert_eq!(
             refusal(
                 earn_rule,

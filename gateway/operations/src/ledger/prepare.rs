@@ -47,22 +47,26 @@ impl Lookups<'_> {
         Ok((found.branch_id, rule, found.limits.over(settings.limits)))
     }
 
-    /// The member of a card that may be used at the till.
-    async fn card_member(
+    /// The member of a card that may be used at the till, and who referred them.
+    async fn card_holder(
         &mut self,
         card: &CardNumber,
-    ) -> Result<MemberId, OperationError<LedgerError>> {
+    ) -> Result<CardHolder, OperationError<LedgerError>> {
         match self {
             Self::Cached(storage) => {
-                // Which member a card belongs to never changes; whether it may be used is
-                // checked again in the batch's transaction.
-                let members = &storage.card_cache().members;
-                if let Some(member_id) = members.get(card.as_str()).await {
-                    return Ok(member_id);
+                // Which member a card belongs to, and who referred them, never change; whether
+                // the card may be used is checked again in the batch's transaction.
+                let holders = &storage.card_cache().members;
+                if let Some((member_id, referred_by)) = holders.get(card.as_str()).await {
+                    return Ok(CardHolder {
+                        member_id,
+                        referred_by,
+                    });
                 }
-                let member_id = usable_card(&mut *storage.db().await?, card).await?;
-                members.insert(card.as_str().to_owned(), member_id).await;
-                Ok(member_id)
+                let holder = usable_card(&mut *storage.db().await?, card).await?;
+                let cached = (holder.member_id, holder.referred_by);
+                holders.insert(card.as_str().to_owned(), cached).await;
+                Ok(holder)
             }
             Self::Conn(conn) => usable_card(conn, card).await,
         }
@@ -107,16 +111,26 @@ impl Lookups<'_> {
     }
 }
 
+/// A card's member, and who referred them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CardHolder {
+    pub(crate) member_id: MemberId,
+    pub(crate) referred_by: Option<MemberId>,
+}
+
 /// The member of a card that may be used at the till.
 pub(crate) async fn usable_card(
     conn: &mut Connection,
     card: &CardNumber,
-) -> Result<MemberId, OperationError<LedgerError>> {
+) -> Result<CardHolder, OperationError<LedgerError>> {
     let (card, member) = storage::members::find_card(conn, card)
         .await?
         .ok_or(domain::cards::CardError::Unknown)?;
     domain::cards::usable(card.status, member.status)?;
-    Ok(member.id)
+    Ok(CardHolder {
+        member_id: member.id,
+        referred_by: member.referred_by,
+    })
 }
 
 /// Checks and prices an earn under the earn rules, with the campaigns and repeat-visit bonuses it
@@ -159,9 +173,11 @@ pub(crate) async fn price_earn(
         }
         .into());
     }
-    let member_id = lookups.card_member(&purchase.card).await?;
+    let holder = lookups.card_holder(&purchase.card).await?;
+    let member_id = holder.member_id;
+    // Only a referred member's purchase can reward a referrer: others need no query.
     let first_purchase = match rules.first_purchase_bonuses() {
-        bonuses if bonuses.is_empty() => Vec::new(),
+        bonuses if bonuses.is_empty() || holder.referred_by.is_none() => Vec::new(),
         bonuses => match lookups.referrer_before_first_purchase(member_id).await? {
             None => Vec::new(),
             Some(referrer) => bonuses
@@ -223,7 +239,7 @@ pub(crate) async fn price_redemption(
         .await?;
     limits.check_points(redemption.points)?;
     let discount = rule.price_redemption(redemption.points)?;
-    let member_id = lookups.card_member(&redemption.card).await?;
+    let member_id = lookups.card_holder(&redemption.card).await?.member_id;
     Ok(LedgerOp::Redeem(PricedRedemption {
         at: PointOfSale {
             partner_id,

@@ -102,5 +102,16 @@ pub(crate) async fn check(
         balance: render::balance(check.balance),
         redeemable_value: check.redeemable_value.map(render::money),
         campaigns: check.campaigns.iter().map(render::campaign).collect(),
+        repeat_visits: check
+            .repeat_visits
+            .into_iter()
+            .map(|p| protocol::RepeatVisitProgress {
+                code: p.code,
+                points: p.points,
+                visits: p.visits,
+                within_days: p.within_days,
+                have: p.have,
+            })
+            .collect(),
     }))
 }

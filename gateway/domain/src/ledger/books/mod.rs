@@ -719,6 +719,10 @@ impl<'t> Books<'t> {
             if !op.repeat_visits.is_empty() {
                 self.apply_repeat_visits(op, settings);
             }
+            // The member's next purchase in the batch finds this one their last.
+            if let Some(facts) = self.facts.get_mut(&member_id) {
+                facts.last_visit = facts.last_visit.max(Some(day));
+            }
             for offer in &op.first_purchase {
                 // Refused only when the referrer has it already (the batch read the key): the
                 // friend's first purchases raced, and the first one committed earned it.
