@@ -192,18 +192,20 @@ async fn held_to_caps(
     if earned.capped.is_empty() {
         return Ok(earned.points);
     }
-    let zone = club.program.time_zone;
-    let (today, month) = (tiers::local_day(now, zone), tiers::month_start(now, zone));
+    let today = tiers::local_day(now, club.program.time_zone);
+    let month = club.program.month_calendar.month_of(today);
     let conn = club.storage.db().await?;
     let codes: Vec<&str> = earned.capped.iter().map(|c| c.rule.as_str()).collect();
-    let given = storage::activity::earn_rule_points(&conn, &[member_id], &codes, month).await?;
-    let (points, _) = earning::hold_to_caps(earned.points, &earned.capped, today, |rule| {
-        given
-            .iter()
-            .filter(|(_, r, _, _)| r == rule)
-            .map(|(_, _, day, points)| (*day, *points))
-            .collect::<Vec<_>>()
-    });
+    let given =
+        storage::activity::earn_rule_points(&conn, &[member_id], &codes, month.start).await?;
+    let (points, _) =
+        earning::hold_to_caps(earned.points, &earned.capped, (today, month), |rule| {
+            given
+                .iter()
+                .filter(|(_, r, _, _)| r == rule)
+                .map(|(_, _, day, points)| (*day, *points))
+                .collect::<Vec<_>>()
+        });
     Ok(Points(points.max(0)))
 }
 

@@ -131,6 +131,9 @@ struct RawProgram {
     late_report_days: u32,
     #[serde(default = "defaults::time_zone")]
     time_zone: String,
+    /// Whose months the monthly caps count: `persian` (Solar Hijri) or `gregorian`.
+    #[serde(default)]
+    month_calendar: domain::program::months::MonthCalendar,
     #[serde(default = "defaults::rules_refresh_ms")]
     rules_refresh_ms: u64,
     #[serde(default = "defaults::max_purchase_minor")]
@@ -640,6 +643,7 @@ impl Config {
             max_release: chrono::Duration::days(i64::from(program.max_release_days)),
             late_window: chrono::Duration::days(i64::from(program.late_report_days)),
             time_zone,
+            month_calendar: program.month_calendar,
             rules_refresh: Duration::from_millis(program.rules_refresh_ms),
             limits: Limits {
                 max_purchase_minor: program.max_purchase_minor,

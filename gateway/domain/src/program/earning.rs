@@ -13,7 +13,7 @@
 //! partner's rate (its **share**, rounded down) is what its caps limit: the books take off what
 //! a capped rule would give beyond what is left of its caps for the member's day and month.
 
-use chrono::{Datelike as _, NaiveDate};
+use chrono::NaiveDate;
 use num_rational::Ratio;
 use num_traits::{CheckedAdd as _, CheckedMul as _, CheckedSub as _};
 use rust_decimal::Decimal;
@@ -254,15 +254,15 @@ pub fn earn(
     earned(Points(floor(total)), capped)
 }
 
-/// `points`, of a purchase on local `day`, held to the caps of `capped`: each share gives at most
-/// what is left of its caps, given the points its rule gave the member before (`given`: per local
-/// day; the day's and the whole calendar month's count, later days of the month included, so a
-/// late earn cannot go past a cap). Returns the points and what each rule gives (its code,
-/// points).
+/// `points`, of a purchase on local `day` in `month` (its local days), held to the caps of
+/// `capped`: each share gives at most what is left of its caps, given the points its rule gave
+/// the member before (`given`: per local day; the day's and the whole month's count, later days
+/// of the month included, so a late earn cannot go past a cap). Returns the points and what each
+/// rule gives (its code, points).
 pub fn hold_to_caps<I: IntoIterator<Item = (NaiveDate, i64)>>(
     points: Points,
     capped: &[CappedShare],
-    day: NaiveDate,
+    (day, month): (NaiveDate, std::ops::Range<NaiveDate>),
     given: impl Fn(&str) -> I,
 ) -> (i64, Vec<(&str, i64)>) {
     let mut points = points.get();
@@ -270,7 +270,7 @@ pub fn hold_to_caps<I: IntoIterator<Item = (NaiveDate, i64)>>(
     for share in capped {
         let (mut on_day, mut in_month) = (0, 0);
         for (d, p) in given(&share.rule) {
-            if (d.year(), d.month()) == (day.year(), day.month()) {
+            if month.contains(&d) {
                 in_month += p;
                 if d == day {
                     on_day += p;

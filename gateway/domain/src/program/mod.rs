@@ -4,6 +4,7 @@
 pub mod bonuses;
 pub mod campaigns;
 pub mod earning;
+pub mod months;
 pub mod rules;
 pub mod tiers;
 pub mod validation;
@@ -29,6 +30,8 @@ pub struct ProgramSettings {
     pub late_window: chrono::Duration,
     /// The zone of the programme's days: tiers' windows, birthdays, campaigns' days.
     pub time_zone: chrono_tz::Tz,
+    /// Whose months the earn rules' monthly caps count.
+    pub month_calendar: months::MonthCalendar,
     /// How often each instance rereads the rules; a change applies no sooner than this.
     pub rules_refresh: Duration,
     /// The bounds on one operation, for partners without their own.
@@ -36,6 +39,12 @@ pub struct ProgramSettings {
 }
 
 impl ProgramSettings {
+    /// The first local day of the month `at` is in.
+    pub fn month_start(&self, at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        let day = tiers::local_day(at, self.time_zone);
+        self.month_calendar.month_of(day).start
+    }
+
     /// When a reported operation happened: `occurred_at` (at stored precision), or `now` when
     /// absent; refused in the future or more than the late window ago. A time less than
     /// [`CLOCK_SKEW`] ahead (a till whose clock runs fast) is taken as now.

@@ -8,7 +8,7 @@
 //! time zone, Asia/Tehran in the demo). The member holds the highest-ranked tier they still hold
 //! that way; rank 0 always.
 
-use chrono::{DateTime, Datelike as _, Duration, NaiveDate, NaiveTime, TimeZone as _, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -68,12 +68,6 @@ impl Tally {
 /// The local day (in the programme's zone) of an instant: a member's activity is kept per day.
 pub fn local_day(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
     at.with_timezone(&zone).date_naive()
-}
-
-/// The first day of the calendar month `at` is in, in `zone`.
-pub fn month_start(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
-    let day = local_day(at, zone);
-    day.with_day(1).unwrap_or(day)
 }
 
 /// What a member did on one local day, counted from the day's start.

@@ -186,7 +186,7 @@ pub(crate) async fn apply_batch(
     // Late earns need their members' days (and caps' months) as of when they happened.
     let earliest = LedgerOp::earliest(ops, at);
     let since = tiers::activity_needed_since(&tiers, rules, earliest, settings.time_zone);
-    let month_start = tiers::month_start(earliest, settings.time_zone);
+    let month_start = settings.month_start(earliest);
     let snapshot = storage::ledger_batch::read(conn, ops, at, since, month_start).await?;
     let mut decided = books::decide(snapshot, ops, settings, &tiers, at);
     storage::ledger_batch::write(

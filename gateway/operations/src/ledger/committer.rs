@@ -419,7 +419,7 @@ impl Worker {
                 &all_ops,
                 now,
                 activity_since,
-                tiers::month_start(earliest, program.time_zone)
+                program.month_start(earliest)
             ),
         )?;
         let recorded: HashMap<(PartnerId, String), _> = recorded

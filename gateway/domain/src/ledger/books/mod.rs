@@ -30,6 +30,7 @@ use crate::points::{Money, Points};
 use crate::program::ProgramSettings;
 use crate::program::campaigns::{CampaignOffer, FirstPurchaseOffer, MemberFacts, RepeatVisitOffer};
 use crate::program::earning::{self, CappedShare};
+use crate::program::months::MonthCalendar;
 use crate::program::tiers::{self, Tally, Tier};
 
 pub use self::bonus::{BonusAward, PricedBonus};
@@ -353,6 +354,8 @@ struct Books<'t> {
     facts: HashMap<MemberId, MemberFacts>,
     /// Points capped earn rules gave: (member, rule, local day) → points.
     rule_points: BTreeMap<(MemberId, String, NaiveDate), i64>,
+    /// Whose months the caps count.
+    months: MonthCalendar,
     /// Per followed transfer, what has happened to it so far.
     followed: HashMap<TransferId, Followed>,
     writes: Writes,
@@ -424,6 +427,7 @@ impl<'t> Books<'t> {
                 .into_iter()
                 .map(|(member_id, rule, day, points)| ((member_id, rule, day), points))
                 .collect(),
+            months: MonthCalendar::default(),
             followed,
             writes: Writes::default(),
             changed: BTreeSet::new(),
@@ -642,12 +646,14 @@ impl<'t> Books<'t> {
         }
         let member_id = op.at.member_id;
         let today = tiers::local_day(op.occurred_at.unwrap_or(self.now), self.zone);
-        let (points, given) = earning::hold_to_caps(op.points, &op.capped, today, |rule| {
-            let key = |day| (member_id, rule.to_owned(), day);
-            self.rule_points
-                .range(key(NaiveDate::MIN)..=key(NaiveDate::MAX))
-                .map(|((_, _, day), points)| (*day, *points))
-        });
+        let month = self.months.month_of(today);
+        let (points, given) =
+            earning::hold_to_caps(op.points, &op.capped, (today, month), |rule| {
+                let key = |day| (member_id, rule.to_owned(), day);
+                self.rule_points
+                    .range(key(NaiveDate::MIN)..=key(NaiveDate::MAX))
+                    .map(|((_, _, day), points)| (*day, *points))
+            });
         if points <= 0 {
             return Err(LedgerError::EarnCapReached);
         }
@@ -809,6 +815,7 @@ pub fn decide(
     let mut member_accounts: Vec<AccountId> = snapshot.accounts.iter().map(|a| a.id).collect();
     member_accounts.sort_unstable();
     let mut books = Books::new(snapshot, tiers, settings.time_zone, now);
+    books.months = settings.month_calendar;
     let results = ops.iter().map(|op| books.apply(op, settings)).collect();
     books.record_tiers();
     let mut partners: Vec<PartnerId> = ops.iter().flat_map(|op| op.partners()).collect();
@@ -839,6 +846,7 @@ mod tests {
             max_release: chrono::Duration::days(30),
             late_window: chrono::Duration::days(7),
             time_zone: chrono_tz::Asia::Tehran,
+            month_calendar: crate::program::months::MonthCalendar::Persian,
             rules_refresh: std::time::Duration::ZERO,
             limits: crate::program::Limits {
                 max_purchase_minor: 1_000_000_000_000,
@@ -1083,12 +1091,13 @@ mod tests {
         let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
         let alice = MemberId(Uuid::from_u128(100));
         let mut snapshot = snapshot(vec![account(alice, 0)], Vec::new());
-        // Earlier this month the rule gave 120 (30 of them today); last month's do not count.
+        // Earlier this month (Azar 1405, from 22 November) the rule gave 120 (30 of them today);
+        // last month's (Aban, to 21 November) do not count.
         snapshot.earn_rule_points = vec![
             (
                 alice,
                 "rooms".into(),
-                NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+                NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
                 500,
             ),
             (alice, "rooms".into(), day(2), 90),
