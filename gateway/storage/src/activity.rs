@@ -276,22 +276,20 @@ pub async fn record_earn_tiers(
 }
 
 /// A page of the purchases posted at once (not pending: campaigns reward those alone) that
-/// happened in `[from, to)`, in the order they were made, after `after` (the last one's
-/// `created_at` and id): what a campaign's dry run replays. Returns them with each one's place in
-/// that order.
+/// happened in `[from, to)`, in the order they were made (by id: transfer ids are UUIDv7 of their
+/// time, so the primary key serves the range), after transfer `after`: what a campaign's dry run
+/// replays. Returns each with its id.
 pub async fn past_earns(
     mut conn: &AsyncPgConnection,
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
-    after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    after: Option<Uuid>,
     limit: i64,
-) -> Result<Vec<((chrono::DateTime<chrono::Utc>, Uuid), PastEarn)>, StorageError> {
+) -> Result<Vec<(Uuid, PastEarn)>, StorageError> {
     #[derive(diesel::QueryableByName)]
     struct Row {
         #[diesel(sql_type = SqlUuid)]
         id: Uuid,
-        #[diesel(sql_type = Timestamptz)]
-        created_at: chrono::DateTime<chrono::Utc>,
         #[diesel(sql_type = Timestamptz)]
         happened_at: chrono::DateTime<chrono::Utc>,
         #[diesel(sql_type = SqlUuid)]
@@ -305,26 +303,28 @@ pub async fn past_earns(
         #[diesel(sql_type = Nullable<Text>)]
         tier: Option<String>,
     }
-    // Every one was made no earlier than it happened, so from `from` on.
-    let (after_at, after_id) = after.unwrap_or((from, Uuid::nil()));
+    use domain::ids::TransferId;
+    // Every one was made no earlier than it happened, so its id is no lower than `from`'s.
+    let first = TransferId::first_at(from).0;
     let rows: Vec<Row> = diesel::sql_query(
-        "SELECT t.id, t.created_at, coalesce(l.occurred_at, t.created_at) AS happened_at, \
+        "SELECT t.id, coalesce(l.occurred_at, t.created_at) AS happened_at, \
                 t.member_id, t.partner_id, t.branch_id, \
                 coalesce(e.base_points, t.amount) AS base_points, e.tier \
            FROM transfers t \
            LEFT JOIN late_earns l ON l.transfer_id = t.id \
            LEFT JOIN earn_tiers e ON e.transfer_id = t.id \
-          WHERE t.code = 'earn' AND t.phase = 'single' \
+          WHERE t.id >= $3 AND t.id < $4 AND t.id > $6 \
+            AND t.code = 'earn' AND t.phase = 'single' \
             AND coalesce(l.occurred_at, t.created_at) >= $1 \
             AND coalesce(l.occurred_at, t.created_at) < $2 \
-            AND (t.created_at, t.id) > ($3, $4) \
-          ORDER BY t.created_at, t.id LIMIT $5",
+          ORDER BY t.id LIMIT $5",
     )
     .bind::<Timestamptz, _>(from)
     .bind::<Timestamptz, _>(to)
-    .bind::<Timestamptz, _>(after_at)
-    .bind::<SqlUuid, _>(after_id)
+    .bind::<SqlUuid, _>(first)
+    .bind::<SqlUuid, _>(TransferId::first_at(to).0)
     .bind::<BigInt, _>(limit)
+    .bind::<SqlUuid, _>(after.unwrap_or(Uuid::nil()))
     .load(&mut conn)
     .await?;
     Ok(rows
@@ -338,7 +338,7 @@ pub async fn past_earns(
                 base: domain::points::Points(r.base_points),
                 tier: r.tier,
             };
-            ((r.created_at, r.id), earn)
+            (r.id, earn)
         })
         .collect())
 }
