@@ -254,6 +254,10 @@ pub struct EnrollRequest {
     pub email: Option<String>,
     #[serde(default)]
     pub birth_date: Option<chrono::NaiveDate>,
+    /// The city the member lives in (campaigns may be aimed at a city; kept sealed).
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
     /// The invite code of the friend who referred the member (8 characters; case, spaces and
     /// dashes do not matter).
     #[cfg_attr(feature = "openapi", schema(max_length = 32))]

@@ -16,6 +16,7 @@ fn enrol(phone: &str, invite_code: Option<&str>) -> EnrollRequest {
         name: "Nima Farahani".into(),
         email: None,
         birth_date: None,
+        city: None,
         invite_code: invite_code.map(str::to_owned),
     }
 }
@@ -306,6 +307,7 @@ async fn birthdays_and_anniversaries_are_awarded_once_by_two_instances_and_a_res
     let personal = domain::member_data::PersonalData::parse(
         "Anniversary Member",
         &unique_phone(),
+        None,
         None,
         None,
         today,

@@ -312,3 +312,51 @@ async fn a_come_back_campaign_rewards_a_member_away_for_its_days_once() {
     // The balance beside each purchase's own 10: the come-back 50 comes with the third only.
     assert_eq!(got, [0, 10, 20 + 50, 30 + 50]);
 }
+
+#[tokio::test]
+async fn a_city_campaign_reaches_the_members_of_that_city_however_they_wrote_it() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner().with_default_rule().await;
+    let code = partner.partner.code.to_string();
+    for (campaign_code, city) in [("tehran-week", "Tehran"), ("karaj-week", "کرج")] {
+        let segment = json!({"segment": {"city": city}});
+        app.program_rule(
+            RuleKind::Campaign,
+            campaign_code,
+            campaign(&code, json!({"points": 30}), segment),
+        )
+        .await;
+    }
+    let enrol = |city: Option<&'static str>| {
+        let client = &partner.client;
+        async move {
+            let request = partners::protocol::EnrollRequest {
+                branch: "main".into(),
+                phone: test_support::app::unique_phone(),
+                name: "Ali Rezaei".into(),
+                email: None,
+                birth_date: None,
+                city: city.map(str::to_owned),
+                invite_code: None,
+            };
+            client
+                .enroll(&request, &unique_code("enrol"))
+                .await
+                .unwrap()
+                .body
+                .card_number
+        }
+    };
+    // Case and spacing, and the Arabic kaf for the Persian one, do not matter.
+    let cases = [
+        (Some("  TEHRAN "), 30),
+        (Some("كرج"), 30),
+        (Some("Isfahan"), 0),
+        (None, 0),
+    ];
+    for (city, bonus) in cases {
+        let card = enrol(city).await;
+        let earned = partner.earn_points(&card, 10).await;
+        assert_eq!(earned.balance.available, 10 + bonus, "{city:?}");
+    }
+}

@@ -216,6 +216,7 @@ async fn a_referred_member_earns_the_weekend_campaign_at_the_restaurant() {
         name: "Shirin Navabi".into(),
         email: None,
         birth_date: None,
+        city: None,
         invite_code,
     };
     let friend = restaurant

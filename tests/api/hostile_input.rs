@@ -62,6 +62,7 @@ async fn a_member_name_or_email_that_is_not_plain_text_is_refused() {
         name: name.into(),
         email: email.map(str::to_owned),
         birth_date: None,
+        city: None,
         invite_code: None,
     };
     for (name, email) in [

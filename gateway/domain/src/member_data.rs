@@ -102,6 +102,28 @@ impl MemberDataKeys {
         URL_SAFE_NO_PAD.encode(master)
     }
 
+    /// The keyed hash of a city's name as people write it (case, spacing and the Arabic forms of
+    /// the Persian ی and ک do not matter): members' cities are matched by it, and kept sealed.
+    pub fn city_lookup(&self, city: &str) -> [u8; 32] {
+        let normal: String = city
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+            .chars()
+            .map(|c| match c {
+                'ي' | 'ى' => 'ی',
+                'ك' => 'ک',
+                c => c,
+            })
+            .collect();
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.lookup)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(b"city:");
+        mac.update(normal.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The keyed hash of a normalised phone number, for exact lookups.
     pub fn phone_lookup(&self, phone: &Phone) -> [u8; 32] {
         let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.lookup)
@@ -187,6 +209,9 @@ pub enum InvalidPersonalData {
     /// A birth date in the future or before 1900.
     #[error("birth date must be in the past and after 1900-01-01")]
     BirthDate,
+    /// An empty or too long city.
+    #[error("city must be 1 to 100 characters of plain text, with at least one letter")]
+    City,
 }
 
 impl Phone {
@@ -227,6 +252,9 @@ pub struct PersonalData {
     pub email: Option<String>,
     /// The birth date.
     pub birth_date: Option<NaiveDate>,
+    /// The city they live in, as they give it.
+    #[serde(default)]
+    pub city: Option<String>,
 }
 
 impl std::fmt::Debug for PersonalData {
@@ -242,6 +270,7 @@ impl PersonalData {
         phone: &str,
         email: Option<&str>,
         birth_date: Option<NaiveDate>,
+        city: Option<&str>,
         today: NaiveDate,
     ) -> Result<Self, InvalidPersonalData> {
         let name = crate::text::name("name", name, 100).map_err(|_| InvalidPersonalData::Name)?;
@@ -268,11 +297,18 @@ impl PersonalData {
                 return Err(InvalidPersonalData::BirthDate);
             }
         }
+        let city = match city.map(str::trim).filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => {
+                Some(crate::text::name("city", c, 100).map_err(|_| InvalidPersonalData::City)?)
+            }
+        };
         Ok(Self {
             name,
             phone: Phone::parse(phone)?,
             email,
             birth_date,
+            city,
         })
     }
 
@@ -296,6 +332,7 @@ mod tests {
             "+98 912 123 4567",
             Some("Sara@Example.com"),
             NaiveDate::from_ymd_opt(1990, 5, 17),
+            Some("Tehran"),
             today(),
         )
         .unwrap()
@@ -358,15 +395,15 @@ mod tests {
         assert_eq!(Phone::parse("+12"), Err(InvalidPersonalData::Phone));
         let future = NaiveDate::from_ymd_opt(2030, 1, 1);
         assert_eq!(
-            PersonalData::parse("A", "+989121234567", None, future, today()),
+            PersonalData::parse("A", "+989121234567", None, future, None, today()),
             Err(InvalidPersonalData::BirthDate)
         );
         assert_eq!(
-            PersonalData::parse("A", "+989121234567", Some("nope"), None, today()),
+            PersonalData::parse("A", "+989121234567", Some("nope"), None, None, today()),
             Err(InvalidPersonalData::Email)
         );
         assert_eq!(
-            PersonalData::parse("  ", "+989121234567", None, None, today()),
+            PersonalData::parse("  ", "+989121234567", None, None, None, today()),
             Err(InvalidPersonalData::Name)
         );
         let data = sample();

@@ -34,6 +34,8 @@ pub struct Member {
     pub referred_by: Option<MemberId>,
     /// The month and day of their birthday (`MM-DD`), kept in clear for the birthday bonus.
     pub birthday: Option<String>,
+    /// The keyed hash of their city (`MemberDataKeys::city_lookup`), for campaigns aimed at it.
+    pub city_lookup: Option<[u8; 32]>,
 }
 
 /// A member's invite code: 8 characters from an alphabet without 0/O and 1/I, so it is read

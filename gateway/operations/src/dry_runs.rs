@@ -13,6 +13,7 @@ use domain::program::rules::{
 use domain::program::{tiers, validation};
 
 use chrono_tz::Tz;
+use domain::member_data::MemberDataKeys;
 use storage::Storage;
 
 use crate::error::OperationError;
@@ -42,7 +43,7 @@ pub struct DryRunReport {
 /// would be.
 pub async fn dry_run(
     storage: &Storage,
-    zone: Tz,
+    (zone, keys): (Tz, &MemberDataKeys),
     campaign: &CampaignRule,
     days: u16,
     now: DateTime<Utc>,
@@ -60,11 +61,12 @@ pub async fn dry_run(
         .map_err(OperationError::Refused)?;
     let places = Places::read(&mut conn).await?;
     // The rule was just checked against these places: each it names is known.
-    let offer = PurchaseRules::offer(&places, draft.code.as_str(), campaign).ok_or_else(|| {
-        OperationError::Refused(RuleError::PlaceUnknown(
-            "a place or funder the campaign names is not known".into(),
-        ))
-    })?;
+    let offer =
+        PurchaseRules::offer(&places, keys, draft.code.as_str(), campaign).ok_or_else(|| {
+            OperationError::Refused(RuleError::PlaceUnknown(
+                "a place or funder the campaign names is not known".into(),
+            ))
+        })?;
     let (from, to) = (now - Duration::days(i64::from(days)), now);
     let mut found = DryRun::default();
     let mut after = None;
@@ -146,7 +148,7 @@ pub async fn dry_run(
 /// (scheduled or in force).
 pub async fn dry_run_of(
     storage: &Storage,
-    zone: Tz,
+    club: (Tz, &MemberDataKeys),
     code: &str,
     days: u16,
     now: DateTime<Utc>,
@@ -160,7 +162,7 @@ pub async fn dry_run_of(
             code.to_owned(),
         )));
     };
-    dry_run(storage, zone, &campaign, days, now).await
+    dry_run(storage, club, &campaign, days, now).await
 }
 
 /// The campaign as a version of a rule of its own, in force `now`: what it is checked as.

@@ -112,6 +112,7 @@ async fn enroll_in(
             .personal
             .birth_date
             .map(domain::program::bonuses::birthday_of),
+        city_lookup: new.personal.city.as_deref().map(|c| keys.city_lookup(c)),
     };
     // A clash among 10^12 invite codes is rare; draw again rather than fail.
     loop {

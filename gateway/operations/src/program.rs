@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
 use domain::ids::{BranchId, PartnerId};
+use domain::member_data::MemberDataKeys;
 use domain::partners::Code;
 use domain::program::campaigns::{self, Audience, CampaignOffer, RepeatVisitOffer};
 use domain::program::earning::PlacedRule;
@@ -294,6 +295,8 @@ pub(crate) struct PurchaseRules {
     rules: Arc<Vec<RuleVersion>>,
     places: Option<Arc<Places>>,
     zone: chrono_tz::Tz,
+    /// For the keyed hash of a campaign's city.
+    keys: MemberDataKeys,
 }
 
 impl PurchaseRules {
@@ -315,6 +318,7 @@ impl PurchaseRules {
             rules,
             places,
             zone: club.program.time_zone,
+            keys: club.member_data_keys.clone(),
         })
     }
 
@@ -340,6 +344,7 @@ impl PurchaseRules {
     /// `None` when one of them is not known.
     pub(crate) fn offer(
         places: &Places,
+        keys: &MemberDataKeys,
         code: &str,
         rule: &rules::CampaignRule,
     ) -> Option<CampaignOffer> {
@@ -378,6 +383,7 @@ impl PurchaseRules {
                 birthday_month: segment.birthday_month,
                 enrolled_within_days: segment.enrolled_within_days,
                 inactive_days: segment.inactive_days,
+                city: segment.city.as_deref().map(|city| keys.city_lookup(city)),
             },
             budget_points: rule.budget_points,
             funding,
@@ -389,6 +395,7 @@ impl PurchaseRules {
         RulesAt {
             in_force: rules::in_force(&self.rules, at),
             places: self.places.as_deref(),
+            keys: &self.keys,
             zone: self.zone,
             at,
         }
@@ -399,6 +406,7 @@ impl PurchaseRules {
 pub(crate) struct RulesAt<'r> {
     in_force: Vec<&'r RuleVersion>,
     places: Option<&'r Places>,
+    keys: &'r MemberDataKeys,
     zone: chrono_tz::Tz,
     at: DateTime<Utc>,
 }
@@ -504,7 +512,7 @@ impl<'r> RulesAt<'r> {
             .filter(|(_, rule)| PurchaseRules::at_place(places, &rule.scope, partner_id, branch_id))
             // A place or funder not (yet) known to this instance skips the campaign rather than
             // widening it.
-            .filter_map(|(code, rule)| PurchaseRules::offer(places, code, rule))
+            .filter_map(|(code, rule)| PurchaseRules::offer(places, self.keys, code, rule))
             .collect()
     }
 }

@@ -26,6 +26,7 @@ struct MemberRow {
     invite_code: String,
     referred_by: Option<Uuid>,
     birthday: Option<String>,
+    city_lookup: Option<Vec<u8>>,
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -47,6 +48,7 @@ impl TryFrom<MemberRow> for Member {
             })?,
             referred_by: row.referred_by.map(MemberId),
             birthday: row.birthday,
+            city_lookup: row.city_lookup.map(lookup_bytes).transpose()?,
         })
     }
 }
@@ -97,6 +99,13 @@ pub enum Inserted {
     InviteCodeTaken,
 }
 
+/// A stored 32-byte keyed hash.
+fn lookup_bytes(bytes: Vec<u8>) -> Result<[u8; 32], StorageError> {
+    bytes
+        .try_into()
+        .map_err(|_| StorageError::Corrupt("a members lookup hash is not 32 bytes".into()))
+}
+
 /// Inserts a member.
 pub async fn insert(
     conn: &mut AsyncPgConnection,
@@ -113,6 +122,7 @@ pub async fn insert(
         invite_code: member.invite_code.as_str().to_owned(),
         referred_by: member.referred_by.map(|id| id.0),
         birthday: member.birthday.clone(),
+        city_lookup: member.city_lookup.map(|l| l.to_vec()),
     };
     // Any conflict (the phone or the invite code) inserts nothing and keeps the caller's
     // transaction usable; which one it was is read after.
@@ -304,6 +314,7 @@ pub async fn facts(
         enrolled_at_branch: Uuid,
         enrolled_at: DateTime<Utc>,
         birthday: Option<String>,
+        city_lookup: Option<Vec<u8>>,
     }
     let ids: Vec<Uuid> = member_ids.iter().map(|id| id.0).collect();
     // Two statements on the one pipelined connection.
@@ -318,8 +329,7 @@ pub async fn facts(
     )?;
     let last_visits: std::collections::HashMap<MemberId, chrono::NaiveDate> =
         last_visits.into_iter().collect();
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
             let id = MemberId(row.id);
             let facts = domain::program::campaigns::MemberFacts {
@@ -328,10 +338,11 @@ pub async fn facts(
                 enrolled_at: row.enrolled_at,
                 birthday: row.birthday,
                 last_visit: last_visits.get(&id).copied(),
+                city_lookup: row.city_lookup.map(lookup_bytes).transpose()?,
             };
-            (id, facts)
+            Ok((id, facts))
         })
-        .collect())
+        .collect()
 }
 
 /// The local day of each member's last purchase (before `before`, when given).

@@ -146,6 +146,7 @@ diesel::table! {
         invite_code -> Text,
         referred_by -> Nullable<Uuid>,
         birthday -> Nullable<Text>,
+        city_lookup -> Nullable<Bytea>,
     }
 }
 

@@ -78,6 +78,9 @@ enum Command {
         /// YYYY-MM-DD.
         #[arg(long)]
         birth_date: Option<chrono::NaiveDate>,
+        /// The city the member lives in.
+        #[arg(long)]
+        city: Option<String>,
         /// The invite code of the friend who referred the member.
         #[arg(long)]
         invite_code: Option<String>,
@@ -481,6 +484,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             email,
             birth_date,
+            city,
             invite_code,
             idempotency,
         } => {
@@ -491,6 +495,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 name: name.clone(),
                 email: email.clone(),
                 birth_date: *birth_date,
+                city: city.clone(),
                 invite_code: invite_code.clone(),
             };
             let receipt = client.enroll(&request, &key).await?;

@@ -226,6 +226,7 @@ impl<'a> MemberBuilder<'a> {
                     name: "Test Member".into(),
                     email: None,
                     birth_date: None,
+                    city: None,
                     invite_code: None,
                 },
                 &unique_code("enroll"),

@@ -26,9 +26,15 @@ pub struct DirectTill<'a> {
 impl<'a> DirectTill<'a> {
     /// Enrols a member at the `main` branch now; returns the card.
     pub async fn enroll(&self, phone: &str) -> CardNumber {
-        let personal =
-            PersonalData::parse("Model Member", phone, None, None, Utc::now().date_naive())
-                .unwrap_or_else(|e| panic!("{e}"));
+        let personal = PersonalData::parse(
+            "Model Member",
+            phone,
+            None,
+            None,
+            None,
+            Utc::now().date_naive(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let new = NewMember {
             branch: "main".into(),
             personal,

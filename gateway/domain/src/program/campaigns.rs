@@ -32,6 +32,8 @@ pub struct Audience {
     pub enrolled_within_days: Option<u16>,
     /// Members, for at least this many days, with no purchase within this many days before.
     pub inactive_days: Option<u16>,
+    /// Members whose city's keyed hash is this.
+    pub city: Option<[u8; 32]>,
 }
 
 /// What the books know of a member, for a campaign's audience.
@@ -47,6 +49,8 @@ pub struct MemberFacts {
     pub birthday: Option<String>,
     /// The local day of their last purchase, if any.
     pub last_visit: Option<chrono::NaiveDate>,
+    /// The keyed hash of their city, if they gave one.
+    pub city_lookup: Option<[u8; 32]>,
 }
 
 impl Audience {
@@ -57,6 +61,7 @@ impl Audience {
             || self.birthday_month
             || self.enrolled_within_days.is_some()
             || self.inactive_days.is_some()
+            || self.city.is_some()
     }
 
     /// Whether a member in `tier` with `facts` is in it at `now`.
@@ -87,6 +92,7 @@ impl Audience {
             && self.enrolled_within_days.is_none_or(|days| {
                 now - facts.enrolled_at <= chrono::Duration::days(i64::from(days))
             })
+            && self.city.is_none_or(|city| facts.city_lookup == Some(city))
             && self.inactive_days.is_none_or(|days| {
                 let days = chrono::Duration::days(i64::from(days));
                 let today = now.with_timezone(&zone).date_naive();
@@ -304,6 +310,7 @@ mod tests {
             birthday: Some("04-15".into()),
             // 29 March in Tehran: three days before.
             last_visit: chrono::NaiveDate::from_ymd_opt(2027, 3, 29),
+            city_lookup: Some([7; 32]),
         };
         let silver = Audience {
             tiers: vec!["silver".into()],
@@ -335,5 +342,11 @@ mod tests {
         };
         assert!(away(10).admits(None, Some(&never), now, zone));
         assert!(!away(11).admits(None, Some(&never), now, zone));
+        let city = |lookup| Audience {
+            city: Some(lookup),
+            ..Audience::default()
+        };
+        assert!(city([7; 32]).admits(None, Some(&facts), now, zone));
+        assert!(!city([8; 32]).admits(None, Some(&facts), now, zone));
     }
 }

@@ -291,16 +291,10 @@ fn campaign(rule: &CampaignRule, known: &Known) -> Result<(), RuleError> {
     scope(&rule.scope, known)?;
     segment(&rule.segment, known)?;
     // Not evaluated yet (docs/program.md, "Not built yet"): refused rather than ignored.
-    let unsupported = [
-        (
-            rule.scope.category.is_some(),
-            "where.category (a campaign sees an earn's base points, not its lines)",
-        ),
-        (
-            rule.segment.city.is_some(),
-            "segment.city (members have no city yet)",
-        ),
-    ];
+    let unsupported = [(
+        rule.scope.category.is_some(),
+        "where.category (a campaign sees an earn's base points, not its lines)",
+    )];
     if let Some((_, what)) = unsupported.iter().find(|(given, _)| *given) {
         return Err(RuleError::DefinitionInvalid(format!(
             "a campaign cannot use {what} yet"

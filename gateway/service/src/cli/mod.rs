@@ -193,8 +193,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rules { command } => partners::rules(&storage(&config).await?, command).await?,
         Command::Program { command } => {
-            let zone = config.program.time_zone;
-            program::program(&storage(&config).await?, zone, command).await?
+            let club = (config.program.time_zone, &config.member_data_keys);
+            program::program(&storage(&config).await?, club, command).await?
         }
         Command::Keys { command } => {
             let ttl = config.protocol.key_cache_ttl.as_secs();

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
+use domain::member_data::MemberDataKeys;
 use domain::program::rules::{Change, RuleDefinition, RuleKind, statuses};
 use storage::Storage;
 
@@ -90,7 +91,7 @@ fn definition_in(file: &std::path::Path, kind: RuleKind) -> anyhow::Result<RuleD
 /// `clubgate program dry-run`: the campaign's report, amounts as people read them.
 async fn dry_run(
     storage: &Storage,
-    zone: chrono_tz::Tz,
+    club: (chrono_tz::Tz, &MemberDataKeys),
     code: Option<String>,
     file: Option<PathBuf>,
     days: u16,
@@ -98,13 +99,13 @@ async fn dry_run(
     use operations::dry_runs;
     let now = Utc::now();
     let report = match (code, file) {
-        (Some(code), _) => dry_runs::dry_run_of(storage, zone, &code, days, now).await?,
+        (Some(code), _) => dry_runs::dry_run_of(storage, club, &code, days, now).await?,
         (None, Some(file)) => {
             let RuleDefinition::Campaign(campaign) = definition_in(&file, RuleKind::Campaign)?
             else {
                 anyhow::bail!("{} is not a campaign", file.display());
             };
-            dry_runs::dry_run(storage, zone, &campaign, days, now).await?
+            dry_runs::dry_run(storage, club, &campaign, days, now).await?
         }
         (None, None) => anyhow::bail!("give a campaign's code or --file"),
     };
@@ -141,13 +142,13 @@ fn author() -> String {
 /// `clubgate program …`.
 pub(super) async fn program(
     storage: &Storage,
-    zone: chrono_tz::Tz,
+    club: (chrono_tz::Tz, &MemberDataKeys),
     command: ProgramCommand,
 ) -> anyhow::Result<()> {
     let now = Utc::now();
     let (kind, code, change, from) = match command {
         ProgramCommand::DryRun { code, file, days } => {
-            return dry_run(storage, zone, code, file, days).await;
+            return dry_run(storage, club, code, file, days).await;
         }
         ProgramCommand::List { kind } => {
             let versions = operations::program::list(storage, kind).await?;

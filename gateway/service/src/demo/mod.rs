@@ -337,6 +337,7 @@ fn generate(tills: &[DemoTill], count: u64, now: DateTime<Utc>) -> anyhow::Resul
                 &format!("+98912{:07}", 1_000_000 + index),
                 None,
                 None,
+                None,
                 now.date_naive(),
             )?;
             let home = rng.gen_range(0..tills.len());

@@ -37,6 +37,7 @@ pub(crate) async fn enroll(
         &body.phone,
         body.email.as_deref(),
         body.birth_date,
+        body.city.as_deref(),
         chrono::Utc::now().date_naive(),
     )
     .map_err(EnrolmentError::from)?;

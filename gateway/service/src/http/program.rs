@@ -257,7 +257,7 @@ pub(crate) async fn dry_run(
     let code = code.into_inner();
     let report = operations::dry_runs::dry_run_of(
         &state.club.storage,
-        state.club.program.time_zone,
+        (state.club.program.time_zone, &state.club.member_data_keys),
         &code,
         query.days.unwrap_or(30),
         Utc::now(),
