@@ -102,15 +102,16 @@ impl MemberDataKeys {
         URL_SAFE_NO_PAD.encode(master)
     }
 
-    /// The keyed hash of a city's name as people write it (case, spacing and the Arabic forms of
-    /// the Persian ی and ک do not matter): members' cities are matched by it, and kept sealed.
+    /// The keyed hash of a city's name as people write it: compatibility forms (NFKC), case,
+    /// spaces and half-spaces, direction marks, tatweel, Arabic vowel marks and the Arabic forms
+    /// of the Persian ی and ک do not matter. Members' cities are matched by it, and kept sealed.
     pub fn city_lookup(&self, city: &str) -> [u8; 32] {
+        use unicode_normalization::UnicodeNormalization as _;
+        let is_mark = |c: char| matches!(c, '\u{0640}' | '\u{0670}' | '\u{064B}'..='\u{065F}' | '\u{06D6}'..='\u{06ED}');
         let normal: String = city
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-            .chars()
+            .nfkc()
+            .flat_map(char::to_lowercase)
+            .filter(|c| c.is_alphanumeric() && !is_mark(*c))
             .map(|c| match c {
                 'ي' | 'ى' => 'ی',
                 'ك' => 'ک',
@@ -321,6 +322,24 @@ impl PersonalData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_city_is_one_city_however_it_is_typed() {
+        let keys = MemberDataKeys::parse(&URL_SAFE_NO_PAD.encode([7u8; 32])).unwrap();
+        let same = [
+            ("Tehran", "  TEHRAN "),
+            ("کرج", "كرج"),
+            ("خرم‌آباد", "خرم آباد"),
+            ("بندرعباس", "بندر عباس\u{200F}"),
+            ("اصفهان", "اصفـهان"),
+        ];
+        for (a, b) in same {
+            assert_eq!(keys.city_lookup(a), keys.city_lookup(b), "{a} / {b}");
+        }
+        assert_ne!(keys.city_lookup("Tehran"), keys.city_lookup("Karaj"));
+        let phone = Phone::parse("+989121234567").unwrap();
+        assert_ne!(keys.city_lookup("تهران"), keys.phone_lookup(&phone));
+    }
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()

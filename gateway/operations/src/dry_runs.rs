@@ -112,7 +112,10 @@ pub async fn dry_run(
                     ..f.clone()
                 });
             found.replay(&offer, &campaign.days, at_place, earn, facts.as_ref(), zone);
-            last_visits.insert(earn.member_id, Some(tiers::local_day(earn.at, zone)));
+            // A late earn replayed after a later purchase does not move the last visit back.
+            let day = Some(tiers::local_day(earn.at, zone));
+            let last = last_visits.entry(earn.member_id).or_insert(day);
+            *last = (*last).max(day);
         }
         tracing::info!(
             replayed = found.earns,

@@ -276,9 +276,9 @@ pub async fn record_earn_tiers(
 }
 
 /// A page of the purchases posted at once (not pending: campaigns reward those alone) that
-/// happened in `[from, to)`, in the order they were made (by id: transfer ids are UUIDv7 of their
-/// time, so the primary key serves the range), after transfer `after`: what a campaign's dry run
-/// replays. Returns each with its id.
+/// happened in `[from, to)` (to the millisecond), in the order they were made (by id, to the
+/// millisecond: transfer ids are UUIDv7 of their time, so the primary key serves the range), after
+/// transfer `after`: what a campaign's dry run replays. Returns each with its id.
 pub async fn past_earns(
     mut conn: &AsyncPgConnection,
     from: chrono::DateTime<chrono::Utc>,
