@@ -91,7 +91,34 @@ async fn rules_price_each_line_and_combine_as_written_and_caps_hold_per_day() {
         line("food", 100_000, Some(40_000)),
         line("rooms", 100_000, None),
     ];
+    // The quote prices the same basket first: 125 by the rules, 100 for this member's caps.
+    let priced = |card: Option<&str>, lines: &str| {
+        let path = format!(
+            "/v1/quote?branch=main&amount_minor=200000&lines={lines}{}",
+            card.map(|c| format!("&card={c}")).unwrap_or_default()
+        );
+        let client = &partner.client;
+        async move { client.get::<Quote>(&path).await.map(|r| r.body) }
+    };
+    let lines = "food:100000:40000,rooms:100000";
+    assert_eq!(priced(None, lines).await.unwrap().earn_points, Some(125));
+    let member = priced(Some(&card), lines).await.unwrap().member.unwrap();
+    assert_eq!(member.earn_points, 100);
     assert_eq!(earn(&partner, &card, basket).await, Ok(100));
+    let member = priced(Some(&card), lines).await.unwrap().member.unwrap();
+    assert_eq!(
+        member.earn_points,
+        125 - 50,
+        "the double is spent for today"
+    );
+    for (lines, refusal) in [
+        ("food:100000", "basket_total_mismatch"),
+        ("toys:200000", "category_unknown"),
+        ("food:x", "basket_line_invalid"),
+    ] {
+        let refused = priced(None, lines).await.unwrap_err();
+        assert_eq!(code(refused), refusal, "{lines}");
+    }
 
     // Without a member, the quote prices by the rules alone: 10 + 10 + 5.
     let quote = |card: Option<&str>| {

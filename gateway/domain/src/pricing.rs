@@ -109,16 +109,16 @@ pub struct Quote {
 }
 
 impl Quote {
-    /// Prices a purchase amount (under `rule` and the `earn_rules` in force at the branch, before
-    /// any member's caps and tier) and/or a number of points.
+    /// Prices a purchase amount with its basket `lines` (under `rule` and the `earn_rules` in
+    /// force at the branch, before any member's caps and tier) and/or a number of points.
     pub fn new(
         rule: PointRule,
-        amount_minor: Option<i64>,
+        (amount_minor, lines): (Option<i64>, &[earning::BasketLine]),
         points: Option<Points>,
         earn_rules: &[PlacedRule<'_>],
     ) -> Result<Self, PricingError> {
         let earn_points = amount_minor
-            .map(|a| earning::quoted(&rule, a, earn_rules).map(|e| e.points))
+            .map(|a| earning::quoted(&rule, a, lines, earn_rules).map(|e| e.points))
             .transpose()?;
         let discount = points.map(|p| rule.price_redemption(p)).transpose()?;
         Ok(Self {
@@ -218,8 +218,9 @@ mod tests {
             rule.check_currency(Money::new(2_500_000, Currency::parse("EUR").unwrap())),
             Err(PricingError::CurrencyMismatch { expected: irr })
         );
-        let quote =
-            |amount| Quote::new(rule.clone(), Some(amount), None, &[]).map(|q| q.earn_points);
+        let quote = |amount| {
+            Quote::new(rule.clone(), (Some(amount), &[]), None, &[]).map(|q| q.earn_points)
+        };
         assert_eq!(quote(2_500_000), Ok(Some(Points(2))));
         // A quote answers what a purchase too small for an earn would get: nothing.
         assert_eq!(quote(999_999), Ok(Some(Points::ZERO)));

@@ -10,6 +10,7 @@ use domain::partners::{Branch, BranchError};
 use domain::points::Points;
 use domain::pricing::{BranchPricing, PointRule, PricingError, Quote};
 use domain::program::campaigns::CampaignOffer;
+use domain::program::earning::BasketLine;
 use domain::program::{earning, tiers};
 use storage::{Connection, Storage, StorageError};
 
@@ -81,19 +82,19 @@ pub(crate) async fn branch_pricing<E: From<BranchError>>(
     })
 }
 
-/// What a purchase of `amount_minor` would earn (under the earn rules in force at `now`, before
-/// a member's caps and tier) and what `points` would take off the bill at the partner's branch;
-/// posts nothing.
+/// What a purchase of `amount_minor` with basket `lines` would earn (under the earn rules in
+/// force at `now`, before a member's caps and tier) and what `points` would take off the bill at
+/// the partner's branch; posts nothing.
 pub async fn quote(
     club: &Club,
     partner_id: PartnerId,
     branch: &str,
-    amount_minor: Option<i64>,
+    (amount_minor, lines): (Option<i64>, &[BasketLine]),
     points: Option<Points>,
     now: DateTime<Utc>,
-) -> Result<Quote, OperationError<PricingError>> {
+) -> Result<Quote, OperationError<LedgerError>> {
     let mut conn = club.storage.db().await?;
-    let branch = branch_pricing::<PricingError>(&mut conn, partner_id, branch).await?;
+    let branch = branch_pricing::<LedgerError>(&mut conn, partner_id, branch).await?;
     // The same bounds as the earn or redemption it quotes for.
     let limits = branch.limits.over(club.program.limits);
     if let Some(amount_minor) = amount_minor {
@@ -104,8 +105,12 @@ pub async fn quote(
     }
     let rule = branch.rule.ok_or(PricingError::RuleMissing)?;
     let rules = PurchaseRules::of(club).await?;
-    let earn_rules = rules.at(now).earn_rules(partner_id, branch.branch_id);
-    let quote = Quote::new(rule, amount_minor, points, &earn_rules)?;
+    let rules = rules.at(now);
+    if let Some(category) = rules.unknown_category(lines.iter().map(|l| l.category.as_str())) {
+        return Err(LedgerError::CategoryUnknown(category.to_owned()).into());
+    }
+    let earn_rules = rules.earn_rules(partner_id, branch.branch_id);
+    let quote = Quote::new(rule, (amount_minor, lines), points, &earn_rules)?;
     if let Some(points) = quote.earn_points {
         limits.check_points(points)?;
     }
@@ -143,7 +148,7 @@ pub async fn quote_for_member(
     club: &Club,
     partner_id: PartnerId,
     branch: &str,
-    amount_minor: i64,
+    (amount_minor, lines): (i64, &[BasketLine]),
     card: &CardNumber,
     now: DateTime<Utc>,
 ) -> Result<MemberQuote, OperationError<LedgerError>> {
@@ -154,7 +159,7 @@ pub async fn quote_for_member(
     let rules = PurchaseRules::of(club).await?;
     let earn_rules = rules.at(now).earn_rules(partner_id, found.branch_id);
     let check = crate::members::check_card(club, partner_id, None, card, now).await?;
-    let earned = earning::quoted(&rule, amount_minor, &earn_rules)?;
+    let earned = earning::quoted(&rule, amount_minor, lines, &earn_rules)?;
     let base = held_to_caps(club, check.member_id, &earned, now).await?;
     let tier = check.tier.as_ref();
     let earn_points = domain::program::tiers::multiplied(base, tier.map(|s| &s.rule));

@@ -293,14 +293,15 @@ pub fn hold_to_caps<I: IntoIterator<Item = (NaiveDate, i64)>>(
     (points, held)
 }
 
-/// What a quote says a purchase of `amount_minor` (without lines) earns under `rules`: as
-/// [`earn`], but nothing, rather than a refusal, when it is too small to earn a point.
+/// What a quote says a purchase of `amount_minor` with `lines` earns under `rules`: as [`earn`],
+/// but nothing, rather than a refusal, when it is too small to earn a point.
 pub fn quoted(
     base: &PointRule,
     amount_minor: i64,
+    lines: &[BasketLine],
     rules: &[PlacedRule<'_>],
 ) -> Result<Earning, PricingError> {
-    match earn(base, amount_minor, &[], rules) {
+    match earn(base, amount_minor, lines, rules) {
         Err(PricingError::PurchaseTooSmall) => Ok(Earning {
             points: Points::ZERO,
             capped: Vec::new(),

@@ -10,6 +10,7 @@ use domain::cards::CardNumber;
 use domain::ledger::{LedgerError, positive};
 use domain::points::Points;
 use domain::pricing::PricingError;
+use domain::program::earning::BasketLine;
 use operations::pricing;
 
 use super::error::{ApiError, invalid_request};
@@ -37,6 +38,52 @@ pub(crate) struct QuoteQuery {
     /// and the campaigns' bonuses).
     #[param(min_length = 16, max_length = 64)]
     pub card: Option<String>,
+    /// The purchase's basket, as an earn would carry it: `category:amount_minor[:margin_minor]`
+    /// lines separated by commas, adding up to `amount_minor` (earn rules price by them).
+    #[param(
+        max_length = 4000,
+        pattern = "^[a-z0-9][a-z0-9-]*:[0-9]+(:[0-9]+)?(,[a-z0-9][a-z0-9-]*:[0-9]+(:[0-9]+)?)*$"
+    )]
+    pub lines: Option<String>,
+}
+
+/// `food:100000:40000,rooms:50000` as basket lines, checked against the purchase.
+fn basket(text: Option<&str>, amount_minor: Option<i64>) -> Result<Vec<BasketLine>, ApiError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let amount_minor = amount_minor.ok_or_else(|| invalid_request("lines need amount_minor"))?;
+    let lines = text
+        .split(',')
+        .enumerate()
+        .map(|(i, line)| {
+            let invalid = || {
+                LedgerError::BasketLineInvalid(format!(
+                    "lines[{i}] must be category:amount_minor[:margin_minor]"
+                ))
+            };
+            let mut parts = line.split(':');
+            let category = parts.next().ok_or_else(invalid)?.to_owned();
+            let mut number = || -> Result<Option<i64>, LedgerError> {
+                parts
+                    .next()
+                    .map(|p| p.parse().map_err(|_| invalid()))
+                    .transpose()
+            };
+            let amount_minor = number()?.ok_or_else(invalid)?;
+            let margin_minor = number()?;
+            if number()?.is_some() {
+                return Err(invalid());
+            }
+            Ok(BasketLine {
+                category,
+                amount_minor,
+                margin_minor,
+            })
+        })
+        .collect::<Result<Vec<_>, LedgerError>>()?;
+    domain::program::earning::check_basket(&lines, amount_minor).map_err(LedgerError::from)?;
+    Ok(lines)
 }
 
 /// Prices a purchase amount and/or a number of points at a branch.
@@ -46,7 +93,7 @@ pub(crate) struct QuoteQuery {
     (status = 403, description = "The branch belongs to another partner, or the card is blocked or lost", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The branch has no point rule", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "Unknown branch, wrong currency, an amount or points not above zero or too large, nothing to price, or an invalid query parameter", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Unknown branch, wrong currency, an amount or points not above zero or too large, nothing to price, a basket that is invalid or does not add up or names an unknown category, or an invalid query parameter", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/v1/quote")]
 pub(crate) async fn quote(
@@ -65,12 +112,13 @@ pub(crate) async fn quote(
         .points
         .map(|p| positive("points", Points(p)))
         .transpose()?;
+    let lines = basket(query.lines.as_deref(), amount)?;
     let now = domain::time::now();
     let quote = pricing::quote(
         &state.club,
         request.caller().partner_id,
         &query.branch,
-        amount,
+        (amount, &lines),
         points,
         now,
     )
@@ -90,7 +138,7 @@ pub(crate) async fn quote(
                 &state.club,
                 request.caller().partner_id,
                 &query.branch,
-                amount,
+                (amount, &lines),
                 &card,
                 now,
             )
