@@ -32,6 +32,7 @@ mod reversals;
 mod settlement;
 mod settlement_periods;
 mod signatures;
+mod staff;
 mod tiers;
 mod time;
 mod transactions;

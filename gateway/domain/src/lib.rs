@@ -29,5 +29,6 @@ pub mod points;
 pub mod pricing;
 pub mod program;
 pub mod settlement;
+pub mod staff;
 pub mod text;
 pub mod time;

@@ -28,6 +28,7 @@ pub mod partners;
 pub mod pricing;
 pub mod program;
 pub mod settlement;
+pub mod staff;
 
 use std::time::Duration;
 

@@ -32,6 +32,7 @@ pub mod program;
 pub mod rules;
 pub mod schema;
 pub mod settlement;
+pub mod staff;
 
 use std::time::Duration;
 

@@ -254,6 +254,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    staff (id) {
+        id -> Uuid,
+        login -> Text,
+        name -> Text,
+        role -> Text,
+        partner_id -> Nullable<Uuid>,
+        branch_ids -> Array<Nullable<Uuid>>,
+        status -> Text,
+        password_hash -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     statement_lines (transfer_id) {
         transfer_id -> Uuid,
         statement_id -> Uuid,
@@ -343,6 +357,7 @@ diesel::joinable!(pending_transfers -> transfers (transfer_id));
 diesel::joinable!(point_rules -> branches (branch_id));
 diesel::joinable!(point_rules -> partners (partner_id));
 diesel::joinable!(settlement_adjustments -> statement_responses (resolution_id));
+diesel::joinable!(staff -> partners (partner_id));
 diesel::joinable!(statement_lines -> statements (statement_id));
 diesel::joinable!(statement_lines -> transfers (transfer_id));
 diesel::joinable!(statement_responses -> statements (statement_id));
@@ -373,6 +388,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     program_rules,
     settlement_adjustments,
     signature_nonces,
+    staff,
     statement_lines,
     statement_responses,
     statements,

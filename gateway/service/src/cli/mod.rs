@@ -12,6 +12,7 @@ mod ledger;
 mod partners;
 mod program;
 mod settlement;
+mod staff;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -69,6 +70,11 @@ enum Command {
     Program {
         #[command(subcommand)]
         command: program::ProgramCommand,
+    },
+    /// Staff accounts for the pages: add, list, disable, reset a password.
+    Staff {
+        #[command(subcommand)]
+        command: staff::StaffCommand,
     },
     /// Point rules of partners and branches.
     Rules {
@@ -192,6 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             partners::branches(&storage(&config).await?, command).await?;
         }
         Command::Rules { command } => partners::rules(&storage(&config).await?, command).await?,
+        Command::Staff { command } => staff::staff(&storage(&config).await?, command).await?,
         Command::Program { command } => {
             let club = (config.program.time_zone, &config.member_data_keys);
             program::program(&storage(&config).await?, club, command).await?

@@ -1,0 +1,161 @@
+//! Staff accounts: roles bound to their partner and branches, passwords hashed with argon2id,
+//! disabled rather than deleted, each refusal with its code.
+
+use chrono::Utc;
+use domain::staff::{StaffError, StaffRole, StaffScope, StaffStatus, password_matches};
+use operations::error::OperationError;
+use operations::staff::{self, NewStaff};
+use test_support::TestApp;
+
+fn refusal<T: std::fmt::Debug>(result: Result<T, OperationError<StaffError>>) -> &'static str {
+    match result {
+        Err(OperationError::Refused(err)) => err.code(),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn new<'a>(
+    login: &'a str,
+    role: StaffRole,
+    partner: Option<&'a str>,
+    branches: &'a [String],
+) -> NewStaff<'a> {
+    NewStaff {
+        login,
+        name: "Sara Ahmadi",
+        role,
+        partner,
+        branches,
+    }
+}
+
+#[tokio::test]
+async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().await;
+    let code = hotel.partner.code.to_string();
+    let code = code.as_str();
+    let main = vec!["main".to_owned()];
+    let password = "a long enough password";
+    let now = Utc::now();
+
+    let cashier = staff::add(
+        &app.storage,
+        new("Sara@Azadi", StaffRole::Cashier, Some(code), &main),
+        password,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(cashier.login, "sara@azadi");
+    assert!(
+        matches!(&cashier.scope, StaffScope::Branches(p, b) if *p == hotel.partner.id && b.len() == 1)
+    );
+    assert!(cashier.password_hash.starts_with("$argon2id$"));
+    staff::add(
+        &app.storage,
+        new("ops", StaffRole::OperatorAdmin, None, &[]),
+        password,
+        now,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        refusal(
+            staff::add(
+                &app.storage,
+                new("sara@azadi", StaffRole::Cashier, Some(code), &main),
+                password,
+                now
+            )
+            .await
+        ),
+        "staff_login_taken"
+    );
+    assert_eq!(
+        refusal(
+            staff::add(
+                &app.storage,
+                new("reza", StaffRole::Cashier, Some(code), &[]),
+                password,
+                now
+            )
+            .await
+        ),
+        "staff_scope_invalid"
+    );
+    let roof = vec!["roof".to_owned()];
+    assert_eq!(
+        refusal(
+            staff::add(
+                &app.storage,
+                new("reza", StaffRole::Cashier, Some(code), &roof),
+                password,
+                now
+            )
+            .await
+        ),
+        "staff_scope_invalid"
+    );
+    assert_eq!(
+        refusal(
+            staff::add(
+                &app.storage,
+                new("reza", StaffRole::OperatorFinance, Some(code), &[]),
+                password,
+                now
+            )
+            .await
+        ),
+        "staff_scope_invalid"
+    );
+    assert_eq!(
+        refusal(
+            staff::add(
+                &app.storage,
+                new("a b", StaffRole::OperatorFinance, None, &[]),
+                password,
+                now
+            )
+            .await
+        ),
+        "staff_login_invalid"
+    );
+    assert_eq!(
+        refusal(
+            staff::add(
+                &app.storage,
+                new("reza", StaffRole::OperatorFinance, None, &[]),
+                "short",
+                now
+            )
+            .await
+        ),
+        "staff_password_too_weak"
+    );
+
+    staff::reset_password(&app.storage, "sara@azadi", "another long password")
+        .await
+        .unwrap();
+    staff::disable(&app.storage, "SARA@azadi").await.unwrap();
+    let all = staff::list(&app.storage).await.unwrap();
+    let logins: Vec<(&str, StaffStatus)> =
+        all.iter().map(|s| (s.login.as_str(), s.status)).collect();
+    assert_eq!(
+        logins,
+        [
+            ("ops", StaffStatus::Active),
+            ("sara@azadi", StaffStatus::Disabled)
+        ]
+    );
+    assert!(password_matches(
+        "another long password",
+        &all[1].password_hash
+    ));
+    assert!(!password_matches(password, &all[1].password_hash));
+    assert_eq!(
+        refusal(staff::disable(&app.storage, "nobody").await),
+        "staff_not_found"
+    );
+}
