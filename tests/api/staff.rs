@@ -4,7 +4,7 @@
 use chrono::Utc;
 use domain::staff::{StaffError, StaffRole, StaffScope, StaffStatus, password_matches};
 use operations::error::OperationError;
-use operations::staff::{self, NewStaff};
+use operations::staff::{self, Actor, NewStaff};
 use test_support::TestApp;
 
 fn refusal<T: std::fmt::Debug>(result: Result<T, OperationError<StaffError>>) -> &'static str {
@@ -38,11 +38,16 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
     let main = vec!["main".to_owned()];
     let password = "a long enough password";
     let now = Utc::now();
+    let by = Actor {
+        name: "cli:test",
+        from: "host test",
+    };
 
     let cashier = staff::add(
         &app.storage,
         new("Sara@Azadi", StaffRole::Cashier, Some(code), &main),
         password,
+        by,
         now,
     )
     .await
@@ -56,6 +61,7 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
         &app.storage,
         new("ops", StaffRole::OperatorAdmin, None, &[]),
         password,
+        by,
         now,
     )
     .await
@@ -67,6 +73,7 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
                 &app.storage,
                 new("sara@azadi", StaffRole::Cashier, Some(code), &main),
                 password,
+                by,
                 now
             )
             .await
@@ -79,6 +86,7 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
                 &app.storage,
                 new("reza", StaffRole::Cashier, Some(code), &[]),
                 password,
+                by,
                 now
             )
             .await
@@ -92,6 +100,7 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
                 &app.storage,
                 new("reza", StaffRole::Cashier, Some(code), &roof),
                 password,
+                by,
                 now
             )
             .await
@@ -104,6 +113,7 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
                 &app.storage,
                 new("reza", StaffRole::OperatorFinance, Some(code), &[]),
                 password,
+                by,
                 now
             )
             .await
@@ -116,6 +126,7 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
                 &app.storage,
                 new("a b", StaffRole::OperatorFinance, None, &[]),
                 password,
+                by,
                 now
             )
             .await
@@ -128,6 +139,7 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
                 &app.storage,
                 new("reza", StaffRole::OperatorFinance, None, &[]),
                 "short",
+                by,
                 now
             )
             .await
@@ -135,10 +147,12 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
         "staff_password_too_weak"
     );
 
-    staff::reset_password(&app.storage, "sara@azadi", "another long password")
+    staff::reset_password(&app.storage, "sara@azadi", "another long password", by, now)
         .await
         .unwrap();
-    staff::disable(&app.storage, "SARA@azadi").await.unwrap();
+    staff::disable(&app.storage, "SARA@azadi", by, now)
+        .await
+        .unwrap();
     let all = staff::list(&app.storage).await.unwrap();
     let logins: Vec<(&str, StaffStatus)> =
         all.iter().map(|s| (s.login.as_str(), s.status)).collect();
@@ -155,7 +169,27 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
     ));
     assert!(!password_matches(password, &all[1].password_hash));
     assert_eq!(
-        refusal(staff::disable(&app.storage, "nobody").await),
+        refusal(staff::disable(&app.storage, "nobody", by, now).await),
         "staff_not_found"
+    );
+    // Every change, and no refusal, is in the audit log with who and from where; never a password.
+    let log = staff::audit_log(&app.storage, 10).await.unwrap();
+    let entries: Vec<(&str, &str, &str)> = log
+        .iter()
+        .map(|e| (e.action.as_str(), e.subject.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("staff.disable", "sara@azadi", "cli:test"),
+            ("staff.reset_password", "sara@azadi", "cli:test"),
+            ("staff.add", "ops", "cli:test"),
+            ("staff.add", "sara@azadi", "cli:test"),
+        ]
+    );
+    assert_eq!(log[3].detail["branches"], serde_json::json!(["main"]));
+    assert!(
+        log.iter()
+            .all(|e| !e.detail.to_string().contains("password"))
     );
 }

@@ -2,12 +2,44 @@
 //! `clubgate staff`; the pages will call the same operations).
 
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
 use domain::staff::{self, StaffError, StaffMember, StaffRole, StaffScope, StaffStatus};
-use storage::Storage;
+use storage::audit::AuditEntry;
+use storage::{Connection, Storage};
 
 use crate::error::OperationError;
 
 type Result<T> = std::result::Result<T, OperationError<StaffError>>;
+
+/// Who makes a change, and from where: written to the audit log with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    /// A staff login, or `cli:` and the machine user.
+    pub name: &'a str,
+    /// An address, or `host ` and the machine's name.
+    pub from: &'a str,
+}
+
+impl Actor<'_> {
+    /// Records `action` on `subject` in the caller's transaction, at `now`.
+    async fn record(
+        self,
+        conn: &mut Connection,
+        (action, subject): (&str, &str),
+        detail: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let entry = AuditEntry {
+            at: domain::time::stored(now),
+            actor: self.name.to_owned(),
+            from_where: self.from.to_owned(),
+            action: action.to_owned(),
+            subject: subject.to_owned(),
+            detail,
+        };
+        Ok(storage::audit::record(conn, &entry).await?)
+    }
+}
 
 /// An account to add: where `partner` and `branches` are codes.
 #[derive(Debug, Clone)]
@@ -29,6 +61,7 @@ pub async fn add(
     storage: &Storage,
     new: NewStaff<'_>,
     password: &str,
+    actor: Actor<'_>,
     now: DateTime<Utc>,
 ) -> Result<StaffMember> {
     let refused = OperationError::Refused;
@@ -76,11 +109,27 @@ pub async fn add(
         password_hash: hashed(password).await?,
         created_at: domain::time::stored(now),
     };
-    if !storage::staff::insert(&mut conn, &member).await? {
-        return Err(refused(StaffError::LoginTaken));
-    }
+    let detail = serde_json::json!({
+        "role": member.role.as_str(),
+        "partner": new.partner,
+        "branches": new.branches,
+    });
+    conn.transaction::<_, OperationError<StaffError>, _>(async |conn| {
+        if !storage::staff::insert(conn, &member).await? {
+            return Err(OperationError::Refused(StaffError::LoginTaken));
+        }
+        actor
+            .record(conn, ("staff.add", &member.login), detail, now)
+            .await
+    })
+    .await?;
     tracing::info!(staff.login = %member.login, staff.role = %member.role, "staff account added");
     Ok(member)
+}
+
+/// The latest `limit` entries of the audit log, newest first.
+pub async fn audit_log(storage: &Storage, limit: i64) -> Result<Vec<AuditEntry>> {
+    Ok(storage::audit::latest(&mut *storage.db().await?, limit).await?)
 }
 
 /// Every account, by login.
@@ -89,25 +138,50 @@ pub async fn list(storage: &Storage) -> Result<Vec<StaffMember>> {
 }
 
 /// Disables the account with `login`: it can no longer sign in.
-pub async fn disable(storage: &Storage, login: &str) -> Result<()> {
+pub async fn disable(
+    storage: &Storage,
+    login: &str,
+    actor: Actor<'_>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let login = staff::login(login).map_err(OperationError::Refused)?;
-    let found =
-        storage::staff::set_status(&mut *storage.db().await?, &login, StaffStatus::Disabled)
-            .await?;
-    if !found {
-        return Err(OperationError::Refused(StaffError::NotFound(login)));
-    }
+    let mut conn = storage.db().await?;
+    conn.transaction::<_, OperationError<StaffError>, _>(async |conn| {
+        if !storage::staff::set_status(conn, &login, StaffStatus::Disabled).await? {
+            return Err(OperationError::Refused(StaffError::NotFound(login.clone())));
+        }
+        let detail = serde_json::json!({});
+        actor
+            .record(conn, ("staff.disable", &login), detail, now)
+            .await
+    })
+    .await?;
     tracing::info!(staff.login = %login, "staff account disabled");
     Ok(())
 }
 
-/// Gives the account with `login` a new password.
-pub async fn reset_password(storage: &Storage, login: &str, password: &str) -> Result<()> {
+/// Gives the account with `login` a new password (the audit log records that, never the
+/// password).
+pub async fn reset_password(
+    storage: &Storage,
+    login: &str,
+    password: &str,
+    actor: Actor<'_>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let login = staff::login(login).map_err(OperationError::Refused)?;
     let hash = hashed(password).await?;
-    if !storage::staff::set_password(&mut *storage.db().await?, &login, &hash).await? {
-        return Err(OperationError::Refused(StaffError::NotFound(login)));
-    }
+    let mut conn = storage.db().await?;
+    conn.transaction::<_, OperationError<StaffError>, _>(async |conn| {
+        if !storage::staff::set_password(conn, &login, &hash).await? {
+            return Err(OperationError::Refused(StaffError::NotFound(login.clone())));
+        }
+        let detail = serde_json::json!({});
+        actor
+            .record(conn, ("staff.reset_password", &login), detail, now)
+            .await
+    })
+    .await?;
     tracing::info!(staff.login = %login, "staff password reset");
     Ok(())
 }

@@ -12,6 +12,7 @@
 //! integration test.
 
 pub mod activity;
+pub mod audit;
 pub mod bonuses;
 pub mod branches;
 pub mod card_cache;

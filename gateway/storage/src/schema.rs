@@ -16,6 +16,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        from_where -> Text,
+        action -> Text,
+        subject -> Text,
+        detail -> Jsonb,
+    }
+}
+
+diesel::table! {
     bonus_awards (member_id, bonus, occasion) {
         member_id -> Uuid,
         bonus -> Text,
@@ -366,6 +378,7 @@ diesel::joinable!(statements -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    audit_log,
     bonus_awards,
     branches,
     campaign_spend,

@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: staff::StaffCommand,
     },
+    /// The latest entries of the audit log: what staff changed, who, when, from where.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
     /// Point rules of partners and branches.
     Rules {
         #[command(subcommand)]
@@ -199,6 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rules { command } => partners::rules(&storage(&config).await?, command).await?,
         Command::Staff { command } => staff::staff(&storage(&config).await?, command).await?,
+        Command::Audit { limit } => staff::audit(&storage(&config).await?, limit).await?,
         Command::Program { command } => {
             let club = (config.program.time_zone, &config.member_data_keys);
             program::program(&storage(&config).await?, club, command).await?

@@ -132,7 +132,7 @@ async fn dry_run(
 }
 
 /// Who the command line records as the author of a change.
-fn author() -> String {
+pub(super) fn author() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| format!("uid {}", process_uid()));

@@ -41,8 +41,42 @@ fn password() -> (String, bool) {
     }
 }
 
+/// The command line as the audit log records it: `cli:` and the machine user, from the host.
+fn actor() -> (String, String) {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    (super::program::author(), format!("host {host}"))
+}
+
+/// `clubgate audit`: the latest entries of the audit log.
+pub(super) async fn audit(storage: &Storage, limit: i64) -> anyhow::Result<()> {
+    let entries = staff::audit_log(storage, limit).await?;
+    if entries.is_empty() {
+        println!("the audit log is empty");
+    }
+    for e in entries {
+        println!(
+            "{}  {:<24} {:<20} {:<22} {}  {}",
+            e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            e.actor,
+            e.from_where,
+            e.action,
+            e.subject,
+            e.detail
+        );
+    }
+    Ok(())
+}
+
 /// `clubgate staff …`.
 pub(super) async fn staff(storage: &Storage, command: StaffCommand) -> anyhow::Result<()> {
+    let (name, from) = actor();
+    let by = staff::Actor {
+        name: &name,
+        from: &from,
+    };
     match command {
         StaffCommand::Add {
             login,
@@ -59,7 +93,7 @@ pub(super) async fn staff(storage: &Storage, command: StaffCommand) -> anyhow::R
                 partner: partner.as_deref(),
                 branches: &branches,
             };
-            let added = staff::add(storage, new, &password, Utc::now())
+            let added = staff::add(storage, new, &password, by, Utc::now())
                 .await
                 .map_err(|e| anyhow::anyhow!("staff {login}: {e}"))?;
             println!("added {} ({}) as {}", added.login, added.name, added.role);
@@ -90,14 +124,14 @@ pub(super) async fn staff(storage: &Storage, command: StaffCommand) -> anyhow::R
             }
         }
         StaffCommand::Disable { login } => {
-            staff::disable(storage, &login)
+            staff::disable(storage, &login, by, Utc::now())
                 .await
                 .map_err(|e| anyhow::anyhow!("staff {login}: {e}"))?;
             println!("disabled {login}");
         }
         StaffCommand::ResetPassword { login } => {
             let (password, generated) = password();
-            staff::reset_password(storage, &login, &password)
+            staff::reset_password(storage, &login, &password, by, Utc::now())
                 .await
                 .map_err(|e| anyhow::anyhow!("staff {login}: {e}"))?;
             println!("new password set for {login}");
