@@ -478,6 +478,31 @@ pub struct BasketLine {
     pub margin_minor: Option<i64>,
 }
 
+impl BasketLine {
+    /// A line as typed (`partner earn --line`, the quote's `lines`): `category:amount[:margin]`,
+    /// amounts in minor units.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let shape = || "a line is category:amount_minor[:margin_minor]".to_owned();
+        let mut parts = text.split(':');
+        let (Some(category), Some(amount)) = (parts.next(), parts.next()) else {
+            return Err(shape());
+        };
+        let number = |part: &str, what: &str| {
+            part.parse::<i64>()
+                .map_err(|_| format!("the {what} {part:?} is not a whole number of minor units"))
+        };
+        let margin_minor = parts.next().map(|m| number(m, "margin")).transpose()?;
+        if parts.next().is_some() {
+            return Err(shape());
+        }
+        Ok(Self {
+            category: category.to_owned(),
+            amount_minor: number(amount, "amount")?,
+            margin_minor,
+        })
+    }
+}
+
 /// `POST /v1/redemptions`: spend points for a discount, at once or as a hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

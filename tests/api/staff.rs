@@ -67,85 +67,42 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
     .await
     .unwrap();
 
-    assert_eq!(
-        refusal(
-            staff::add(
-                &app.storage,
-                new("sara@azadi", StaffRole::Cashier, Some(code), &main),
-                password,
-                by,
-                now
-            )
-            .await
-        ),
-        "staff_login_taken"
-    );
-    assert_eq!(
-        refusal(
-            staff::add(
-                &app.storage,
-                new("reza", StaffRole::Cashier, Some(code), &[]),
-                password,
-                by,
-                now
-            )
-            .await
-        ),
-        "staff_scope_invalid"
-    );
     let roof = vec!["roof".to_owned()];
-    assert_eq!(
-        refusal(
-            staff::add(
-                &app.storage,
-                new("reza", StaffRole::Cashier, Some(code), &roof),
-                password,
-                by,
-                now
-            )
-            .await
+    for (new, password, expected) in [
+        (
+            new("sara@azadi", StaffRole::Cashier, Some(code), &main),
+            password,
+            "staff_login_taken",
         ),
-        "staff_scope_invalid"
-    );
-    assert_eq!(
-        refusal(
-            staff::add(
-                &app.storage,
-                new("reza", StaffRole::OperatorFinance, Some(code), &[]),
-                password,
-                by,
-                now
-            )
-            .await
+        (
+            new("reza", StaffRole::Cashier, Some(code), &[]),
+            password,
+            "staff_scope_invalid",
         ),
-        "staff_scope_invalid"
-    );
-    assert_eq!(
-        refusal(
-            staff::add(
-                &app.storage,
-                new("a b", StaffRole::OperatorFinance, None, &[]),
-                password,
-                by,
-                now
-            )
-            .await
+        (
+            new("reza", StaffRole::Cashier, Some(code), &roof),
+            password,
+            "staff_scope_invalid",
         ),
-        "staff_login_invalid"
-    );
-    assert_eq!(
-        refusal(
-            staff::add(
-                &app.storage,
-                new("reza", StaffRole::OperatorFinance, None, &[]),
-                "short",
-                by,
-                now
-            )
-            .await
+        (
+            new("reza", StaffRole::OperatorFinance, Some(code), &[]),
+            password,
+            "staff_scope_invalid",
         ),
-        "staff_password_too_weak"
-    );
+        (
+            new("a b", StaffRole::OperatorFinance, None, &[]),
+            password,
+            "staff_login_invalid",
+        ),
+        (
+            new("reza", StaffRole::OperatorFinance, None, &[]),
+            "short",
+            "staff_password_too_weak",
+        ),
+    ] {
+        let refused = staff::add(&app.storage, new, password, by, now).await;
+        assert_eq!(refusal(refused), expected);
+    }
 
     staff::reset_password(&app.storage, "sara@azadi", "another long password", by, now)
         .await

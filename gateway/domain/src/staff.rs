@@ -50,11 +50,7 @@ impl StaffRole {
 
     /// The role named `text`; the refusal lists the roles.
     pub fn parse(text: &str) -> Result<Self, String> {
-        text.parse().map_err(|_| {
-            use strum::IntoEnumIterator as _;
-            let roles: Vec<&str> = Self::iter().map(Self::as_str).collect();
-            format!("{text:?} is not a staff role; one of {}", roles.join(", "))
-        })
+        crate::text::one_of(text, "a staff role")
     }
 
     /// Whether it is a partner's staff (else the operator's).

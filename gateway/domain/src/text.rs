@@ -81,6 +81,17 @@ pub fn name(field: &str, value: &str, max: usize) -> Result<String, TextError> {
     }
 }
 
+/// The variant of `T` named `text`; the refusal names `what` was asked for and lists the names.
+pub fn one_of<T>(text: &str, what: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + strum::IntoEnumIterator + Into<&'static str>,
+{
+    text.parse().map_err(|_| {
+        let names: Vec<&'static str> = T::iter().map(Into::into).collect();
+        format!("{text:?} is not {what}; one of {}", names.join(", "))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,20 +77,23 @@ pub async fn dry_run(
             break;
         };
         after = Some(*last);
-        let facts = if offer.audience.needs_facts() {
+        let facts: HashMap<MemberId, MemberFacts> = if offer.audience.needs_facts() {
             let mut ids: Vec<MemberId> = page.iter().map(|(_, e)| e.member_id).collect();
             ids.sort_unstable();
             ids.dedup();
-            storage::members::facts(&conn, &ids).await?
+            storage::members::facts(&conn, &ids)
+                .await?
+                .into_iter()
+                .collect()
         } else {
-            Vec::new()
+            HashMap::new()
         };
         // Each member's last purchase before the one replayed: before the days replayed, then
         // as the replay goes.
         if offer.audience.inactive_days.is_some() {
             let new: Vec<MemberId> = facts
-                .iter()
-                .map(|(id, _)| *id)
+                .keys()
+                .copied()
                 .filter(|id| !last_visits.contains_key(id))
                 .collect();
             let before = tiers::local_day(from, zone);
@@ -104,13 +107,10 @@ pub async fn dry_run(
         for (_, earn) in &page {
             let at_place =
                 PurchaseRules::at_place(&places, &campaign.scope, earn.partner_id, earn.branch_id);
-            let facts = facts
-                .iter()
-                .find(|(id, _)| *id == earn.member_id)
-                .map(|(_, f)| MemberFacts {
-                    last_visit: last_visits.get(&earn.member_id).copied().flatten(),
-                    ..f.clone()
-                });
+            let facts = facts.get(&earn.member_id).map(|f| MemberFacts {
+                last_visit: last_visits.get(&earn.member_id).copied().flatten(),
+                ..f.clone()
+            });
             found.replay(&offer, &campaign.days, at_place, earn, facts.as_ref(), zone);
             // A late earn replayed after a later purchase does not move the last visit back.
             let day = Some(tiers::local_day(earn.at, zone));

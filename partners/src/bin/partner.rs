@@ -125,7 +125,7 @@ enum Command {
         release_at: Option<chrono::DateTime<chrono::Utc>>,
         /// A basket line, `CATEGORY:AMOUNT[:MARGIN]` in minor units (repeat it; the lines add up
         /// to --amount).
-        #[arg(long = "line", value_name = "CATEGORY:AMOUNT[:MARGIN]", value_parser = basket_line)]
+        #[arg(long = "line", value_name = "CATEGORY:AMOUNT[:MARGIN]", value_parser = BasketLine::parse)]
         lines: Vec<BasketLine>,
         /// When the purchase happened, for one reported late (RFC 3339, within the programme's
         /// late window).
@@ -759,25 +759,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `CATEGORY:AMOUNT[:MARGIN]`, amounts in minor units.
-fn basket_line(text: &str) -> Result<BasketLine, String> {
-    let mut parts = text.split(':');
-    let (Some(category), Some(amount)) = (parts.next(), parts.next()) else {
-        return Err("a line is CATEGORY:AMOUNT[:MARGIN]".into());
-    };
-    let number = |part: &str, what: &str| {
-        part.parse::<i64>()
-            .map_err(|_| format!("the {what} {part:?} is not a whole number of minor units"))
-    };
-    let margin_minor = parts.next().map(|m| number(m, "margin")).transpose()?;
-    if parts.next().is_some() {
-        return Err("a line is CATEGORY:AMOUNT[:MARGIN]".into());
-    }
-    Ok(BasketLine {
-        category: category.to_owned(),
-        amount_minor: number(amount, "amount")?,
-        margin_minor,
-    })
 }

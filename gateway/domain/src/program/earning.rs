@@ -36,6 +36,16 @@ pub struct BasketLine {
     pub margin_minor: Option<i64>,
 }
 
+impl From<partners::protocol::BasketLine> for BasketLine {
+    fn from(line: partners::protocol::BasketLine) -> Self {
+        Self {
+            category: line.category,
+            amount_minor: line.amount_minor,
+            margin_minor: line.margin_minor,
+        }
+    }
+}
+
 /// Why a basket was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BasketError {

@@ -55,14 +55,7 @@ impl RuleKind {
 
     /// The kind named `text`; the refusal lists the kinds.
     pub fn parse(text: &str) -> Result<Self, String> {
-        text.parse().map_err(|_| {
-            use strum::IntoEnumIterator as _;
-            let kinds: Vec<&str> = Self::iter().map(Self::as_str).collect();
-            format!(
-                "{text:?} is not a kind of rule; one of {}",
-                kinds.join(", ")
-            )
-        })
+        crate::text::one_of(text, "a kind of rule")
     }
 }
 

@@ -36,15 +36,7 @@ pub(crate) async fn create(
     let card = CardNumber::parse(&body.card_number).map_err(LedgerError::from)?;
     let currency = Currency::parse(&body.amount.currency)
         .map_err(|e| invalid_request(format!("amount.currency: {e}")))?;
-    let lines = body
-        .lines
-        .into_iter()
-        .map(|line| BasketLine {
-            category: line.category,
-            amount_minor: line.amount_minor,
-            margin_minor: line.margin_minor,
-        })
-        .collect();
+    let lines = body.lines.into_iter().map(BasketLine::from).collect();
     let mut purchase = Purchase::new(
         body.branch,
         card,

@@ -57,29 +57,9 @@ fn basket(text: Option<&str>, amount_minor: Option<i64>) -> Result<Vec<BasketLin
         .split(',')
         .enumerate()
         .map(|(i, line)| {
-            let invalid = || {
-                LedgerError::BasketLineInvalid(format!(
-                    "lines[{i}] must be category:amount_minor[:margin_minor]"
-                ))
-            };
-            let mut parts = line.split(':');
-            let category = parts.next().ok_or_else(invalid)?.to_owned();
-            let mut number = || -> Result<Option<i64>, LedgerError> {
-                parts
-                    .next()
-                    .map(|p| p.parse().map_err(|_| invalid()))
-                    .transpose()
-            };
-            let amount_minor = number()?.ok_or_else(invalid)?;
-            let margin_minor = number()?;
-            if number()?.is_some() {
-                return Err(invalid());
-            }
-            Ok(BasketLine {
-                category,
-                amount_minor,
-                margin_minor,
-            })
+            protocol::BasketLine::parse(line)
+                .map(BasketLine::from)
+                .map_err(|why| LedgerError::BasketLineInvalid(format!("lines[{i}]: {why}")))
         })
         .collect::<Result<Vec<_>, LedgerError>>()?;
     domain::program::earning::check_basket(&lines, amount_minor).map_err(LedgerError::from)?;
