@@ -11,7 +11,7 @@ SERVICES_ENV := .data/services.env
 WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) && \
 	{ [ -n "$${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="$${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"; } &&
 
-.PHONY: help run test stop services build migrate demo lint check-deps check-schema interop-deps clean-data bench bench-reconcile
+.PHONY: help run test stop services build migrate demo lint check-deps check-schema interop-deps browser-deps clean-data bench bench-reconcile
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL + Redis, migrate, load the demo network, serve"
@@ -58,12 +58,16 @@ run: demo
 interop-deps:
 	@scripts/dev-services.sh python
 
+# The page tests drive Debian's headless Chromium through ChromeDriver (WebDriver).
+browser-deps:
+	@scripts/dev-services.sh browser
+
 # The migrations both ways on a temporary database, and the checked-in schema.rs against
 # `diesel print-schema` (installs the diesel CLI once, into ~/.cargo/bin). `--write` regenerates it.
 check-schema: services
 	@scripts/check-schema.sh
 
-test: services interop-deps check-schema build
+test: services interop-deps browser-deps check-schema build
 	@$(WITH_SERVICES) export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" \
 	  TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}" INTEROP_PYTHON="$(CURDIR)/.data/venv/bin/python" && \
 	  cargo test --workspace --locked

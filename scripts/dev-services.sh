@@ -5,6 +5,7 @@
 #   scripts/dev-services.sh down   stop both
 #   scripts/dev-services.sh python a virtualenv (.data/venv) with the interop test's packages
 #   scripts/dev-services.sh diesel the diesel CLI (installed if missing); prints its path
+#   scripts/dev-services.sh browser Debian's Chromium and ChromeDriver for the page tests
 #
 # When DATABASE_URL (or REDIS_URL) is already set, that server is used as it is and nothing
 # local is started for it. Everything lives under .data/ on ports of its own, so it never
@@ -164,6 +165,14 @@ python_deps() {
   fi
 }
 
+# Headless Chromium and its WebDriver from Debian's packages, for the page tests (tests/api/pages).
+browser_deps() {
+  if ! command -v chromedriver >/dev/null || ! { command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; }; then
+    apt_install chromium chromium-driver
+  fi
+  command -v chromedriver >/dev/null || die "chromium-driver installed but chromedriver not found"
+}
+
 # The diesel CLI (print-schema, migration run/redo: scripts/check-schema.sh) at a pinned version of
 # the same minor release as the workspace's diesel (Cargo.lock), so that every machine generates
 # the same schema.rs. It goes where `cargo install` puts binaries ($CARGO_HOME/bin, on the
@@ -222,5 +231,6 @@ case "${1:-}" in
   python) python_deps ;;
   bindir) pg_bindir ;;
   diesel) diesel_cli ;;
-  *) die "usage: $0 up|down|python|diesel|bindir" ;;
+  browser) browser_deps ;;
+  *) die "usage: $0 up|down|python|diesel|browser|bindir" ;;
 esac

@@ -20,6 +20,7 @@ mod ledger_model;
 mod migrations;
 mod openapi;
 mod openapi_fuzz;
+mod pages;
 mod partner;
 mod pending_earns;
 mod program;

@@ -65,6 +65,10 @@ uuid_id!(
     TermsId
 );
 uuid_id!(
+    /// A staff account (a cashier, a finance clerk, an operator's administrator).
+    StaffId
+);
+uuid_id!(
     /// A partner's answer to a statement, or the operator's resolution of a dispute.
     AnswerId
 );

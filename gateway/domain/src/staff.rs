@@ -5,9 +5,8 @@
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use crate::ids::{BranchId, PartnerId};
+use crate::ids::{BranchId, PartnerId, StaffId};
 
 /// What a staff member may do.
 #[derive(
@@ -94,7 +93,7 @@ pub enum StaffStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaffMember {
     /// Its id.
-    pub id: Uuid,
+    pub id: StaffId,
     /// What they sign in with: lowercase letters, digits, `.`, `_`, `-` and `@`.
     pub login: String,
     /// Their name, as the pages greet them.
@@ -132,6 +131,16 @@ pub enum StaffError {
     /// No account has the login.
     #[error("no staff account {0:?}")]
     NotFound(String),
+    /// The login and password do not name an active account (which of them is wrong is not
+    /// told).
+    #[error("the login or the password is wrong")]
+    SignInInvalid,
+    /// Too many failed sign-ins: the login (or the address) is locked out for a while.
+    #[error("too many failed sign-ins; try again in {minutes} minutes")]
+    SignInLocked {
+        /// How long the lock-out lasts, at most.
+        minutes: u64,
+    },
 }
 
 impl StaffError {
@@ -144,6 +153,8 @@ impl StaffError {
             Self::PasswordTooWeak => "staff_password_too_weak",
             Self::LoginTaken => "staff_login_taken",
             Self::NotFound(_) => "staff_not_found",
+            Self::SignInInvalid => "staff_sign_in_invalid",
+            Self::SignInLocked { .. } => "staff_sign_in_locked",
         }
     }
 }
@@ -208,6 +219,7 @@ pub fn random_password() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn passwords_are_hashed_with_argon2id_and_checked() {

@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use diesel_async::AsyncConnection as _;
-use domain::ids::PartnerId;
+use domain::ids::{PartnerId, StaffId};
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -67,6 +67,9 @@ pub struct Scope {
     pub key: IdempotencyKey,
     /// A hash of everything the request says.
     pub fingerprint: [u8; 32],
+    /// The member of staff who made it at a page (written on the ledger's transfers); `None`
+    /// for a partner's system.
+    pub staff_id: Option<StaffId>,
 }
 
 impl Scope {
@@ -84,6 +87,7 @@ impl Scope {
             partner_id,
             key,
             fingerprint: fingerprint(method, path, query, body),
+            staff_id: None,
         }
     }
 }

@@ -65,6 +65,18 @@ pub(crate) async fn branch_rule_cached(
     Ok(found)
 }
 
+/// The rule in force at the partner's branch (by code or id), if it has one: what a till asks
+/// before it takes an amount (its currency) or offers points off a bill.
+pub async fn branch_rule(
+    club: &Club,
+    partner_id: PartnerId,
+    branch: &str,
+) -> Result<Option<PointRule>, OperationError<PricingError>> {
+    Ok(branch_rule_cached(&club.storage, partner_id, branch)
+        .await?
+        .rule)
+}
+
 /// The branch named, its rule and the partner's limits, read from `conn`.
 pub(crate) async fn branch_pricing<E: From<BranchError>>(
     conn: &mut Connection,

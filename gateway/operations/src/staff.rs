@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
+use domain::ids::StaffId;
 use domain::staff::{self, StaffError, StaffMember, StaffRole, StaffScope, StaffStatus};
 use storage::audit::AuditEntry;
 use storage::{Connection, Storage};
@@ -100,7 +101,7 @@ pub async fn add(
     };
     staff::check_scope(new.role, &scope).map_err(refused)?;
     let member = StaffMember {
-        id: uuid::Uuid::now_v7(),
+        id: domain::ids::StaffId(uuid::Uuid::now_v7()),
         login,
         name,
         role: new.role,
@@ -184,6 +185,99 @@ pub async fn reset_password(
     .await?;
     tracing::info!(staff.login = %login, "staff password reset");
     Ok(())
+}
+
+/// How failed sign-ins are throttled: after `per_login` failures within `window` the login is
+/// locked out until the window ends, and an address after `per_address` (one machine trying
+/// many logins).
+#[derive(Debug, Clone, Copy)]
+pub struct SignInLimits {
+    /// Failures a login may have within the window.
+    pub per_login: u64,
+    /// Failures an address may have within the window.
+    pub per_address: u64,
+    /// How long failures are counted; a lock-out lasts at most this long.
+    pub window: std::time::Duration,
+}
+
+impl Default for SignInLimits {
+    fn default() -> Self {
+        Self {
+            per_login: 5,
+            per_address: 50,
+            window: std::time::Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Signs `login` in with `password` from the address `from`: the account, when it is active,
+/// the password matches, and neither the login nor the address is locked out. The lock-out is
+/// checked before the password, so a locked login cannot be guessed at; an unknown login costs
+/// the same hashing time as a wrong password.
+pub async fn sign_in(
+    storage: &Storage,
+    limits: SignInLimits,
+    (login, password): (&str, &str),
+    from: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffMember> {
+    let refused = OperationError::Refused;
+    let login = staff::login(login).map_err(|_| refused(StaffError::SignInInvalid))?;
+    let (by_login, by_address) = (format!("login:{login}"), format!("address:{from}"));
+    let locked = StaffError::SignInLocked {
+        minutes: limits.window.as_secs().div_ceil(60),
+    };
+    if storage::sessions::failures(storage, &by_login).await? >= limits.per_login
+        || storage::sessions::failures(storage, &by_address).await? >= limits.per_address
+    {
+        return Err(refused(locked));
+    }
+    let found = storage::staff::find(&mut *storage.db().await?, &login).await?;
+    let hash = found
+        .as_ref()
+        .map_or(UNKNOWN_LOGIN_HASH, |m| m.password_hash.as_str())
+        .to_owned();
+    let password = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || staff::password_matches(&password, &hash))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    match found {
+        Some(member) if matches && member.status == StaffStatus::Active => {
+            storage::sessions::clear_failures(storage, &by_login).await?;
+            let actor = Actor {
+                name: &member.login,
+                from,
+            };
+            let mut conn = storage.db().await?;
+            let subject = ("staff.sign_in", member.login.as_str());
+            actor
+                .record(&mut conn, subject, serde_json::json!({}), now)
+                .await?;
+            tracing::info!(staff.login = %member.login, "staff signed in");
+            Ok(member)
+        }
+        _ => {
+            let failures =
+                storage::sessions::count_failure(storage, &by_login, limits.window).await?;
+            storage::sessions::count_failure(storage, &by_address, limits.window).await?;
+            tracing::warn!(staff.login = %login, failures, "failed sign-in");
+            Err(refused(if failures >= limits.per_login {
+                locked
+            } else {
+                StaffError::SignInInvalid
+            }))
+        }
+    }
+}
+
+/// A hash checked for an unknown login, so that it takes as long as a known one's.
+const UNKNOWN_LOGIN_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$fDCeAW5kxO0D6qttAj4ibhiGxMkN5QjNn3AdWv0rDxM";
+
+/// The account with `id` as it is now (a session checks it on every page, so a disabled
+/// account's sessions end at once).
+pub async fn by_id(storage: &Storage, id: StaffId) -> Result<Option<StaffMember>> {
+    Ok(storage::staff::find_by_id(&mut *storage.db().await?, id).await?)
 }
 
 /// The password's argon2id hash, computed off the async workers (it takes a deliberate while).

@@ -103,13 +103,20 @@ impl Application {
                 interval,
             );
         }
+        let tls = tls::server_config(&config.server.tls)?;
+        let pages = Data::new(pages::Pages {
+            club: state.club.clone(),
+            settings: pages::PagesSettings {
+                secure_cookies: tls.is_some(),
+                ..config.pages
+            },
+        });
         let state = Data::new(state);
         crate::http::error::render_parser_refusals();
-        let server = HttpServer::new(move || routes::app(state.clone()))
+        let server = HttpServer::new(move || routes::app(state.clone(), pages.clone()))
             .workers(config.server.workers)
             .shutdown_timeout(config.server.shutdown_timeout.as_secs())
             .client_request_timeout(config.server.request_head_timeout);
-        let tls = tls::server_config(&config.server.tls)?;
         let is_tls = tls.is_some();
         let server = match tls {
             Some(tls) => server.listen_rustls_0_23(listener, tls)?,

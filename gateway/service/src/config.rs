@@ -142,6 +142,16 @@ struct RawProgram {
     max_points_per_operation: i64,
 }
 
+/// `[pages]`: staff sessions and sign-in throttling (defaults: `pages::PagesSettings`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPages {
+    staff_idle_mins: Option<u64>,
+    sign_in_failures_per_login: Option<u64>,
+    sign_in_failures_per_address: Option<u64>,
+    sign_in_window_mins: Option<u64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSettlement {
@@ -221,6 +231,8 @@ pub struct RawConfig {
     ledger: RawLedger,
     #[serde(default)]
     settlement: RawSettlement,
+    #[serde(default)]
+    pages: RawPages,
     /// Never read from the file: `MEMBER_DATA_KEY` / `MEMBER_DATA_KEY_FILE`.
     #[serde(skip)]
     member_data_key: Option<SecretString>,
@@ -403,6 +415,8 @@ pub struct Config {
     /// How often the gateway looks for periods to close; `None` leaves it to `clubgate settle`.
     pub settlement_close_interval: Option<Duration>,
     pub member_data_keys: MemberDataKeys,
+    /// Staff sessions and sign-in throttling (`secure_cookies` is set from the TLS settings).
+    pub pages: pages::PagesSettings,
     pub log: LogConfig,
 }
 
@@ -684,6 +698,46 @@ impl Config {
             late_window: chrono::Duration::days(i64::from(settlement.late_window_days)),
         };
 
+        let pages = {
+            let defaults = pages::PagesSettings::default();
+            let minutes = |key: &'static str, value: Option<u64>, default: Duration| match value {
+                Some(0) => Err(invalid(key, "must be above zero")),
+                Some(m) => Ok(Duration::from_secs(m.saturating_mul(60))),
+                None => Ok(default),
+            };
+            let count = |key: &'static str, value: Option<u64>, default: u64| match value {
+                Some(0) => Err(invalid(key, "must be above zero")),
+                Some(n) => Ok(n),
+                None => Ok(default),
+            };
+            let p = raw.pages;
+            pages::PagesSettings {
+                secure_cookies: defaults.secure_cookies,
+                staff_idle: minutes(
+                    "pages.staff_idle_mins",
+                    p.staff_idle_mins,
+                    defaults.staff_idle,
+                )?,
+                sign_in: operations::staff::SignInLimits {
+                    per_login: count(
+                        "pages.sign_in_failures_per_login",
+                        p.sign_in_failures_per_login,
+                        defaults.sign_in.per_login,
+                    )?,
+                    per_address: count(
+                        "pages.sign_in_failures_per_address",
+                        p.sign_in_failures_per_address,
+                        defaults.sign_in.per_address,
+                    )?,
+                    window: minutes(
+                        "pages.sign_in_window_mins",
+                        p.sign_in_window_mins,
+                        defaults.sign_in.window,
+                    )?,
+                },
+            }
+        };
+
         let defaults = ProtocolConfig::default();
         let p = raw.protocol;
         let protocol = ProtocolConfig {
@@ -738,6 +792,7 @@ impl Config {
             settlement,
             settlement_close_interval,
             member_data_keys,
+            pages,
             log: LogConfig {
                 format: raw.log.format,
                 filter: raw.log.filter.unwrap_or_else(|| "info".into()),

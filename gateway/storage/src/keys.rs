@@ -33,4 +33,14 @@ impl RedisKeys {
     pub fn signature_nonce(&self, key_id: &str, nonce: &str) -> String {
         format!("{}:nonce:{key_id}:{nonce}", self.prefix)
     }
+
+    /// A page session, by the hash of its cookie's secret (the secret itself is never stored).
+    pub(crate) fn session(&self, secret_hash: &str) -> String {
+        format!("{}:session:{secret_hash}", self.prefix)
+    }
+
+    /// The failed sign-ins counted against one login or one address.
+    pub(crate) fn sign_in_failures(&self, subject: &str) -> String {
+        format!("{}:sign-in-failures:{subject}", self.prefix)
+    }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use domain::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
+use domain::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, StaffId, TransferId};
 use domain::ledger::{Account, AccountDeltas, Lot, Transfer, TransferCode};
 use domain::points::{Currency, Points};
 use uuid::Uuid;
@@ -72,6 +72,7 @@ pub(crate) struct TransferRow {
     pub(crate) currency: Option<String>,
     pub(crate) timeout_at: Option<DateTime<Utc>>,
     pub(crate) created_at: DateTime<Utc>,
+    pub(crate) staff_id: Option<Uuid>,
 }
 
 impl TryFrom<TransferRow> for Transfer {
@@ -107,6 +108,7 @@ impl TryFrom<TransferRow> for Transfer {
                 })
                 .transpose()?,
             timeout_at: row.timeout_at,
+            staff_id: row.staff_id.map(StaffId),
             created_at: row.created_at,
         })
     }
@@ -133,6 +135,7 @@ impl From<&Transfer> for TransferRow {
             currency: t.currency.map(|c| c.as_str().to_owned()),
             timeout_at: t.timeout_at,
             created_at: t.created_at,
+            staff_id: t.staff_id.map(|id| id.0),
         }
     }
 }
@@ -620,6 +623,7 @@ mod tests {
             currency: Some("IRR".into()),
             timeout_at: None,
             created_at: Utc::now(),
+            staff_id: None,
         }
     }
 

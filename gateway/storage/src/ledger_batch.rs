@@ -525,11 +525,12 @@ async fn insert_transfers(
         diesel::sql_query(
             "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, code, phase, \
              pending_id, reverses_id, member_id, partner_id, branch_id, card_number, \
-             partner_reference, idempotency_key, money_minor, currency, timeout_at, created_at) \
+             partner_reference, idempotency_key, money_minor, currency, timeout_at, created_at, \
+             staff_id) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int8[], $5::text[], \
              $6::text[], $7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::uuid[], \
              $12::text[], $13::text[], $14::text[], $15::int8[], $16::text[], \
-             $17::timestamptz[], $18::timestamptz[])",
+             $17::timestamptz[], $18::timestamptz[], $19::uuid[])",
         )
         .bind::<Array<SqlUuid>, _>(column!(id))
         .bind::<Array<SqlUuid>, _>(column!(debit_account_id))
@@ -548,7 +549,8 @@ async fn insert_transfers(
         .bind::<Array<Nullable<BigInt>>, _>(column!(money_minor))
         .bind::<Array<Nullable<Text>>, _>(column!(currency))
         .bind::<Array<Nullable<Timestamptz>>, _>(column!(timeout_at))
-        .bind::<Array<Timestamptz>, _>(column!(created_at)),
+        .bind::<Array<Timestamptz>, _>(column!(created_at))
+        .bind::<Array<Nullable<SqlUuid>>, _>(column!(staff_id)),
     )
     .execute(&mut conn)
     .await;

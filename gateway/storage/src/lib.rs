@@ -32,6 +32,7 @@ pub mod prepared;
 pub mod program;
 pub mod rules;
 pub mod schema;
+pub mod sessions;
 pub mod settlement;
 pub mod staff;
 

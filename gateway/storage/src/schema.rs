@@ -341,6 +341,7 @@ diesel::table! {
         currency -> Nullable<Text>,
         timeout_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        staff_id -> Nullable<Uuid>,
     }
 }
 
@@ -375,6 +376,7 @@ diesel::joinable!(statement_lines -> transfers (transfer_id));
 diesel::joinable!(statement_responses -> statements (statement_id));
 diesel::joinable!(statements -> partner_terms (terms_id));
 diesel::joinable!(statements -> partners (partner_id));
+diesel::joinable!(transfers -> staff (staff_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use domain::ids::{BranchId, PartnerId};
+use domain::ids::{BranchId, PartnerId, StaffId};
 use domain::staff::{StaffMember, StaffScope};
 use uuid::Uuid;
 
@@ -35,7 +35,7 @@ impl TryFrom<StaffRow> for StaffMember {
             (Some(partner), false) => StaffScope::Branches(partner, branches),
         };
         Ok(Self {
-            id: row.id,
+            id: StaffId(row.id),
             login: row.login,
             name: row.name,
             role: stored("staff.role", &row.role)?,
@@ -61,7 +61,7 @@ pub async fn insert(
         ),
     };
     let row = StaffRow {
-        id: member.id,
+        id: member.id.0,
         login: member.login.clone(),
         name: member.name.clone(),
         role: member.role.as_str().to_owned(),
@@ -97,6 +97,20 @@ pub async fn find(
 ) -> Result<Option<StaffMember>, StorageError> {
     let row: Option<StaffRow> = staff::table
         .filter(staff::login.eq(login))
+        .select(StaffRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(StaffMember::try_from).transpose()
+}
+
+/// The account with `id`.
+pub async fn find_by_id(
+    conn: &mut AsyncPgConnection,
+    id: StaffId,
+) -> Result<Option<StaffMember>, StorageError> {
+    let row: Option<StaffRow> = staff::table
+        .find(id.0)
         .select(StaffRow::as_select())
         .first(conn)
         .await

@@ -276,3 +276,50 @@ async fn card_check(client: &Client, card: &str) -> CardCheck {
         .unwrap_or_else(|e| panic!("card check: {e}"))
         .body
 }
+
+/// A staff account made for a test, and what it signs in with.
+#[derive(Debug, Clone)]
+pub struct TestStaff {
+    pub login: String,
+    pub password: String,
+    pub name: String,
+}
+
+impl TestApp {
+    /// A staff account with `role`, at `partner`'s `branches` (codes) when given.
+    pub async fn staff(
+        &self,
+        role: domain::staff::StaffRole,
+        partner: Option<&TestPartner>,
+        branches: &[&str],
+    ) -> TestStaff {
+        let login = unique_code("staff");
+        let name = format!("Staff {login}");
+        let password = "a test password, long enough".to_owned();
+        let partner_code = partner.map(|p| p.partner.code.to_string());
+        let branches: Vec<String> = branches.iter().map(|b| (*b).to_owned()).collect();
+        operations::staff::add(
+            &self.storage,
+            operations::staff::NewStaff {
+                login: &login,
+                name: &name,
+                role,
+                partner: partner_code.as_deref(),
+                branches: &branches,
+            },
+            &password,
+            operations::staff::Actor {
+                name: "test",
+                from: "test",
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("staff {login}: {e}"));
+        TestStaff {
+            login,
+            password,
+            name,
+        }
+    }
+}

@@ -14,6 +14,7 @@
 //! If a service is missing the tests fail; they never skip.
 
 pub mod app;
+pub mod browser;
 pub mod config;
 pub mod db;
 pub mod facts;
@@ -25,7 +26,7 @@ pub mod till;
 pub use app::TestApp;
 pub use config::TestConfig;
 pub use db::TestDb;
-pub use fixtures::{CardChecks, DEFAULT_RULE, PointRule, TestMember, TestPartner};
+pub use fixtures::{CardChecks, DEFAULT_RULE, PointRule, TestMember, TestPartner, TestStaff};
 pub use requests::{Draft, TestResponse, key_registration_body};
 
 /// Polls `check` every 50 ms until it gives a value, and fails the test if 5 s pass first: for an

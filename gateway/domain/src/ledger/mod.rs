@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::cards::{CardError, CardNumber};
-use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, TransferId};
+use crate::ids::{AccountId, BranchId, LotId, MemberId, PartnerId, StaffId, TransferId};
 use crate::points::{Currency, Money, Points};
 use crate::pricing::PricingError;
 use crate::program::earning::BasketLine;
@@ -284,6 +284,8 @@ pub struct Transfer {
     pub currency: Option<Currency>,
     /// A pending transfer's timeout (a hold's expiry, an earn's release).
     pub timeout_at: Option<DateTime<Utc>>,
+    /// The member of staff who made it at a page (a cashier); `None` for a partner's system.
+    pub staff_id: Option<StaffId>,
     /// When it was made (microseconds, as stored).
     pub created_at: DateTime<Utc>,
 }
@@ -324,6 +326,7 @@ impl Transfer {
             money_minor: None,
             currency: None,
             timeout_at: None,
+            staff_id: None,
             created_at: now,
         }
     }

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use domain::ids::PartnerId;
+use domain::ids::{PartnerId, StaffId};
 use domain::ledger::books::{self, BookError, Decided, LedgerOp};
 use domain::ledger::{LedgerError, Movement};
 use domain::pricing::PricingError;
@@ -466,6 +466,7 @@ impl Worker {
             }
         };
         let mut decided = books::decide(snapshot, &ops, program, &tiers, now);
+        stamp_staff(batch, &mut decided);
         for ((i, _), result) in to_apply.iter().zip(decided.results.drain(..)) {
             decisions[*i] = Some(match result {
                 Ok(movement) => {
@@ -524,6 +525,30 @@ fn written(err: storage::ledger::TransferWriteError) -> StorageError {
     match err {
         storage::ledger::TransferWriteError::ReferenceTaken => StorageError::Contention,
         storage::ledger::TransferWriteError::Storage(e) => e,
+    }
+}
+
+/// Writes the member of staff who made a request (a cashier at the POS page) on every transfer
+/// the request wrote: the transfers carry their request's partner and idempotency key.
+fn stamp_staff(batch: &[Submission], decided: &mut Decided) {
+    let by_request: HashMap<(PartnerId, &str), StaffId> = batch
+        .iter()
+        .filter_map(|s| {
+            Some((
+                (s.scope.partner_id, s.scope.key.as_str()),
+                s.scope.staff_id?,
+            ))
+        })
+        .collect();
+    if by_request.is_empty() {
+        return;
+    }
+    for transfer in &mut decided.writes.transfers {
+        if let (Some(partner), Some(key)) =
+            (transfer.partner_id, transfer.idempotency_key.as_deref())
+        {
+            transfer.staff_id = by_request.get(&(partner, key)).copied();
+        }
     }
 }
 

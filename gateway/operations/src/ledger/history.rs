@@ -72,3 +72,26 @@ pub async fn transactions(
         .collect();
     Ok(HistoryPage { transactions, next })
 }
+
+/// One of the partner's transactions and where it stands (`None` when it is another partner's,
+/// or there is none).
+pub async fn transaction(
+    storage: &Storage,
+    partner_id: PartnerId,
+    id: TransferId,
+) -> Result<Option<(Transfer, TransferState)>, StorageError> {
+    let mut conn = storage.db().await?;
+    let Some(transfer) = storage::ledger::find_transfer(&mut conn, id).await? else {
+        return Ok(None);
+    };
+    if transfer.partner_id != Some(partner_id) {
+        return Ok(None);
+    }
+    let resolution = if transfer.phase == domain::ledger::Phase::Pending {
+        storage::ledger::resolution_of(&mut conn, id).await?
+    } else {
+        None
+    };
+    let state = TransferState::of(&transfer, resolution.as_ref(), domain::time::now());
+    Ok(Some((transfer, state)))
+}

@@ -27,6 +27,7 @@ use domain::pricing::PointRule;
 use domain::program::ProgramSettings;
 use domain::program::rules::{Change, RuleDefinition, RuleError, RuleKind};
 use domain::settlement::terms::{self, NewTerms, PeriodKind};
+use domain::staff::{StaffError, StaffRole};
 use futures_util::TryStreamExt as _;
 use operations::Club;
 use operations::error::OperationError;
@@ -47,6 +48,22 @@ struct Network {
     /// The programme's rules (docs/program.md), created once.
     #[serde(default)]
     program: Vec<DemoProgramRule>,
+    /// Staff accounts for the pages (docs/staff.md), created once.
+    #[serde(default)]
+    staff: Vec<DemoStaff>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoStaff {
+    login: String,
+    name: String,
+    role: String,
+    partner: Option<String>,
+    #[serde(default)]
+    branches: Vec<String>,
+    /// Published in the repository: development only.
+    password: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +222,24 @@ pub async fn load(
             )),
             Err(OperationError::Refused(KeyError::KeyIdTaken(_))) => {}
             Err(e) => return Err(e.into()),
+        }
+    }
+    for demo in &network.staff {
+        let new = operations::staff::NewStaff {
+            login: &demo.login,
+            name: &demo.name,
+            role: StaffRole::parse(&demo.role).map_err(anyhow::Error::msg)?,
+            partner: demo.partner.as_deref(),
+            branches: &demo.branches,
+        };
+        let actor = operations::staff::Actor {
+            name: "demo",
+            from: "demo load",
+        };
+        match operations::staff::add(storage, new, &demo.password, actor, Utc::now()).await {
+            Ok(member) => created.push(format!("staff {} ({})", member.login, member.role)),
+            Err(OperationError::Refused(StaffError::LoginTaken)) => {}
+            Err(e) => return Err(anyhow::anyhow!("staff {}: {e}", demo.login)),
         }
     }
     for demo in network.program {

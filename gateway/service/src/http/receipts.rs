@@ -43,7 +43,13 @@ pub(crate) async fn sign(
         .get::<RequestNonce>()
         .cloned();
     let request_id = response.request().extensions().get::<RequestId>().copied();
-    let Some(state) = state else {
+    // Pages answer browsers, not partners' systems: nothing to sign.
+    let is_page = response
+        .request()
+        .extensions()
+        .get::<pages::PageRequest>()
+        .is_some();
+    let (Some(state), false) = (state, is_page) else {
         return Ok(response.map_into_boxed_body());
     };
     let (request, response) = response.into_parts();

@@ -26,6 +26,7 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// The application with every route, the receipt signer and request tracing.
 pub(crate) fn app(
     state: Data<AppState>,
+    pages: Data<pages::Pages>,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -94,6 +95,8 @@ pub(crate) fn app(
                 HttpResponse::Ok().json(api.get_ref())
             }),
         )
+        // After every API route: the pages' scope matches any path it does not serve.
+        .configure(pages::configure(pages))
         .default_service(web::to(not_found))
         .wrap(from_fn(receipts::sign))
         .wrap(from_fn(metrics::record))

@@ -107,6 +107,7 @@ impl VerifiedPartner {
             partner_id: self.caller.partner_id,
             key: key.clone(),
             fingerprint,
+            staff_id: None,
         })
     }
 

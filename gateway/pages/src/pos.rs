@@ -1,0 +1,787 @@
+//! The partner's till (POS), touch first, for a 10-inch tablet: a cashier checks a card (and
+//! sees whose it is), records a purchase, redeems points, reverses, and sees the branch's day.
+//!
+//! Every write goes through the same ledger operations as the partner API, under the partner's
+//! idempotency keys: each form rendered carries a fresh key, so a double tap or a resent form
+//! posts once and shows the first receipt again. The cashier is written on every transfer.
+//! The card on the till lives in the session, never in a URL.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Form, Path, Query};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use askama::Template;
+use domain::cards::CardNumber;
+use domain::ids::{BranchId, PartnerId, StaffId, TransferId};
+use domain::ledger::{
+    Balance, LedgerError, Movement, Purchase, Redemption, Reversal, Transfer, TransferCode,
+    TransferState,
+};
+use domain::members::CardCheck;
+use domain::partners::{Branch, PartnerProfile};
+use domain::points::{Money, Points};
+use domain::staff::{StaffMember, StaffRole, StaffScope};
+use operations::error::OperationError;
+use operations::idempotency::{Answer, IdempotencyError, IdempotencyKey, Scope};
+use operations::ledger::history::HistoryQuery;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Failure, PageError, html};
+use crate::format;
+use crate::session::Staff;
+use crate::words::{self, Lang, Words};
+
+/// A till: the partner, the branches the member of staff may work at, the one chosen.
+struct Till {
+    partner: PartnerProfile,
+    branches: Vec<Branch>,
+    branch: Branch,
+}
+
+/// Where `member` may work a till: a cashier's or branch manager's branches, or every branch
+/// of a partner admin's partner. Anyone else may not.
+async fn till_of(staff: &Staff) -> Result<Till, PageError> {
+    let member = &staff.member;
+    let (partner_id, only) = match (&member.role, &member.scope) {
+        (StaffRole::Cashier | StaffRole::BranchManager, StaffScope::Branches(p, b)) => {
+            (*p, Some(b.clone()))
+        }
+        (StaffRole::PartnerAdmin, StaffScope::Partner(p)) => (*p, None),
+        _ => return Err(PageError::new(Failure::Forbidden)),
+    };
+    let partner = operations::partners::profile(&staff.pages.club, partner_id).await?;
+    let branches: Vec<Branch> = partner
+        .branches
+        .iter()
+        .filter(|b| only.as_ref().is_none_or(|ids| ids.contains(&b.id)))
+        .cloned()
+        .collect();
+    let chosen = staff.session.state.branch;
+    let branch = branches
+        .iter()
+        .find(|b| Some(b.id) == chosen)
+        .or_else(|| branches.first())
+        .cloned()
+        .ok_or_else(|| PageError::new(Failure::Forbidden))?;
+    Ok(Till {
+        partner,
+        branches,
+        branch,
+    })
+}
+
+/// A fresh idempotency key for one form.
+fn form_key() -> String {
+    format!("pos-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The member at the till, as the cashier sees them.
+struct MemberPanel {
+    card: String,
+    first_name: String,
+    tier: String,
+    progress: String,
+    available: String,
+    held: String,
+    pending: String,
+    redeemable: String,
+    offers: Vec<String>,
+}
+
+impl MemberPanel {
+    fn of(check: &CardCheck, lang: Lang) -> Self {
+        let w = words::words(lang);
+        let name = |n: &domain::program::rules::Names| match lang {
+            Lang::Fa => n.fa.clone(),
+            Lang::En => n.en.clone(),
+        };
+        let (tier, progress) = match &check.tier {
+            Some(standing) => (
+                name(&standing.rule.name),
+                standing.progress.as_ref().map_or_else(String::new, |p| {
+                    format!(
+                        "{} {}: {} / {}",
+                        w.progress_to,
+                        p.tier,
+                        format::number(lang, p.have),
+                        format::number(lang, p.need)
+                    )
+                }),
+            ),
+            None => (w.no_tier.to_owned(), String::new()),
+        };
+        let Balance {
+            available,
+            held,
+            pending_earned,
+            ..
+        } = check.balance;
+        Self {
+            card: format::masked_card(check.card.as_str()),
+            first_name: check.first_name.clone(),
+            tier,
+            progress,
+            available: format::points(lang, available),
+            held: format::points(lang, held),
+            pending: format::points(lang, pending_earned),
+            redeemable: check
+                .redeemable_value
+                .map_or_else(String::new, |m| format::money(lang, m)),
+            offers: check.campaigns.iter().map(|c| name(&c.name)).collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pos.html")]
+struct TillPage<'a> {
+    w: &'static Words,
+    csrf: &'a str,
+    staff_name: &'a str,
+    partner_name: &'a str,
+    branch_name: &'a str,
+    /// (id, name, chosen)
+    branches: Vec<(String, String, bool)>,
+    member: Option<MemberPanel>,
+    refusal: &'a str,
+    earn_key: String,
+    redeem_key: String,
+}
+
+/// Renders the till, with the member of the card in the session (if any) and `refusal` (if the
+/// last action was refused).
+async fn render_till(
+    req: &HttpRequest,
+    mut staff: Staff,
+    refusal: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let lang = words::lang_of(req);
+    let w = words::words(lang);
+    let till = till_of(&staff).await?;
+    let mut refusal = refusal.unwrap_or_default();
+    let mut member = None;
+    if let Some(number) = staff.session.state.card.clone() {
+        match check(&staff, &till, &number).await? {
+            Ok(check) => member = Some(MemberPanel::of(&check, lang)),
+            Err(err) => {
+                refusal = words::refusal(lang, err.code(), &err.to_string());
+                staff.session.state.card = None;
+                staff.session.save(&staff.pages).await?;
+            }
+        }
+    }
+    let branches = till
+        .branches
+        .iter()
+        .map(|b| (b.id.to_string(), b.name.clone(), b.id == till.branch.id))
+        .collect();
+    let body = TillPage {
+        w,
+        csrf: &staff.session.state.csrf,
+        staff_name: &staff.member.name,
+        partner_name: &till.partner.partner.name,
+        branch_name: &till.branch.name,
+        branches,
+        member,
+        refusal: &refusal,
+        earn_key: form_key(),
+        redeem_key: form_key(),
+    }
+    .render()?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// Checks the card at the till's branch: the member, or why the card cannot be used.
+async fn check(
+    staff: &Staff,
+    till: &Till,
+    number: &str,
+) -> Result<Result<CardCheck, LedgerError>, PageError> {
+    let card = match CardNumber::parse(number) {
+        Ok(card) => card,
+        Err(err) => return Ok(Err(err.into())),
+    };
+    let checked = operations::members::check_card(
+        &staff.pages.club,
+        till.partner.partner.id,
+        Some(&till.branch.id.to_string()),
+        &card,
+        domain::time::now(),
+    )
+    .await;
+    match checked {
+        Ok(check) => Ok(Ok(check)),
+        Err(OperationError::Refused(err)) => Ok(Err(err)),
+        Err(OperationError::Storage(err)) => Err(err.into()),
+    }
+}
+
+/// The till.
+#[get("/pos")]
+pub(crate) async fn show(req: HttpRequest, staff: Staff) -> Result<HttpResponse, PageError> {
+    render_till(&req, staff, None, StatusCode::OK).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CardForm {
+    csrf: String,
+    card_number: String,
+}
+
+/// Puts a card on the till (typed or scanned), once it checks out.
+#[post("/pos/card")]
+pub(crate) async fn check_card(
+    req: HttpRequest,
+    mut staff: Staff,
+    form: Form<CardForm>,
+) -> Result<HttpResponse, PageError> {
+    staff.session.check_csrf(&form.csrf)?;
+    let till = till_of(&staff).await?;
+    let number = format::typed_card(&form.card_number);
+    if let Err(err) = check(&staff, &till, &number).await? {
+        let lang = words::lang_of(&req);
+        let refusal = words::refusal(lang, err.code(), &err.to_string());
+        return render_till(&req, staff, Some(refusal), StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    staff.session.state.card = Some(number);
+    staff.session.save(&staff.pages).await?;
+    Ok(back_to_till())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CsrfForm {
+    csrf: String,
+}
+
+/// Takes the card off the till (the next customer).
+#[post("/pos/card/clear")]
+pub(crate) async fn clear_card(
+    mut staff: Staff,
+    form: Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    staff.session.check_csrf(&form.csrf)?;
+    staff.session.state.card = None;
+    staff.session.save(&staff.pages).await?;
+    Ok(back_to_till())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BranchForm {
+    csrf: String,
+    branch: BranchId,
+}
+
+/// Works the till at another of the cashier's branches.
+#[post("/pos/branch")]
+pub(crate) async fn choose_branch(
+    mut staff: Staff,
+    form: Form<BranchForm>,
+) -> Result<HttpResponse, PageError> {
+    staff.session.check_csrf(&form.csrf)?;
+    let till = till_of(&staff).await?;
+    if !till.branches.iter().any(|b| b.id == form.branch) {
+        return Err(PageError::new(Failure::Forbidden));
+    }
+    staff.session.state.branch = Some(form.branch);
+    staff.session.state.card = None;
+    staff.session.save(&staff.pages).await?;
+    Ok(back_to_till())
+}
+
+fn back_to_till() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("location", "/pos"))
+        .finish()
+}
+
+/// What a till's write is, for its idempotency fingerprint: everything that decides it,
+/// the card and branch from the session included.
+#[derive(Serialize)]
+struct Fingerprinted<'a> {
+    action: &'a str,
+    partner: PartnerId,
+    branch: BranchId,
+    card: Option<&'a str>,
+    fields: &'a [&'a str],
+}
+
+/// The idempotency scope of a till's form, written by `staff`.
+fn scope_of(
+    till: &Till,
+    staff: &StaffMember,
+    key: &str,
+    what: &Fingerprinted<'_>,
+) -> Result<Scope, PageError> {
+    let key = IdempotencyKey::parse(key)
+        .map_err(|e| PageError::new(Failure::BadForm(format!("key: {e}"))))?;
+    let body = serde_json::to_vec(what).map_err(PageError::internal)?;
+    let mut scope = Scope::of_request(
+        till.partner.partner.id,
+        key,
+        "POST",
+        what.action,
+        None,
+        &body,
+    );
+    scope.staff_id = Some(staff.id);
+    Ok(scope)
+}
+
+/// How long a resent form waits for the first one's answer.
+const FIRST_ANSWER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Submits a till's write; a form sent again while the first is still being recorded (a double
+/// tap) waits for the first one's answer and shows it, rather than an error.
+async fn submit<F, Fut>(write: F) -> operations::ledger::committer::Reply
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = operations::ledger::committer::Reply>,
+{
+    let deadline = std::time::Instant::now() + FIRST_ANSWER_PATIENCE;
+    loop {
+        match write().await {
+            Err(IdempotencyError::InFlight) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            reply => return reply,
+        }
+    }
+}
+
+/// The answer to a till's write: its receipt, or the till again with why not.
+async fn answered(
+    req: &HttpRequest,
+    staff: Staff,
+    reply: operations::ledger::committer::Reply,
+) -> Result<HttpResponse, PageError> {
+    let answered = reply?;
+    match answered.answer {
+        Answer::Done(movement) => Ok(to_receipt(&movement, answered.is_replay)),
+        Answer::Refused(err) => {
+            let lang = words::lang_of(req);
+            let refusal = words::refusal(lang, err.code(), &err.to_string());
+            render_till(req, staff, Some(refusal), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Answer::Recorded { .. } => Err(PageError::new(Failure::BadForm(
+            "this form's key was used by the partner's own system".into(),
+        ))),
+    }
+}
+
+fn to_receipt(movement: &Movement, is_replay: bool) -> HttpResponse {
+    let mut location = format!("/pos/receipts/{}", movement.transfer.id);
+    if is_replay {
+        location.push_str("?replayed=1");
+    }
+    HttpResponse::SeeOther()
+        .insert_header(("location", location))
+        .finish()
+}
+
+/// The card on the till, or the till again asking for one.
+fn card_on_till(staff: &Staff) -> Result<CardNumber, PageError> {
+    let number = staff
+        .session
+        .state
+        .card
+        .as_deref()
+        .ok_or_else(|| PageError::new(Failure::BadForm("no card on the till".into())))?;
+    CardNumber::parse(number).map_err(|e| PageError::new(Failure::BadForm(e.to_string())))
+}
+
+/// A bill reference: the one typed, or one made from the form's key (the same on a resend).
+fn reference(typed: &str, key: &str) -> String {
+    match typed.trim() {
+        "" => key.to_owned(),
+        typed => typed.to_owned(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EarnForm {
+    csrf: String,
+    key: String,
+    amount: String,
+    #[serde(default)]
+    reference: String,
+}
+
+/// Records a purchase of the member at the till.
+#[post("/pos/earn")]
+pub(crate) async fn earn(
+    req: HttpRequest,
+    staff: Staff,
+    form: Form<EarnForm>,
+) -> Result<HttpResponse, PageError> {
+    staff.session.check_csrf(&form.csrf)?;
+    let till = till_of(&staff).await?;
+    let card = card_on_till(&staff)?;
+    let w = words::of(&req);
+    let club = &staff.pages.club;
+    let branch = till.branch.id.to_string();
+    let rule = operations::pricing::branch_rule(club, till.partner.partner.id, &branch).await;
+    let currency = match rule {
+        Ok(Some(rule)) => rule.currency,
+        Ok(None) | Err(OperationError::Refused(_)) => {
+            let refusal = words::refusal(
+                w.lang,
+                "point_rule_missing",
+                "this branch has no point rule",
+            );
+            return render_till(&req, staff, Some(refusal), StatusCode::CONFLICT).await;
+        }
+        Err(OperationError::Storage(err)) => return Err(err.into()),
+    };
+    let Some(amount_minor) = format::typed_amount(&form.amount, currency) else {
+        let refusal = w.amount_invalid.to_owned();
+        return render_till(&req, staff, Some(refusal), StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let reference = reference(&form.reference, &form.key);
+    let what = Fingerprinted {
+        action: "/pos/earn",
+        partner: till.partner.partner.id,
+        branch: till.branch.id,
+        card: Some(card.as_str()),
+        fields: &[&form.amount, &reference],
+    };
+    let scope = scope_of(&till, &staff.member, &form.key, &what)?;
+    let money = Money::new(amount_minor, currency);
+    let purchase = match Purchase::new(branch, card, money, reference, None, Vec::new()) {
+        Ok(purchase) => purchase,
+        Err(err) => {
+            let refusal = words::refusal(w.lang, err.code(), &err.to_string());
+            return render_till(&req, staff, Some(refusal), StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let reply = submit(|| operations::ledger::earn(club, scope.clone(), purchase.clone())).await;
+    answered(&req, staff, reply).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RedeemForm {
+    csrf: String,
+    key: String,
+    points: String,
+    #[serde(default)]
+    reference: String,
+}
+
+/// Redeems the member's points at the till, in one step.
+#[post("/pos/redeem")]
+pub(crate) async fn redeem(
+    req: HttpRequest,
+    staff: Staff,
+    form: Form<RedeemForm>,
+) -> Result<HttpResponse, PageError> {
+    staff.session.check_csrf(&form.csrf)?;
+    let till = till_of(&staff).await?;
+    let card = card_on_till(&staff)?;
+    let w = words::of(&req);
+    let Some(points) = format::typed_points(&form.points) else {
+        let refusal = w.points_invalid.to_owned();
+        return render_till(&req, staff, Some(refusal), StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let reference = reference(&form.reference, &form.key);
+    let what = Fingerprinted {
+        action: "/pos/redeem",
+        partner: till.partner.partner.id,
+        branch: till.branch.id,
+        card: Some(card.as_str()),
+        fields: &[&form.points, &reference],
+    };
+    let scope = scope_of(&till, &staff.member, &form.key, &what)?;
+    let branch = till.branch.id.to_string();
+    let redemption = match Redemption::new(branch, card, points, reference, None) {
+        Ok(redemption) => redemption,
+        Err(err) => {
+            let refusal = words::refusal(w.lang, err.code(), &err.to_string());
+            return render_till(&req, staff, Some(refusal), StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let club = &staff.pages.club;
+    let reply =
+        submit(|| operations::ledger::redeem(club, scope.clone(), redemption.clone())).await;
+    answered(&req, staff, reply).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReverseForm {
+    csrf: String,
+    key: String,
+    transfer: TransferId,
+}
+
+/// Reverses an earn or a redemption made at one of the cashier's branches.
+#[post("/pos/reverse")]
+pub(crate) async fn reverse(
+    req: HttpRequest,
+    staff: Staff,
+    form: Form<ReverseForm>,
+) -> Result<HttpResponse, PageError> {
+    staff.session.check_csrf(&form.csrf)?;
+    let till = till_of(&staff).await?;
+    let partner_id = till.partner.partner.id;
+    // Only what was made at one of this member of staff's branches.
+    let found = operations::ledger::history::transaction(
+        &staff.pages.club.storage,
+        partner_id,
+        form.transfer,
+    )
+    .await?;
+    let Some((original, _)) = found else {
+        return Err(PageError::new(Failure::NotFound));
+    };
+    if !at_branches(&till, &original) {
+        return Err(PageError::new(Failure::Forbidden));
+    }
+    let transfer = form.transfer.to_string();
+    let what = Fingerprinted {
+        action: "/pos/reverse",
+        partner: partner_id,
+        branch: till.branch.id,
+        card: None,
+        fields: &[&transfer],
+    };
+    let scope = scope_of(&till, &staff.member, &form.key, &what)?;
+    let reversal = Reversal::new(form.transfer, None, None)
+        .map_err(|e| PageError::new(Failure::BadForm(e.to_string())))?;
+    let club = &staff.pages.club;
+    let reply = submit(|| operations::ledger::reverse(club, scope.clone(), reversal.clone())).await;
+    answered(&req, staff, reply).await
+}
+
+fn at_branches(till: &Till, transfer: &Transfer) -> bool {
+    till.branches
+        .iter()
+        .any(|b| Some(b.id) == transfer.branch_id)
+}
+
+/// How a transaction reads on a receipt or the day's list.
+struct Line {
+    id: String,
+    time: String,
+    kind: &'static str,
+    points: String,
+    amount: String,
+    card: String,
+    cashier: String,
+    state: &'static str,
+    reversible: bool,
+}
+
+fn kind_of(w: &Words, code: TransferCode) -> &'static str {
+    match code {
+        TransferCode::Earn => w.kind_earn,
+        TransferCode::Redeem => w.kind_redeem,
+        TransferCode::EarnReversal | TransferCode::RedeemReversal => w.kind_reversal,
+        TransferCode::Bonus => w.kind_bonus,
+        _ => w.kind_other,
+    }
+}
+
+fn state_of(w: &Words, state: TransferState) -> &'static str {
+    match state {
+        TransferState::Posted => w.state_posted,
+        TransferState::Pending => w.state_pending,
+        TransferState::Voided => w.state_voided,
+    }
+}
+
+/// Names of the members of staff who made these transfers.
+async fn cashiers(
+    staff: &Staff,
+    transfers: &[&Transfer],
+) -> Result<std::collections::HashMap<StaffId, String>, PageError> {
+    let mut names = std::collections::HashMap::new();
+    for id in transfers.iter().filter_map(|t| t.staff_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
+            let member = operations::staff::by_id(&staff.pages.club.storage, id).await?;
+            slot.insert(member.map_or_else(String::new, |m| m.name));
+        }
+    }
+    Ok(names)
+}
+
+fn line(
+    lang: Lang,
+    zone: chrono_tz::Tz,
+    (transfer, state): (&Transfer, TransferState),
+    names: &std::collections::HashMap<StaffId, String>,
+) -> Line {
+    let w = words::words(lang);
+    Line {
+        id: transfer.id.to_string(),
+        time: format::date_time(lang, transfer.created_at, zone),
+        kind: kind_of(w, transfer.code),
+        points: format::points(lang, transfer.amount),
+        amount: transfer
+            .money()
+            .map_or_else(String::new, |m| format::money(lang, m)),
+        card: transfer
+            .card_number
+            .as_ref()
+            .map_or_else(String::new, |c| format::masked_card(c.as_str())),
+        cashier: transfer
+            .staff_id
+            .and_then(|id| names.get(&id).cloned())
+            .unwrap_or_default(),
+        state: state_of(w, state),
+        reversible: matches!(transfer.code, TransferCode::Earn | TransferCode::Redeem)
+            && state == TransferState::Posted,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+struct ReceiptPage<'a> {
+    w: &'static Words,
+    csrf: &'a str,
+    staff_name: &'a str,
+    line: Line,
+    replayed: bool,
+    reverse_key: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReceiptQuery {
+    replayed: Option<u8>,
+}
+
+/// A transaction's receipt (one of the cashier's branches').
+#[get("/pos/receipts/{id}")]
+pub(crate) async fn receipt(
+    req: HttpRequest,
+    staff: Staff,
+    id: Path<TransferId>,
+    query: Query<ReceiptQuery>,
+) -> Result<HttpResponse, PageError> {
+    let till = till_of(&staff).await?;
+    let found = operations::ledger::history::transaction(
+        &staff.pages.club.storage,
+        till.partner.partner.id,
+        id.into_inner(),
+    )
+    .await?;
+    let Some((transfer, state)) = found else {
+        return Err(PageError::new(Failure::NotFound));
+    };
+    if !at_branches(&till, &transfer) {
+        return Err(PageError::new(Failure::NotFound));
+    }
+    let lang = words::lang_of(&req);
+    let names = cashiers(&staff, &[&transfer]).await?;
+    let zone = staff.pages.club.program.time_zone;
+    html(
+        ReceiptPage {
+            w: words::words(lang),
+            csrf: &staff.session.state.csrf,
+            staff_name: &staff.member.name,
+            line: line(lang, zone, (&transfer, state), &names),
+            replayed: query.replayed.is_some(),
+            reverse_key: form_key(),
+        }
+        .render(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "today.html")]
+struct TodayPage<'a> {
+    w: &'static Words,
+    csrf: &'a str,
+    staff_name: &'a str,
+    branch_name: &'a str,
+    lines: Vec<Line>,
+    earned: String,
+    redeemed: String,
+    purchases: String,
+    discounts: String,
+}
+
+/// The most transactions the day's list shows.
+const TODAY_LIMIT: i64 = 500;
+
+/// Today's transactions at the till's branch (local day), newest first, with totals.
+#[get("/pos/today")]
+pub(crate) async fn today(req: HttpRequest, staff: Staff) -> Result<HttpResponse, PageError> {
+    let till = till_of(&staff).await?;
+    let program = &staff.pages.club.program;
+    let zone = program.time_zone;
+    let now = domain::time::now();
+    let midnight = domain::program::tiers::local_day(now, zone)
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(zone).earliest())
+        .map_or(now, |t| t.with_timezone(&chrono::Utc));
+    let query = HistoryQuery {
+        from: Some(midnight),
+        to: None,
+        codes: Vec::new(),
+        before: None,
+        limit: TODAY_LIMIT,
+    };
+    let page = operations::ledger::history::transactions(
+        &staff.pages.club.storage,
+        till.partner.partner.id,
+        &query,
+    )
+    .await?;
+    let here: Vec<(&Transfer, TransferState)> = page
+        .transactions
+        .iter()
+        .filter(|(t, _)| t.branch_id == Some(till.branch.id))
+        .map(|(t, s)| (t, *s))
+        .collect();
+    let lang = words::lang_of(&req);
+    let transfers: Vec<&Transfer> = here.iter().map(|(t, _)| *t).collect();
+    let names = cashiers(&staff, &transfers).await?;
+    let (mut earned, mut redeemed) = (Points(0), Points(0));
+    let (mut purchases, mut discounts) = (0_i64, 0_i64);
+    let mut currency = None;
+    for (t, state) in &here {
+        if *state != TransferState::Posted {
+            continue;
+        }
+        let money = t.money_minor.unwrap_or(0);
+        currency = currency.or(t.currency);
+        match t.code {
+            TransferCode::Earn => {
+                earned += t.amount;
+                purchases = purchases.saturating_add(money);
+            }
+            TransferCode::Redeem => {
+                redeemed += t.amount;
+                discounts = discounts.saturating_add(money);
+            }
+            TransferCode::EarnReversal => {
+                earned -= t.amount;
+                purchases = purchases.saturating_sub(money);
+            }
+            TransferCode::RedeemReversal => {
+                redeemed -= t.amount;
+                discounts = discounts.saturating_sub(money);
+            }
+            _ => {}
+        }
+    }
+    let money =
+        |minor| currency.map_or_else(String::new, |c| format::money(lang, Money::new(minor, c)));
+    html(
+        TodayPage {
+            w: words::words(lang),
+            csrf: &staff.session.state.csrf,
+            staff_name: &staff.member.name,
+            branch_name: &till.branch.name,
+            lines: here
+                .into_iter()
+                .map(|t| line(lang, zone, t, &names))
+                .collect(),
+            earned: format::points(lang, earned),
+            redeemed: format::points(lang, redeemed),
+            purchases: money(purchases),
+            discounts: money(discounts),
+        }
+        .render(),
+    )
+}

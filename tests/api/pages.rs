@@ -1,0 +1,269 @@
+//! The pages in a real browser (Debian's headless Chromium over WebDriver): a cashier's day at
+//! the till, in English and Persian, and what the pages refuse. Screenshots of each page go to
+//! `docs/screenshots/` (the README links them).
+
+use domain::staff::StaffRole;
+use test_support::browser::Browser;
+use test_support::{TestApp, TestPartner, TestStaff};
+
+const SESSION_COOKIE: &str = "__Host-clubgate-session";
+
+async fn sign_in(browser: &Browser, staff: &TestStaff) {
+    browser.go("/staff/sign-in").await;
+    browser.fill("#login", &staff.login).await;
+    browser.fill("#password", &staff.password).await;
+    browser.click("#sign-in").await;
+}
+
+/// The transfers of `code` at the partner with `reference`, and the login of who made them.
+async fn written(app: &TestApp, partner: &TestPartner, code: &str) -> Vec<(i64, Option<String>)> {
+    use diesel::{
+        ExpressionMethods as _, JoinOnDsl as _, NullableExpressionMethods as _, QueryDsl as _,
+    };
+    use diesel_async::RunQueryDsl as _;
+    use storage::schema::{staff, transfers};
+    let mut conn = app.storage.db().await.unwrap();
+    transfers::table
+        .left_join(staff::table.on(transfers::staff_id.eq(staff::id.nullable())))
+        .filter(transfers::partner_id.eq(partner.partner.id.0))
+        .filter(transfers::code.eq(code))
+        .order(transfers::id)
+        .select((transfers::amount, staff::login.nullable()))
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_cashier_checks_a_card_earns_redeems_and_reverses_at_the_till() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let member = hotel.member().with_points(500).await;
+    let cashier = app.staff(StaffRole::Cashier, Some(&hotel), &["main"]).await;
+    let browser = Browser::open(&app.address).await;
+
+    browser.go("/").await;
+    browser.screenshot("home-en").await;
+    browser.go("/staff/sign-in").await;
+    browser.screenshot("sign-in-en").await;
+    sign_in(&browser, &cashier).await;
+    browser.screenshot("pos-till-en").await;
+
+    // The card, typed as printed, with spaces: the member's first name, tier and balance.
+    let spaced: String = member
+        .card
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ");
+    browser.fill("#card-number", &spaced).await;
+    browser.click("#check-card").await;
+    assert_eq!(browser.text("#available").await, "500 points");
+    assert!(!browser.text("#first-name").await.is_empty());
+    browser.screenshot("pos-member-en").await;
+
+    // A purchase of 1,000,000 rials at 1 point per 100 rials.
+    browser.fill("#earn-amount", "1,000,000").await;
+    browser.fill("#earn-reference", "bill-1").await;
+    browser.click("#earn").await;
+    assert_eq!(browser.text("#receipt-points").await, "10,000 points");
+    assert_eq!(browser.text("#receipt-amount").await, "1,000,000.00 IRR");
+    assert_eq!(browser.text("#receipt-cashier").await, cashier.name);
+    browser.screenshot("pos-receipt-en").await;
+    let earn_receipt = browser.text("#receipt-id").await;
+
+    // A redemption, sent twice from the same form at once (a double tap): posted once, and both
+    // answers lead to the same receipt.
+    browser.click("#back-to-till").await;
+    assert_eq!(browser.text("#available").await, "10,500 points");
+    let answers = browser
+        .client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               const form = document.querySelector('form[action="/pos/redeem"]');
+               form.querySelector('#redeem-points').value = '200';
+               const send = () => fetch('/pos/redeem', {method: 'POST', body: new URLSearchParams(new FormData(form))})
+                   .then(r => r.url);
+               Promise.all([send(), send()]).then(done);"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let urls: Vec<String> = serde_json::from_value(answers).unwrap();
+    let receipt_of = |url: &str| {
+        url.split("/pos/receipts/")
+            .nth(1)
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(receipt_of(&urls[0]), receipt_of(&urls[1]), "{urls:?}");
+    assert_eq!(
+        written(&app, &hotel, "redeem").await,
+        [(200, Some(cashier.login.clone()))]
+    );
+    browser.go("/pos").await;
+    assert_eq!(browser.text("#available").await, "10,300 points");
+
+    // More than the member has is refused, with the reason, and nothing is written.
+    browser.fill("#redeem-points", "999999").await;
+    browser.click("#redeem").await;
+    let refusal = browser.text("#refusal").await;
+    assert!(refusal.contains("10300 points available"), "{refusal}");
+    assert_eq!(written(&app, &hotel, "redeem").await.len(), 1);
+
+    // The purchase reversed from its receipt.
+    browser.go(&format!("/pos/receipts/{earn_receipt}")).await;
+    browser.click("#reverse").await;
+    assert_eq!(browser.text("#receipt-kind").await, "Reversal");
+    assert_eq!(
+        written(&app, &hotel, "earn_reversal").await,
+        [(10_000, Some(cashier.login.clone()))]
+    );
+    browser.go("/pos").await;
+    assert_eq!(browser.text("#available").await, "300 points");
+
+    // The day at the branch: four transactions (the seeded earn, the purchase, the redemption,
+    // the reversal), with totals.
+    browser.go("/pos/today").await;
+    let rows = browser
+        .client
+        .find_all(fantoccini::Locator::Css("#today tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(browser.text("#total-redeemed").await, "200 points");
+    browser.screenshot("pos-today-en").await;
+
+    // The same pages in Persian, right to left.
+    browser.click("a.lang").await;
+    assert_eq!(browser.attribute("html", "dir").await, "rtl");
+    assert_eq!(browser.text("#total-redeemed").await, "۲۰۰ امتیاز");
+    browser.screenshot("pos-today-fa").await;
+    browser.go("/pos").await;
+    assert_eq!(browser.text("#available").await, "۳۰۰ امتیاز");
+    browser.screenshot("pos-member-fa").await;
+    browser.go(&format!("/pos/receipts/{earn_receipt}")).await;
+    browser.screenshot("pos-receipt-fa").await;
+    browser.click("#sign-out").await;
+    browser.screenshot("sign-in-fa").await;
+
+    assert!(app.ledger_report().await.is_exact());
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_till_refuses_other_branches_forged_forms_and_ended_sessions() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    operations::partners::add_branch(
+        &app.storage,
+        hotel.partner.code.as_str(),
+        domain::partners::NewBranch::parse("roof", "Roof bar", Some("Tehran")).unwrap(),
+    )
+    .await
+    .unwrap();
+    let other = app.partner().with_default_rule().await;
+    let member = hotel.member().with_points(500).await;
+    let elsewhere = other.member().with_points(40).await;
+    let cashier = app.staff(StaffRole::Cashier, Some(&hotel), &["main"]).await;
+    let browser = Browser::open(&app.address).await;
+
+    // A session secret planted before sign-in is worth nothing after it (session fixation).
+    browser.go("/staff/sign-in").await;
+    let before = browser.cookie(SESSION_COOKIE).await.unwrap();
+    sign_in(&browser, &cashier).await;
+    let after = browser.cookie(SESSION_COOKIE).await.unwrap();
+    assert_ne!(before, after);
+    let planted = app
+        .http
+        .get(format!("{}/pos", app.address))
+        .header("cookie", format!("{SESSION_COOKIE}={before}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planted.url().path(), "/staff/sign-in");
+
+    // Another branch of the partner, and another partner's receipts, are not the cashier's.
+    let roof = operations::partners::show(&app.storage, hotel.partner.code.as_str())
+        .await
+        .unwrap()
+        .branches
+        .into_iter()
+        .find(|b| b.code.as_str() == "roof")
+        .unwrap();
+    let forged_branch = browser
+        .client
+        .execute_async(
+            r#"const [branch, done] = arguments;
+               const csrf = document.querySelector('input[name=csrf]').value;
+               fetch('/pos/branch', {method: 'POST', body: new URLSearchParams({csrf, branch})})
+                   .then(r => done(r.status));"#,
+            vec![roof.id.to_string().into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged_branch, 403);
+    let theirs = other.earn_points(&elsewhere.card, 5).await;
+    browser
+        .go(&format!("/pos/receipts/{}", theirs.transaction.id))
+        .await;
+    assert_eq!(
+        browser.text("#error-message").await,
+        "No such page or transaction."
+    );
+
+    // A form whose CSRF token is not the session's is refused, and nothing is written.
+    browser.go("/pos").await;
+    browser.fill("#card-number", &member.card).await;
+    browser
+        .client
+        .execute(
+            "document.querySelector('form[action=\"/pos/card\"] input[name=csrf]').value = 'forged'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.click("#check-card").await;
+    assert!(
+        browser
+            .text("#error-message")
+            .await
+            .contains("not sent from this page")
+    );
+    browser.screenshot("refused-csrf-en").await;
+
+    // The card goes on the till; then the session lapses (its record leaves Redis): a form is
+    // refused as an ended session, a page asks to sign in again.
+    browser.go("/pos").await;
+    browser.fill("#card-number", &member.card).await;
+    browser.click("#check-card").await;
+    browser.fill("#earn-amount", "50000").await;
+    let mut redis = app.storage.redis();
+    let sessions: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:session:*", app.storage.keys.prefix()))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("DEL")
+        .arg(&sessions)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    browser.click("#earn").await;
+    assert_eq!(
+        browser.text("#error-message").await,
+        "Your session has ended; sign in again."
+    );
+    assert!(
+        written(&app, &hotel, "earn").await.len() == 1,
+        "only the seeded earn"
+    );
+    browser.go("/pos").await;
+    assert!(browser.shows("#sign-in").await);
+    browser.close().await;
+}
