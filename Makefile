@@ -45,6 +45,9 @@ demo: migrate
 run: demo
 	@echo
 	@echo "clubgate is starting on https://127.0.0.1:8443 (development CA: .data/tls/ca.pem)"
+	@echo "  pages:    https://127.0.0.1:8443/  (the till: /pos; staff sign-in: /staff/sign-in)"
+	@echo "            sign in as sara.hotel (cashier, Azadi Grand Tehran) or reza.kitchen (cashier,"
+	@echo "            Saffron Kitchen), password demo-password-1405 (development only)"
 	@echo "  try:      target/debug/partner --key keys/dev/hotel.jwk whoami"
 	@echo "  health:   curl --cacert .data/tls/ca.pem https://127.0.0.1:8443/ready"
 	@echo "  OpenAPI:  curl --cacert .data/tls/ca.pem https://127.0.0.1:8443/openapi.json"

@@ -23,8 +23,8 @@ async fn the_demo_network_loads_once_and_reloading_changes_nothing() {
     let created = gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
         .await
         .unwrap();
-    // Partners, branches, partner keys, settlement terms, operator keys, programme rules.
-    assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2 + 11, "{created:?}");
+    // Partners, branches, partner keys, settlement terms, operator keys, staff, programme rules.
+    assert_eq!(created.len(), 3 + 5 + 3 + 3 + 2 + 5 + 11, "{created:?}");
     assert!(
         gateway::demo::load(&app.storage, &app.club.reserved_keys, NETWORK.as_ref())
             .await

@@ -150,3 +150,58 @@ async fn staff_accounts_are_scoped_hashed_and_disabled_never_deleted() {
             .all(|e| !e.detail.to_string().contains("password"))
     );
 }
+
+#[tokio::test]
+async fn sign_in_tells_nothing_of_which_part_was_wrong_and_locks_a_login_out_after_five_failures() {
+    use operations::staff::{SignInLimits, sign_in};
+    let app = TestApp::spawn().await;
+    let admin = app.staff(StaffRole::OperatorAdmin, None, &[]).await;
+    let other = app.staff(StaffRole::OperatorFinance, None, &[]).await;
+    let (limits, from, now) = (SignInLimits::default(), "192.0.2.7", Utc::now());
+    let attempt = |login: &str, password: &str| {
+        let (login, password) = (login.to_owned(), password.to_owned());
+        let storage = app.storage.clone();
+        async move { sign_in(&storage, limits, (&login, &password), from, now).await }
+    };
+
+    // An unknown login and a wrong password get the same answer.
+    assert_eq!(
+        refusal(attempt("nobody", "any password at all").await),
+        "staff_sign_in_invalid"
+    );
+    for _ in 0..4 {
+        let wrong = attempt(&admin.login, "not the password").await;
+        assert_eq!(refusal(wrong), "staff_sign_in_invalid");
+    }
+    // The fifth failure locks the login out: the right password is then refused too.
+    assert_eq!(
+        refusal(attempt(&admin.login, "not the password").await),
+        "staff_sign_in_locked"
+    );
+    assert_eq!(
+        refusal(attempt(&admin.login, &admin.password).await),
+        "staff_sign_in_locked"
+    );
+    // Another login from the same address still signs in; once disabled, it cannot.
+    let signed_in = attempt(&other.login, &other.password).await.unwrap();
+    assert_eq!(signed_in.login, other.login);
+    let by = Actor {
+        name: "cli:test",
+        from: "host test",
+    };
+    staff::disable(&app.storage, &other.login, by, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(attempt(&other.login, &other.password).await),
+        "staff_sign_in_invalid"
+    );
+
+    let log = staff::audit_log(&app.storage, 10).await.unwrap();
+    let sign_ins: Vec<(&str, &str)> = log
+        .iter()
+        .filter(|e| e.action == "staff.sign_in")
+        .map(|e| (e.subject.as_str(), e.from_where.as_str()))
+        .collect();
+    assert_eq!(sign_ins, [(other.login.as_str(), from)]);
+}
