@@ -263,6 +263,9 @@ pub struct EnrollRequest {
     #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     #[serde(default)]
     pub invite_code: Option<String>,
+    /// Whether the member agrees to be sent messages (offers, news); `false` unless they said so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub consents_to_messages: bool,
 }
 
 /// A new member and their club card.

@@ -18,6 +18,7 @@ fn enrol(phone: &str, invite_code: Option<&str>) -> EnrollRequest {
         birth_date: None,
         city: None,
         invite_code: invite_code.map(str::to_owned),
+        consents_to_messages: false,
     }
 }
 
@@ -321,6 +322,7 @@ async fn birthdays_and_anniversaries_are_awarded_once_by_two_instances_and_a_res
         personal,
         card: None,
         invite_code: None,
+        consents_to_messages: false,
     };
     let member_for_a_year =
         operations::members::enroll_at(&app.club, partner.partner.id, new, a_year_ago)

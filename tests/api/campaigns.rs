@@ -338,6 +338,7 @@ async fn a_city_campaign_reaches_the_members_of_that_city_however_they_wrote_it(
                 birth_date: None,
                 city: city.map(str::to_owned),
                 invite_code: None,
+                consents_to_messages: false,
             };
             client
                 .enroll(&request, &unique_code("enrol"))

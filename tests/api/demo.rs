@@ -218,6 +218,7 @@ async fn a_referred_member_earns_the_weekend_campaign_at_the_restaurant() {
         birth_date: None,
         city: None,
         invite_code,
+        consents_to_messages: false,
     };
     let friend = restaurant
         .enroll(&enrol("+989121110001", None), "done-when-friend")

@@ -21,6 +21,7 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
                 birth_date: chrono::NaiveDate::from_ymd_opt(1991, 3, 21),
                 city: None,
                 invite_code: None,
+                consents_to_messages: false,
             },
             &key(),
         )
@@ -58,6 +59,7 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
                 birth_date: None,
                 city: None,
                 invite_code: None,
+                consents_to_messages: false,
             },
             &key(),
         )
@@ -75,6 +77,7 @@ async fn enrolment_issues_a_valid_card_and_keeps_personal_data_encrypted() {
                 birth_date: None,
                 city: None,
                 invite_code: None,
+                consents_to_messages: false,
             },
             &key(),
         )

@@ -64,6 +64,7 @@ async fn a_member_name_or_email_that_is_not_plain_text_is_refused() {
         birth_date: None,
         city: None,
         invite_code: None,
+        consents_to_messages: false,
     };
     for (name, email) in [
         ("Darya\u{0}Karimi", None),

@@ -156,6 +156,102 @@ async fn a_cashier_checks_a_card_earns_redeems_and_reverses_at_the_till() {
     browser.close().await;
 }
 
+/// The one member's sealed photo and when they agreed to messages.
+async fn photo_and_consent(app: &TestApp) -> (Vec<u8>, Option<chrono::DateTime<chrono::Utc>>) {
+    use diesel::QueryDsl as _;
+    use diesel_async::RunQueryDsl as _;
+    use storage::schema::{member_photos, members};
+    let mut conn = app.storage.db().await.unwrap();
+    let sealed = member_photos::table
+        .select(member_photos::sealed)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let consented = members::table
+        .select(members::messages_consent_at)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    (sealed, consented)
+}
+
+#[tokio::test]
+async fn a_cashier_enrols_a_member_with_a_photo_and_their_card_goes_on_the_till() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let cashier = app.staff(StaffRole::Cashier, Some(&hotel), &["main"]).await;
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &cashier).await;
+    browser.click("#new-member").await;
+
+    // A bad phone number is refused with the form as typed, and no one is enrolled.
+    browser.fill("#enrol-name", "سارا احمدی").await;
+    browser.fill("#enrol-phone", "12").await;
+    browser.click("#enrol").await;
+    assert!(browser.shows("#refusal").await);
+    assert_eq!(
+        browser.attribute("#enrol-name", "value").await,
+        "سارا احمدی"
+    );
+
+    // A file that is not a photo is refused too.
+    let not_a_photo = app.dir.join("notes.txt");
+    std::fs::write(&not_a_photo, "not a photo").unwrap();
+    browser.fill("#enrol-phone", "+98 912 555 0101").await;
+    browser
+        .find("#enrol-photo")
+        .await
+        .send_keys(not_a_photo.to_str().unwrap())
+        .await
+        .unwrap();
+    browser.click("#enrol").await;
+    assert_eq!(
+        browser.text("#refusal").await,
+        "a photo must be a JPEG, PNG or WebP image"
+    );
+
+    let photo =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api/fixtures/member-photo.png");
+    browser.fill("#enrol-phone", "+98 912 555 0101").await;
+    browser.fill("#enrol-city", "Tehran").await;
+    browser
+        .find("#enrol-photo")
+        .await
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+    browser.tick("#enrol-consent").await;
+    browser.screenshot("pos-enrol-en").await;
+    browser.click("#enrol").await;
+
+    // The new card is on the till, with the photo the cashier took.
+    let card = browser.text("#enrolled-card").await;
+    assert_eq!(card.len(), 16);
+    assert_eq!(browser.text("#first-name").await, "سارا");
+    let loaded = browser
+        .client
+        .execute(
+            "const img = document.querySelector('#photo'); return img.complete && img.naturalWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded, 160);
+    browser.screenshot("pos-enrolled-en").await;
+    // The photo is sealed at rest, and the member agreed to messages.
+    let (sealed, consented) = photo_and_consent(&app).await;
+    let original = std::fs::read(&photo).unwrap();
+    assert!(!sealed.windows(8).any(|w| w == &original[..8]));
+    assert!(consented.is_some());
+
+    // A purchase on the new card names the cashier; the ledger is exact.
+    browser.fill("#earn-amount", "200000").await;
+    browser.click("#earn").await;
+    assert_eq!(browser.text("#receipt-points").await, "2,000 points");
+    assert!(app.ledger_report().await.is_exact());
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn the_till_refuses_other_branches_forged_forms_and_ended_sessions() {
     let app = TestApp::spawn().await;

@@ -135,42 +135,144 @@ impl MemberDataKeys {
 
     /// Encrypts personal data for the member `id`: nonce ‖ ciphertext.
     pub fn seal(&self, id: MemberId, data: &PersonalData) -> Result<Vec<u8>, MemberDataError> {
+        let plaintext = serde_json::to_vec(data).map_err(|_| MemberDataError::Unsealable)?;
+        self.seal_bytes(id.0.as_bytes(), &plaintext)
+    }
+
+    /// Decrypts what [`MemberDataKeys::seal`] wrote for member `id`.
+    pub fn open(&self, id: MemberId, sealed: &[u8]) -> Result<PersonalData, MemberDataError> {
+        let plaintext = self.open_bytes(id.0.as_bytes(), sealed)?;
+        serde_json::from_slice(&plaintext).map_err(|_| MemberDataError::Undecryptable)
+    }
+
+    /// Encrypts the member `id`'s photo, bound to the member and to being a photo (so a sealed
+    /// photo can never be opened as personal data, nor as another member's).
+    pub fn seal_photo(&self, id: MemberId, photo: &[u8]) -> Result<Vec<u8>, MemberDataError> {
+        self.seal_bytes(&photo_aad(id), photo)
+    }
+
+    /// Decrypts what [`MemberDataKeys::seal_photo`] wrote for member `id`.
+    pub fn open_photo(&self, id: MemberId, sealed: &[u8]) -> Result<Vec<u8>, MemberDataError> {
+        self.open_bytes(&photo_aad(id), sealed)
+    }
+
+    fn seal_bytes(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, MemberDataError> {
         let mut nonce = [0u8; NONCE_LEN];
         // A repeated nonce would be catastrophic; without OS randomness we cannot proceed.
         #[expect(clippy::expect_used, reason = "no safe fallback without OS randomness")]
         getrandom::fill(&mut nonce).expect("the OS random source is unavailable");
-        let plaintext = serde_json::to_vec(data).map_err(|_| MemberDataError::Unsealable)?;
         let ciphertext = self
             .cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
-                    msg: &plaintext,
-                    aad: id.0.as_bytes(),
+                    msg: plaintext,
+                    aad,
                 },
             )
             .map_err(|_| MemberDataError::Unsealable)?;
         Ok([nonce.as_slice(), &ciphertext].concat())
     }
 
-    /// Decrypts what [`MemberDataKeys::seal`] wrote for member `id`.
-    pub fn open(&self, id: MemberId, sealed: &[u8]) -> Result<PersonalData, MemberDataError> {
+    fn open_bytes(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, MemberDataError> {
         if sealed.len() <= NONCE_LEN {
             return Err(MemberDataError::Undecryptable);
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        let plaintext = self
-            .cipher
+        self.cipher
             .decrypt(
                 XNonce::from_slice(nonce),
                 Payload {
                     msg: ciphertext,
-                    aad: id.0.as_bytes(),
+                    aad,
                 },
             )
-            .map_err(|_| MemberDataError::Undecryptable)?;
-        serde_json::from_slice(&plaintext).map_err(|_| MemberDataError::Undecryptable)
+            .map_err(|_| MemberDataError::Undecryptable)
     }
+}
+
+/// What a photo's encryption is bound to: the member, and that it is a photo.
+fn photo_aad(id: MemberId) -> Vec<u8> {
+    [id.0.as_bytes().as_slice(), b"photo"].concat()
+}
+
+/// The kinds of photo a member may have, told by their first bytes (never by what the sender
+/// claims).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoType {
+    /// JPEG (what a phone's camera takes).
+    Jpeg,
+    /// PNG.
+    Png,
+    /// WebP.
+    Webp,
+}
+
+impl PhotoType {
+    /// The kind of `bytes`, if it is one of ours.
+    pub fn of(bytes: &[u8]) -> Option<Self> {
+        match bytes {
+            [0xFF, 0xD8, 0xFF, ..] => Some(Self::Jpeg),
+            [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(Self::Png),
+            [
+                b'R',
+                b'I',
+                b'F',
+                b'F',
+                _,
+                _,
+                _,
+                _,
+                b'W',
+                b'E',
+                b'B',
+                b'P',
+                ..,
+            ] => Some(Self::Webp),
+            _ => None,
+        }
+    }
+
+    /// Its media type.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Webp => "image/webp",
+        }
+    }
+}
+
+/// The largest photo kept: a phone camera's picture, not a poster.
+pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
+
+/// Why a photo was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::EnumIter)]
+pub enum PhotoError {
+    /// Not a JPEG, PNG or WebP image.
+    #[error("a photo must be a JPEG, PNG or WebP image")]
+    NotAPhoto,
+    /// Over [`MAX_PHOTO_BYTES`].
+    #[error("a photo may be at most 5 MB")]
+    TooLarge,
+}
+
+impl PhotoError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotAPhoto => "photo_invalid",
+            Self::TooLarge => "photo_too_large",
+        }
+    }
+}
+
+/// What a photo's bytes are, once checked.
+pub fn check_photo(bytes: &[u8]) -> Result<PhotoType, PhotoError> {
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(PhotoError::TooLarge);
+    }
+    PhotoType::of(bytes).ok_or(PhotoError::NotAPhoto)
 }
 
 /// A phone number in international form: `+` and 8 to 15 digits.
@@ -339,6 +441,33 @@ mod tests {
         assert_ne!(keys.city_lookup("Tehran"), keys.city_lookup("Karaj"));
         let phone = Phone::parse("+989121234567").unwrap();
         assert_ne!(keys.city_lookup("تهران"), keys.phone_lookup(&phone));
+    }
+
+    #[test]
+    fn a_photo_is_sealed_for_its_member_and_as_a_photo() {
+        let keys = MemberDataKeys::parse(&URL_SAFE_NO_PAD.encode([7u8; 32])).unwrap();
+        let (sara, reza) = (
+            MemberId(uuid::Uuid::from_u128(1)),
+            MemberId(uuid::Uuid::from_u128(2)),
+        );
+        let photo = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+        let sealed = keys.seal_photo(sara, &photo).unwrap();
+        assert_eq!(keys.open_photo(sara, &sealed).unwrap(), photo);
+        assert!(keys.open_photo(reza, &sealed).is_err());
+        assert!(keys.open(sara, &sealed).is_err());
+        let data = keys.seal(sara, &sample()).unwrap();
+        assert!(keys.open_photo(sara, &data).is_err());
+        assert_eq!(PhotoType::of(&photo), Some(PhotoType::Jpeg));
+        assert_eq!(
+            PhotoType::of(b"\x89PNG\r\n\x1a\nrest"),
+            Some(PhotoType::Png)
+        );
+        assert_eq!(
+            PhotoType::of(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(PhotoType::Webp)
+        );
+        assert_eq!(PhotoType::of(b"<svg onload=alert(1)>"), None);
+        assert_eq!(PhotoType::of(b"GIF89a"), None);
     }
 
     fn today() -> NaiveDate {

@@ -36,6 +36,8 @@ pub struct Member {
     pub birthday: Option<String>,
     /// The keyed hash of their city (`MemberDataKeys::city_lookup`), for campaigns aimed at it.
     pub city_lookup: Option<[u8; 32]>,
+    /// When they agreed to be sent messages; `None` while they have not (or withdrew).
+    pub messages_consent_at: Option<DateTime<Utc>>,
 }
 
 /// A member's invite code: 8 characters from an alphabet without 0/O and 1/I, so it is read
@@ -89,6 +91,8 @@ pub struct NewMember {
     pub card: Option<CardNumber>,
     /// The invite code of the friend who referred the member, if any.
     pub invite_code: Option<String>,
+    /// Whether they agree to be sent messages (offers, news).
+    pub consents_to_messages: bool,
 }
 
 /// The outcome of an enrolment.

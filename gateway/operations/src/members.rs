@@ -7,7 +7,7 @@ use domain::cards::{self, Card, CardError, CardNumber, CardStatus, MemberStatus}
 use domain::ids::{MemberId, PartnerId};
 use domain::ledger::LedgerError;
 use domain::ledger::books::LedgerOp;
-use domain::member_data::MemberDataKeys;
+use domain::member_data::{MemberDataKeys, PhotoError};
 use domain::members::{CardCheck, Enrollment, EnrolmentError, InviteCode, Member, NewMember};
 use domain::program::ProgramSettings;
 use domain::program::rules::Occasion;
@@ -113,6 +113,7 @@ async fn enroll_in(
             .birth_date
             .map(domain::program::bonuses::birthday_of),
         city_lookup: new.personal.city.as_deref().map(|c| keys.city_lookup(c)),
+        messages_consent_at: new.consents_to_messages.then_some(now),
     };
     // A clash among 10^12 invite codes is rare; draw again rather than fail.
     loop {
@@ -472,4 +473,42 @@ pub async fn replace_lost_card(
         .await?;
     card_cache::bump(storage, member_id).await;
     Ok(replacement)
+}
+
+/// Keeps `photo` as the member's photo (sealed), in place of any before.
+pub async fn set_photo(
+    club: &Club,
+    member_id: MemberId,
+    photo: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), OperationError<PhotoError>> {
+    let kind = domain::member_data::check_photo(photo).map_err(OperationError::Refused)?;
+    let sealed = club
+        .member_data_keys
+        .seal_photo(member_id, photo)
+        .map_err(|e| StorageError::Corrupt(format!("a photo cannot be sealed: {e}")))?;
+    let mut conn = club.storage.db().await?;
+    storage::members::set_photo(&mut conn, member_id, kind.media_type(), &sealed, now).await?;
+    Ok(())
+}
+
+/// The member's photo, opened: its media type and bytes.
+pub async fn photo(
+    club: &Club,
+    member_id: MemberId,
+) -> Result<Option<(String, Vec<u8>)>, StorageError> {
+    let mut conn = club.storage.db().await?;
+    let Some((media_type, sealed)) = storage::members::photo(&mut conn, member_id).await? else {
+        return Ok(None);
+    };
+    let photo = club
+        .member_data_keys
+        .open_photo(member_id, &sealed)
+        .map_err(|e| StorageError::Corrupt(format!("member {member_id}'s photo: {e}")))?;
+    Ok(Some((media_type, photo)))
+}
+
+/// Whether the member has a photo (without opening it).
+pub async fn has_photo(club: &Club, member_id: MemberId) -> Result<bool, StorageError> {
+    storage::members::has_photo(&mut *club.storage.db().await?, member_id).await
 }

@@ -70,6 +70,14 @@ pub fn configure(pages: Data<Pages>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .app_data(web::FormConfig::default().error_handler(|err, req| {
                     error::PageError::bad_form(err.to_string(), req).into()
                 }))
+                .app_data(
+                    actix_multipart::form::MultipartFormConfig::default()
+                        .total_limit(pos::ENROL_FORM_LIMIT)
+                        .memory_limit(pos::ENROL_FORM_LIMIT)
+                        .error_handler(|err, req| {
+                            error::PageError::bad_form(err.to_string(), req).into()
+                        }),
+                )
                 .wrap(actix_web::middleware::from_fn(security::headers))
                 .service(home)
                 .service(assets::serve)
@@ -85,7 +93,10 @@ pub fn configure(pages: Data<Pages>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(pos::redeem)
                 .service(pos::reverse)
                 .service(pos::receipt)
-                .service(pos::today),
+                .service(pos::today)
+                .service(pos::enrol_form)
+                .service(pos::enrol)
+                .service(pos::show_photo),
         );
     }
 }

@@ -6,6 +6,9 @@
 //! posts once and shows the first receipt again. The cashier is written on every transfer.
 //! The card on the till lives in the session, never in a URL.
 
+use actix_multipart::form::MultipartForm;
+use actix_multipart::form::bytes::Bytes as MultipartBytes;
+use actix_multipart::form::text::Text;
 use actix_web::http::StatusCode;
 use actix_web::web::{Form, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post};
@@ -16,7 +19,8 @@ use domain::ledger::{
     Balance, LedgerError, Movement, Purchase, Redemption, Reversal, Transfer, TransferCode,
     TransferState,
 };
-use domain::members::CardCheck;
+use domain::member_data::PersonalData;
+use domain::members::{CardCheck, EnrolmentError, NewMember};
 use domain::partners::{Branch, PartnerProfile};
 use domain::points::{Money, Points};
 use domain::staff::{StaffMember, StaffRole, StaffScope};
@@ -27,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Failure, PageError, html};
 use crate::format;
-use crate::session::Staff;
+use crate::session::{Enrolled, Staff};
 use crate::words::{self, Lang, Words};
 
 /// A till: the partner, the branches the member of staff may work at, the one chosen.
@@ -145,6 +149,9 @@ struct TillPage<'a> {
     refusal: &'a str,
     earn_key: String,
     redeem_key: String,
+    /// The member just enrolled here (shown once).
+    enrolled: Option<Enrolled>,
+    has_photo: bool,
 }
 
 /// Renders the till, with the member of the card in the session (if any) and `refusal` (if the
@@ -160,9 +167,18 @@ async fn render_till(
     let till = till_of(&staff).await?;
     let mut refusal = refusal.unwrap_or_default();
     let mut member = None;
+    let mut has_photo = false;
+    let enrolled = staff.session.state.enrolled.take();
+    if enrolled.is_some() {
+        staff.session.save(&staff.pages).await?;
+    }
     if let Some(number) = staff.session.state.card.clone() {
         match check(&staff, &till, &number).await? {
-            Ok(check) => member = Some(MemberPanel::of(&check, lang)),
+            Ok(check) => {
+                has_photo =
+                    operations::members::has_photo(&staff.pages.club, check.member_id).await?;
+                member = Some(MemberPanel::of(&check, lang));
+            }
             Err(err) => {
                 refusal = words::refusal(lang, err.code(), &err.to_string());
                 staff.session.state.card = None;
@@ -186,6 +202,8 @@ async fn render_till(
         refusal: &refusal,
         earn_key: form_key(),
         redeem_key: form_key(),
+        enrolled,
+        has_photo,
     }
     .render()?;
     Ok(HttpResponse::build(status)
@@ -784,4 +802,227 @@ pub(crate) async fn today(req: HttpRequest, staff: Staff) -> Result<HttpResponse
         }
         .render(),
     )
+}
+
+/// What an enrolment form says, as typed (kept to show the form again after a refusal).
+#[derive(Debug, Default)]
+struct Typed {
+    name: String,
+    phone: String,
+    email: String,
+    birth_date: String,
+    city: String,
+    invite_code: String,
+    consent: bool,
+}
+
+#[derive(Template)]
+#[template(path = "enrol.html")]
+struct EnrolPage<'a> {
+    w: &'static Words,
+    csrf: &'a str,
+    staff_name: &'a str,
+    branch_name: &'a str,
+    key: String,
+    typed: Typed,
+    refusal: String,
+}
+
+async fn render_enrol(
+    req: &HttpRequest,
+    staff: &Staff,
+    typed: Typed,
+    refusal: String,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let till = till_of(staff).await?;
+    let body = EnrolPage {
+        w: words::of(req),
+        csrf: &staff.session.state.csrf,
+        staff_name: &staff.member.name,
+        branch_name: &till.branch.name,
+        key: form_key(),
+        typed,
+        refusal,
+    }
+    .render()?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// The enrolment form.
+#[get("/pos/enrol")]
+pub(crate) async fn enrol_form(req: HttpRequest, staff: Staff) -> Result<HttpResponse, PageError> {
+    render_enrol(
+        &req,
+        &staff,
+        Typed::default(),
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Debug, MultipartForm)]
+pub(crate) struct EnrolForm {
+    csrf: Text<String>,
+    key: Text<String>,
+    name: Text<String>,
+    phone: Text<String>,
+    email: Option<Text<String>>,
+    birth_date: Option<Text<String>>,
+    city: Option<Text<String>>,
+    invite_code: Option<Text<String>>,
+    consent: Option<Text<String>>,
+    #[multipart(limit = "6MB")]
+    photo: Option<MultipartBytes>,
+}
+
+/// The largest enrolment form: a photo and a few lines of text.
+pub(crate) const ENROL_FORM_LIMIT: usize = 6 * 1024 * 1024 + 64 * 1024;
+
+/// Enrols a new member at the till's branch (with their photo and their answer about messages),
+/// and puts their new card on the till.
+#[post("/pos/enrol")]
+pub(crate) async fn enrol(
+    req: HttpRequest,
+    mut staff: Staff,
+    MultipartForm(form): MultipartForm<EnrolForm>,
+) -> Result<HttpResponse, PageError> {
+    staff.session.check_csrf(&form.csrf)?;
+    let till = till_of(&staff).await?;
+    let lang = words::lang_of(&req);
+    let text = |field: &Option<Text<String>>| {
+        field
+            .as_ref()
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let typed = Typed {
+        name: form.name.trim().to_owned(),
+        phone: form.phone.trim().to_owned(),
+        email: text(&form.email),
+        birth_date: text(&form.birth_date),
+        city: text(&form.city),
+        invite_code: text(&form.invite_code),
+        consent: form.consent.is_some(),
+    };
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let photo = form
+        .photo
+        .as_ref()
+        .map(|p| p.data.clone())
+        .filter(|p| !p.is_empty());
+    // The photo is checked before anything is written, so a refused photo enrols no one.
+    if let Some(photo) = &photo
+        && let Err(err) = domain::member_data::check_photo(photo)
+    {
+        let refusal = words::refusal(lang, err.code(), &err.to_string());
+        return render_enrol(&req, &staff, typed, refusal, unprocessable).await;
+    }
+    let birth_date = match typed.birth_date.as_str() {
+        "" => None,
+        text => match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(date) => Some(date),
+            Err(_) => {
+                let refusal =
+                    words::refusal(lang, "birth_date_invalid", "the birth date is not a date");
+                return render_enrol(&req, &staff, typed, refusal, unprocessable).await;
+            }
+        },
+    };
+    let optional = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let personal = match PersonalData::parse(
+        &typed.name,
+        &typed.phone,
+        optional(&typed.email).as_deref(),
+        birth_date,
+        optional(&typed.city).as_deref(),
+        chrono::Utc::now().date_naive(),
+    ) {
+        Ok(personal) => personal,
+        Err(err) => {
+            let err = EnrolmentError::from(err);
+            let refusal = words::refusal(lang, err.code(), &err.to_string());
+            return render_enrol(&req, &staff, typed, refusal, unprocessable).await;
+        }
+    };
+    let photo_hash = photo.as_ref().map(|p| {
+        use sha2::Digest as _;
+        format!("{:x}", sha2::Sha256::digest(p))
+    });
+    let consent = if typed.consent { "yes" } else { "no" };
+    let what = Fingerprinted {
+        action: "/pos/enrol",
+        partner: till.partner.partner.id,
+        branch: till.branch.id,
+        card: None,
+        fields: &[
+            &typed.name,
+            &typed.phone,
+            &typed.email,
+            &typed.birth_date,
+            &typed.city,
+            &typed.invite_code,
+            consent,
+            photo_hash.as_deref().unwrap_or_default(),
+        ],
+    };
+    let scope = scope_of(&till, &staff.member, &form.key, &what)?;
+    let new = NewMember {
+        branch: till.branch.id.to_string(),
+        personal,
+        card: None,
+        invite_code: optional(&typed.invite_code),
+        consents_to_messages: typed.consent,
+    };
+    let club = &staff.pages.club;
+    let answered = operations::members::enroll(club, &scope, new).await?;
+    let enrollment = match answered.answer {
+        Answer::Done(enrollment) => enrollment,
+        Answer::Refused(err) => {
+            let refusal = words::refusal(lang, err.code(), &err.to_string());
+            return render_enrol(&req, &staff, typed, refusal, unprocessable).await;
+        }
+        Answer::Recorded { .. } => {
+            return Err(PageError::new(Failure::BadForm(
+                "this form's key was used by the partner's own system".into(),
+            )));
+        }
+    };
+    // Written after the enrolment; a resent form (the same key) replays the enrolment and keeps
+    // the photo again, so a failure here is mended by sending the form again.
+    if let Some(photo) = &photo {
+        operations::members::set_photo(club, enrollment.member_id, photo, domain::time::now())
+            .await?;
+    }
+    staff.session.state.card = Some(enrollment.card.to_string());
+    staff.session.state.enrolled = Some(Enrolled {
+        card: enrollment.card.to_string(),
+        invite_code: enrollment.invite_code.clone(),
+        bonus_points: enrollment.bonus_points,
+    });
+    staff.session.save(&staff.pages).await?;
+    Ok(back_to_till())
+}
+
+/// The photo of the member whose card is on the till (never addressed by a member's id or card
+/// in the URL).
+#[get("/pos/photo")]
+pub(crate) async fn show_photo(staff: Staff) -> Result<HttpResponse, PageError> {
+    let till = till_of(&staff).await?;
+    let number = staff
+        .session
+        .state
+        .card
+        .clone()
+        .ok_or_else(|| PageError::new(Failure::NotFound))?;
+    let check = check(&staff, &till, &number)
+        .await?
+        .map_err(|_| PageError::new(Failure::NotFound))?;
+    let (media_type, bytes) = operations::members::photo(&staff.pages.club, check.member_id)
+        .await?
+        .ok_or_else(|| PageError::new(Failure::NotFound))?;
+    Ok(HttpResponse::Ok().content_type(media_type).body(bytes))
 }

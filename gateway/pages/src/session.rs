@@ -37,6 +37,17 @@ pub(crate) struct State {
     pub branch: Option<BranchId>,
     /// The card on the till (kept here, never in a URL).
     pub card: Option<String>,
+    /// The member just enrolled at the till, shown once.
+    #[serde(default)]
+    pub enrolled: Option<Enrolled>,
+}
+
+/// A member just enrolled at the till: what the cashier tells them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Enrolled {
+    pub card: String,
+    pub invite_code: String,
+    pub bonus_points: i64,
 }
 
 /// A session: loaded from its cookie, or new (stored only once something is saved in it).

@@ -27,6 +27,7 @@ struct MemberRow {
     referred_by: Option<Uuid>,
     birthday: Option<String>,
     city_lookup: Option<Vec<u8>>,
+    messages_consent_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -49,6 +50,7 @@ impl TryFrom<MemberRow> for Member {
             referred_by: row.referred_by.map(MemberId),
             birthday: row.birthday,
             city_lookup: row.city_lookup.map(lookup_bytes).transpose()?,
+            messages_consent_at: row.messages_consent_at,
         })
     }
 }
@@ -123,6 +125,7 @@ pub async fn insert(
         referred_by: member.referred_by.map(|id| id.0),
         birthday: member.birthday.clone(),
         city_lookup: member.city_lookup.map(|l| l.to_vec()),
+        messages_consent_at: member.messages_consent_at,
     };
     // Any conflict (the phone or the invite code) inserts nothing and keeps the caller's
     // transaction usable; which one it was is read after.
@@ -395,4 +398,59 @@ pub async fn referrer_before_first_purchase(
     .await
     .optional()?;
     Ok(row.map(|r| MemberId(r.referrer)))
+}
+
+/// A member's photo: its media type and its sealed bytes.
+pub async fn photo(
+    conn: &mut AsyncPgConnection,
+    member_id: MemberId,
+) -> Result<Option<(String, Vec<u8>)>, StorageError> {
+    use super::schema::member_photos;
+    Ok(member_photos::table
+        .find(member_id.0)
+        .select((member_photos::media_type, member_photos::sealed))
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Keeps `sealed` as the member's photo, in place of any before.
+pub async fn set_photo(
+    conn: &mut AsyncPgConnection,
+    member_id: MemberId,
+    media_type: &str,
+    sealed: &[u8],
+    at: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    use super::schema::member_photos;
+    diesel::insert_into(member_photos::table)
+        .values((
+            member_photos::member_id.eq(member_id.0),
+            member_photos::media_type.eq(media_type),
+            member_photos::sealed.eq(sealed),
+            member_photos::updated_at.eq(at),
+        ))
+        .on_conflict(member_photos::member_id)
+        .do_update()
+        .set((
+            member_photos::media_type.eq(media_type),
+            member_photos::sealed.eq(sealed),
+            member_photos::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether the member has a photo.
+pub async fn has_photo(
+    conn: &mut AsyncPgConnection,
+    member_id: MemberId,
+) -> Result<bool, StorageError> {
+    use super::schema::member_photos;
+    Ok(
+        diesel::select(diesel::dsl::exists(member_photos::table.find(member_id.0)))
+            .get_result(conn)
+            .await?,
+    )
 }

@@ -137,6 +137,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    member_photos (member_id) {
+        member_id -> Uuid,
+        media_type -> Text,
+        sealed -> Bytea,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     member_tier_changes (id) {
         id -> Int8,
         member_id -> Uuid,
@@ -159,6 +168,7 @@ diesel::table! {
         referred_by -> Nullable<Uuid>,
         birthday -> Nullable<Text>,
         city_lookup -> Nullable<Bytea>,
+        messages_consent_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -360,6 +370,7 @@ diesel::joinable!(late_earns -> transfers (transfer_id));
 diesel::joinable!(lot_allocations -> earn_lots (lot_id));
 diesel::joinable!(lot_allocations -> transfers (transfer_id));
 diesel::joinable!(member_activity -> members (member_id));
+diesel::joinable!(member_photos -> members (member_id));
 diesel::joinable!(member_tier_changes -> members (member_id));
 diesel::joinable!(members -> branches (enrolled_at_branch));
 diesel::joinable!(members -> partners (enrolled_by_partner));
@@ -392,6 +403,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     late_earns,
     lot_allocations,
     member_activity,
+    member_photos,
     member_tier_changes,
     members,
     operator_keys,

@@ -84,6 +84,9 @@ enum Command {
         /// The invite code of the friend who referred the member.
         #[arg(long)]
         invite_code: Option<String>,
+        /// The member agrees to be sent messages (offers, news).
+        #[arg(long)]
+        consents_to_messages: bool,
         #[command(flatten)]
         idempotency: IdempotencyArg,
     },
@@ -486,6 +489,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             birth_date,
             city,
             invite_code,
+            consents_to_messages,
             idempotency,
         } => {
             let key = idempotency.key();
@@ -497,6 +501,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 birth_date: *birth_date,
                 city: city.clone(),
                 invite_code: invite_code.clone(),
+                consents_to_messages: *consents_to_messages,
             };
             let receipt = client.enroll(&request, &key).await?;
             if cli.json {

@@ -137,6 +137,15 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
     }
 
+    /// Clicks `css` where the page stays (a checkbox, a choice).
+    pub async fn tick(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
     /// Clicks `css` and waits for the page it leads to.
     pub async fn click(&self, css: &str) {
         let before = self.find("html").await;

@@ -228,6 +228,7 @@ impl<'a> MemberBuilder<'a> {
                     birth_date: None,
                     city: None,
                     invite_code: None,
+                    consents_to_messages: false,
                 },
                 &unique_code("enroll"),
             )

@@ -40,6 +40,7 @@ impl<'a> DirectTill<'a> {
             personal,
             card: None,
             invite_code: None,
+            consents_to_messages: false,
         };
         operations::members::enroll_at(&self.app.club, self.partner_id, new, Utc::now())
             .await

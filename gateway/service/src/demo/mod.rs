@@ -419,6 +419,7 @@ async fn enrol_with_history(
         personal: member.personal,
         card: Some(card.clone()),
         invite_code: None,
+        consents_to_messages: false,
     };
     let home = &tills[member.home];
     members::enroll_at(club, home.partner_id, new, member.enrolled_at).await?;

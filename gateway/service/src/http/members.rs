@@ -46,6 +46,7 @@ pub(crate) async fn enroll(
         personal,
         card: None,
         invite_code: body.invite_code,
+        consents_to_messages: body.consents_to_messages,
     };
     let answered = members::enroll(&state.club, &request.scope()?, new).await?;
     Ok(respond(answered, StatusCode::CREATED, |enrollment| {

@@ -1,0 +1,2 @@
+DROP TABLE member_photos;
+ALTER TABLE members DROP COLUMN messages_consent_at;
