@@ -363,3 +363,159 @@ async fn the_till_refuses_other_branches_forged_forms_and_ended_sessions() {
     assert!(browser.shows("#sign-in").await);
     browser.close().await;
 }
+
+/// The sign-in code in the latest text message to `phone`, read from the development page.
+async fn code_from_development_page(browser: &Browser, phone: &str) -> String {
+    test_support::eventually("the sign-in code's text message", || async {
+        browser.go("/dev/messages").await;
+        let rows = browser
+            .client
+            .find_all(fantoccini::Locator::Css("#messages tbody tr"))
+            .await
+            .ok()?;
+        for row in rows {
+            let text = row.text().await.ok()?;
+            if text.contains(phone) {
+                let digits: String = text
+                    .split_whitespace()
+                    .find(|word| word.len() == 6 && word.chars().all(|c| c.is_ascii_digit()))?
+                    .to_owned();
+                return Some(digits);
+            }
+        }
+        None
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_member_signs_in_with_a_texted_code_and_sees_what_the_ledger_holds() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let member = hotel.member().with_points(500).await;
+    hotel.redeem_points(&member.card, 120).await;
+    let phone_size = (412, 915);
+    let browser = Browser::open_sized(&app.address, phone_size).await;
+
+    // The portal asks for a phone; typed in Persian digits, it is the member's.
+    browser.go("/member").await;
+    browser.screenshot("member-sign-in-en").await;
+    let persian_digits: String = member
+        .phone
+        .chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_u32(0x06F0 + d).unwrap(),
+            None => c,
+        })
+        .collect();
+    browser.fill("#phone", &persian_digits).await;
+    browser.click("#send-code").await;
+    assert!(
+        browser
+            .text("#code-sent")
+            .await
+            .ends_with(&member.phone[member.phone.len() - 4..])
+    );
+    let code = code_from_development_page(&browser, &member.phone).await;
+    browser.screenshot("dev-messages-en").await;
+
+    // A wrong code is refused; the right one signs in, once.
+    browser.go("/member/code").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    browser.fill("#code", wrong).await;
+    browser.click("#verify").await;
+    assert_eq!(
+        browser.text("#refusal").await,
+        "the code is wrong or has lapsed; ask for a new one"
+    );
+    browser.fill("#code", &code).await;
+    browser.screenshot("member-code-en").await;
+    browser.click("#verify").await;
+
+    // Balance and history as the ledger holds them.
+    assert_eq!(browser.text("#available").await, "380 points");
+    assert_eq!(browser.text("#card-number").await, member.card);
+    let history: Vec<String> = {
+        let rows = browser
+            .client
+            .find_all(fantoccini::Locator::Css("#history tbody tr td.points"))
+            .await
+            .unwrap();
+        let mut points = Vec::new();
+        for row in rows {
+            points.push(row.text().await.unwrap());
+        }
+        points
+    };
+    assert_eq!(history, ["-120", "+500"]);
+    use test_support::CardChecks as _;
+    assert_eq!(hotel.client.available_points(&member.card).await, 380);
+    let qr_loaded = browser
+        .client
+        .execute(
+            "return document.querySelector('#card-qr').naturalWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(qr_loaded.as_u64().unwrap() >= 200);
+    browser.screenshot("member-en").await;
+
+    // Their data, downloaded: what they told the club and every transaction.
+    let data = browser
+        .client
+        .execute_async(
+            "const done = arguments[0]; fetch('/member/data').then(r => r.json()).then(done);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(data["personal_data"]["phone"], member.phone.as_str());
+    assert_eq!(data["transactions"].as_array().unwrap().len(), 2);
+    assert_eq!(data["cards"][0]["number"], member.card.as_str());
+
+    // Consent to messages, given from the portal.
+    browser.tick("#consent").await;
+    browser.click("#save-consent").await;
+    assert_eq!(browser.attribute("#consent", "checked").await, "true");
+
+    // In Persian, right to left; then signed out, the portal asks to sign in again.
+    browser.click("a.lang").await;
+    assert_eq!(browser.text("#available").await, "۳۸۰ امتیاز");
+    browser.screenshot("member-fa").await;
+    browser.click("#sign-out").await;
+    browser.go("/member").await;
+    assert!(browser.shows("#send-code").await);
+
+    // The code was used: it cannot sign in again.
+    browser.fill("#phone", &member.phone).await;
+    browser.click("#send-code").await;
+    browser.go("/member/code").await;
+    browser.fill("#code", &code).await;
+    browser.click("#verify").await;
+    assert!(browser.shows("#refusal").await);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_phone_that_is_no_members_gets_the_same_answer_and_no_message() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::open(&app.address).await;
+    browser.go("/member/sign-in").await;
+    browser.fill("#phone", "+98 912 000 0000").await;
+    browser.click("#send-code").await;
+    assert!(browser.shows("#code-sent").await);
+    browser.go("/dev/messages").await;
+    assert!(!browser.shows("#messages").await);
+    // Not a phone number at all: said so.
+    browser.go("/member/sign-in").await;
+    browser.fill("#phone", "12").await;
+    browser.click("#send-code").await;
+    assert!(
+        browser
+            .text("#refusal")
+            .await
+            .contains("international form")
+    );
+    browser.close().await;
+}

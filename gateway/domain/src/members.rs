@@ -175,3 +175,31 @@ pub struct CardCheck {
     /// Where the member stands toward each repeat-visit bonus in force.
     pub repeat_visits: Vec<crate::program::bonuses::RepeatVisitProgress>,
 }
+
+/// Why a member's sign-in (by a code sent to their phone) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::EnumIter)]
+pub enum SignInCodeError {
+    /// Not a phone number in international form.
+    #[error("phone must be in international form, e.g. +989121234567")]
+    PhoneInvalid,
+    /// Too many codes asked for, or too many wrong codes tried, lately.
+    #[error("too many attempts; try again in {minutes} minutes")]
+    Throttled {
+        /// How long to wait, at most.
+        minutes: u64,
+    },
+    /// The code is wrong, has lapsed, or was used (which of these is not told).
+    #[error("the code is wrong or has lapsed; ask for a new one")]
+    CodeInvalid,
+}
+
+impl SignInCodeError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::PhoneInvalid => "member_phone_invalid",
+            Self::Throttled { .. } => "sign_in_code_throttled",
+            Self::CodeInvalid => "sign_in_code_invalid",
+        }
+    }
+}

@@ -19,6 +19,8 @@ pub(crate) enum Failure {
     Forbidden,
     /// A page read without a session: go and sign in.
     SignInNeeded,
+    /// A member's page read without a session: go and sign in to the portal.
+    MemberSignInNeeded,
     /// A form sent after the session ended.
     SessionEnded,
     CsrfRefused,
@@ -91,7 +93,7 @@ impl ResponseError for PageError {
         match self.failure {
             Failure::NotFound => StatusCode::NOT_FOUND,
             Failure::Forbidden | Failure::CsrfRefused => StatusCode::FORBIDDEN,
-            Failure::SignInNeeded => StatusCode::SEE_OTHER,
+            Failure::SignInNeeded | Failure::MemberSignInNeeded => StatusCode::SEE_OTHER,
             Failure::SessionEnded => StatusCode::UNAUTHORIZED,
             Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Failure::BadForm(_) => StatusCode::BAD_REQUEST,
@@ -105,6 +107,9 @@ impl ResponseError for PageError {
         match self.failure {
             Failure::SignInNeeded => {
                 response.insert_header(("location", "/staff/sign-in"));
+            }
+            Failure::MemberSignInNeeded => {
+                response.insert_header(("location", "/member/sign-in"));
             }
             Failure::Unavailable => {
                 response.insert_header(("retry-after", "2"));
@@ -129,7 +134,7 @@ struct ErrorPage<'a> {
 pub(crate) fn render(req: &HttpRequest, failure: &Failure) -> Option<String> {
     let w = words::of(req);
     let (message, detail) = match failure {
-        Failure::SignInNeeded => return None,
+        Failure::SignInNeeded | Failure::MemberSignInNeeded => return None,
         Failure::NotFound => (w.not_found, ""),
         Failure::Forbidden => (w.forbidden, ""),
         Failure::SessionEnded => (w.session_ended, ""),

@@ -122,6 +122,19 @@ pub(crate) fn typed_points(text: &str) -> Option<Points> {
     (points > 0).then_some(Points(points))
 }
 
+/// A phone number as typed: Persian or Arabic-Indic digits read as Latin ones, the rest (a
+/// leading `+`, spaces, dashes) left for the domain's parser.
+pub(crate) fn typed_phone(text: &str) -> String {
+    text.trim()
+        .chars()
+        .map(|c| match c {
+            '۰'..='۹' => char::from_u32(c as u32 - 0x06F0 + '0' as u32).unwrap_or(c),
+            '٠'..='٩' => char::from_u32(c as u32 - 0x0660 + '0' as u32).unwrap_or(c),
+            other => other,
+        })
+        .collect()
+}
+
 /// A card number as typed or scanned: its digits, in whatever script, spaces and dashes gone.
 pub(crate) fn typed_card(text: &str) -> String {
     let without_dashes: String = text.chars().filter(|c| *c != '-').collect();

@@ -7,13 +7,17 @@
 //! - [`words`], [`format`]: what the pages say in each language, numbers and dates as people
 //!   read them.
 //! - [`sign_in`]: staff sign-in and sign-out, with throttling and lock-out.
-//! - [`pos`]: the partner's till (card check, earn, redeem, reverse, receipts, the day's list).
+//! - [`pos`]: the partner's till (card check, enrolment, earn, redeem, reverse, receipts, the
+//!   day's list).
+//! - [`member`]: the member portal (sign-in by a code sent by text message, card, balance,
+//!   history, consent, their data), and the development outbox page.
 //! - [`assets`], [`security`]: the stylesheet, script and font, and the headers every page
 //!   carries.
 
 mod assets;
 mod error;
 mod format;
+mod member;
 mod pos;
 mod security;
 mod session;
@@ -26,6 +30,7 @@ use actix_web::web::{self, Data};
 use actix_web::{HttpResponse, get};
 use askama::Template as _;
 use operations::Club;
+use operations::portal::CodeLimits;
 use operations::staff::SignInLimits;
 
 pub use security::PageRequest;
@@ -36,18 +41,21 @@ pub struct PagesSettings {
     /// Whether the gateway is served over HTTPS (the session cookie is then `Secure` and
     /// `__Host-` prefixed).
     pub secure_cookies: bool,
-    /// How long a staff session lives without use.
-    pub staff_idle: Duration,
+    /// How long a session (staff or member) lives without use.
+    pub session_idle: Duration,
     /// How failed sign-ins are throttled.
     pub sign_in: SignInLimits,
+    /// How members' sign-in codes are given out.
+    pub codes: CodeLimits,
 }
 
 impl Default for PagesSettings {
     fn default() -> Self {
         Self {
             secure_cookies: true,
-            staff_idle: Duration::from_secs(30 * 60),
+            session_idle: Duration::from_secs(30 * 60),
             sign_in: SignInLimits::default(),
+            codes: CodeLimits::default(),
         }
     }
 }
@@ -58,6 +66,9 @@ pub struct Pages {
     pub club: Club,
     /// How the pages behave.
     pub settings: PagesSettings,
+    /// Whether the development text-message provider is in use: then `/dev/messages` shows the
+    /// outbox (sign-in codes included). Never in production.
+    pub development_messages: bool,
 }
 
 /// Mounts every page and asset, under the pages' security headers. Mount it after the partner
@@ -96,7 +107,16 @@ pub fn configure(pages: Data<Pages>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(pos::today)
                 .service(pos::enrol_form)
                 .service(pos::enrol)
-                .service(pos::show_photo),
+                .service(pos::show_photo)
+                .service(member::sign_in)
+                .service(member::send_code)
+                .service(member::code_form)
+                .service(member::verify_code)
+                .service(member::show)
+                .service(member::consent)
+                .service(member::my_data)
+                .service(member::sign_out)
+                .service(member::dev_messages),
         );
     }
 }

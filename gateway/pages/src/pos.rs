@@ -78,21 +78,21 @@ fn form_key() -> String {
     format!("pos-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// The member at the till, as the cashier sees them.
-struct MemberPanel {
-    card: String,
-    first_name: String,
-    tier: String,
-    progress: String,
-    available: String,
-    held: String,
-    pending: String,
-    redeemable: String,
-    offers: Vec<String>,
+/// The member at the till, as the cashier sees them (and the portal, as the member does).
+pub(crate) struct MemberPanel {
+    pub card: String,
+    pub first_name: String,
+    pub tier: String,
+    pub progress: String,
+    pub available: String,
+    pub held: String,
+    pub pending: String,
+    pub redeemable: String,
+    pub offers: Vec<String>,
 }
 
 impl MemberPanel {
-    fn of(check: &CardCheck, lang: Lang) -> Self {
+    pub(crate) fn of(check: &CardCheck, lang: Lang) -> Self {
         let w = words::words(lang);
         let name = |n: &domain::program::rules::Names| match lang {
             Lang::Fa => n.fa.clone(),

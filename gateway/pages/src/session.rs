@@ -16,7 +16,7 @@ use actix_web::dev::Payload;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
 use base64::Engine as _;
-use domain::ids::{BranchId, StaffId};
+use domain::ids::{BranchId, MemberId, StaffId};
 use domain::staff::{StaffMember, StaffStatus};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,12 @@ pub(crate) struct State {
     pub csrf: String,
     /// The member of staff signed in.
     pub staff: Option<StaffId>,
+    /// The club member signed in (the member portal).
+    #[serde(default)]
+    pub member: Option<MemberId>,
+    /// The phone a sign-in code was just sent to, while the member types it.
+    #[serde(default)]
+    pub code_phone: Option<String>,
     /// The branch a till works at.
     pub branch: Option<BranchId>,
     /// The card on the till (kept here, never in a URL).
@@ -88,7 +94,7 @@ fn pages_of(req: &HttpRequest) -> Result<Data<Pages>, PageError> {
 impl Session {
     /// The request's session, or a new one.
     pub(crate) async fn of(req: &HttpRequest, pages: &Pages) -> Result<Self, PageError> {
-        let idle = pages.settings.staff_idle;
+        let idle = pages.settings.session_idle;
         if let Some(cookie) = req.cookie(cookie_name(pages)) {
             let secret = cookie.value().to_owned();
             if let Some(stored) =
@@ -124,7 +130,7 @@ impl Session {
             &pages.club.storage,
             &hashed(&secret),
             &document,
-            pages.settings.staff_idle,
+            pages.settings.session_idle,
         )
         .await?;
         self.secret = Some(secret.clone());
@@ -230,6 +236,33 @@ impl FromRequest for AnySession {
             let pages = pages_of(&req)?;
             let session = Session::of(&req, &pages).await?;
             Ok(Self { session, pages })
+        })
+    }
+}
+
+/// A signed-in club member (the member portal) and their session.
+pub(crate) struct SignedInMember {
+    pub id: MemberId,
+    pub session: Session,
+    pub pages: Data<Pages>,
+}
+
+impl FromRequest for SignedInMember {
+    type Error = PageError;
+    type Future = LocalBoxFuture<'static, Result<Self, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let pages = pages_of(&req)?;
+            let session = Session::of(&req, &pages).await?;
+            match session.state.member {
+                Some(id) => Ok(Self { id, session, pages }),
+                None if req.method() == actix_web::http::Method::GET => {
+                    Err(PageError::new(Failure::MemberSignInNeeded))
+                }
+                None => Err(PageError::new(Failure::SessionEnded)),
+            }
         })
     }
 }

@@ -64,6 +64,26 @@ fn spawn_settlement(
     });
 }
 
+/// Sends the outbox's text messages every `interval` through `provider`.
+fn spawn_messages(
+    club: operations::Club,
+    provider: operations::messages::SmsProvider,
+    interval: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(err) =
+                operations::messages::dispatch(&club, &provider, chrono::Utc::now()).await
+            {
+                tracing::warn!(error = %err, "text messages could not be sent; they are tried again");
+            }
+        }
+    });
+}
+
 /// A bound, not yet running gateway.
 pub struct Application {
     server: Server,
@@ -103,9 +123,21 @@ impl Application {
                 interval,
             );
         }
+        match &config.messages.provider {
+            Some(provider) => spawn_messages(
+                state.club.clone(),
+                provider.clone(),
+                config.messages.dispatch_interval,
+            ),
+            None => tracing::warn!(
+                "no text-message provider is configured ([messages] provider): members' sign-in codes stay in the outbox"
+            ),
+        }
         let tls = tls::server_config(&config.server.tls)?;
         let pages = Data::new(pages::Pages {
             club: state.club.clone(),
+            development_messages: config.messages.provider
+                == Some(operations::messages::SmsProvider::Development),
             settings: pages::PagesSettings {
                 secure_cookies: tls.is_some(),
                 ..config.pages

@@ -142,11 +142,28 @@ struct RawProgram {
     max_points_per_operation: i64,
 }
 
+/// `[messages]`: who sends text messages, and how often the outbox is looked at.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessages {
+    provider: Option<String>,
+    dispatch_interval_ms: Option<u64>,
+}
+
+/// How text messages are sent.
+#[derive(Debug, Clone)]
+pub struct MessagesConfig {
+    /// Who sends them; `None` leaves them in the outbox (the gateway warns at start).
+    pub provider: Option<operations::messages::SmsProvider>,
+    /// How often the outbox is looked at.
+    pub dispatch_interval: Duration,
+}
+
 /// `[pages]`: staff sessions and sign-in throttling (defaults: `pages::PagesSettings`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPages {
-    staff_idle_mins: Option<u64>,
+    session_idle_mins: Option<u64>,
     sign_in_failures_per_login: Option<u64>,
     sign_in_failures_per_address: Option<u64>,
     sign_in_window_mins: Option<u64>,
@@ -233,6 +250,8 @@ pub struct RawConfig {
     settlement: RawSettlement,
     #[serde(default)]
     pages: RawPages,
+    #[serde(default)]
+    messages: RawMessages,
     /// Never read from the file: `MEMBER_DATA_KEY` / `MEMBER_DATA_KEY_FILE`.
     #[serde(skip)]
     member_data_key: Option<SecretString>,
@@ -417,6 +436,8 @@ pub struct Config {
     pub member_data_keys: MemberDataKeys,
     /// Staff sessions and sign-in throttling (`secure_cookies` is set from the TLS settings).
     pub pages: pages::PagesSettings,
+    /// Text messages.
+    pub messages: MessagesConfig,
     pub log: LogConfig,
 }
 
@@ -713,10 +734,10 @@ impl Config {
             let p = raw.pages;
             pages::PagesSettings {
                 secure_cookies: defaults.secure_cookies,
-                staff_idle: minutes(
-                    "pages.staff_idle_mins",
-                    p.staff_idle_mins,
-                    defaults.staff_idle,
+                session_idle: minutes(
+                    "pages.session_idle_mins",
+                    p.session_idle_mins,
+                    defaults.session_idle,
                 )?,
                 sign_in: operations::staff::SignInLimits {
                     per_login: count(
@@ -735,7 +756,31 @@ impl Config {
                         defaults.sign_in.window,
                     )?,
                 },
+                codes: defaults.codes,
             }
+        };
+
+        let messages = MessagesConfig {
+            provider: match raw.messages.provider.as_deref() {
+                None => None,
+                Some("development") => Some(operations::messages::SmsProvider::Development),
+                Some(other) => {
+                    return Err(invalid(
+                        "messages.provider",
+                        format!("{other:?} is not a provider; one of: development"),
+                    ));
+                }
+            },
+            dispatch_interval: match raw.messages.dispatch_interval_ms {
+                Some(0) => {
+                    return Err(invalid(
+                        "messages.dispatch_interval_ms",
+                        "must be above zero",
+                    ));
+                }
+                Some(ms) => Duration::from_millis(ms),
+                None => Duration::from_secs(1),
+            },
         };
 
         let defaults = ProtocolConfig::default();
@@ -793,6 +838,7 @@ impl Config {
             settlement_close_interval,
             member_data_keys,
             pages,
+            messages,
             log: LogConfig {
                 format: raw.log.format,
                 filter: raw.log.filter.unwrap_or_else(|| "info".into()),

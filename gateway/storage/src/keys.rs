@@ -43,4 +43,9 @@ impl RedisKeys {
     pub(crate) fn sign_in_failures(&self, subject: &str) -> String {
         format!("{}:sign-in-failures:{subject}", self.prefix)
     }
+
+    /// The sign-in code sent to one phone (by its keyed lookup, hex).
+    pub(crate) fn sign_in_code(&self, phone_lookup: &str) -> String {
+        format!("{}:sign-in-code:{phone_lookup}", self.prefix)
+    }
 }

@@ -496,6 +496,26 @@ pub async fn list_for_partner(
     transfers_of(query.load(conn).await?)
 }
 
+/// A member's transfers (what moved their points, and what resolved their holds and pending
+/// earns), newest first; at most `limit`, older than `before` when given.
+pub async fn list_for_member(
+    conn: &mut AsyncPgConnection,
+    member_id: MemberId,
+    before: Option<TransferId>,
+    limit: i64,
+) -> Result<Vec<Transfer>, StorageError> {
+    let mut query = transfers::table
+        .filter(transfers::member_id.eq(member_id.0))
+        .select(TransferRow::as_select())
+        .order(transfers::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(transfers::id.lt(before.0));
+    }
+    transfers_of(query.load(conn).await?)
+}
+
 /// Which of a partner's transfers to list.
 #[derive(Debug, Clone, Default)]
 pub struct TransferFilter {

@@ -25,6 +25,7 @@ pub mod members;
 pub mod migrations;
 pub mod nonces;
 pub mod operator_keys;
+pub mod outbox;
 pub mod partner_keys;
 pub mod partners;
 pub mod pipelined;

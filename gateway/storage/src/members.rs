@@ -454,3 +454,62 @@ pub async fn has_photo(
             .await?,
     )
 }
+
+/// The member enrolled with this phone (its keyed lookup).
+pub async fn find_by_phone_lookup(
+    mut conn: &AsyncPgConnection,
+    phone_lookup: &[u8; 32],
+) -> Result<Option<Member>, StorageError> {
+    members::table
+        .filter(members::phone_lookup.eq(phone_lookup.to_vec()))
+        .select(MemberRow::as_select())
+        .first::<MemberRow>(&mut conn)
+        .await
+        .optional()?
+        .map(TryInto::try_into)
+        .transpose()
+}
+
+/// The member with `id`.
+pub async fn find(
+    mut conn: &AsyncPgConnection,
+    id: MemberId,
+) -> Result<Option<Member>, StorageError> {
+    members::table
+        .find(id.0)
+        .select(MemberRow::as_select())
+        .first::<MemberRow>(&mut conn)
+        .await
+        .optional()?
+        .map(TryInto::try_into)
+        .transpose()
+}
+
+/// A member's cards, newest first.
+pub async fn cards_of(
+    mut conn: &AsyncPgConnection,
+    member_id: MemberId,
+) -> Result<Vec<Card>, StorageError> {
+    cards::table
+        .filter(cards::member_id.eq(member_id.0))
+        .order(cards::issued_at.desc())
+        .select(CardRow::as_select())
+        .load::<CardRow>(&mut conn)
+        .await?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+}
+
+/// Sets (or withdraws, with `None`) the member's consent to messages.
+pub async fn set_messages_consent(
+    conn: &mut AsyncPgConnection,
+    member_id: MemberId,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), StorageError> {
+    diesel::update(members::table.find(member_id.0))
+        .set(members::messages_consent_at.eq(at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -276,6 +276,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    sms_outbox (id) {
+        id -> Uuid,
+        member_id -> Uuid,
+        purpose -> Text,
+        sealed -> Bytea,
+        created_at -> Timestamptz,
+        not_after -> Timestamptz,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        provider -> Nullable<Text>,
+        provider_message_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     staff (id) {
         id -> Uuid,
         login -> Text,
@@ -381,6 +397,7 @@ diesel::joinable!(pending_transfers -> transfers (transfer_id));
 diesel::joinable!(point_rules -> branches (branch_id));
 diesel::joinable!(point_rules -> partners (partner_id));
 diesel::joinable!(settlement_adjustments -> statement_responses (resolution_id));
+diesel::joinable!(sms_outbox -> members (member_id));
 diesel::joinable!(staff -> partners (partner_id));
 diesel::joinable!(statement_lines -> statements (statement_id));
 diesel::joinable!(statement_lines -> transfers (transfer_id));
@@ -415,6 +432,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     program_rules,
     settlement_adjustments,
     signature_nonces,
+    sms_outbox,
     staff,
     statement_lines,
     statement_responses,

@@ -1,4 +1,4 @@
-//! Page sessions and failed sign-ins, in Redis: a session is an opaque document under the hash
+//! Page sessions, failed sign-ins and members' sign-in codes, in Redis: a session is an opaque document under the hash
 //! of its cookie's secret that lapses after its idle time; failures are counters that lapse
 //! after their window.
 
@@ -90,4 +90,49 @@ pub async fn clear_failures(storage: &Storage, subject: &str) -> Result<(), Stor
         .query_async(&mut redis)
         .await?;
     Ok(())
+}
+
+/// Keeps the sign-in code document for a phone (by its keyed lookup, hex) for `ttl`, in place
+/// of any before.
+pub async fn save_sign_in_code(
+    storage: &Storage,
+    phone_lookup: &str,
+    document: &str,
+    ttl: Duration,
+) -> Result<(), StorageError> {
+    let mut redis = storage.redis();
+    let () = redis::cmd("SET")
+        .arg(storage.keys.sign_in_code(phone_lookup))
+        .arg(document)
+        .arg("EX")
+        .arg(ttl.as_secs().max(1))
+        .query_async(&mut redis)
+        .await?;
+    Ok(())
+}
+
+/// The sign-in code document for a phone, if one is waiting.
+pub async fn sign_in_code(
+    storage: &Storage,
+    phone_lookup: &str,
+) -> Result<Option<String>, StorageError> {
+    let mut redis = storage.redis();
+    Ok(redis::cmd("GET")
+        .arg(storage.keys.sign_in_code(phone_lookup))
+        .query_async(&mut redis)
+        .await?)
+}
+
+/// Takes the sign-in code document for a phone away; `true` when this call took it (so a code
+/// is used at most once, even by two sign-ins at the same moment).
+pub async fn take_sign_in_code(
+    storage: &Storage,
+    phone_lookup: &str,
+) -> Result<bool, StorageError> {
+    let mut redis = storage.redis();
+    let removed: i64 = redis::cmd("DEL")
+        .arg(storage.keys.sign_in_code(phone_lookup))
+        .query_async(&mut redis)
+        .await?;
+    Ok(removed == 1)
 }

@@ -24,6 +24,9 @@ pool_size = 4
 [redis]
 [settlement]
 close_interval_secs = 0
+[messages]
+provider = "development"
+dispatch_interval_ms = 50
 [program]
 card_prefix = "6037"
 points_validity_days = 730

@@ -141,6 +141,8 @@ impl<'a> IntoFuture for PartnerBuilder<'a> {
 pub struct TestMember {
     /// The card number the enrolment issued.
     pub card: String,
+    /// The phone number enrolled (international form).
+    pub phone: String,
 }
 
 impl TestMember {
@@ -216,13 +218,14 @@ impl<'a> MemberBuilder<'a> {
 
     /// Enrols the member (a fresh phone number) and earns its points.
     pub async fn create(self) -> TestMember {
+        let phone = unique_phone();
         let enrolled = self
             .partner
             .client
             .enroll(
                 &EnrollRequest {
                     branch: "main".into(),
-                    phone: unique_phone(),
+                    phone: phone.clone(),
                     name: "Test Member".into(),
                     email: None,
                     birth_date: None,
@@ -238,7 +241,7 @@ impl<'a> MemberBuilder<'a> {
         if self.points > 0 {
             self.partner.earn_points(&card, self.points).await;
         }
-        TestMember { card }
+        TestMember { card, phone }
     }
 }
 

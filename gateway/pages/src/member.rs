@@ -1,0 +1,430 @@
+//! The member portal, phone first: sign in with a one-time code sent by text message, then the
+//! club card as a QR code, balance, tier and progress, history, the invite code, consent to
+//! messages, and a download of everything the club holds about the member.
+//!
+//! And, with the development text-message provider only, `/dev/messages`: the outbox as a page,
+//! so `make run` works without an SMS account.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Form};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use askama::Template;
+use base64::Engine as _;
+use domain::ledger::{Transfer, TransferCode, TransferState};
+use domain::members::SignInCodeError;
+use domain::points::Points;
+use operations::error::OperationError;
+use serde::Deserialize;
+
+use crate::Pages;
+use crate::error::{Failure, PageError, html};
+use crate::format;
+use crate::session::{AnySession, SignedInMember};
+use crate::words::{self, Lang, Words};
+
+#[derive(Template)]
+#[template(path = "member_sign_in.html")]
+struct SignInPage<'a> {
+    w: &'static Words,
+    csrf: &'a str,
+    phone: &'a str,
+    refusal: &'a str,
+    /// The code's step (the phone is known) rather than the phone's.
+    code_step: bool,
+    phone_hint: String,
+}
+
+fn refusal_of(lang: Lang, err: &SignInCodeError) -> String {
+    words::refusal(lang, err.code(), &err.to_string())
+}
+
+fn page(
+    body: String,
+    status: StatusCode,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    if let Some(cookie) = cookie {
+        response.cookie(cookie);
+    }
+    response.content_type("text/html; charset=utf-8").body(body)
+}
+
+/// The phone number form.
+#[get("/member/sign-in")]
+pub(crate) async fn sign_in(req: HttpRequest, any: AnySession) -> Result<HttpResponse, PageError> {
+    let AnySession { mut session, pages } = any;
+    let cookie = session.save(&pages).await?;
+    let body = SignInPage {
+        w: words::of(&req),
+        csrf: &session.state.csrf,
+        phone: "",
+        refusal: "",
+        code_step: false,
+        phone_hint: String::new(),
+    }
+    .render()?;
+    Ok(page(body, StatusCode::OK, cookie))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PhoneForm {
+    csrf: String,
+    phone: String,
+}
+
+fn address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}
+
+/// Sends a code to the phone (if it is a member's: the page says the same either way).
+#[post("/member/sign-in")]
+pub(crate) async fn send_code(
+    req: HttpRequest,
+    any: AnySession,
+    form: Form<PhoneForm>,
+) -> Result<HttpResponse, PageError> {
+    let AnySession { mut session, pages } = any;
+    session.check_csrf(&form.csrf)?;
+    let lang = words::lang_of(&req);
+    let phone = format::typed_phone(&form.phone);
+    let sent = operations::portal::request_code(
+        &pages.club,
+        pages.settings.codes,
+        &phone,
+        &address(&req),
+        domain::time::now(),
+    )
+    .await;
+    match sent {
+        Ok(()) => {
+            session.state.code_phone = Some(phone);
+            session.save(&pages).await?;
+            Ok(HttpResponse::SeeOther()
+                .insert_header(("location", "/member/code"))
+                .finish())
+        }
+        Err(OperationError::Refused(err)) => {
+            let body = SignInPage {
+                w: words::words(lang),
+                csrf: &session.state.csrf,
+                phone: &form.phone,
+                refusal: &refusal_of(lang, &err),
+                code_step: false,
+                phone_hint: String::new(),
+            }
+            .render()?;
+            Ok(page(body, StatusCode::UNPROCESSABLE_ENTITY, None))
+        }
+        Err(OperationError::Storage(err)) => Err(err.into()),
+    }
+}
+
+/// The last digits of a phone, to say where the code went.
+fn phone_hint(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+    format!("•••• {tail}")
+}
+
+/// The code form.
+#[get("/member/code")]
+pub(crate) async fn code_form(
+    req: HttpRequest,
+    any: AnySession,
+) -> Result<HttpResponse, PageError> {
+    let AnySession { session, .. } = any;
+    let Some(phone) = session.state.code_phone.as_deref() else {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header(("location", "/member/sign-in"))
+            .finish());
+    };
+    let body = SignInPage {
+        w: words::of(&req),
+        csrf: &session.state.csrf,
+        phone: "",
+        refusal: "",
+        code_step: true,
+        phone_hint: phone_hint(phone),
+    }
+    .render()?;
+    Ok(page(body, StatusCode::OK, None))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+/// Signs the member in with the code: a new session, the code used up.
+#[post("/member/code")]
+pub(crate) async fn verify_code(
+    req: HttpRequest,
+    any: AnySession,
+    form: Form<CodeForm>,
+) -> Result<HttpResponse, PageError> {
+    let AnySession { mut session, pages } = any;
+    session.check_csrf(&form.csrf)?;
+    let lang = words::lang_of(&req);
+    let Some(phone) = session.state.code_phone.clone() else {
+        return Err(PageError::new(Failure::SessionEnded));
+    };
+    let code = format::typed_phone(&form.code);
+    match operations::portal::verify_code(&pages.club, pages.settings.codes, &phone, &code).await {
+        Ok(member) => {
+            session.renew(&pages).await?;
+            session.state.member = Some(member);
+            let cookie = session.save(&pages).await?;
+            let mut response = HttpResponse::SeeOther();
+            response.insert_header(("location", "/member"));
+            if let Some(cookie) = cookie {
+                response.cookie(cookie);
+            }
+            tracing::info!(member.id = %member, "member signed in");
+            Ok(response.finish())
+        }
+        Err(OperationError::Refused(err)) => {
+            let body = SignInPage {
+                w: words::words(lang),
+                csrf: &session.state.csrf,
+                phone: "",
+                refusal: &refusal_of(lang, &err),
+                code_step: true,
+                phone_hint: phone_hint(&phone),
+            }
+            .render()?;
+            Ok(page(body, StatusCode::UNAUTHORIZED, None))
+        }
+        Err(OperationError::Storage(err)) => Err(err.into()),
+    }
+}
+
+/// A line of the member's history.
+struct HistoryLine {
+    time: String,
+    what: &'static str,
+    place: String,
+    /// Signed, from the member's side: `+120`, `−40`.
+    points: String,
+    amount: String,
+    state: &'static str,
+}
+
+/// How a transfer moves the member's points: `+` when they come in.
+fn signed_points(transfer: &Transfer) -> Points {
+    match transfer.code {
+        TransferCode::Earn | TransferCode::Bonus | TransferCode::RedeemReversal => transfer.amount,
+        _ => -transfer.amount,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "member.html")]
+struct MemberPage<'a> {
+    w: &'static Words,
+    csrf: &'a str,
+    first_name: String,
+    card: String,
+    card_qr: String,
+    tier: String,
+    progress: String,
+    available: String,
+    held: String,
+    pending: String,
+    invite_code: String,
+    consents: bool,
+    history: Vec<HistoryLine>,
+}
+
+/// The most transactions the portal lists.
+const HISTORY_LIMIT: i64 = 50;
+
+/// The card as a QR code (an SVG image, as a `data:` URL the Content-Security-Policy allows).
+fn qr_of(card: &str) -> Result<String, PageError> {
+    let code = qrcode::QrCode::new(card.as_bytes()).map_err(PageError::internal)?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
+
+/// The member's page.
+#[get("/member")]
+pub(crate) async fn show(
+    req: HttpRequest,
+    member: SignedInMember,
+) -> Result<HttpResponse, PageError> {
+    let lang = words::lang_of(&req);
+    let w = words::words(lang);
+    let club = &member.pages.club;
+    let Some(overview) = operations::portal::overview(club, member.id, domain::time::now()).await?
+    else {
+        // Closed, or no usable card: nothing to show but the way out.
+        return Err(PageError::new(Failure::Forbidden));
+    };
+    let zone = club.program.time_zone;
+    let partners: std::collections::HashMap<_, _> = operations::partners::list(&club.storage)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let history = operations::portal::history(club, member.id, None, HISTORY_LIMIT)
+        .await?
+        .into_iter()
+        .map(|(t, state)| HistoryLine {
+            time: format::date_time(lang, t.created_at, zone),
+            what: match t.code {
+                TransferCode::Earn => w.kind_earn,
+                TransferCode::Redeem => w.kind_redeem,
+                TransferCode::EarnReversal | TransferCode::RedeemReversal => w.kind_reversal,
+                TransferCode::Bonus => w.kind_bonus,
+                TransferCode::Expiry => w.kind_expiry,
+                _ => w.kind_other,
+            },
+            place: t
+                .partner_id
+                .and_then(|p| partners.get(&p).cloned())
+                .unwrap_or_default(),
+            points: {
+                let points = signed_points(&t);
+                let sign = if points.get() > 0 { "+" } else { "" };
+                format!("{sign}{}", format::number(lang, points.get()))
+            },
+            amount: t
+                .money()
+                .map_or_else(String::new, |m| format::money(lang, m)),
+            state: match state {
+                TransferState::Posted => w.state_posted,
+                TransferState::Pending => w.state_pending,
+                TransferState::Voided => w.state_voided,
+            },
+        })
+        .collect();
+    let check = &overview.check;
+    let panel = crate::pos::MemberPanel::of(check, lang);
+    html(
+        MemberPage {
+            w,
+            csrf: &member.session.state.csrf,
+            first_name: check.first_name.clone(),
+            card: check.card.as_str().to_owned(),
+            card_qr: qr_of(check.card.as_str())?,
+            tier: panel.tier,
+            progress: panel.progress,
+            available: panel.available,
+            held: panel.held,
+            pending: panel.pending,
+            invite_code: overview.invite_code,
+            consents: overview.messages_consent_at.is_some(),
+            history,
+        }
+        .render(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConsentForm {
+    csrf: String,
+    consent: Option<String>,
+}
+
+/// Gives or withdraws consent to messages.
+#[post("/member/consent")]
+pub(crate) async fn consent(
+    member: SignedInMember,
+    form: Form<ConsentForm>,
+) -> Result<HttpResponse, PageError> {
+    member.session.check_csrf(&form.csrf)?;
+    let consents = form.consent.is_some();
+    operations::portal::set_messages_consent(
+        &member.pages.club,
+        member.id,
+        consents,
+        domain::time::now(),
+    )
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", "/member"))
+        .finish())
+}
+
+/// Everything the club holds about the member, as a JSON file to keep.
+#[get("/member/data")]
+pub(crate) async fn my_data(member: SignedInMember) -> Result<HttpResponse, PageError> {
+    let data = operations::portal::my_data(&member.pages.club, member.id).await?;
+    let body = serde_json::to_vec_pretty(&data).map_err(PageError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            "content-disposition",
+            "attachment; filename=\"club-my-data.json\"",
+        ))
+        .body(body))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignOutForm {
+    csrf: String,
+}
+
+/// Signs the member out.
+#[post("/member/sign-out")]
+pub(crate) async fn sign_out(
+    member: SignedInMember,
+    form: Form<SignOutForm>,
+) -> Result<HttpResponse, PageError> {
+    member.session.check_csrf(&form.csrf)?;
+    let removal = member.session.end(&member.pages).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", "/member/sign-in"))
+        .cookie(removal)
+        .finish())
+}
+
+#[derive(Template)]
+#[template(path = "dev_messages.html")]
+struct MessagesPage {
+    w: &'static Words,
+    /// (written, sent, to, text)
+    messages: Vec<(String, String, String, String)>,
+}
+
+/// The outbox, for development only: what a real provider would have sent.
+#[get("/dev/messages")]
+pub(crate) async fn dev_messages(
+    req: HttpRequest,
+    pages: Data<Pages>,
+) -> Result<HttpResponse, PageError> {
+    if !pages.development_messages {
+        return Err(PageError::new(Failure::NotFound));
+    }
+    let lang = words::lang_of(&req);
+    let zone = pages.club.program.time_zone;
+    let messages = operations::messages::latest(&pages.club, 20)
+        .await?
+        .into_iter()
+        .map(|m| {
+            (
+                format::date_time(lang, m.created_at, zone),
+                m.sent_at
+                    .map_or_else(String::new, |at| format::date_time(lang, at, zone)),
+                m.message.to.as_str().to_owned(),
+                m.message.text,
+            )
+        })
+        .collect();
+    html(
+        MessagesPage {
+            w: words::words(lang),
+            messages,
+        }
+        .render(),
+    )
+}
