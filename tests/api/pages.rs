@@ -519,3 +519,241 @@ async fn a_phone_that_is_no_members_gets_the_same_answer_and_no_message() {
     );
     browser.close().await;
 }
+
+/// Daily terms in IRR from two local days ago (12.5 per point issued, 10 per point redeemed).
+async fn daily_terms(app: &TestApp, partner: &TestPartner) {
+    use domain::settlement::terms::{self, NewTerms, PeriodKind};
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tehran)
+        .date_naive();
+    let new = NewTerms {
+        currency: domain::points::Currency::parse("IRR").unwrap(),
+        price_per_point: terms::parse_rate("price", "12.5").unwrap(),
+        reimbursement_per_point: terms::parse_rate("reimbursement", "10").unwrap(),
+        period: PeriodKind::Daily,
+        time_zone: chrono_tz::Asia::Tehran,
+        starts_on: Some(today - chrono::Days::new(2)),
+    };
+    operations::settlement::terms::set(
+        &app.storage,
+        partner.partner.code.as_str(),
+        new,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Today's period closed (its end in Tehran and the grace passed).
+fn after_today() -> chrono::DateTime<chrono::Utc> {
+    domain::settlement::terms::PeriodKind::Daily
+        .next_boundary(chrono::Utc::now(), chrono_tz::Asia::Tehran)
+        + chrono::Duration::minutes(11)
+}
+
+/// The statement ids of `partner`, oldest first.
+async fn statement_ids(app: &TestApp, partner: &TestPartner) -> Vec<String> {
+    let filter = storage::settlement::StatementFilter {
+        partner_id: Some(partner.partner.id),
+        limit: 100,
+        ..Default::default()
+    };
+    operations::settlement::statements::list(&app.storage, &filter)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.issued.id.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn finance_staff_answer_statements_and_reconcile_at_their_desks() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let other = app.partner().with_default_rule().await;
+    daily_terms(&app, &hotel).await;
+    daily_terms(&app, &other).await;
+    let card = hotel.member().await.card;
+    for points in 1..=30 {
+        hotel.earn_points(&card, points).await;
+    }
+    assert_eq!(app.settle(after_today()).await, 6);
+    let (ours, theirs) = (
+        statement_ids(&app, &hotel).await,
+        statement_ids(&app, &other).await,
+    );
+    let finance = app
+        .staff(StaffRole::PartnerFinance, Some(&hotel), &[])
+        .await;
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &finance).await;
+
+    // The partner's three statements, newest first; nobody else's.
+    let statuses = |browser: &Browser| {
+        let client = browser.client.clone();
+        async move {
+            let rows = client
+                .find_all(fantoccini::Locator::Css("#statements tbody tr"))
+                .await
+                .unwrap();
+            let mut statuses = Vec::new();
+            for row in rows {
+                statuses.push(row.attr("data-status").await.unwrap().unwrap());
+            }
+            statuses
+        }
+    };
+    assert_eq!(statuses(&browser).await, ["issued", "issued", "issued"]);
+    browser.screenshot("finance-statements-en").await;
+
+    // The first (empty) statement acknowledged; the last's first line disputed with a reason;
+    // a dispute without a line is refused.
+    browser
+        .go(&format!("/finance/statements/{}", ours[0]))
+        .await;
+    browser.click("#acknowledge").await;
+    assert_eq!(browser.text("#statement-status").await, "acknowledged");
+    browser
+        .go(&format!("/finance/statements/{}", ours[1]))
+        .await;
+    browser.fill("#dispute-reason", "nothing to dispute").await;
+    browser.click("#dispute").await;
+    assert_eq!(
+        browser.text("#refusal").await,
+        "Tick at least one line to dispute."
+    );
+    browser
+        .go(&format!("/finance/statements/{}", ours[2]))
+        .await;
+    browser.tick(".line-box").await;
+    browser
+        .fill("#dispute-reason", "the guest never stayed")
+        .await;
+    browser.screenshot("finance-statement-en").await;
+    browser.click("#dispute").await;
+    assert_eq!(browser.text("#statement-status").await, "disputed");
+    assert!(
+        browser
+            .text("#answers")
+            .await
+            .contains(&format!("staff:{}", finance.login))
+    );
+    browser.go("/finance").await;
+    assert_eq!(
+        statuses(&browser).await,
+        ["disputed", "issued", "acknowledged"]
+    );
+
+    // Another partner's statement is no statement here; the operator's pages are not theirs.
+    browser
+        .go(&format!("/finance/statements/{}", theirs[0]))
+        .await;
+    assert_eq!(
+        browser.text("#error-message").await,
+        "No such page or transaction."
+    );
+    browser.go("/finance/reconciliation").await;
+    assert!(browser.text("#error-message").await.contains("may not see"));
+    browser.close().await;
+
+    // A cashier sees no finance page at all.
+    let cashier = app.staff(StaffRole::Cashier, Some(&hotel), &["main"]).await;
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &cashier).await;
+    browser.go("/finance").await;
+    assert!(browser.text("#error-message").await.contains("may not see"));
+    browser.close().await;
+
+    // The operator's finance sees every partner's statements, the position, and reconciles the
+    // hotel's own file (seeded with every status) against the ledger.
+    let operator = app.staff(StaffRole::OperatorFinance, None, &[]).await;
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &operator).await;
+    assert_eq!(statuses(&browser).await.len(), 6);
+    browser.go("/finance/position").await;
+    assert!(
+        browser
+            .text("#position")
+            .await
+            .contains(hotel.partner.code.as_str())
+    );
+    browser.screenshot("finance-position-en").await;
+
+    let zone = chrono_tz::Asia::Tehran;
+    let today = chrono::Utc::now().with_timezone(&zone).date_naive();
+    let (from_day, to_day) = (today - chrono::Days::new(3), today + chrono::Days::new(1));
+    let at = |day: chrono::NaiveDate| {
+        day.and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_local_timezone(zone)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let code = hotel.partner.code.as_str();
+    let ledger = operations::settlement::reconcile::ledger_entries(
+        &app.storage,
+        code,
+        at(from_day),
+        at(to_day),
+    )
+    .await
+    .unwrap();
+    let mut file = Vec::new();
+    let seeded = gateway::demo::partner_file::write(&ledger, 2, &mut file).unwrap();
+    let path = app.dir.join("hotel-file.csv");
+    std::fs::write(&path, file).unwrap();
+    browser.go("/finance/reconciliation").await;
+    browser
+        .client
+        .execute(
+            "const [partner, from, to] = arguments;
+             document.querySelector('#reconcile-partner').value = partner;
+             document.querySelector('#reconcile-from').value = from;
+             document.querySelector('#reconcile-to').value = to;",
+            vec![
+                code.into(),
+                from_day.to_string().into(),
+                to_day.to_string().into(),
+            ],
+        )
+        .await
+        .unwrap();
+    browser
+        .find("#reconcile-file")
+        .await
+        .send_keys(path.to_str().unwrap())
+        .await
+        .unwrap();
+    browser.click("#reconcile").await;
+    let mut shown = Vec::new();
+    for row in browser
+        .client
+        .find_all(fantoccini::Locator::Css("#report-totals tbody tr"))
+        .await
+        .unwrap()
+    {
+        let status = row.attr("data-status").await.unwrap().unwrap();
+        let count = row
+            .find(fantoccini::Locator::Css(".count"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        shown.push((status, count.replace(',', "").parse::<u64>().unwrap()));
+    }
+    let expected: Vec<(String, u64)> = seeded
+        .expected
+        .iter()
+        .map(|(status, count)| ((*status).to_owned(), *count))
+        .collect();
+    assert_eq!(shown, expected);
+    browser
+        .client
+        .execute("document.querySelector('#report').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    browser.screenshot("finance-reconciliation-en").await;
+    browser.close().await;
+    assert!(app.ledger_report().await.is_exact());
+}

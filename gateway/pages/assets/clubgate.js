@@ -11,7 +11,11 @@ document.addEventListener("submit", (event) => {
     return;
   }
   form.dataset.sent = "yes";
-  for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = true;
+  // Disabled after the form's data is taken: a disabled button's name and value (the action a
+  // form with two buttons asks for) would not be sent.
+  setTimeout(() => {
+    for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = true;
+  }, 0);
 });
 // Coming back to a page from the browser's history shows it as it was; let its forms send again.
 window.addEventListener("pageshow", (event) => {

@@ -11,11 +11,14 @@
 //!   day's list).
 //! - [`member`]: the member portal (sign-in by a code sent by text message, card, balance,
 //!   history, consent, their data), and the development outbox page.
+//! - [`finance`]: statements (a partner's, or every partner's), answering them, the position,
+//!   reconciliation, CSV exports.
 //! - [`assets`], [`security`]: the stylesheet, script and font, and the headers every page
 //!   carries.
 
 mod assets;
 mod error;
+mod finance;
 mod format;
 mod member;
 mod pos;
@@ -83,8 +86,8 @@ pub fn configure(pages: Data<Pages>) -> impl FnOnce(&mut web::ServiceConfig) {
                 }))
                 .app_data(
                     actix_multipart::form::MultipartFormConfig::default()
-                        .total_limit(pos::ENROL_FORM_LIMIT)
-                        .memory_limit(pos::ENROL_FORM_LIMIT)
+                        .total_limit(finance::RECONCILE_FORM_LIMIT)
+                        .memory_limit(finance::RECONCILE_FORM_LIMIT)
                         .error_handler(|err, req| {
                             error::PageError::bad_form(err.to_string(), req).into()
                         }),
@@ -116,7 +119,15 @@ pub fn configure(pages: Data<Pages>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(member::consent)
                 .service(member::my_data)
                 .service(member::sign_out)
-                .service(member::dev_messages),
+                .service(member::dev_messages)
+                .service(finance::list)
+                .service(finance::list_csv)
+                .service(finance::show)
+                .service(finance::lines_csv)
+                .service(finance::answer)
+                .service(finance::position)
+                .service(finance::reconcile_form)
+                .service(finance::reconcile),
         );
     }
 }

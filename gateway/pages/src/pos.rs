@@ -879,9 +879,6 @@ pub(crate) struct EnrolForm {
     photo: Option<MultipartBytes>,
 }
 
-/// The largest enrolment form: a photo and a few lines of text.
-pub(crate) const ENROL_FORM_LIMIT: usize = 6 * 1024 * 1024 + 64 * 1024;
-
 /// Enrols a new member at the till's branch (with their photo and their answer about messages),
 /// and puts their new card on the till.
 #[post("/pos/enrol")]

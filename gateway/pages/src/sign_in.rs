@@ -25,6 +25,7 @@ struct SignInPage<'a> {
 pub(crate) fn start_page(role: StaffRole) -> &'static str {
     match role {
         StaffRole::Cashier | StaffRole::BranchManager | StaffRole::PartnerAdmin => "/pos",
+        StaffRole::PartnerFinance | StaffRole::OperatorFinance => "/finance",
         _ => "/",
     }
 }
