@@ -40,7 +40,7 @@ async fn every_write_is_visible_to_the_next_card_check() {
     assert_eq!(available().await, 90);
 
     let number = domain::cards::CardNumber::parse(&card).unwrap();
-    operations::members::block_card(&app.storage, &number)
+    operations::members::block_card(&app.storage, &number, None)
         .await
         .unwrap();
     let err = hotel.client.check_card(&card, None).await.unwrap_err();

@@ -106,7 +106,7 @@ async fn card_numbers_are_checked_before_lookup_and_card_states_are_enforced() {
     );
 
     let number = domain::cards::CardNumber::parse(&card).unwrap();
-    operations::members::block_card(&app.storage, &number)
+    operations::members::block_card(&app.storage, &number, None)
         .await
         .unwrap();
     assert_eq!(
@@ -119,12 +119,12 @@ async fn card_numbers_are_checked_before_lookup_and_card_states_are_enforced() {
         .await
         .unwrap_err();
     assert_eq!(code(err), "card_blocked");
-    operations::members::unblock_card(&app.storage, &number)
+    operations::members::unblock_card(&app.storage, &number, None)
         .await
         .unwrap();
 
     let replacement =
-        operations::members::replace_lost_card(&app.storage, &app.config.program, &number)
+        operations::members::replace_lost_card(&app.storage, &app.config.program, &number, None)
             .await
             .unwrap();
     assert_eq!(

@@ -757,3 +757,102 @@ async fn finance_staff_answer_statements_and_reconcile_at_their_desks() {
     browser.close().await;
     assert!(app.ledger_report().await.is_exact());
 }
+
+#[tokio::test]
+async fn the_operator_sees_the_club_in_plots_finds_a_member_and_blocks_a_card() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let member = hotel.member().with_points(500).await;
+    let other = hotel.member().with_points(250).await;
+    hotel.redeem_points(&member.card, 120).await;
+    let admin = app.staff(StaffRole::OperatorAdmin, None, &[]).await;
+    let support = app.staff(StaffRole::OperatorSupport, None, &[]).await;
+    let marketing = app.staff(StaffRole::OperatorMarketing, None, &[]).await;
+
+    // The dashboard: the last 30 days, in figures and four plots.
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &admin).await;
+    assert_eq!(browser.text("#kpi-earned").await, "750");
+    assert_eq!(browser.text("#kpi-redeemed").await, "120");
+    assert_eq!(browser.text("#kpi-outstanding").await, "630");
+    assert_eq!(browser.text("#kpi-active").await, "2");
+    let charts = browser
+        .client
+        .find_all(fantoccini::Locator::Css("svg.chart"))
+        .await
+        .unwrap();
+    assert_eq!(charts.len(), 4);
+    browser.screenshot("operator-dashboard-en").await;
+    browser.click("a.lang").await;
+    assert_eq!(browser.text("#kpi-outstanding").await, "۶۳۰");
+    browser.screenshot("operator-dashboard-fa").await;
+    browser.close().await;
+
+    // Support finds the member by phone, blocks the card (a partner's card check is refused),
+    // unblocks it, and replaces it as lost: the new card keeps the points.
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &support).await;
+    browser.fill("#query", &member.phone).await;
+    browser.click("#search").await;
+    assert_eq!(browser.text("#available").await, "380 points");
+    browser.click("#cards tr[data-status=active] .block").await;
+    assert_eq!(browser.text("#notice").await, "Card blocked.");
+    let blocked = hotel
+        .client
+        .check_card(&member.card, None)
+        .await
+        .unwrap_err();
+    assert!(blocked.to_string().contains("card_blocked"), "{blocked}");
+    browser
+        .click("#cards tr[data-status=blocked] .unblock")
+        .await;
+    assert_eq!(browser.text("#notice").await, "Card unblocked.");
+    browser
+        .click("#cards tr[data-status=active] .replace")
+        .await;
+    let notice = browser.text("#notice").await;
+    let replacement = notice.rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(replacement.len(), 16, "{notice}");
+    use test_support::CardChecks as _;
+    assert_eq!(hotel.client.available_points(&replacement).await, 380);
+    browser.screenshot("operator-member-en").await;
+    // By card number too.
+    browser.fill("#query", &other.card).await;
+    browser.click("#search").await;
+    assert_eq!(browser.text("#available").await, "250 points");
+    browser.close().await;
+
+    // Every change is in the audit log, with who and from where.
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &admin).await;
+    browser.go("/operator/audit").await;
+    let log = browser.text("#audit").await;
+    for action in ["card.blocked", "card.active", "card.replaced"] {
+        assert!(log.contains(action), "{action} not in {log}");
+    }
+    assert!(log.contains(&support.login));
+    browser.screenshot("operator-audit-en").await;
+    browser.close().await;
+
+    // Marketing sees the dashboard, not the members or the audit log; a partner's staff none.
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &marketing).await;
+    assert!(browser.shows("#kpi-earned").await);
+    for page in ["/operator/members", "/operator/audit"] {
+        browser.go(page).await;
+        assert!(
+            browser.text("#error-message").await.contains("may not see"),
+            "{page}"
+        );
+    }
+    browser.close().await;
+    let finance = app
+        .staff(StaffRole::PartnerFinance, Some(&hotel), &[])
+        .await;
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &finance).await;
+    browser.go("/operator").await;
+    assert!(browser.text("#error-message").await.contains("may not see"));
+    browser.close().await;
+    assert!(app.ledger_report().await.is_exact());
+}

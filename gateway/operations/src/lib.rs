@@ -14,6 +14,7 @@
 //! - [`authentication`]: the signature policy for partner and operator requests.
 //! - [`settlement`]: terms, the period close, statements, answers, reconciliation.
 
+pub mod analytics;
 pub mod authentication;
 mod bonuses;
 pub mod dry_runs;

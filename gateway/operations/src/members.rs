@@ -23,6 +23,7 @@ use crate::idempotency::{self, Answer, Answered, IdempotencyError, Scope};
 use crate::ledger::at;
 use crate::pricing;
 use crate::program::Programme;
+use crate::staff::Actor;
 
 /// Enrols a member at the partner's branch and issues their first card.
 pub async fn enroll(
@@ -391,17 +392,37 @@ async fn card_in(
     Ok(card)
 }
 
-/// Moves a card from one status to another; the member keeps their points.
+/// Moves a card from one status to another; the member keeps their points. With `actor` (a
+/// member of staff at a page), the change is in the audit log, in the same transaction.
 async fn set_status(
     storage: &Storage,
     number: &CardNumber,
-    from: CardStatus,
-    to: CardStatus,
+    (from, to): (CardStatus, CardStatus),
     action: &str,
+    actor: Option<Actor<'_>>,
 ) -> Result<(), OperationError<CardError>> {
+    let now = domain::time::now();
     let mut conn = storage.db().await?;
-    let card = card_in(&mut conn, number, from, action).await?;
-    storage::members::set_card_status(&mut conn, number, to, None, domain::time::now()).await?;
+    let card = conn
+        .transaction::<_, OperationError<CardError>, _>(async |conn| {
+            let card = card_in(conn, number, from, action).await?;
+            storage::members::set_card_status(conn, number, to, None, now).await?;
+            if let Some(actor) = actor {
+                let detail =
+                    serde_json::json!({ "card_last4": number.last4(), "status": to.as_str() });
+                let subject = card.member_id.to_string();
+                actor
+                    .record(
+                        conn,
+                        (&format!("card.{}", to.as_str()), &subject),
+                        detail,
+                        now,
+                    )
+                    .await?;
+            }
+            Ok(card)
+        })
+        .await?;
     card_cache::bump(storage, card.member_id).await;
     Ok(())
 }
@@ -410,30 +431,20 @@ async fn set_status(
 pub async fn block_card(
     storage: &Storage,
     number: &CardNumber,
+    actor: Option<Actor<'_>>,
 ) -> Result<(), OperationError<CardError>> {
-    set_status(
-        storage,
-        number,
-        CardStatus::Active,
-        CardStatus::Blocked,
-        "blocked",
-    )
-    .await
+    let statuses = (CardStatus::Active, CardStatus::Blocked);
+    set_status(storage, number, statuses, "blocked", actor).await
 }
 
 /// Unblocks a blocked card.
 pub async fn unblock_card(
     storage: &Storage,
     number: &CardNumber,
+    actor: Option<Actor<'_>>,
 ) -> Result<(), OperationError<CardError>> {
-    set_status(
-        storage,
-        number,
-        CardStatus::Blocked,
-        CardStatus::Active,
-        "unblocked",
-    )
-    .await
+    let statuses = (CardStatus::Blocked, CardStatus::Active);
+    set_status(storage, number, statuses, "unblocked", actor).await
 }
 
 /// Marks a card lost and issues its replacement, which keeps the member's points and history.
@@ -441,6 +452,7 @@ pub async fn replace_lost_card(
     storage: &Storage,
     settings: &ProgramSettings,
     number: &CardNumber,
+    actor: Option<Actor<'_>>,
 ) -> Result<CardNumber, OperationError<CardError>> {
     let now = domain::time::now();
     let mut conn = storage.db().await?;
@@ -464,6 +476,16 @@ pub async fn replace_lost_card(
                 now,
             )
             .await?;
+            if let Some(actor) = actor {
+                let detail = serde_json::json!({
+                    "card_last4": number.last4(),
+                    "replacement_last4": replacement.last4(),
+                });
+                let subject = card.member_id.to_string();
+                actor
+                    .record(conn, ("card.replaced", &subject), detail, now)
+                    .await?;
+            }
             tracing::info!(
                 card.last4 = number.last4(),
                 "card reported lost and replaced"
@@ -511,4 +533,72 @@ pub async fn photo(
 /// Whether the member has a photo (without opening it).
 pub async fn has_photo(club: &Club, member_id: MemberId) -> Result<bool, StorageError> {
     storage::members::has_photo(&mut *club.storage.db().await?, member_id).await
+}
+
+/// A member as the operator's support staff see them.
+#[derive(Debug, Clone)]
+pub struct SupportView {
+    /// The member.
+    pub member_id: MemberId,
+    /// Their first name.
+    pub first_name: String,
+    /// Whether they are active.
+    pub status: MemberStatus,
+    /// When they enrolled.
+    pub enrolled_at: DateTime<Utc>,
+    /// Their cards, newest first.
+    pub cards: Vec<Card>,
+    /// Their points (from their active card's check), if they have an active card.
+    pub balance: Option<domain::ledger::Balance>,
+}
+
+/// Finds a member by a card number or a phone number (through the phone's keyed lookup: phones
+/// are stored sealed).
+pub async fn find_for_support(
+    club: &Club,
+    query: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<SupportView>, StorageError> {
+    let conn = club.storage.db().await?;
+    let digits: String = query
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let member = if let Ok(card) = CardNumber::parse(&digits) {
+        storage::members::find_card(&conn, &card)
+            .await?
+            .map(|(_, m)| m)
+    } else if let Ok(phone) = domain::member_data::Phone::parse(query) {
+        let lookup = club.member_data_keys.phone_lookup(&phone);
+        storage::members::find_by_phone_lookup(&conn, &lookup).await?
+    } else {
+        None
+    };
+    let Some(member) = member else {
+        return Ok(None);
+    };
+    let cards = storage::members::cards_of(&conn, member.id).await?;
+    drop(conn);
+    let personal = club
+        .member_data_keys
+        .open(member.id, &member.sealed_personal_data)
+        .map_err(|e| StorageError::Corrupt(format!("member {}'s data: {e}", member.id)))?;
+    let balance = match cards.iter().find(|c| c.status == CardStatus::Active) {
+        Some(card) => {
+            match check_card(club, member.enrolled_by_partner, None, &card.number, now).await {
+                Ok(check) => Some(check.balance),
+                Err(OperationError::Storage(err)) => return Err(err),
+                Err(OperationError::Refused(_)) => None,
+            }
+        }
+        None => None,
+    };
+    Ok(Some(SupportView {
+        member_id: member.id,
+        first_name: personal.first_name().to_owned(),
+        status: member.status,
+        enrolled_at: member.enrolled_at,
+        cards,
+        balance,
+    }))
 }

@@ -23,13 +23,13 @@ pub struct Actor<'a> {
 
 impl Actor<'_> {
     /// Records `action` on `subject` in the caller's transaction, at `now`.
-    async fn record(
+    pub(crate) async fn record(
         self,
         conn: &mut Connection,
         (action, subject): (&str, &str),
         detail: serde_json::Value,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> std::result::Result<(), storage::StorageError> {
         let entry = AuditEntry {
             at: domain::time::stored(now),
             actor: self.name.to_owned(),
@@ -38,7 +38,7 @@ impl Actor<'_> {
             subject: subject.to_owned(),
             detail,
         };
-        Ok(storage::audit::record(conn, &entry).await?)
+        storage::audit::record(conn, &entry).await
     }
 }
 
@@ -121,7 +121,8 @@ pub async fn add(
         }
         actor
             .record(conn, ("staff.add", &member.login), detail, now)
-            .await
+            .await?;
+        Ok(())
     })
     .await?;
     tracing::info!(staff.login = %member.login, staff.role = %member.role, "staff account added");
@@ -154,7 +155,8 @@ pub async fn disable(
         let detail = serde_json::json!({});
         actor
             .record(conn, ("staff.disable", &login), detail, now)
-            .await
+            .await?;
+        Ok(())
     })
     .await?;
     tracing::info!(staff.login = %login, "staff account disabled");
@@ -180,7 +182,8 @@ pub async fn reset_password(
         let detail = serde_json::json!({});
         actor
             .record(conn, ("staff.reset_password", &login), detail, now)
-            .await
+            .await?;
+        Ok(())
     })
     .await?;
     tracing::info!(staff.login = %login, "staff password reset");

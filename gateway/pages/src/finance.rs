@@ -24,6 +24,7 @@ use operations::settlement::statements::{self, StatementRecord};
 use serde::Deserialize;
 use storage::settlement::StatementFilter;
 
+use crate::charts;
 use crate::error::{Failure, PageError, html};
 use crate::format;
 use crate::session::Staff;
@@ -159,6 +160,33 @@ struct ListPage<'a> {
     staff_name: &'a str,
     is_operator: bool,
     rows: Vec<Row>,
+    /// A partner's points issued and redeemed per period (its last 12 statements).
+    chart: String,
+}
+
+/// The most periods the partner's chart shows.
+const CHART_PERIODS: usize = 12;
+
+/// Points issued (earned and bonuses funded) and redeemed per statement, as bars.
+fn periods_chart(lang: Lang, w: &Words, records: &[StatementRecord]) -> Result<String, PageError> {
+    let mut groups = Vec::new();
+    for record in records.iter().rev().take(CHART_PERIODS).rev() {
+        let statement = record.statement().map_err(PageError::internal)?;
+        let points = |types: &[&str]| -> i128 {
+            statement
+                .totals
+                .iter()
+                .filter(|t| types.contains(&t.line_type.as_str()))
+                .map(|t| i128::from(t.points))
+                .sum()
+        };
+        let day = record.issued.period_start.date_naive();
+        groups.push((
+            format::date(lang, day),
+            vec![points(&["earn", "bonus"]), points(&["redeem"])],
+        ));
+    }
+    Ok(charts::bars(lang, w.points_per_period, &groups))
 }
 
 /// The statements the desk may see, newest first.
@@ -167,12 +195,18 @@ pub(crate) async fn list(req: HttpRequest, staff: Staff) -> Result<HttpResponse,
     let desk = desk_of(&staff)?;
     let lang = words::lang_of(&req);
     let zone = staff.pages.club.program.time_zone;
-    let mut rows = records(&staff, desk)
-        .await?
+    let records = records(&staff, desk).await?;
+    let mut rows = records
         .iter()
         .map(|r| row_of(lang, zone, r))
         .collect::<Result<Vec<_>, _>>()?;
     rows.reverse();
+    let chart = match desk {
+        Desk::Partner(_) if !records.is_empty() => {
+            periods_chart(lang, words::words(lang), &records)?
+        }
+        _ => String::new(),
+    };
     html(
         ListPage {
             w: words::words(lang),
@@ -180,6 +214,7 @@ pub(crate) async fn list(req: HttpRequest, staff: Staff) -> Result<HttpResponse,
             staff_name: &staff.member.name,
             is_operator: desk == Desk::Operator,
             rows,
+            chart,
         }
         .render(),
     )

@@ -66,19 +66,17 @@ pub(crate) fn money(lang: Lang, money: Money) -> String {
     }
 }
 
-/// The local date and time: Solar Hijri in Persian (`۱۴۰۵/۰۹/۱۱ ۱۴:۰۵`), ISO in English.
-pub(crate) fn date_time(lang: Lang, at: DateTime<Utc>, zone: Tz) -> String {
-    let local = at.with_timezone(&zone);
+/// A date: Solar Hijri in Persian (`۱۴۰۵/۰۹/۱۱`), ISO in English.
+pub(crate) fn date(lang: Lang, day: chrono::NaiveDate) -> String {
     match lang {
-        Lang::En => local.format("%Y-%m-%d %H:%M").to_string(),
+        Lang::En => day.to_string(),
         Lang::Fa => {
-            let day = local.date_naive();
             let hijri = u8::try_from(day.month())
                 .ok()
                 .zip(u8::try_from(day.day()).ok())
                 .and_then(|(m, d)| icu_calendar::Date::try_new_iso(day.year(), m, d).ok())
                 .map(|iso| iso.to_calendar(icu_calendar::cal::Persian));
-            let date = match hijri {
+            persian(&match hijri {
                 Some(h) => format!(
                     "{}/{:02}/{:02}",
                     h.era_year().year,
@@ -86,10 +84,16 @@ pub(crate) fn date_time(lang: Lang, at: DateTime<Utc>, zone: Tz) -> String {
                     h.day_of_month().0
                 ),
                 None => day.to_string(),
-            };
-            persian(&format!("{date} {}", local.format("%H:%M")))
+            })
         }
     }
+}
+
+/// The local date and time: Solar Hijri in Persian (`۱۴۰۵/۰۹/۱۱ ۱۴:۰۵`), ISO in English.
+pub(crate) fn date_time(lang: Lang, at: DateTime<Utc>, zone: Tz) -> String {
+    let local = at.with_timezone(&zone);
+    let time = localized(lang, local.format("%H:%M").to_string());
+    format!("{} {time}", date(lang, local.date_naive()))
 }
 
 /// Digits as typed at a till, Persian, Arabic-Indic or Latin, with separators and spaces

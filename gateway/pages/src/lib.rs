@@ -13,14 +13,18 @@
 //!   history, consent, their data), and the development outbox page.
 //! - [`finance`]: statements (a partner's, or every partner's), answering them, the position,
 //!   reconciliation, CSV exports.
+//! - [`operator`]: the operator's dashboard with its plots ([`charts`]), member search, card
+//!   block and replacement, the audit log.
 //! - [`assets`], [`security`]: the stylesheet, script and font, and the headers every page
 //!   carries.
 
 mod assets;
+mod charts;
 mod error;
 mod finance;
 mod format;
 mod member;
+mod operator;
 mod pos;
 mod security;
 mod session;
@@ -127,7 +131,12 @@ pub fn configure(pages: Data<Pages>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(finance::answer)
                 .service(finance::position)
                 .service(finance::reconcile_form)
-                .service(finance::reconcile),
+                .service(finance::reconcile)
+                .service(operator::dashboard)
+                .service(operator::members)
+                .service(operator::search)
+                .service(operator::card_action)
+                .service(operator::audit),
         );
     }
 }

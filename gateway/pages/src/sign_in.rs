@@ -26,7 +26,8 @@ pub(crate) fn start_page(role: StaffRole) -> &'static str {
     match role {
         StaffRole::Cashier | StaffRole::BranchManager | StaffRole::PartnerAdmin => "/pos",
         StaffRole::PartnerFinance | StaffRole::OperatorFinance => "/finance",
-        _ => "/",
+        StaffRole::OperatorAdmin | StaffRole::OperatorMarketing => "/operator",
+        StaffRole::OperatorSupport => "/operator/members",
     }
 }
 

@@ -12,6 +12,7 @@
 //! integration test.
 
 pub mod activity;
+pub mod analytics;
 pub mod audit;
 pub mod bonuses;
 pub mod branches;

@@ -26,18 +26,23 @@ pub(super) async fn cards(
     program: &ProgramSettings,
     command: CardsCommand,
 ) -> anyhow::Result<()> {
+    let (name, from) = super::staff::actor();
+    let by = Some(operations::staff::Actor {
+        name: &name,
+        from: &from,
+    });
     match command {
         CardsCommand::Block { number } => {
-            members::block_card(storage, &parse(&number)?).await?;
+            members::block_card(storage, &parse(&number)?, by).await?;
             println!("blocked card {number}");
         }
         CardsCommand::Unblock { number } => {
-            members::unblock_card(storage, &parse(&number)?).await?;
+            members::unblock_card(storage, &parse(&number)?, by).await?;
             println!("unblocked card {number}");
         }
         CardsCommand::Replace { number } => {
             let replacement =
-                members::replace_lost_card(storage, program, &parse(&number)?).await?;
+                members::replace_lost_card(storage, program, &parse(&number)?, by).await?;
             println!(
                 "card {number} marked lost; replacement card {replacement} keeps the balance and history"
             );

@@ -42,7 +42,7 @@ fn password() -> (String, bool) {
 }
 
 /// The command line as the audit log records it: `cli:` and the machine user, from the host.
-fn actor() -> (String, String) {
+pub(super) fn actor() -> (String, String) {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .or_else(|_| std::env::var("HOSTNAME"))
