@@ -856,3 +856,52 @@ async fn the_operator_sees_the_club_in_plots_finds_a_member_and_blocks_a_card() 
     browser.close().await;
     assert!(app.ledger_report().await.is_exact());
 }
+
+#[tokio::test]
+async fn codes_tried_all_at_once_are_checked_at_most_five_times() {
+    use operations::portal::{self, CodeLimits};
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let member = hotel.member().await;
+    let limits = CodeLimits::default();
+    portal::request_code(
+        &app.club,
+        limits,
+        &member.phone,
+        "192.0.2.9",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let key = portal::phone_key(&app.club, &member.phone).unwrap();
+    let tries = (0..20).map(|i| {
+        let (club, key) = (app.club.clone(), key.clone());
+        tokio::spawn(async move {
+            let wrong = format!("{:06}", 999_000 + i);
+            match portal::verify_code(&club, limits, &key, &wrong).await {
+                Err(operations::error::OperationError::Refused(err)) => err.code(),
+                other => panic!("a wrong code got {other:?}"),
+            }
+        })
+    });
+    let answers = futures_util::future::join_all(tries).await;
+    let checked = answers
+        .iter()
+        .filter(|a| *a.as_ref().unwrap() == "sign_in_code_invalid")
+        .count();
+    assert!(checked <= 5, "{checked} wrong codes were checked");
+    // The code is withdrawn: even the right one no longer signs in.
+    let sent = operations::messages::latest(&app.club, 1).await.unwrap();
+    let code: String = sent[0]
+        .message
+        .text
+        .split_whitespace()
+        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+        .unwrap()
+        .to_owned();
+    assert!(
+        portal::verify_code(&app.club, limits, &key, &code)
+            .await
+            .is_err()
+    );
+}

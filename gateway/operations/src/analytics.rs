@@ -25,7 +25,7 @@ pub struct Day {
     pub redeemed: i64,
     /// Points expired: breakage.
     pub expired: i64,
-    /// What members held at the day's end (posted, less holds), the liability.
+    /// What members held at the day's end (posted; points in holds still theirs), the liability.
     pub outstanding: i128,
 }
 
@@ -47,7 +47,7 @@ pub struct Dashboard {
     pub days: Vec<Day>,
     /// By name.
     pub partners: Vec<PartnerPoints>,
-    /// What members hold now.
+    /// What members hold now (posted).
     pub outstanding_now: i128,
 }
 
@@ -69,7 +69,7 @@ pub async fn dashboard(
     let flows = storage::analytics::daily_flows(&mut conn, zone.name(), since).await?;
     let active = storage::analytics::active_members(&mut conn, zone.name(), since).await?;
     let per_partner = storage::analytics::partner_flows(&mut conn, since).await?;
-    let outstanding_now = storage::settlement::outstanding_points(&mut conn).await?;
+    let outstanding_now = storage::analytics::member_points_posted(&mut conn).await?;
 
     let mut by_day: BTreeMap<NaiveDate, Day> = (0..days.max(1))
         .map(|i| {

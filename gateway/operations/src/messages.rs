@@ -108,7 +108,7 @@ pub async fn dispatch(
             Ok(sent)
         })
         .await?;
-    let waiting = storage::outbox::unsent(&mut conn).await?;
+    let waiting = storage::outbox::unsent(&mut conn, now).await?;
     #[expect(clippy::cast_precision_loss, reason = "a gauge")]
     metrics::gauge!("messages_outbox_unsent").set(waiting as f64);
     Ok(sent)

@@ -63,7 +63,9 @@ fn code_hash(lookup: &str, code: &str) -> String {
     hex(&Sha256::digest(format!("{lookup}:{code}").as_bytes()))
 }
 
-fn phone_lookup(club: &Club, phone: &str) -> CodeResult<String> {
+/// The key a phone's sign-in code is kept under (the hex of its keyed lookup): a session keeps
+/// it while the member types the code, never the phone itself.
+pub fn phone_key(club: &Club, phone: &str) -> CodeResult<String> {
     let phone =
         Phone::parse(phone).map_err(|_| OperationError::Refused(SignInCodeError::PhoneInvalid))?;
     Ok(hex(&club.member_data_keys.phone_lookup(&phone)))
@@ -86,7 +88,7 @@ pub async fn request_code(
 ) -> CodeResult<()> {
     let parsed =
         Phone::parse(phone).map_err(|_| OperationError::Refused(SignInCodeError::PhoneInvalid))?;
-    let lookup = phone_lookup(club, phone)?;
+    let lookup = phone_key(club, phone)?;
     let storage = &club.storage;
     let requests =
         storage::sessions::count_failure(storage, &format!("code-request:{lookup}"), limits.window)
@@ -140,19 +142,23 @@ fn random_code() -> String {
     format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000))
 }
 
-/// Signs in with the code sent to `phone`: the member, once. A wrong code counts against the
-/// phone; after too many the code is withdrawn.
+/// Signs in with the code sent to the phone whose key ([`phone_key`]) is `lookup`: the member,
+/// once. Every try counts against the phone; after too many the code is withdrawn.
 pub async fn verify_code(
     club: &Club,
     limits: CodeLimits,
-    phone: &str,
+    lookup: &str,
     code: &str,
 ) -> CodeResult<MemberId> {
-    let lookup = phone_lookup(club, phone)?;
+    let lookup = lookup.to_owned();
     let storage = &club.storage;
     let invalid = || OperationError::Refused(SignInCodeError::CodeInvalid);
-    let wrong_subject = format!("code-wrong:{lookup}");
-    if storage::sessions::failures(storage, &wrong_subject).await? >= limits.wrong_per_phone {
+    // Every try counts before the code is compared, so tries sent at once cannot all pass the
+    // limit; a right code clears the count.
+    let tries_subject = format!("code-tries:{lookup}");
+    let tries = storage::sessions::count_failure(storage, &tries_subject, limits.window).await?;
+    if tries > limits.wrong_per_phone {
+        storage::sessions::take_sign_in_code(storage, &lookup).await?;
         return Err(throttled(limits));
     }
     let Some(document) = storage::sessions::sign_in_code(storage, &lookup).await? else {
@@ -166,9 +172,7 @@ pub async fn verify_code(
     )
     .into();
     if !matches {
-        let wrong =
-            storage::sessions::count_failure(storage, &wrong_subject, limits.window).await?;
-        if wrong >= limits.wrong_per_phone {
+        if tries >= limits.wrong_per_phone {
             storage::sessions::take_sign_in_code(storage, &lookup).await?;
         }
         return Err(invalid());
@@ -177,7 +181,7 @@ pub async fn verify_code(
     if !storage::sessions::take_sign_in_code(storage, &lookup).await? {
         return Err(invalid());
     }
-    storage::sessions::clear_failures(storage, &wrong_subject).await?;
+    storage::sessions::clear_failures(storage, &tries_subject).await?;
     Ok(waiting.member_id)
 }
 

@@ -230,9 +230,12 @@ pub async fn sign_in(
     let locked = StaffError::SignInLocked {
         minutes: limits.window.as_secs().div_ceil(60),
     };
-    if storage::sessions::failures(storage, &by_login).await? >= limits.per_login
-        || storage::sessions::failures(storage, &by_address).await? >= limits.per_address
-    {
+    // Every try counts before the password is checked, so tries sent at once cannot all pass
+    // the limit; a successful sign-in clears the login's count.
+    let tries = storage::sessions::count_failure(storage, &by_login, limits.window).await?;
+    let from_address =
+        storage::sessions::count_failure(storage, &by_address, limits.window).await?;
+    if tries > limits.per_login || from_address > limits.per_address {
         return Err(refused(locked));
     }
     let found = storage::staff::find(&mut *storage.db().await?, &login).await?;
@@ -260,11 +263,8 @@ pub async fn sign_in(
             Ok(member)
         }
         _ => {
-            let failures =
-                storage::sessions::count_failure(storage, &by_login, limits.window).await?;
-            storage::sessions::count_failure(storage, &by_address, limits.window).await?;
-            tracing::warn!(staff.login = %login, failures, "failed sign-in");
-            Err(refused(if failures >= limits.per_login {
+            tracing::warn!(staff.login = %login, tries, "failed sign-in");
+            Err(refused(if tries >= limits.per_login {
                 locked
             } else {
                 StaffError::SignInInvalid

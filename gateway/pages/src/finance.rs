@@ -172,19 +172,19 @@ fn periods_chart(lang: Lang, w: &Words, records: &[StatementRecord]) -> Result<S
     let mut groups = Vec::new();
     for record in records.iter().rev().take(CHART_PERIODS).rev() {
         let statement = record.statement().map_err(PageError::internal)?;
+        // Lines' points are signed as the partner's books read them: reversals count against.
         let points = |types: &[&str]| -> i128 {
             statement
                 .totals
                 .iter()
                 .filter(|t| types.contains(&t.line_type.as_str()))
-                .map(|t| i128::from(t.points))
+                .map(|t| i128::from(t.points).abs())
                 .sum()
         };
+        let issued = points(&["earn", "bonus"]) - points(&["earn_reversal"]);
+        let redeemed = points(&["redemption"]) - points(&["redemption_reversal"]);
         let day = record.issued.period_start.date_naive();
-        groups.push((
-            format::date(lang, day),
-            vec![points(&["earn", "bonus"]), points(&["redeem"])],
-        ));
+        groups.push((format::date(lang, day), vec![issued, redeemed]));
     }
     Ok(charts::bars(lang, w.points_per_period, &groups))
 }
@@ -195,7 +195,8 @@ pub(crate) async fn list(req: HttpRequest, staff: Staff) -> Result<HttpResponse,
     let desk = desk_of(&staff)?;
     let lang = words::lang_of(&req);
     let zone = staff.pages.club.program.time_zone;
-    let records = records(&staff, desk).await?;
+    let mut records = records(&staff, desk).await?;
+    records.sort_by_key(|r| (r.issued.period_end, r.issued.sequence));
     let mut rows = records
         .iter()
         .map(|r| row_of(lang, zone, r))

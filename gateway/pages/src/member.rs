@@ -99,7 +99,11 @@ pub(crate) async fn send_code(
     .await;
     match sent {
         Ok(()) => {
-            session.state.code_phone = Some(phone);
+            let key = operations::portal::phone_key(&pages.club, &phone).map_err(|e| match e {
+                OperationError::Storage(err) => err.into(),
+                OperationError::Refused(err) => PageError::internal(err),
+            })?;
+            session.state.code_phone = Some((key, phone_hint(&phone)));
             session.save(&pages).await?;
             Ok(HttpResponse::SeeOther()
                 .insert_header(("location", "/member/code"))
@@ -135,7 +139,7 @@ pub(crate) async fn code_form(
     any: AnySession,
 ) -> Result<HttpResponse, PageError> {
     let AnySession { session, .. } = any;
-    let Some(phone) = session.state.code_phone.as_deref() else {
+    let Some((_, hint)) = session.state.code_phone.as_ref() else {
         return Ok(HttpResponse::SeeOther()
             .insert_header(("location", "/member/sign-in"))
             .finish());
@@ -146,7 +150,7 @@ pub(crate) async fn code_form(
         phone: "",
         refusal: "",
         code_step: true,
-        phone_hint: phone_hint(phone),
+        phone_hint: hint.clone(),
     }
     .render()?;
     Ok(page(body, StatusCode::OK, None))
@@ -168,11 +172,11 @@ pub(crate) async fn verify_code(
     let AnySession { mut session, pages } = any;
     session.check_csrf(&form.csrf)?;
     let lang = words::lang_of(&req);
-    let Some(phone) = session.state.code_phone.clone() else {
+    let Some((key, hint)) = session.state.code_phone.clone() else {
         return Err(PageError::new(Failure::SessionEnded));
     };
     let code = format::typed_phone(&form.code);
-    match operations::portal::verify_code(&pages.club, pages.settings.codes, &phone, &code).await {
+    match operations::portal::verify_code(&pages.club, pages.settings.codes, &key, &code).await {
         Ok(member) => {
             session.renew(&pages).await?;
             session.state.member = Some(member);
@@ -192,7 +196,7 @@ pub(crate) async fn verify_code(
                 phone: "",
                 refusal: &refusal_of(lang, &err),
                 code_step: true,
-                phone_hint: phone_hint(&phone),
+                phone_hint: hint,
             }
             .render()?;
             Ok(page(body, StatusCode::UNAUTHORIZED, None))

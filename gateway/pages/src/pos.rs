@@ -352,10 +352,10 @@ const FIRST_ANSWER_PATIENCE: std::time::Duration = std::time::Duration::from_sec
 
 /// Submits a till's write; a form sent again while the first is still being recorded (a double
 /// tap) waits for the first one's answer and shows it, rather than an error.
-async fn submit<F, Fut>(write: F) -> operations::ledger::committer::Reply
+async fn submit<T, F, Fut>(write: F) -> Result<T, IdempotencyError>
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = operations::ledger::committer::Reply>,
+    Fut: std::future::Future<Output = Result<T, IdempotencyError>>,
 {
     let deadline = std::time::Instant::now() + FIRST_ANSWER_PATIENCE;
     loop {
@@ -647,6 +647,7 @@ fn line(
             .unwrap_or_default(),
         state: state_of(w, state),
         reversible: matches!(transfer.code, TransferCode::Earn | TransferCode::Redeem)
+            && transfer.phase == domain::ledger::Phase::Single
             && state == TransferState::Posted,
     }
 }
@@ -745,22 +746,32 @@ pub(crate) async fn today(req: HttpRequest, staff: Staff) -> Result<HttpResponse
         &query,
     )
     .await?;
-    let here: Vec<(&Transfer, TransferState)> = page
+    let at_branch: Vec<(&Transfer, TransferState)> = page
         .transactions
         .iter()
         .filter(|(t, _)| t.branch_id == Some(till.branch.id))
         .map(|(t, s)| (t, *s))
         .collect();
+    // Listed: what was made, a hold or pending earn once (its state says how it ended); counted:
+    // what moved points, a capture or release by what it posted (resolutions carry that).
+    let here: Vec<(&Transfer, TransferState)> = at_branch
+        .iter()
+        .filter(|(t, _)| t.pending_id.is_none())
+        .copied()
+        .collect();
+    let moved = at_branch.iter().filter(|(t, _)| {
+        matches!(
+            t.phase,
+            domain::ledger::Phase::Single | domain::ledger::Phase::Post
+        )
+    });
     let lang = words::lang_of(&req);
     let transfers: Vec<&Transfer> = here.iter().map(|(t, _)| *t).collect();
     let names = cashiers(&staff, &transfers).await?;
     let (mut earned, mut redeemed) = (Points(0), Points(0));
     let (mut purchases, mut discounts) = (0_i64, 0_i64);
     let mut currency = None;
-    for (t, state) in &here {
-        if *state != TransferState::Posted {
-            continue;
-        }
+    for (t, _) in moved {
         let money = t.money_minor.unwrap_or(0);
         currency = currency.or(t.currency);
         match t.code {
@@ -975,7 +986,7 @@ pub(crate) async fn enrol(
         consents_to_messages: typed.consent,
     };
     let club = &staff.pages.club;
-    let answered = operations::members::enroll(club, &scope, new).await?;
+    let answered = submit(|| operations::members::enroll(club, &scope, new.clone())).await?;
     let enrollment = match answered.answer {
         Answer::Done(enrollment) => enrollment,
         Answer::Refused(err) => {

@@ -36,9 +36,10 @@ pub(crate) struct State {
     /// The club member signed in (the member portal).
     #[serde(default)]
     pub member: Option<MemberId>,
-    /// The phone a sign-in code was just sent to, while the member types it.
+    /// The key of the phone a sign-in code was just sent to (its keyed lookup, never the phone
+    /// itself) and its last digits, while the member types the code.
     #[serde(default)]
-    pub code_phone: Option<String>,
+    pub code_phone: Option<(String, String)>,
     /// The branch a till works at.
     pub branch: Option<BranchId>,
     /// The card on the till (kept here, never in a URL).

@@ -66,7 +66,10 @@ pub(crate) async fn choose(req: HttpRequest, lang: Path<String>) -> HttpResponse
         .and_then(|v| v.to_str().ok())
         .and_then(|referer| referer.parse::<actix_web::http::Uri>().ok())
         .filter(|uri| uri.host() == req.connection_info().host().split(':').next())
-        .map_or_else(|| "/".to_owned(), |uri| uri.path().to_owned());
+        .map(|uri| uri.path().to_owned())
+        // `//elsewhere` would be read as another site.
+        .filter(|path| !path.starts_with("//") && !path.contains('\\'))
+        .unwrap_or_else(|| "/".to_owned());
     let cookie = Cookie::build(LANG_COOKIE, lang)
         .path("/")
         .same_site(SameSite::Lax)

@@ -123,6 +123,13 @@ impl Application {
                 interval,
             );
         }
+        if config.messages.provider == Some(operations::messages::SmsProvider::Development)
+            && !config.server.listen.ip().is_loopback()
+        {
+            tracing::warn!(
+                "the development text-message provider sends nothing, and /dev/messages is off on a gateway others can reach: members cannot sign in"
+            );
+        }
         match &config.messages.provider {
             Some(provider) => spawn_messages(
                 state.club.clone(),
@@ -136,8 +143,11 @@ impl Application {
         let tls = tls::server_config(&config.server.tls)?;
         let pages = Data::new(pages::Pages {
             club: state.club.clone(),
+            // The outbox page shows sign-in codes to whoever asks: only for a gateway reachable
+            // from this machine alone.
             development_messages: config.messages.provider
-                == Some(operations::messages::SmsProvider::Development),
+                == Some(operations::messages::SmsProvider::Development)
+                && config.server.listen.ip().is_loopback(),
             settings: pages::PagesSettings {
                 secure_cookies: tls.is_some(),
                 ..config.pages

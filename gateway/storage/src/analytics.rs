@@ -94,3 +94,20 @@ pub async fn partner_flows(
     .load(conn)
     .await?)
 }
+
+/// Points members hold, posted (held points included): what the daily flows of posted transfers
+/// add up to.
+pub async fn member_points_posted(conn: &mut AsyncPgConnection) -> Result<i128, StorageError> {
+    use super::schema::accounts;
+    use diesel::{ExpressionMethods as _, QueryDsl as _};
+    let total: Option<rust_decimal::Decimal> = accounts::table
+        .filter(accounts::kind.eq(domain::ledger::AccountKind::Member.as_str()))
+        .select(diesel::dsl::sum(
+            accounts::credits_posted - accounts::debits_posted,
+        ))
+        .first(conn)
+        .await?;
+    let total = total.unwrap_or_default();
+    i128::try_from(total)
+        .map_err(|_| StorageError::Corrupt(format!("members hold {total} points in all")))
+}

@@ -501,15 +501,27 @@ pub async fn cards_of(
         .collect()
 }
 
-/// Sets (or withdraws, with `None`) the member's consent to messages.
+/// Records the member's consent to messages as given at `at` (kept when already given), or
+/// withdraws it (`None`).
 pub async fn set_messages_consent(
     conn: &mut AsyncPgConnection,
     member_id: MemberId,
     at: Option<DateTime<Utc>>,
 ) -> Result<(), StorageError> {
-    diesel::update(members::table.find(member_id.0))
-        .set(members::messages_consent_at.eq(at))
-        .execute(conn)
-        .await?;
+    let member = members::table.find(member_id.0);
+    match at {
+        Some(at) => {
+            diesel::update(member.filter(members::messages_consent_at.is_null()))
+                .set(members::messages_consent_at.eq(at))
+                .execute(conn)
+                .await?
+        }
+        None => {
+            diesel::update(member)
+                .set(members::messages_consent_at.eq(None::<DateTime<Utc>>))
+                .execute(conn)
+                .await?
+        }
+    };
     Ok(())
 }

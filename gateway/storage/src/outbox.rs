@@ -120,10 +120,11 @@ pub async fn of_member(
         .await?)
 }
 
-/// Messages not sent yet (a queue depth for the metrics).
-pub async fn unsent(conn: &mut AsyncPgConnection) -> Result<i64, StorageError> {
+/// Messages waiting to be sent and still worth sending (a queue depth for the metrics).
+pub async fn unsent(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> Result<i64, StorageError> {
     Ok(sms_outbox::table
         .filter(sms_outbox::sent_at.is_null())
+        .filter(sms_outbox::not_after.gt(now))
         .count()
         .get_result(conn)
         .await?)

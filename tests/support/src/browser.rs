@@ -59,7 +59,7 @@ impl Browser {
         capabilities.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({
-                "binary": "/usr/bin/chromium",
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()),
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
