@@ -905,3 +905,97 @@ async fn codes_tried_all_at_once_are_checked_at_most_five_times() {
             .is_err()
     );
 }
+
+/// Signs the member in to the portal with the code texted to their phone.
+async fn member_signs_in(browser: &Browser, phone: &str) {
+    browser.go("/member/sign-in").await;
+    browser.fill("#phone", phone).await;
+    browser.click("#send-code").await;
+    let code = code_from_development_page(browser, phone).await;
+    browser.go("/member/code").await;
+    browser.fill("#code", &code).await;
+    browser.click("#verify").await;
+}
+
+#[tokio::test]
+async fn a_member_completes_their_profile_for_a_bonus_once_changes_their_photo_and_asks_to_close() {
+    use domain::program::rules::RuleKind;
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    app.program_rule(
+        RuleKind::Bonus,
+        "full-profile",
+        serde_json::json!({"occasion": "profile_completed", "points": 15,
+                           "profile_fields": ["email", "birth_date"]}),
+    )
+    .await;
+    let member = hotel.member().with_points(100).await;
+    let browser = Browser::open_sized(&app.address, (412, 915)).await;
+    member_signs_in(&browser, &member.phone).await;
+    browser.click("#profile-link").await;
+
+    // A name with no letter is refused; then the profile completed earns its bonus, once.
+    browser.fill("#profile-name", "123").await;
+    browser.click("#save-profile").await;
+    assert!(browser.shows("#refusal").await);
+    browser.fill("#profile-name", "Sara Ahmadi").await;
+    browser.fill("#profile-email", "sara@example.com").await;
+    browser
+        .client
+        .execute(
+            "document.querySelector('#profile-birth-date').value = '1990-05-17'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.fill("#profile-city", "Isfahan").await;
+    browser.click("#save-profile").await;
+    assert_eq!(
+        browser.text("#notice").await,
+        "Profile saved. bonus points: 15"
+    );
+    browser.fill("#profile-city", "Tehran").await;
+    browser.click("#save-profile").await;
+    assert_eq!(browser.text("#notice").await, "Profile saved.");
+    use test_support::CardChecks as _;
+    assert_eq!(hotel.client.available_points(&member.card).await, 115);
+
+    // A new photo, shown to the member (and to a cashier at a card check).
+    let photo =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api/fixtures/member-photo.png");
+    browser
+        .find("#profile-photo")
+        .await
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+    browser.click("#save-photo").await;
+    assert_eq!(browser.text("#notice").await, "Photo saved.");
+    let width = browser
+        .client
+        .execute(
+            "return document.querySelector('#photo').naturalWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(width, 160);
+    browser.screenshot("member-profile-en").await;
+
+    // Closing: refused without the box ticked, then recorded; the operator's support sees it.
+    browser.click("#close-account").await;
+    assert!(browser.shows("#refusal").await);
+    browser.tick("#close-confirm").await;
+    browser.click("#close-account").await;
+    assert!(browser.shows("#close-requested").await);
+    browser.close().await;
+    let support = app.staff(StaffRole::OperatorSupport, None, &[]).await;
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &support).await;
+    browser.fill("#query", &member.card).await;
+    browser.click("#search").await;
+    assert!(browser.shows("#close-requested").await);
+    assert_eq!(browser.text("#first-name").await, "Sara");
+    browser.close().await;
+    assert!(app.ledger_report().await.is_exact());
+}

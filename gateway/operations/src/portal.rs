@@ -330,3 +330,126 @@ pub async fn my_data(club: &Club, member_id: MemberId) -> Result<serde_json::Val
         })).collect::<Vec<_>>(),
     }))
 }
+
+/// What a member changes of their profile (their phone stays: it is how they sign in).
+#[derive(Debug, Clone)]
+pub struct ProfileEdit {
+    /// Their full name.
+    pub name: String,
+    /// Their email, if any.
+    pub email: Option<String>,
+    /// Their birth date, if given.
+    pub birth_date: Option<chrono::NaiveDate>,
+    /// Their city, if given.
+    pub city: Option<String>,
+}
+
+/// Keeps the member's changed profile (sealed); a profile this completes earns the
+/// completed-profile bonus, once per member whenever it happens. Returns the bonus points.
+pub async fn update_profile(
+    club: &Club,
+    member_id: MemberId,
+    edit: ProfileEdit,
+    now: DateTime<Utc>,
+) -> Result<i64, OperationError<domain::members::EnrolmentError>> {
+    use domain::members::EnrolmentError;
+    use domain::program::rules::Occasion;
+    let programme = crate::program::Programme::of(club).await?;
+    let keys = &club.member_data_keys;
+    let mut conn = club.storage.db().await?;
+    let (bonus_points, moved) = conn
+        .transaction::<_, OperationError<EnrolmentError>, _>(async |conn| {
+            let member = storage::members::find(conn, member_id)
+                .await?
+                .ok_or_else(|| StorageError::Corrupt(format!("member {member_id} vanished")))?;
+            let old = keys
+                .open(member_id, &member.sealed_personal_data)
+                .map_err(|e| StorageError::Corrupt(format!("member {member_id}'s data: {e}")))?;
+            let personal = PersonalData::parse(
+                &edit.name,
+                old.phone.as_str(),
+                edit.email.as_deref(),
+                edit.birth_date,
+                edit.city.as_deref(),
+                now.date_naive(),
+            )
+            .map_err(EnrolmentError::from)?;
+            let sealed = keys
+                .seal(member_id, &personal)
+                .map_err(|e| StorageError::Corrupt(format!("member data cannot be sealed: {e}")))?;
+            let birthday = personal
+                .birth_date
+                .map(domain::program::bonuses::birthday_of);
+            let city = personal.city.as_deref().map(|c| keys.city_lookup(c));
+            storage::members::update_personal(
+                conn,
+                member_id,
+                &sealed,
+                birthday.as_deref(),
+                city.as_ref(),
+            )
+            .await?;
+            let (rules, places) = (&programme.rules[..], &*programme.places);
+            let complete: Vec<_> =
+                domain::program::bonuses::in_force(rules, now, Occasion::ProfileCompleted)
+                    .into_iter()
+                    .filter(|bonus| {
+                        domain::program::bonuses::profile_complete(bonus.rule, &personal)
+                    })
+                    .collect();
+            let ops = crate::bonuses::priced(places, &complete, member_id, "profile_completed")?;
+            let ops: Vec<&domain::ledger::books::LedgerOp> = ops.iter().collect();
+            let mut points = 0;
+            let mut moved = Vec::new();
+            if !ops.is_empty() {
+                let (results, changed) =
+                    crate::ledger::at::apply_batch(conn, &club.program, rules, &ops, now)
+                        .await
+                        .map_err(|e| e.refusal_unexpected("a completed-profile bonus"))?;
+                for (op, result) in ops.iter().zip(results) {
+                    match result {
+                        Ok(_) => {
+                            if let domain::ledger::books::LedgerOp::Bonus(bonus) = op {
+                                points += bonus.shares.iter().map(|(_, p)| p.get()).sum::<i64>();
+                            }
+                        }
+                        // Awarded before (at enrolment, or an earlier edit): once per member.
+                        Err(OperationError::Refused(
+                            domain::ledger::LedgerError::BonusAlreadyAwarded { .. },
+                        )) => {}
+                        Err(other) => {
+                            return Err(other
+                                .refusal_unexpected("a completed-profile bonus")
+                                .into());
+                        }
+                    }
+                }
+                moved = changed;
+            }
+            Ok((points, moved))
+        })
+        .await?;
+    storage::card_cache::bump_many(&club.storage, &moved).await;
+    tracing::info!(member.id = %member_id, bonus_points, "member changed their profile");
+    Ok(bonus_points)
+}
+
+/// Records that the member asks to close their account; when they first asked.
+pub async fn request_close(
+    club: &Club,
+    member_id: MemberId,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StorageError> {
+    let mut conn = club.storage.db().await?;
+    let at = storage::members::request_close(&mut conn, member_id, now).await?;
+    tracing::info!(member.id = %member_id, "member asked to close their account");
+    Ok(at)
+}
+
+/// When the member asked to close their account, if they did.
+pub async fn close_requested(
+    club: &Club,
+    member_id: MemberId,
+) -> Result<Option<DateTime<Utc>>, StorageError> {
+    storage::members::close_requested(&mut *club.storage.db().await?, member_id).await
+}

@@ -432,3 +432,246 @@ pub(crate) async fn dev_messages(
         .render(),
     )
 }
+
+#[derive(Template)]
+#[template(path = "member_profile.html")]
+struct ProfilePage<'a> {
+    w: &'static Words,
+    csrf: &'a str,
+    name: String,
+    phone: String,
+    email: String,
+    birth_date: String,
+    city: String,
+    has_photo: bool,
+    close_requested: String,
+    notice: String,
+    refusal: String,
+}
+
+async fn render_profile(
+    req: &HttpRequest,
+    member: &SignedInMember,
+    (notice, refusal): (String, String),
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let lang = words::lang_of(req);
+    let club = &member.pages.club;
+    let Some(overview) = operations::portal::overview(club, member.id, domain::time::now()).await?
+    else {
+        return Err(PageError::new(Failure::Forbidden));
+    };
+    let personal = overview.personal;
+    let zone = club.program.time_zone;
+    let close_requested = operations::portal::close_requested(club, member.id)
+        .await?
+        .map_or_else(String::new, |at| format::date_time(lang, at, zone));
+    let body = ProfilePage {
+        w: words::words(lang),
+        csrf: &member.session.state.csrf,
+        name: personal.name,
+        phone: personal.phone.as_str().to_owned(),
+        email: personal.email.unwrap_or_default(),
+        birth_date: personal
+            .birth_date
+            .map_or_else(String::new, |d| d.to_string()),
+        city: personal.city.unwrap_or_default(),
+        has_photo: operations::members::has_photo(club, member.id).await?,
+        close_requested,
+        notice,
+        refusal,
+    }
+    .render()?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// The member's profile: what they told the club, their photo, closing their account.
+#[get("/member/profile")]
+pub(crate) async fn profile(
+    req: HttpRequest,
+    member: SignedInMember,
+) -> Result<HttpResponse, PageError> {
+    render_profile(
+        &req,
+        &member,
+        (String::new(), String::new()),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProfileForm {
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    city: String,
+}
+
+/// Keeps the changed profile (the phone stays); a profile this completes earns its bonus once.
+#[post("/member/profile")]
+pub(crate) async fn save_profile(
+    req: HttpRequest,
+    member: SignedInMember,
+    form: Form<ProfileForm>,
+) -> Result<HttpResponse, PageError> {
+    member.session.check_csrf(&form.csrf)?;
+    let lang = words::lang_of(&req);
+    let w = words::words(lang);
+    let optional = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    let birth_date = match form.birth_date.trim() {
+        "" => None,
+        text => match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(date) => Some(date),
+            Err(_) => {
+                let refusal =
+                    words::refusal(lang, "birth_date_invalid", "the birth date is not a date");
+                return render_profile(
+                    &req,
+                    &member,
+                    (String::new(), refusal),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+        },
+    };
+    let edit = operations::portal::ProfileEdit {
+        name: form.name.clone(),
+        email: optional(&form.email),
+        birth_date,
+        city: optional(&form.city),
+    };
+    match operations::portal::update_profile(
+        &member.pages.club,
+        member.id,
+        edit,
+        domain::time::now(),
+    )
+    .await
+    {
+        Ok(bonus) => {
+            let notice = if bonus > 0 {
+                format!(
+                    "{} {}: {}",
+                    w.profile_saved,
+                    w.bonus,
+                    format::number(lang, bonus)
+                )
+            } else {
+                w.profile_saved.to_owned()
+            };
+            render_profile(&req, &member, (notice, String::new()), StatusCode::OK).await
+        }
+        Err(OperationError::Refused(err)) => {
+            let refusal = words::refusal(lang, err.code(), &err.to_string());
+            render_profile(
+                &req,
+                &member,
+                (String::new(), refusal),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(OperationError::Storage(err)) => Err(err.into()),
+    }
+}
+
+#[derive(Debug, actix_multipart::form::MultipartForm)]
+pub(crate) struct PhotoForm {
+    csrf: actix_multipart::form::text::Text<String>,
+    #[multipart(limit = "6MB")]
+    photo: actix_multipart::form::bytes::Bytes,
+}
+
+/// Replaces the member's photo (the one a cashier sees at a card check).
+#[post("/member/photo")]
+pub(crate) async fn save_photo(
+    req: HttpRequest,
+    member: SignedInMember,
+    actix_multipart::form::MultipartForm(form): actix_multipart::form::MultipartForm<PhotoForm>,
+) -> Result<HttpResponse, PageError> {
+    member.session.check_csrf(&form.csrf)?;
+    let lang = words::lang_of(&req);
+    let w = words::words(lang);
+    let saved = operations::members::set_photo(
+        &member.pages.club,
+        member.id,
+        &form.photo.data,
+        domain::time::now(),
+    )
+    .await;
+    match saved {
+        Ok(()) => {
+            render_profile(
+                &req,
+                &member,
+                (w.photo_saved.to_owned(), String::new()),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(OperationError::Refused(err)) => {
+            let refusal = words::refusal(lang, err.code(), &err.to_string());
+            render_profile(
+                &req,
+                &member,
+                (String::new(), refusal),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(OperationError::Storage(err)) => Err(err.into()),
+    }
+}
+
+/// The member's own photo.
+#[get("/member/photo")]
+pub(crate) async fn show_photo(member: SignedInMember) -> Result<HttpResponse, PageError> {
+    let (media_type, bytes) = operations::members::photo(&member.pages.club, member.id)
+        .await?
+        .ok_or_else(|| PageError::new(Failure::NotFound))?;
+    Ok(HttpResponse::Ok().content_type(media_type).body(bytes))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CloseForm {
+    csrf: String,
+    /// The box saying they mean it.
+    confirm: Option<String>,
+}
+
+/// Records that the member asks to close their account (the operator closes it).
+#[post("/member/close")]
+pub(crate) async fn request_close(
+    req: HttpRequest,
+    member: SignedInMember,
+    form: Form<CloseForm>,
+) -> Result<HttpResponse, PageError> {
+    member.session.check_csrf(&form.csrf)?;
+    let w = words::of(&req);
+    if form.confirm.is_none() {
+        let refusal = w.close_confirm_needed.to_owned();
+        return render_profile(
+            &req,
+            &member,
+            (String::new(), refusal),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    operations::portal::request_close(&member.pages.club, member.id, domain::time::now()).await?;
+    render_profile(
+        &req,
+        &member,
+        (w.close_requested_notice.to_owned(), String::new()),
+        StatusCode::OK,
+    )
+    .await
+}

@@ -131,6 +131,8 @@ pub(crate) async fn dashboard(req: HttpRequest, staff: Staff) -> Result<HttpResp
 struct Found {
     first_name: String,
     status: String,
+    /// When they asked to close their account, if they did.
+    close_requested: String,
     enrolled: String,
     balance: String,
     /// (number, masked, status, can block, can unblock, can replace)
@@ -162,34 +164,42 @@ async fn render_search(
     let w = words::words(lang);
     let club = &staff.pages.club;
     let zone = club.program.time_zone;
-    let found = match query {
-        Some(query) => operations::members::find_for_support(club, query, domain::time::now())
-            .await?
-            .map(|view| Found {
-                first_name: view.first_name,
-                status: view.status.as_str().to_owned(),
-                enrolled: format::date_time(lang, view.enrolled_at, zone),
-                balance: view
-                    .balance
-                    .map_or_else(String::new, |b| format::points(lang, b.available)),
-                cards: view
-                    .cards
-                    .iter()
-                    .map(|c| {
-                        let status = c.status.as_str();
-                        (
-                            c.number.as_str().to_owned(),
-                            format::masked_card(c.number.as_str()),
-                            status.to_owned(),
-                            status == "active",
-                            status == "blocked",
-                            status == "active" || status == "blocked",
-                        )
-                    })
-                    .collect(),
-            }),
+    let view = match query {
+        Some(query) => {
+            operations::members::find_for_support(club, query, domain::time::now()).await?
+        }
         None => None,
     };
+    let close_requested = match &view {
+        Some(view) => operations::portal::close_requested(club, view.member_id)
+            .await?
+            .map_or_else(String::new, |at| format::date_time(lang, at, zone)),
+        None => String::new(),
+    };
+    let found = view.map(|view| Found {
+        close_requested,
+        first_name: view.first_name,
+        status: view.status.as_str().to_owned(),
+        enrolled: format::date_time(lang, view.enrolled_at, zone),
+        balance: view
+            .balance
+            .map_or_else(String::new, |b| format::points(lang, b.available)),
+        cards: view
+            .cards
+            .iter()
+            .map(|c| {
+                let status = c.status.as_str();
+                (
+                    c.number.as_str().to_owned(),
+                    format::masked_card(c.number.as_str()),
+                    status.to_owned(),
+                    status == "active",
+                    status == "blocked",
+                    status == "active" || status == "blocked",
+                )
+            })
+            .collect(),
+    });
     let body = SearchPage {
         w,
         csrf: &staff.session.state.csrf,

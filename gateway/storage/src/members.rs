@@ -525,3 +525,58 @@ pub async fn set_messages_consent(
     };
     Ok(())
 }
+
+/// Keeps a member's changed personal data (sealed) and what is kept of it in clear or hashed.
+pub async fn update_personal(
+    conn: &mut AsyncPgConnection,
+    member_id: MemberId,
+    sealed: &[u8],
+    birthday: Option<&str>,
+    city_lookup: Option<&[u8; 32]>,
+) -> Result<(), StorageError> {
+    diesel::update(members::table.find(member_id.0))
+        .set((
+            members::personal_data.eq(sealed),
+            members::birthday.eq(birthday),
+            members::city_lookup.eq(city_lookup.map(|l| l.to_vec())),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records that the member asked to close their account (the first time they asked is kept);
+/// when they asked.
+pub async fn request_close(
+    conn: &mut AsyncPgConnection,
+    member_id: MemberId,
+    at: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StorageError> {
+    diesel::update(
+        members::table
+            .find(member_id.0)
+            .filter(members::close_requested_at.is_null()),
+    )
+    .set(members::close_requested_at.eq(at))
+    .execute(conn)
+    .await?;
+    Ok(members::table
+        .find(member_id.0)
+        .select(members::close_requested_at)
+        .first(conn)
+        .await?)
+}
+
+/// When the member asked to close their account, if they did.
+pub async fn close_requested(
+    conn: &mut AsyncPgConnection,
+    member_id: MemberId,
+) -> Result<Option<DateTime<Utc>>, StorageError> {
+    Ok(members::table
+        .find(member_id.0)
+        .select(members::close_requested_at)
+        .first::<Option<DateTime<Utc>>>(conn)
+        .await
+        .optional()?
+        .flatten())
+}

@@ -169,6 +169,7 @@ diesel::table! {
         birthday -> Nullable<Text>,
         city_lookup -> Nullable<Bytea>,
         messages_consent_at -> Nullable<Timestamptz>,
+        close_requested_at -> Nullable<Timestamptz>,
     }
 }
 
