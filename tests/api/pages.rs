@@ -643,6 +643,14 @@ async fn finance_staff_answer_statements_and_reconcile_at_their_desks() {
         statuses(&browser).await,
         ["disputed", "issued", "acknowledged"]
     );
+    browser.click("a.lang").await;
+    browser.screenshot("finance-statements-fa").await;
+    browser
+        .go(&format!("/finance/statements/{}", ours[2]))
+        .await;
+    assert_eq!(browser.text("#statement-status").await, "مورد اعتراض");
+    browser.screenshot("finance-statement-fa").await;
+    browser.click("a.lang").await;
 
     // Another partner's statement is no statement here; the operator's pages are not theirs.
     browser
@@ -786,6 +794,16 @@ async fn the_operator_sees_the_club_in_plots_finds_a_member_and_blocks_a_card() 
     browser.click("a.lang").await;
     assert_eq!(browser.text("#kpi-outstanding").await, "۶۳۰");
     browser.screenshot("operator-dashboard-fa").await;
+    // The club's settings, read-only: partners with branches and keys, rules, staff.
+    browser.go("/operator/club").await;
+    assert!(
+        browser
+            .text("#partners")
+            .await
+            .contains(hotel.partner.code.as_str())
+    );
+    assert!(browser.text("#staff").await.contains(&support.login));
+    browser.screenshot("operator-club-fa").await;
     browser.close().await;
 
     // Support finds the member by phone, blocks the card (a partner's card check is refused),

@@ -141,7 +141,8 @@ pub fn configure(pages: Data<Pages>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(operator::members)
                 .service(operator::search)
                 .service(operator::card_action)
-                .service(operator::audit),
+                .service(operator::audit)
+                .service(operator::settings),
         );
     }
 }

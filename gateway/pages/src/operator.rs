@@ -344,3 +344,136 @@ pub(crate) async fn audit(req: HttpRequest, staff: Staff) -> Result<HttpResponse
         .render(),
     )
 }
+
+/// A partner as the operator's admin sees it.
+struct PartnerView {
+    code: String,
+    name: String,
+    kind: String,
+    status: String,
+    branches: Vec<String>,
+    /// (kid, status)
+    keys: Vec<(String, String)>,
+    terms: String,
+}
+
+#[derive(Template)]
+#[template(path = "club.html")]
+struct ClubPage<'a> {
+    w: &'static Words,
+    csrf: &'a str,
+    staff_name: &'a str,
+    can_support: bool,
+    is_admin: bool,
+    partners: Vec<PartnerView>,
+    /// (kind, code, version, in force from, definition)
+    rules: Vec<(String, String, i32, String, String)>,
+    /// (login, name, role, scope, status)
+    staff: Vec<(String, String, String, String, String)>,
+}
+
+/// The club as it is configured: partners with their branches, keys and settlement terms, the
+/// programme's rules, the staff (read-only: changes go through the signed operator API or
+/// `clubgate`, which write the audit log).
+#[get("/operator/club")]
+pub(crate) async fn settings(req: HttpRequest, staff: Staff) -> Result<HttpResponse, PageError> {
+    operator_role(&staff, ADMIN)?;
+    let lang = words::lang_of(&req);
+    let storage = &staff.pages.club.storage;
+    let zone = staff.pages.club.program.time_zone;
+    let mut partners = Vec::new();
+    let mut codes = std::collections::HashMap::new();
+    for partner in operations::partners::list(storage).await? {
+        let code = partner.code.to_string();
+        codes.insert(partner.id, code.clone());
+        let profile = operations::partners::show(storage, &code).await?;
+        let keys = operations::keys::list(storage, &code)
+            .await?
+            .into_iter()
+            .map(|k| (k.kid, k.status.as_str().to_owned()))
+            .collect();
+        let terms = operations::settlement::terms::list(storage, &code)
+            .await
+            .map_err(|e| match e {
+                OperationError::Storage(err) => PageError::from(err),
+                OperationError::Refused(err) => PageError::internal(err),
+            })?
+            .last()
+            .map_or_else(String::new, |t| {
+                format!(
+                    "v{} · {} · {} / {} · {}",
+                    t.version,
+                    t.currency,
+                    t.price_per_point,
+                    t.reimbursement_per_point,
+                    t.period.as_str()
+                )
+            });
+        partners.push(PartnerView {
+            name: partner.name.clone(),
+            kind: partner.kind.as_str().to_owned(),
+            status: partner.status.as_str().to_owned(),
+            branches: profile
+                .branches
+                .iter()
+                .map(|b| format!("{} ({})", b.name, b.code.as_str()))
+                .collect(),
+            keys,
+            terms,
+            code,
+        });
+    }
+    let rules = operations::program::list(storage, None)
+        .await
+        .map_err(|e| match e {
+            OperationError::Storage(err) => PageError::from(err),
+            OperationError::Refused(err) => PageError::internal(err),
+        })?
+        .into_iter()
+        .map(|r| {
+            (
+                r.kind.as_str().to_owned(),
+                r.code.to_string(),
+                r.version,
+                format::date_time(lang, r.effective_from, zone),
+                r.definition
+                    .map_or_else(|| "retired".to_owned(), |d| d.to_json().to_string()),
+            )
+        })
+        .collect();
+    let staff_list = operations::staff::list(storage)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let scope = match &m.scope {
+                StaffScope::Operator => "operator".to_owned(),
+                StaffScope::Partner(p) => codes.get(p).cloned().unwrap_or_default(),
+                StaffScope::Branches(p, branches) => format!(
+                    "{} ({} branches)",
+                    codes.get(p).cloned().unwrap_or_default(),
+                    branches.len()
+                ),
+            };
+            (
+                m.login,
+                m.name,
+                m.role.as_str().to_owned(),
+                scope,
+                m.status.to_string(),
+            )
+        })
+        .collect();
+    html(
+        ClubPage {
+            w: words::words(lang),
+            csrf: &staff.session.state.csrf,
+            staff_name: &staff.member.name,
+            can_support: true,
+            is_admin: true,
+            partners,
+            rules,
+            staff: staff_list,
+        }
+        .render(),
+    )
+}
