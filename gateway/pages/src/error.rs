@@ -148,7 +148,23 @@ pub(crate) fn render(req: &HttpRequest, failure: &Failure) -> Option<String> {
 
 /// A rendered page as a 200 answer.
 pub(crate) fn html(rendered: askama::Result<String>) -> Result<HttpResponse, PageError> {
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(rendered?))
+    Ok(page(StatusCode::OK, rendered?))
+}
+
+/// A rendered page as an answer of `status` (a form shown again with why it was refused).
+pub(crate) fn page(status: StatusCode, body: String) -> HttpResponse {
+    page_setting(status, body, None)
+}
+
+/// A rendered page as an answer of `status`, setting `cookie` (a new session's).
+pub(crate) fn page_setting(
+    status: StatusCode,
+    body: String,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    if let Some(cookie) = cookie {
+        response.cookie(cookie);
+    }
+    response.content_type("text/html; charset=utf-8").body(body)
 }

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use storage::settlement::StatementFilter;
 
 use crate::charts;
-use crate::error::{Failure, PageError, html};
+use crate::error::{Failure, PageError, html, page};
 use crate::format;
 use crate::session::Staff;
 use crate::words::{self, Lang, Words};
@@ -432,9 +432,7 @@ async fn render_statement(
         refusal,
     }
     .render()?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    Ok(page(status, body))
 }
 
 /// A statement: its sums, its lines, its answers; the partner answers it here.
@@ -740,9 +738,7 @@ async fn render_reconcile(
         report,
     }
     .render()?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    Ok(page(status, body))
 }
 
 /// The reconciliation form.

@@ -126,6 +126,17 @@ pub(crate) fn typed_points(text: &str) -> Option<Points> {
     (points > 0).then_some(Points(points))
 }
 
+/// A date from a form's date field (`YYYY-MM-DD`): `Ok(None)` when left empty, `Err` when it is
+/// not a date.
+pub(crate) fn typed_date(text: &str) -> Result<Option<chrono::NaiveDate>, ()> {
+    match text.trim() {
+        "" => Ok(None),
+        text => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| ()),
+    }
+}
+
 /// A phone number as typed: Persian or Arabic-Indic digits read as Latin ones, the rest (a
 /// leading `+`, spaces, dashes) left for the domain's parser.
 pub(crate) fn typed_phone(text: &str) -> String {

@@ -17,7 +17,7 @@ use operations::error::OperationError;
 use serde::Deserialize;
 
 use crate::Pages;
-use crate::error::{Failure, PageError, html};
+use crate::error::{Failure, PageError, html, page, page_setting};
 use crate::format;
 use crate::session::{AnySession, SignedInMember};
 use crate::words::{self, Lang, Words};
@@ -38,18 +38,6 @@ fn refusal_of(lang: Lang, err: &SignInCodeError) -> String {
     words::refusal(lang, err.code(), &err.to_string())
 }
 
-fn page(
-    body: String,
-    status: StatusCode,
-    cookie: Option<actix_web::cookie::Cookie<'static>>,
-) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    if let Some(cookie) = cookie {
-        response.cookie(cookie);
-    }
-    response.content_type("text/html; charset=utf-8").body(body)
-}
-
 /// The phone number form.
 #[get("/member/sign-in")]
 pub(crate) async fn sign_in(req: HttpRequest, any: AnySession) -> Result<HttpResponse, PageError> {
@@ -64,7 +52,7 @@ pub(crate) async fn sign_in(req: HttpRequest, any: AnySession) -> Result<HttpRes
         phone_hint: String::new(),
     }
     .render()?;
-    Ok(page(body, StatusCode::OK, cookie))
+    Ok(page_setting(StatusCode::OK, body, cookie))
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,7 +107,7 @@ pub(crate) async fn send_code(
                 phone_hint: String::new(),
             }
             .render()?;
-            Ok(page(body, StatusCode::UNPROCESSABLE_ENTITY, None))
+            Ok(page_setting(StatusCode::UNPROCESSABLE_ENTITY, body, None))
         }
         Err(OperationError::Storage(err)) => Err(err.into()),
     }
@@ -153,7 +141,7 @@ pub(crate) async fn code_form(
         phone_hint: hint.clone(),
     }
     .render()?;
-    Ok(page(body, StatusCode::OK, None))
+    Ok(page_setting(StatusCode::OK, body, None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,7 +187,7 @@ pub(crate) async fn verify_code(
                 phone_hint: hint,
             }
             .render()?;
-            Ok(page(body, StatusCode::UNAUTHORIZED, None))
+            Ok(page_setting(StatusCode::UNAUTHORIZED, body, None))
         }
         Err(OperationError::Storage(err)) => Err(err.into()),
     }
@@ -482,10 +470,10 @@ async fn render_profile(
         refusal,
     }
     .render()?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    Ok(page(status, body))
 }
+
+const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
 /// The member's profile: what they told the club, their photo, closing their account.
 #[get("/member/profile")]
@@ -525,22 +513,9 @@ pub(crate) async fn save_profile(
     let lang = words::lang_of(&req);
     let w = words::words(lang);
     let optional = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-    let birth_date = match form.birth_date.trim() {
-        "" => None,
-        text => match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(date) => Some(date),
-            Err(_) => {
-                let refusal =
-                    words::refusal(lang, "birth_date_invalid", "the birth date is not a date");
-                return render_profile(
-                    &req,
-                    &member,
-                    (String::new(), refusal),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await;
-            }
-        },
+    let Ok(birth_date) = format::typed_date(&form.birth_date) else {
+        let refusal = words::birth_date_invalid(lang);
+        return render_profile(&req, &member, (String::new(), refusal), UNPROCESSABLE).await;
     };
     let edit = operations::portal::ProfileEdit {
         name: form.name.clone(),
@@ -571,13 +546,7 @@ pub(crate) async fn save_profile(
         }
         Err(OperationError::Refused(err)) => {
             let refusal = words::refusal(lang, err.code(), &err.to_string());
-            render_profile(
-                &req,
-                &member,
-                (String::new(), refusal),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            render_profile(&req, &member, (String::new(), refusal), UNPROCESSABLE).await
         }
         Err(OperationError::Storage(err)) => Err(err.into()),
     }
@@ -619,13 +588,7 @@ pub(crate) async fn save_photo(
         }
         Err(OperationError::Refused(err)) => {
             let refusal = words::refusal(lang, err.code(), &err.to_string());
-            render_profile(
-                &req,
-                &member,
-                (String::new(), refusal),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            render_profile(&req, &member, (String::new(), refusal), UNPROCESSABLE).await
         }
         Err(OperationError::Storage(err)) => Err(err.into()),
     }
@@ -658,13 +621,7 @@ pub(crate) async fn request_close(
     let w = words::of(&req);
     if form.confirm.is_none() {
         let refusal = w.close_confirm_needed.to_owned();
-        return render_profile(
-            &req,
-            &member,
-            (String::new(), refusal),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return render_profile(&req, &member, (String::new(), refusal), UNPROCESSABLE).await;
     }
     operations::portal::request_close(&member.pages.club, member.id, domain::time::now()).await?;
     render_profile(

@@ -13,7 +13,7 @@ use operations::staff::Actor;
 use serde::Deserialize;
 
 use crate::charts;
-use crate::error::{Failure, PageError, html};
+use crate::error::{Failure, PageError, html, page};
 use crate::format;
 use crate::session::Staff;
 use crate::words::{self, Lang, Words};
@@ -212,9 +212,7 @@ async fn render_search(
         refusal,
     }
     .render()?;
-    Ok(HttpResponse::build(StatusCode::OK)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    Ok(page(StatusCode::OK, body))
 }
 
 /// The member search form.

@@ -29,7 +29,7 @@ use operations::idempotency::{Answer, IdempotencyError, IdempotencyKey, Scope};
 use operations::ledger::history::HistoryQuery;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Failure, PageError, html};
+use crate::error::{Failure, PageError, html, page};
 use crate::format;
 use crate::session::{Enrolled, Staff};
 use crate::words::{self, Lang, Words};
@@ -206,9 +206,7 @@ async fn render_till(
         has_photo,
     }
     .render()?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    Ok(page(status, body))
 }
 
 /// Checks the card at the till's branch: the member, or why the card cannot be used.
@@ -857,9 +855,7 @@ async fn render_enrol(
         refusal,
     }
     .render()?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    Ok(page(status, body))
 }
 
 /// The enrolment form.
@@ -929,16 +925,9 @@ pub(crate) async fn enrol(
         let refusal = words::refusal(lang, err.code(), &err.to_string());
         return render_enrol(&req, &staff, typed, refusal, unprocessable).await;
     }
-    let birth_date = match typed.birth_date.as_str() {
-        "" => None,
-        text => match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(date) => Some(date),
-            Err(_) => {
-                let refusal =
-                    words::refusal(lang, "birth_date_invalid", "the birth date is not a date");
-                return render_enrol(&req, &staff, typed, refusal, unprocessable).await;
-            }
-        },
+    let Ok(birth_date) = format::typed_date(&typed.birth_date) else {
+        let refusal = words::birth_date_invalid(lang);
+        return render_enrol(&req, &staff, typed, refusal, unprocessable).await;
     };
     let optional = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let personal = match PersonalData::parse(

@@ -8,7 +8,7 @@ use domain::staff::{StaffError, StaffRole};
 use operations::error::OperationError;
 use serde::Deserialize;
 
-use crate::error::PageError;
+use crate::error::{PageError, page_setting};
 use crate::session::{AnySession, Staff};
 use crate::words::{self, Words};
 
@@ -46,11 +46,7 @@ fn page(
         refusal,
     }
     .render()?;
-    let mut response = HttpResponse::build(status);
-    if let Some(cookie) = cookie {
-        response.cookie(cookie);
-    }
-    Ok(response.content_type("text/html; charset=utf-8").body(body))
+    Ok(page_setting(status, body, cookie))
 }
 
 /// The sign-in form (its session, not yet signed in, carries the form's CSRF token).

@@ -731,6 +731,11 @@ pub(crate) const EN: Words = Words {
     points_invalid: "Write the number of points in digits.",
 };
 
+/// A date field that holds no date.
+pub(crate) fn birth_date_invalid(lang: Lang) -> String {
+    refusal(lang, "birth_date_invalid", "the birth date is not a date")
+}
+
 /// A refusal from the domain, in the page's language: its stable code's Persian text where one
 /// is written, the domain's own (English) text otherwise.
 pub(crate) fn refusal(lang: Lang, code: &str, english: &str) -> String {
