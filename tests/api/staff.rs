@@ -161,7 +161,18 @@ async fn sign_in_tells_nothing_of_which_part_was_wrong_and_locks_a_login_out_aft
     let attempt = |login: &str, password: &str| {
         let (login, password) = (login.to_owned(), password.to_owned());
         let storage = app.storage.clone();
-        async move { sign_in(&storage, limits, (&login, &password), from, now).await }
+        let keys = app.club.member_data_keys.clone();
+        async move {
+            sign_in(
+                &storage,
+                &keys,
+                limits,
+                (&login, &password, None),
+                from,
+                now,
+            )
+            .await
+        }
     };
 
     // An unknown login and a wrong password get the same answer.
@@ -204,4 +215,64 @@ async fn sign_in_tells_nothing_of_which_part_was_wrong_and_locks_a_login_out_aft
         .map(|e| (e.subject.as_str(), e.from_where.as_str()))
         .collect();
     assert_eq!(sign_ins, [(other.login.as_str(), from)]);
+}
+
+#[tokio::test]
+async fn an_account_with_totp_signs_in_only_with_its_current_code() {
+    use operations::staff::{SignInLimits, enable_totp, sign_in};
+    let app = TestApp::spawn().await;
+    let admin = app.staff(StaffRole::OperatorAdmin, None, &[]).await;
+    let keys = &app.club.member_data_keys;
+    let by = Actor {
+        name: "cli:test",
+        from: "host test",
+    };
+    let now = Utc::now();
+    let address = enable_totp(&app.storage, keys, &admin.login, by, now)
+        .await
+        .unwrap();
+    let secret = address
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let raw = totp_rs::Secret::Encoded(secret).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, raw.clone());
+    let at = u64::try_from(now.timestamp()).unwrap();
+    let (limits, from) = (SignInLimits::default(), "192.0.2.8");
+    let attempt = |code: Option<String>| {
+        let (storage, keys, login, password) = (
+            app.storage.clone(),
+            keys.clone(),
+            admin.login.clone(),
+            admin.password.clone(),
+        );
+        async move {
+            sign_in(
+                &storage,
+                &keys,
+                limits,
+                (&login, &password, code.as_deref()),
+                from,
+                now,
+            )
+            .await
+        }
+    };
+    assert_eq!(refusal(attempt(None).await), "staff_totp_invalid");
+    let stale = totp.generate(at - 300);
+    assert_eq!(refusal(attempt(Some(stale)).await), "staff_totp_invalid");
+    let signed_in = attempt(Some(totp.generate(at))).await.unwrap();
+    assert_eq!(signed_in.login, admin.login);
+    // The secret is sealed at rest, and enabling it is in the audit log.
+    let sealed = signed_in.totp_secret.unwrap();
+    assert!(!sealed.windows(raw.len()).any(|w| w == raw.as_slice()));
+    let log = staff::audit_log(&app.storage, 5).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "staff.enable_totp" && e.subject == admin.login)
+    );
 }

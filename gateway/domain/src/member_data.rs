@@ -214,6 +214,26 @@ impl MemberDataKeys {
     }
 }
 
+impl MemberDataKeys {
+    /// Encrypts a staff account's TOTP secret, bound to the account and to being one.
+    pub fn seal_staff_secret(
+        &self,
+        staff: uuid::Uuid,
+        secret: &[u8],
+    ) -> Result<Vec<u8>, MemberDataError> {
+        self.seal_bytes(&[staff.as_bytes().as_slice(), b"totp"].concat(), secret)
+    }
+
+    /// Decrypts what [`MemberDataKeys::seal_staff_secret`] wrote for the account `staff`.
+    pub fn open_staff_secret(
+        &self,
+        staff: uuid::Uuid,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, MemberDataError> {
+        self.open_bytes(&[staff.as_bytes().as_slice(), b"totp"].concat(), sealed)
+    }
+}
+
 /// A text message: to whom, and what it says (a sign-in code: never in a log).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextMessage {

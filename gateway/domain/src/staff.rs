@@ -106,6 +106,8 @@ pub struct StaffMember {
     pub status: StaffStatus,
     /// The argon2id hash of their password (PHC string).
     pub password_hash: String,
+    /// Their TOTP secret, sealed, when they sign in with a code as well.
+    pub totp_secret: Option<Vec<u8>>,
     /// When the account was made.
     pub created_at: DateTime<Utc>,
 }
@@ -135,6 +137,10 @@ pub enum StaffError {
     /// told).
     #[error("the login or the password is wrong")]
     SignInInvalid,
+    /// The account signs in with a code from an authenticator app as well, and the code given is
+    /// missing or wrong.
+    #[error("the authenticator code is missing or wrong")]
+    TotpInvalid,
     /// Too many failed sign-ins: the login (or the address) is locked out for a while.
     #[error("too many failed sign-ins; try again in {minutes} minutes")]
     SignInLocked {
@@ -154,6 +160,7 @@ impl StaffError {
             Self::LoginTaken => "staff_login_taken",
             Self::NotFound(_) => "staff_not_found",
             Self::SignInInvalid => "staff_sign_in_invalid",
+            Self::TotpInvalid => "staff_totp_invalid",
             Self::SignInLocked { .. } => "staff_sign_in_locked",
         }
     }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
 use domain::ids::StaffId;
+use domain::member_data::MemberDataKeys;
 use domain::staff::{self, StaffError, StaffMember, StaffRole, StaffScope, StaffStatus};
 use storage::audit::AuditEntry;
 use storage::{Connection, Storage};
@@ -108,6 +109,7 @@ pub async fn add(
         scope,
         status: StaffStatus::Active,
         password_hash: hashed(password).await?,
+        totp_secret: None,
         created_at: domain::time::stored(now),
     };
     let detail = serde_json::json!({
@@ -219,8 +221,9 @@ impl Default for SignInLimits {
 /// the same hashing time as a wrong password.
 pub async fn sign_in(
     storage: &Storage,
+    keys: &MemberDataKeys,
     limits: SignInLimits,
-    (login, password): (&str, &str),
+    (login, password, code): (&str, &str, Option<&str>),
     from: &str,
     now: DateTime<Utc>,
 ) -> Result<StaffMember> {
@@ -249,6 +252,16 @@ pub async fn sign_in(
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     match found {
         Some(member) if matches && member.status == StaffStatus::Active => {
+            if let Some(sealed) = &member.totp_secret
+                && !totp_matches(keys, &member, sealed, code, now)?
+            {
+                tracing::warn!(staff.login = %login, tries, "a sign-in without the right authenticator code");
+                return Err(refused(if tries >= limits.per_login {
+                    locked
+                } else {
+                    StaffError::TotpInvalid
+                }));
+            }
             storage::sessions::clear_failures(storage, &by_login).await?;
             let actor = Actor {
                 name: &member.login,
@@ -271,6 +284,72 @@ pub async fn sign_in(
             }))
         }
     }
+}
+
+/// The TOTP of a secret: RFC 6238's defaults (SHA-1, 6 digits, 30 s), a step either side
+/// allowed for clocks that differ.
+fn totp(secret: Vec<u8>) -> totp_rs::TOTP {
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret)
+}
+
+/// Whether `code` is the account's current TOTP code.
+fn totp_matches(
+    keys: &MemberDataKeys,
+    member: &StaffMember,
+    sealed: &[u8],
+    code: Option<&str>,
+    now: DateTime<Utc>,
+) -> std::result::Result<bool, storage::StorageError> {
+    let secret = keys.open_staff_secret(member.id.0, sealed).map_err(|e| {
+        storage::StorageError::Corrupt(format!("staff {}'s TOTP secret: {e}", member.login))
+    })?;
+    let code: String = code
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let at = u64::try_from(now.timestamp()).unwrap_or(0);
+    Ok(code.len() == 6 && totp(secret).check(&code, at))
+}
+
+/// Gives the account with `login` a new TOTP secret (it must then sign in with a code from an
+/// authenticator app as well); the `otpauth://` address to give the app, shown once.
+pub async fn enable_totp(
+    storage: &Storage,
+    keys: &MemberDataKeys,
+    login: &str,
+    actor: Actor<'_>,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let login = staff::login(login).map_err(OperationError::Refused)?;
+    let mut conn = storage.db().await?;
+    let member = storage::staff::find(&mut conn, &login)
+        .await?
+        .ok_or_else(|| OperationError::Refused(StaffError::NotFound(login.clone())))?;
+    let mut secret = vec![0_u8; 20];
+    getrandom::fill(&mut secret)
+        .unwrap_or_else(|e| panic!("the system's random source failed: {e}"));
+    let sealed = keys.seal_staff_secret(member.id.0, &secret).map_err(|e| {
+        storage::StorageError::Corrupt(format!("a TOTP secret cannot be sealed: {e}"))
+    })?;
+    conn.transaction::<_, OperationError<StaffError>, _>(async |conn| {
+        storage::staff::set_totp(conn, &login, &sealed).await?;
+        actor
+            .record(
+                conn,
+                ("staff.enable_totp", &login),
+                serde_json::json!({}),
+                now,
+            )
+            .await?;
+        Ok(())
+    })
+    .await?;
+    let base32 = totp(secret).get_secret_base32();
+    tracing::info!(staff.login = %login, "staff TOTP enabled");
+    Ok(format!(
+        "otpauth://totp/clubgate:{login}?secret={base32}&issuer=clubgate&algorithm=SHA1&digits=6&period=30"
+    ))
 }
 
 /// A hash checked for an unknown login, so that it takes as long as a known one's.

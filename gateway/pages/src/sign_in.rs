@@ -63,6 +63,9 @@ pub(crate) struct SignInForm {
     csrf: String,
     login: String,
     password: String,
+    /// The authenticator app's code, for an account that has one.
+    #[serde(default)]
+    code: String,
 }
 
 /// Signs in: a new session for the account, or the form again with why not.
@@ -79,10 +82,12 @@ pub(crate) async fn submit(
         .peer_addr()
         .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
     let now = domain::time::now();
+    let code = (!form.code.trim().is_empty()).then_some(form.code.as_str());
     let signed_in = operations::staff::sign_in(
         &pages.club.storage,
+        &pages.club.member_data_keys,
         pages.settings.sign_in,
-        (&form.login, &form.password),
+        (&form.login, &form.password, code),
         &from,
         now,
     )
@@ -100,6 +105,7 @@ pub(crate) async fn submit(
             return Ok(response.finish());
         }
         Err(OperationError::Refused(StaffError::SignInLocked { .. })) => w.sign_in_locked,
+        Err(OperationError::Refused(StaffError::TotpInvalid)) => w.totp_invalid,
         Err(OperationError::Refused(_)) => w.sign_in_invalid,
         Err(OperationError::Storage(err)) => return Err(err.into()),
     };

@@ -303,6 +303,7 @@ diesel::table! {
         status -> Text,
         password_hash -> Text,
         created_at -> Timestamptz,
+        totp_secret -> Nullable<Bytea>,
     }
 }
 

@@ -22,6 +22,7 @@ struct StaffRow {
     status: String,
     password_hash: String,
     created_at: DateTime<Utc>,
+    totp_secret: Option<Vec<u8>>,
 }
 
 impl TryFrom<StaffRow> for StaffMember {
@@ -42,6 +43,7 @@ impl TryFrom<StaffRow> for StaffMember {
             scope,
             status: stored("staff.status", &row.status)?,
             password_hash: row.password_hash,
+            totp_secret: row.totp_secret,
             created_at: row.created_at,
         })
     }
@@ -70,6 +72,7 @@ pub async fn insert(
         status: member.status.to_string(),
         password_hash: member.password_hash.clone(),
         created_at: member.created_at,
+        totp_secret: member.totp_secret.clone(),
     };
     let inserted = diesel::insert_into(staff::table)
         .values(&row)
@@ -139,6 +142,19 @@ pub async fn set_password(
 ) -> Result<bool, StorageError> {
     let updated = diesel::update(staff::table.filter(staff::login.eq(login)))
         .set(staff::password_hash.eq(password_hash))
+        .execute(conn)
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Sets the sealed TOTP secret of the account with `login`; `false` if there is none.
+pub async fn set_totp(
+    conn: &mut AsyncPgConnection,
+    login: &str,
+    sealed: &[u8],
+) -> Result<bool, StorageError> {
+    let updated = diesel::update(staff::table.filter(staff::login.eq(login)))
+        .set(staff::totp_secret.eq(sealed))
         .execute(conn)
         .await?;
     Ok(updated == 1)

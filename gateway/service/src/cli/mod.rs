@@ -203,7 +203,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             partners::branches(&storage(&config).await?, command).await?;
         }
         Command::Rules { command } => partners::rules(&storage(&config).await?, command).await?,
-        Command::Staff { command } => staff::staff(&storage(&config).await?, command).await?,
+        Command::Staff { command } => {
+            staff::staff(&storage(&config).await?, &config.member_data_keys, command).await?
+        }
         Command::Audit { limit } => staff::audit(&storage(&config).await?, limit).await?,
         Command::Program { command } => {
             let club = (config.program.time_zone, &config.member_data_keys);

@@ -31,6 +31,9 @@ pub(super) enum StaffCommand {
     Disable { login: String },
     /// Give an account a new password, printed once (or read from CLUBGATE_STAFF_PASSWORD).
     ResetPassword { login: String },
+    /// Make an account sign in with a code from an authenticator app as well: prints the
+    /// app's otpauth:// address once (a new secret each time).
+    Totp { login: String },
 }
 
 /// The password to set: `CLUBGATE_STAFF_PASSWORD`, or a random one to print.
@@ -71,7 +74,11 @@ pub(super) async fn audit(storage: &Storage, limit: i64) -> anyhow::Result<()> {
 }
 
 /// `clubgate staff …`.
-pub(super) async fn staff(storage: &Storage, command: StaffCommand) -> anyhow::Result<()> {
+pub(super) async fn staff(
+    storage: &Storage,
+    keys: &domain::member_data::MemberDataKeys,
+    command: StaffCommand,
+) -> anyhow::Result<()> {
     let (name, from) = actor();
     let by = staff::Actor {
         name: &name,
@@ -138,6 +145,13 @@ pub(super) async fn staff(storage: &Storage, command: StaffCommand) -> anyhow::R
             if generated {
                 println!("  password (shown once): {password}");
             }
+        }
+        StaffCommand::Totp { login } => {
+            let address = staff::enable_totp(storage, keys, &login, by, Utc::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("staff {login}: {e}"))?;
+            println!("{login} now signs in with an authenticator code as well");
+            println!("  add to the authenticator app (shown once): {address}");
         }
     }
     Ok(())
