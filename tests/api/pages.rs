@@ -1017,3 +1017,48 @@ async fn a_member_completes_their_profile_for_a_bonus_once_changes_their_photo_a
     browser.close().await;
     assert!(app.ledger_report().await.is_exact());
 }
+
+#[tokio::test]
+async fn a_cashier_quotes_then_holds_points_captures_part_and_voids_another_hold() {
+    let app = TestApp::spawn().await;
+    let hotel = app.partner().with_default_rule().await;
+    let member = hotel.member().with_points(500).await;
+    let cashier = app.staff(StaffRole::Cashier, Some(&hotel), &["main"]).await;
+    let browser = Browser::open(&app.address).await;
+    sign_in(&browser, &cashier).await;
+    browser.fill("#card-number", &member.card).await;
+    browser.click("#check-card").await;
+
+    // Quotes post nothing: a purchase's points, and what points take off a bill.
+    browser.fill("#earn-amount", "1,000,000").await;
+    browser.click("#quote-earn").await;
+    let quote = browser.text("#quote").await;
+    assert!(quote.contains("10,000 points"), "{quote}");
+    browser.fill("#redeem-points", "100").await;
+    browser.click("#quote-redeem").await;
+    let quote = browser.text("#quote").await;
+    assert!(quote.contains("1,000.00 IRR"), "{quote}");
+    assert_eq!(written(&app, &hotel, "redeem").await.len(), 0);
+
+    // A hold of 50 points, 30 of them captured.
+    browser.fill("#redeem-points", "50").await;
+    browser.tick("#redeem-hold").await;
+    browser.click("#redeem").await;
+    assert_eq!(browser.text("#receipt-state").await, "pending");
+    browser.fill("#capture-points", "30").await;
+    browser.click("#capture").await;
+    assert_eq!(browser.text("#receipt-state").await, "posted");
+    assert_eq!(browser.text("#receipt-points").await, "30 points");
+    browser.go("/pos").await;
+    assert_eq!(browser.text("#available").await, "470 points");
+
+    // Another hold, voided: the points come back.
+    browser.fill("#redeem-points", "40").await;
+    browser.tick("#redeem-hold").await;
+    browser.click("#redeem").await;
+    browser.click("#void").await;
+    browser.go("/pos").await;
+    assert_eq!(browser.text("#available").await, "470 points");
+    assert!(app.ledger_report().await.is_exact());
+    browser.close().await;
+}

@@ -112,6 +112,8 @@ pub fn configure(pages: Data<Pages>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(pos::reverse)
                 .service(pos::receipt)
                 .service(pos::today)
+                .service(pos::quote_purchase)
+                .service(pos::settle_hold)
                 .service(pos::enrol_form)
                 .service(pos::enrol)
                 .service(pos::show_photo)

@@ -23,6 +23,7 @@ use domain::member_data::PersonalData;
 use domain::members::{CardCheck, EnrolmentError, NewMember};
 use domain::partners::{Branch, PartnerProfile};
 use domain::points::{Money, Points};
+use domain::pricing::PricingError;
 use domain::staff::{StaffMember, StaffRole, StaffScope};
 use operations::error::OperationError;
 use operations::idempotency::{Answer, IdempotencyError, IdempotencyKey, Scope};
@@ -152,14 +153,27 @@ struct TillPage<'a> {
     /// The member just enrolled here (shown once).
     enrolled: Option<Enrolled>,
     has_photo: bool,
+    /// What a quote asked for would come to.
+    quote: String,
 }
 
 /// Renders the till, with the member of the card in the session (if any) and `refusal` (if the
 /// last action was refused).
 async fn render_till(
     req: &HttpRequest,
+    staff: Staff,
+    refusal: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    render_till_quoting(req, staff, refusal, String::new(), status).await
+}
+
+/// The till, with `quote` (what a quote came to) shown.
+async fn render_till_quoting(
+    req: &HttpRequest,
     mut staff: Staff,
     refusal: Option<String>,
+    quote: String,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let lang = words::lang_of(req);
@@ -204,6 +218,7 @@ async fn render_till(
         redeem_key: form_key(),
         enrolled,
         has_photo,
+        quote,
     }
     .render()?;
     Ok(page(status, body))
@@ -482,6 +497,8 @@ pub(crate) struct RedeemForm {
     points: String,
     #[serde(default)]
     reference: String,
+    /// Only hold the points (capture or void them later), for the programme's default time.
+    hold: Option<String>,
 }
 
 /// Redeems the member's points at the till, in one step.
@@ -505,11 +522,16 @@ pub(crate) async fn redeem(
         partner: till.partner.partner.id,
         branch: till.branch.id,
         card: Some(card.as_str()),
-        fields: &[&form.points, &reference],
+        fields: &[
+            &form.points,
+            &reference,
+            if form.hold.is_some() { "hold" } else { "" },
+        ],
     };
     let scope = scope_of(&till, &staff.member, &form.key, &what)?;
     let branch = till.branch.id.to_string();
-    let redemption = match Redemption::new(branch, card, points, reference, None) {
+    let hold = form.hold.is_some().then_some(None);
+    let redemption = match Redemption::new(branch, card, points, reference, hold) {
         Ok(redemption) => redemption,
         Err(err) => {
             let refusal = words::refusal(w.lang, err.code(), &err.to_string());
@@ -585,6 +607,8 @@ struct Line {
     cashier: String,
     state: &'static str,
     reversible: bool,
+    /// A hold still open: it may be captured or voided.
+    open_hold: bool,
 }
 
 fn kind_of(w: &Words, code: TransferCode) -> &'static str {
@@ -647,6 +671,7 @@ fn line(
         reversible: matches!(transfer.code, TransferCode::Earn | TransferCode::Redeem)
             && transfer.phase == domain::ledger::Phase::Single
             && state == TransferState::Posted,
+        open_hold: transfer.code == TransferCode::Redeem && state == TransferState::Pending,
     }
 }
 
@@ -659,6 +684,7 @@ struct ReceiptPage<'a> {
     line: Line,
     replayed: bool,
     reverse_key: String,
+    hold_key: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -698,6 +724,7 @@ pub(crate) async fn receipt(
             line: line(lang, zone, (&transfer, state), &names),
             replayed: query.replayed.is_some(),
             reverse_key: form_key(),
+            hold_key: form_key(),
         }
         .render(),
     )
@@ -1022,4 +1049,165 @@ pub(crate) async fn show_photo(staff: Staff) -> Result<HttpResponse, PageError> 
         .await?
         .ok_or_else(|| PageError::new(Failure::NotFound))?;
     Ok(HttpResponse::Ok().content_type(media_type).body(bytes))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct QuoteForm {
+    csrf: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    points: String,
+}
+
+/// What a purchase would earn the member on the till (their tier and today's campaigns
+/// included), or what points would take off the bill; posts nothing.
+#[post("/pos/quote")]
+pub(crate) async fn quote_purchase(
+    req: HttpRequest,
+    staff: Staff,
+    form: Form<QuoteForm>,
+) -> Result<HttpResponse, PageError> {
+    staff.session.check_csrf(&form.csrf)?;
+    let till = till_of(&staff).await?;
+    let card = card_on_till(&staff)?;
+    let lang = words::lang_of(&req);
+    let w = words::words(lang);
+    let club = &staff.pages.club;
+    let (partner_id, branch) = (till.partner.partner.id, till.branch.id.to_string());
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let refused = |err: LedgerError| words::refusal(lang, err.code(), &err.to_string());
+    let now = domain::time::now();
+    let quoted = if !form.amount.trim().is_empty() {
+        let currency = match operations::pricing::branch_rule(club, partner_id, &branch).await {
+            Ok(Some(rule)) => rule.currency,
+            Ok(None) | Err(OperationError::Refused(_)) => {
+                let refusal = refused(PricingError::RuleMissing.into());
+                return render_till(&req, staff, Some(refusal), StatusCode::CONFLICT).await;
+            }
+            Err(OperationError::Storage(err)) => return Err(err.into()),
+        };
+        let Some(amount_minor) = format::typed_amount(&form.amount, currency) else {
+            return render_till(
+                &req,
+                staff,
+                Some(w.amount_invalid.to_owned()),
+                unprocessable,
+            )
+            .await;
+        };
+        operations::pricing::quote_for_member(
+            club,
+            partner_id,
+            &branch,
+            (amount_minor, &[]),
+            &card,
+            now,
+        )
+        .await
+        .map(|q| {
+            let bonus: i64 = q.campaigns.iter().map(|(_, p)| p).sum();
+            let money = format::money(lang, Money::new(amount_minor, currency));
+            format!(
+                "{money} → {} (+ {} {})",
+                format::points(lang, q.earn_points),
+                format::number(lang, bonus),
+                w.bonus
+            )
+        })
+    } else {
+        let Some(points) = format::typed_points(&form.points) else {
+            return render_till(
+                &req,
+                staff,
+                Some(w.points_invalid.to_owned()),
+                unprocessable,
+            )
+            .await;
+        };
+        operations::pricing::quote(club, partner_id, &branch, (None, &[]), Some(points), now)
+            .await
+            .map(|q| {
+                let discount = q
+                    .discount
+                    .map_or_else(String::new, |m| format::money(lang, m));
+                format!(
+                    "{} → {} {discount}",
+                    format::points(lang, points),
+                    w.discount
+                )
+            })
+    };
+    match quoted {
+        Ok(quote) => render_till_quoting(&req, staff, None, quote, StatusCode::OK).await,
+        Err(OperationError::Refused(err)) => {
+            render_till(&req, staff, Some(refused(err)), unprocessable).await
+        }
+        Err(OperationError::Storage(err)) => Err(err.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct HoldForm {
+    csrf: String,
+    key: String,
+    transfer: TransferId,
+    action: String,
+    /// Points to capture (all the hold's when empty).
+    #[serde(default)]
+    points: String,
+}
+
+/// Captures a hold (all of it, or fewer points) or voids it: a hold made at one of the
+/// cashier's branches.
+#[post("/pos/hold")]
+pub(crate) async fn settle_hold(
+    req: HttpRequest,
+    staff: Staff,
+    form: Form<HoldForm>,
+) -> Result<HttpResponse, PageError> {
+    staff.session.check_csrf(&form.csrf)?;
+    let till = till_of(&staff).await?;
+    let partner_id = till.partner.partner.id;
+    let found = operations::ledger::history::transaction(
+        &staff.pages.club.storage,
+        partner_id,
+        form.transfer,
+    )
+    .await?;
+    let Some((hold, _)) = found else {
+        return Err(PageError::new(Failure::NotFound));
+    };
+    if !at_branches(&till, &hold) {
+        return Err(PageError::new(Failure::Forbidden));
+    }
+    let points = match form.points.trim() {
+        "" => None,
+        typed => Some(format::typed_points(typed).ok_or_else(|| {
+            PageError::new(Failure::BadForm(words::of(&req).points_invalid.to_owned()))
+        })?),
+    };
+    let transfer = form.transfer.to_string();
+    let points_field = points.map(|p| p.get().to_string()).unwrap_or_default();
+    let what = Fingerprinted {
+        action: "/pos/hold",
+        partner: partner_id,
+        branch: till.branch.id,
+        card: None,
+        fields: &[&transfer, &form.action, &points_field],
+    };
+    let scope = scope_of(&till, &staff.member, &form.key, &what)?;
+    let club = &staff.pages.club;
+    let reply = match form.action.as_str() {
+        "capture" => {
+            submit(|| operations::ledger::capture(club, scope.clone(), form.transfer, points)).await
+        }
+        "void" => submit(|| operations::ledger::void(club, scope.clone(), form.transfer)).await,
+        other => {
+            return Err(PageError::new(Failure::BadForm(format!(
+                "action {other:?}: capture or void"
+            ))));
+        }
+    };
+    answered(&req, staff, reply).await
 }
