@@ -460,6 +460,11 @@ async fn a_member_signs_in_with_a_texted_code_and_sees_what_the_ledger_holds() {
         .unwrap();
     assert!(qr_loaded.as_u64().unwrap() >= 200);
     browser.screenshot("member-en").await;
+    // The invite link a member shares shows their code to a friend, signed in or not.
+    let invite = browser.text("#invite-code").await;
+    browser.click("#invite-link").await;
+    assert_eq!(browser.text("#join-code").await, invite);
+    browser.go("/member").await;
 
     // Their data, downloaded: what they told the club and every transaction.
     let data = browser

@@ -131,6 +131,7 @@ pub fn configure(pages: Data<Pages>) -> impl FnOnce(&mut web::ServiceConfig) {
                 .service(member::save_photo)
                 .service(member::show_photo)
                 .service(member::request_close)
+                .service(member::join)
                 .service(finance::list)
                 .service(finance::list_csv)
                 .service(finance::show)

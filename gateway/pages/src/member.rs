@@ -632,3 +632,36 @@ pub(crate) async fn request_close(
     )
     .await
 }
+
+#[derive(Template)]
+#[template(path = "join.html")]
+struct JoinPage {
+    w: &'static Words,
+    code: String,
+    partners: Vec<String>,
+}
+
+/// An invitation: the link a member shares. It shows the invite code to give at any partner's
+/// till when joining (the code is random, not personal data).
+#[get("/join/{code}")]
+pub(crate) async fn join(
+    req: HttpRequest,
+    pages: Data<Pages>,
+    code: actix_web::web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let code =
+        domain::members::InviteCode::parse(&code).map_err(|_| PageError::new(Failure::NotFound))?;
+    let partners = operations::partners::list(&pages.club.storage)
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    html(
+        JoinPage {
+            w: words::of(&req),
+            code: code.as_str().to_owned(),
+            partners,
+        }
+        .render(),
+    )
+}
