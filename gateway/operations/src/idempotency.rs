@@ -294,16 +294,29 @@ where
             }
         }
         Err(TxError::Work(OperationError::Storage(err))) => {
-            release(&mut conn, &claim).await;
+            release(storage, conn, &claim).await;
             Err(err.into())
         }
         Err(TxError::LeaseLost) => Err(IdempotencyError::InFlight),
     }
 }
 
-async fn release(conn: &mut Connection, claim: &Claim) {
-    // If this fails too, the lease expiry frees the key instead.
-    if let Err(err) = storage::idempotency::release(conn, claim).await {
+/// Frees the key of a request that failed, so its retry runs at once: on the request's
+/// connection, or, when that is the connection that failed (PostgreSQL dropped it), on a fresh
+/// one. If that fails too, the lease's expiry frees the key instead.
+async fn release(storage: &Storage, mut conn: storage::DbConnection, claim: &Claim) {
+    if storage::idempotency::release(&mut conn, claim)
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    drop(conn);
+    let released = match storage.db().await {
+        Ok(mut fresh) => storage::idempotency::release(&mut fresh, claim).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = released {
         tracing::warn!(error = %err, "could not release an idempotency claim; it frees itself when its lease expires");
     }
 }
