@@ -12,6 +12,25 @@ struct Terminated {
     terminated: bool,
 }
 
+/// Ends the backend that waits for a lock (as a restart or an administrator would), once there
+/// is one.
+async fn end_the_backend_waiting_for_a_lock(app: &TestApp) {
+    let mut admin = app.db.connect().await;
+    loop {
+        let ended: Vec<Terminated> = diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .load(&mut admin)
+        .await
+        .unwrap();
+        if ended.iter().any(|row| row.terminated) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 #[tokio::test]
 async fn a_connection_dropped_mid_request_answers_503_and_the_retry_succeeds() {
     let app = TestApp::spawn().await;
@@ -31,20 +50,7 @@ async fn a_connection_dropped_mid_request_answers_503_and_the_retry_succeeds() {
         let client = hotel.client.clone();
         async move { client.transactions("limit=1").await }
     });
-    let mut admin = app.db.connect().await;
-    loop {
-        let ended: Vec<Terminated> = diesel::sql_query(
-            "SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .load(&mut admin)
-        .await
-        .unwrap();
-        if ended.iter().any(|row| row.terminated) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    end_the_backend_waiting_for_a_lock(&app).await;
     drop(holder);
 
     let problem = problem(listing.await.unwrap().unwrap_err());
@@ -85,20 +91,7 @@ async fn a_write_whose_connection_was_dropped_frees_its_key_so_the_retry_runs_at
         let (client, request, key) = (hotel.client.clone(), request.clone(), key.clone());
         async move { client.enroll(&request, &key).await }
     });
-    let mut admin = app.db.connect().await;
-    loop {
-        let ended: Vec<Terminated> = diesel::sql_query(
-            "SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .load(&mut admin)
-        .await
-        .unwrap();
-        if ended.iter().any(|row| row.terminated) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    end_the_backend_waiting_for_a_lock(&app).await;
     drop(holder);
     let problem = problem(enrolment.await.unwrap().unwrap_err());
     assert_eq!(

@@ -221,57 +221,24 @@ pub(crate) async fn list(req: HttpRequest, staff: Staff) -> Result<HttpResponse,
     )
 }
 
-fn csv_download(
-    name: &str,
-    header: &[&str],
-    rows: Vec<Vec<String>>,
-) -> Result<HttpResponse, PageError> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(header).map_err(PageError::internal)?;
-    for row in rows {
-        writer.write_record(row).map_err(PageError::internal)?;
-    }
-    let bytes = writer.into_inner().map_err(PageError::internal)?;
-    Ok(HttpResponse::Ok()
+/// A CSV file to download as `name`.csv.
+fn csv_attachment(name: &str, file: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             "content-disposition",
             format!("attachment; filename=\"{name}.csv\""),
         ))
-        .body(bytes))
+        .body(file)
 }
 
-/// The same list as CSV (exact minor units, machine dates).
+/// The same list as CSV, as the operator API exports it (exact minor units, machine dates).
 #[get("/finance/statements.csv")]
 pub(crate) async fn list_csv(staff: Staff) -> Result<HttpResponse, PageError> {
     let desk = desk_of(&staff)?;
-    let mut rows = Vec::new();
-    for record in records(&staff, desk).await? {
-        let statement = record.statement().map_err(PageError::internal)?;
-        rows.push(vec![
-            record.issued.id.to_string(),
-            record.partner_code.clone(),
-            record.issued.sequence.to_string(),
-            record.issued.period_start.to_rfc3339(),
-            record.issued.period_end.to_rfc3339(),
-            statement.currency.clone(),
-            statement.net_minor.to_string(),
-            statement.net_direction.clone(),
-            record.status().as_str().to_owned(),
-        ]);
-    }
-    let header = [
-        "statement_id",
-        "partner",
-        "sequence",
-        "period_start",
-        "period_end",
-        "currency",
-        "net_minor",
-        "net_direction",
-        "status",
-    ];
-    csv_download("statements", &header, rows)
+    let file =
+        statements::statements_csv(&records(&staff, desk).await?).map_err(PageError::internal)?;
+    Ok(csv_attachment("statements", file))
 }
 
 /// One line of a statement, as the page shows it.
@@ -455,16 +422,11 @@ pub(crate) async fn lines_csv(
     let file = statements::lines_file(&staff.pages.club.storage, &record)
         .await
         .map_err(settlement_refused)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "content-disposition",
-            format!(
-                "attachment; filename=\"{}-statement-{}-lines.csv\"",
-                record.partner_code, record.issued.sequence
-            ),
-        ))
-        .body(file))
+    let name = format!(
+        "{}-statement-{}-lines",
+        record.partner_code, record.issued.sequence
+    );
+    Ok(csv_attachment(&name, file))
 }
 
 /// Acknowledges a statement (no lines) or disputes the lines ticked, with a reason: the
@@ -617,33 +579,7 @@ pub(crate) async fn position(
         .await
         .map_err(settlement_refused)?;
     if window.format.as_deref() == Some("csv") {
-        let rows = position
-            .partners
-            .iter()
-            .map(|p| {
-                vec![
-                    p.partner.clone(),
-                    p.currency.clone(),
-                    p.statements.to_string(),
-                    p.issuance_charge_minor.to_string(),
-                    p.redemption_credit_minor.to_string(),
-                    p.adjustments_minor.to_string(),
-                    p.net_minor.to_string(),
-                    p.net_direction.to_owned(),
-                ]
-            })
-            .collect();
-        let header = [
-            "partner",
-            "currency",
-            "statements",
-            "issuance_charge_minor",
-            "redemption_credit_minor",
-            "adjustments_minor",
-            "net_minor",
-            "net_direction",
-        ];
-        return csv_download("position", &header, rows);
+        return Ok(csv_attachment("position", position.csv()));
     }
     let lang = words::lang_of(&req);
     let w = words::words(lang);
@@ -821,16 +757,9 @@ pub(crate) async fn reconcile(
         Err(OperationError::Storage(err)) => return Err(err.into()),
     };
     if form.format.as_deref().map(|f| f.as_str()) == Some("csv") {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                "content-disposition",
-                format!(
-                    "attachment; filename=\"{}-reconciliation.csv\"",
-                    report.partner
-                ),
-            ))
-            .body(domain::settlement::reconcile::exceptions_csv(&report)));
+        let name = format!("{}-reconciliation", report.partner);
+        let file = domain::settlement::reconcile::exceptions_csv(&report);
+        return Ok(csv_attachment(&name, file));
     }
     let number = |n: i128| format::number(lang, i64::try_from(n).unwrap_or(i64::MAX));
     let optional = |n: Option<i64>| n.map_or_else(String::new, |n| format::number(lang, n));

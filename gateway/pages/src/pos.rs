@@ -562,18 +562,7 @@ pub(crate) async fn reverse(
     let till = till_of(&staff).await?;
     let partner_id = till.partner.partner.id;
     // Only what was made at one of this member of staff's branches.
-    let found = operations::ledger::history::transaction(
-        &staff.pages.club.storage,
-        partner_id,
-        form.transfer,
-    )
-    .await?;
-    let Some((original, _)) = found else {
-        return Err(PageError::new(Failure::NotFound));
-    };
-    if !at_branches(&till, &original) {
-        return Err(PageError::new(Failure::Forbidden));
-    }
+    transaction_here(&staff, &till, form.transfer, Failure::Forbidden).await?;
     let transfer = form.transfer.to_string();
     let what = Fingerprinted {
         action: "/pos/reverse",
@@ -594,6 +583,27 @@ fn at_branches(till: &Till, transfer: &Transfer) -> bool {
     till.branches
         .iter()
         .any(|b| Some(b.id) == transfer.branch_id)
+}
+
+/// The partner's transaction `id` and where it stands, when it was made at one of the till's
+/// branches: not found when it is no transaction of the partner's, `elsewhere` when it is one
+/// of another branch's.
+async fn transaction_here(
+    staff: &Staff,
+    till: &Till,
+    id: TransferId,
+    elsewhere: Failure,
+) -> Result<(Transfer, TransferState), PageError> {
+    let partner_id = till.partner.partner.id;
+    let found =
+        operations::ledger::history::transaction(&staff.pages.club.storage, partner_id, id).await?;
+    let Some((transfer, state)) = found else {
+        return Err(PageError::new(Failure::NotFound));
+    };
+    if !at_branches(till, &transfer) {
+        return Err(PageError::new(elsewhere));
+    }
+    Ok((transfer, state))
 }
 
 /// How a transaction reads on a receipt or the day's list.
@@ -701,18 +711,8 @@ pub(crate) async fn receipt(
     query: Query<ReceiptQuery>,
 ) -> Result<HttpResponse, PageError> {
     let till = till_of(&staff).await?;
-    let found = operations::ledger::history::transaction(
-        &staff.pages.club.storage,
-        till.partner.partner.id,
-        id.into_inner(),
-    )
-    .await?;
-    let Some((transfer, state)) = found else {
-        return Err(PageError::new(Failure::NotFound));
-    };
-    if !at_branches(&till, &transfer) {
-        return Err(PageError::new(Failure::NotFound));
-    }
+    let (transfer, state) =
+        transaction_here(&staff, &till, id.into_inner(), Failure::NotFound).await?;
     let lang = words::lang_of(&req);
     let names = cashiers(&staff, &[&transfer]).await?;
     let zone = staff.pages.club.program.time_zone;
@@ -1169,18 +1169,7 @@ pub(crate) async fn settle_hold(
     staff.session.check_csrf(&form.csrf)?;
     let till = till_of(&staff).await?;
     let partner_id = till.partner.partner.id;
-    let found = operations::ledger::history::transaction(
-        &staff.pages.club.storage,
-        partner_id,
-        form.transfer,
-    )
-    .await?;
-    let Some((hold, _)) = found else {
-        return Err(PageError::new(Failure::NotFound));
-    };
-    if !at_branches(&till, &hold) {
-        return Err(PageError::new(Failure::Forbidden));
-    }
+    transaction_here(&staff, &till, form.transfer, Failure::Forbidden).await?;
     let points = match form.points.trim() {
         "" => None,
         typed => Some(format::typed_points(typed).ok_or_else(|| {

@@ -265,3 +265,90 @@ pub async fn position(
         outstanding_points,
     })
 }
+
+/// `rows` under `header` as CSV (writing to memory cannot fail).
+fn csv_of<R: IntoIterator<Item = String>>(
+    header: &[&str],
+    rows: impl IntoIterator<Item = R>,
+) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(header);
+    for row in rows {
+        let _ = writer.write_record(row);
+    }
+    writer.into_inner().unwrap_or_default()
+}
+
+/// Statements as CSV, exact minor units and machine dates (the operator API's and the finance
+/// page's export).
+pub fn statements_csv(
+    records: &[StatementRecord],
+) -> std::result::Result<Vec<u8>, SettlementError> {
+    let rows = records
+        .iter()
+        .map(|r| {
+            let s = r.statement()?;
+            Ok(vec![
+                r.issued.id.to_string(),
+                r.partner_code.clone(),
+                r.issued.sequence.to_string(),
+                s.period.start.to_rfc3339(),
+                s.period.end.to_rfc3339(),
+                r.status().as_str().to_owned(),
+                s.currency.clone(),
+                s.issuance_charge_minor.to_string(),
+                s.redemption_credit_minor.to_string(),
+                s.adjustments_minor.to_string(),
+                s.net_minor.to_string(),
+                s.closing_position_minor.to_string(),
+                partners::settlement::hex(&r.issued.payload_sha256),
+            ])
+        })
+        .collect::<std::result::Result<Vec<_>, SettlementError>>()?;
+    let header = [
+        "statement_id",
+        "partner",
+        "sequence",
+        "period_start",
+        "period_end",
+        "status",
+        "currency",
+        "issuance_charge_minor",
+        "redemption_credit_minor",
+        "adjustments_minor",
+        "net_minor",
+        "closing_position_minor",
+        "sha256",
+    ];
+    Ok(csv_of(&header, rows))
+}
+
+impl Position {
+    /// Per partner and currency as CSV, exact minor units (the operator API's and the finance
+    /// page's export).
+    pub fn csv(&self) -> Vec<u8> {
+        let header = [
+            "partner",
+            "currency",
+            "statements",
+            "issuance_charge_minor",
+            "redemption_credit_minor",
+            "adjustments_minor",
+            "net_minor",
+            "net_direction",
+        ];
+        let rows = self.partners.iter().map(|p| {
+            vec![
+                p.partner.clone(),
+                p.currency.clone(),
+                p.statements.to_string(),
+                p.issuance_charge_minor.to_string(),
+                p.redemption_credit_minor.to_string(),
+                p.adjustments_minor.to_string(),
+                p.net_minor.to_string(),
+                p.net_direction.to_owned(),
+            ]
+        });
+        csv_of(&header, rows)
+    }
+}

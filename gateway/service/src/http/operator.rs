@@ -46,20 +46,6 @@ fn csv_response(name: &str, body: Vec<u8>) -> HttpResponse {
         .body(body)
 }
 
-fn csv_bytes<I, R>(header: &[&str], rows: I) -> Vec<u8>
-where
-    I: IntoIterator<Item = R>,
-    R: IntoIterator<Item = String>,
-{
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    // Writing to a Vec cannot fail.
-    let _ = writer.write_record(header);
-    for row in rows {
-        let _ = writer.write_record(row);
-    }
-    writer.into_inner().unwrap_or_default()
-}
-
 /// Which statements to list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -109,43 +95,8 @@ pub(crate) async fn statements(
     };
     let records = settlement_statements::list(&state.club.storage, &filter).await?;
     if query.format.unwrap_or_default() == Format::Csv {
-        let rows = records
-            .iter()
-            .map(|r| {
-                let s = r.statement()?;
-                Ok(vec![
-                    r.issued.id.to_string(),
-                    r.partner_code.clone(),
-                    r.issued.sequence.to_string(),
-                    s.period.start.to_rfc3339(),
-                    s.period.end.to_rfc3339(),
-                    r.status().as_str().to_owned(),
-                    s.currency.clone(),
-                    s.issuance_charge_minor.to_string(),
-                    s.redemption_credit_minor.to_string(),
-                    s.adjustments_minor.to_string(),
-                    s.net_minor.to_string(),
-                    s.closing_position_minor.to_string(),
-                    partners::settlement::hex(&r.issued.payload_sha256),
-                ])
-            })
-            .collect::<Result<Vec<_>, domain::settlement::SettlementError>>()?;
-        let header = [
-            "statement_id",
-            "partner",
-            "sequence",
-            "period_start",
-            "period_end",
-            "status",
-            "currency",
-            "issuance_charge_minor",
-            "redemption_credit_minor",
-            "adjustments_minor",
-            "net_minor",
-            "closing_position_minor",
-            "sha256",
-        ];
-        return Ok(csv_response("statements", csv_bytes(&header, rows)));
+        let file = settlement_statements::statements_csv(&records)?;
+        return Ok(csv_response("statements", file));
     }
     let statements = records
         .iter()
@@ -315,29 +266,7 @@ pub(crate) async fn position(
     let position =
         settlement_statements::position(&state.club.storage, query.from, query.to).await?;
     if query.format.unwrap_or_default() == Format::Csv {
-        let header = [
-            "partner",
-            "currency",
-            "statements",
-            "issuance_charge_minor",
-            "redemption_credit_minor",
-            "adjustments_minor",
-            "net_minor",
-            "net_direction",
-        ];
-        let rows = position.partners.iter().map(|p| {
-            vec![
-                p.partner.clone(),
-                p.currency.clone(),
-                p.statements.to_string(),
-                p.issuance_charge_minor.to_string(),
-                p.redemption_credit_minor.to_string(),
-                p.adjustments_minor.to_string(),
-                p.net_minor.to_string(),
-                p.net_direction.to_owned(),
-            ]
-        });
-        return Ok(csv_response("position", csv_bytes(&header, rows)));
+        return Ok(csv_response("position", position.csv()));
     }
     Ok(HttpResponse::Ok().json(position))
 }
