@@ -371,8 +371,10 @@ async fn a_committer_that_panics_answers_its_batch_as_not_committed_and_serves_a
     let (app, hotel, alice, bob) = two_members(100, 100).await;
     let committer = committer(&app, Duration::ZERO);
     let keys: Vec<String> = (0..2).map(|_| unique_code("panic")).collect();
+    assert_eq!(hotel.client.available_points(&alice).await, 100);
 
-    // The committer panics after its transaction commits, before it answers.
+    // The committer panics after its transaction commits, before it bumps the member's cached
+    // views and answers.
     committer.crash_next_batch();
     let crashed = submit_one(&committer, redeem(&app, &hotel, &alice, 10, &keys[0]).await).await;
     assert!(
@@ -383,6 +385,11 @@ async fn a_committer_that_panics_answers_its_batch_as_not_committed_and_serves_a
     // Started again: the retry gets the committed answer, once, and new work commits.
     let retried = submit_one(&committer, redeem(&app, &hotel, &alice, 10, &keys[0]).await).await;
     assert_eq!(outcome(&retried), (false, "90".to_owned()));
+    assert_eq!(
+        hotel.client.available_points(&alice).await,
+        90,
+        "the retry's answer says 90: no card check may show what was there before"
+    );
     let next = submit_one(
         &committer,
         earn(&app, &hotel, &bob, 100_000, &keys[1]).await,

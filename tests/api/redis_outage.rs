@@ -1,5 +1,6 @@
-//! Redis down and back: the gateway keeps serving from PostgreSQL (nonces included),
-//! never accepts a replay across the switch, and uses Redis again once it returns.
+//! Redis down and back, or restarted empty: the gateway keeps serving from PostgreSQL, never
+//! accepts a replay (nonces live in PostgreSQL), never shows a balance from before an
+//! acknowledged write, and uses Redis again once it returns.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,63 +69,51 @@ async fn readiness(app: &TestApp) -> String {
         .to_owned()
 }
 
+fn replayed(res: &test_support::TestResponse) -> (u16, String) {
+    (res.status, res.error_code())
+}
+
 #[tokio::test]
 async fn the_gateway_serves_through_a_redis_outage_without_accepting_replays() {
     let port = free_port();
     let mut redis = PrivateRedis::start(port);
-    let skew = 10;
     let app = TestApp::spawn_with(TestConfig {
         redis_url: Some(format!("redis://127.0.0.1:{port}/0")),
-        clock_skew: Duration::from_secs(skew),
         ..TestConfig::default()
     })
     .await;
     let hotel = app.partner().with_default_rule().await;
     let card = hotel.member().with_points(100).await.card;
-    assert_eq!(hotel.client.available_points(&card).await, 100);
+    let check =
+        |app: &TestApp| app.draft(&hotel.key, "GET", &format!("/v1/cards/{card}"), None, None);
+    let before = check(&app);
+    assert_eq!(app.send(&before, &hotel.key).await.status, 200);
+    // Signed before the outage, sent during it.
+    let early = check(&app);
 
     redis.stop();
     assert_eq!(readiness(&app).await, "degraded");
-    // Signatures made before the outage was noticed may have nonces only Redis knew: refused.
-    let early = app.draft(&hotel.key, "GET", &format!("/v1/cards/{card}"), None, None);
     let res = app.send(&early, &hotel.key).await;
-    assert_eq!(
-        (res.status, res.error_code().as_str()),
-        (503, "service_unavailable")
-    );
-
-    // Signatures made after it are served from PostgreSQL, nonces included.
-    let fresh = |method: &str, path: &str, body: Option<serde_json::Value>, key: Option<&str>| {
-        let mut draft = app.draft(&hotel.key, method, path, body, key);
-        draft.params.created = Some(chrono::Utc::now().timestamp() + i64::try_from(skew).unwrap());
-        draft
-    };
-    let check = fresh("GET", &format!("/v1/cards/{card}"), None, None);
-    let res = app.send(&check, &hotel.key).await;
     assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
     assert_eq!(res.json::<serde_json::Value>()["balance"]["available"], 100);
+    let expected = (401, "signature_replayed".to_owned());
+    assert_eq!(replayed(&app.send(&before, &hotel.key).await), expected);
+    assert_eq!(replayed(&app.send(&early, &hotel.key).await), expected);
+
     let earn_body = serde_json::json!({
         "branch": "main", "card_number": card, "reference": unique_code("order"),
         "amount": { "amount_minor": 500_000, "currency": "IRR" }
     });
-    let earn = fresh(
+    let earn = app.draft(
+        &hotel.key,
         "POST",
         "/v1/earns",
         Some(earn_body),
         Some("earn-during-outage"),
     );
     assert_eq!(app.send(&earn, &hotel.key).await.status, 201);
-    let replay = app.send(&earn, &hotel.key).await;
-    assert_eq!(
-        (replay.status, replay.error_code().as_str()),
-        (401, "signature_replayed")
-    );
-    let res = app
-        .send(
-            &fresh("GET", &format!("/v1/cards/{card}"), None, None),
-            &hotel.key,
-        )
-        .await;
+    assert_eq!(replayed(&app.send(&earn, &hotel.key).await), expected);
+    let res = app.send(&check(&app), &hotel.key).await;
     assert_eq!(res.json::<serde_json::Value>()["balance"]["available"], 150);
 
     // Redis returns (empty: it kept nothing); the gateway uses it again.
@@ -137,16 +126,104 @@ async fn the_gateway_serves_through_a_redis_outage_without_accepting_replays() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // A nonce recorded in PostgreSQL during the outage is still refused now that Redis is back.
-    let replay = app.send(&earn, &hotel.key).await;
-    assert_eq!(
-        (replay.status, replay.error_code().as_str()),
-        (401, "signature_replayed")
-    );
+    for signed in [&before, &early, &earn] {
+        assert_eq!(replayed(&app.send(signed, &hotel.key).await), expected);
+    }
     assert_eq!(hotel.client.available_points(&card).await, 150);
     hotel.earn_points(&card, 10).await;
     assert_eq!(hotel.client.available_points(&card).await, 160);
     // The app goes first: its drop checks the ledger, which needs this Redis.
+    drop(app);
+    drop(redis);
+}
+
+/// A Redis that restarts between two requests, unnoticed: nonces it held are still refused on
+/// every instance, no instance shows a balance from before an acknowledged write, and the first
+/// request after it is served (its command is sent again on a fresh connection).
+#[tokio::test]
+async fn a_redis_that_restarts_empty_forgets_no_nonce_and_no_balance() {
+    let port = free_port();
+    let mut redis = PrivateRedis::start(port);
+    let app = TestApp::spawn_with(TestConfig {
+        redis_url: Some(format!("redis://127.0.0.1:{port}/0")),
+        ..TestConfig::default()
+    })
+    .await;
+    let second = app.spawn_instance().await;
+    let hotel = app.partner().with_default_rule().await;
+    let at_second = app.client_at(&second, &hotel.key).await;
+    let card = hotel.member().with_points(100).await.card;
+    let check = app.draft(&hotel.key, "GET", &format!("/v1/cards/{card}"), None, None);
+    assert_eq!(app.send(&check, &hotel.key).await.status, 200);
+    let earn = app.draft(
+        &hotel.key,
+        "POST",
+        "/v1/earns",
+        Some(serde_json::json!({
+            "branch": "main", "card_number": card, "reference": unique_code("order"),
+            "amount": { "amount_minor": 100_000, "currency": "IRR" }
+        })),
+        Some("earn-before-the-restart"),
+    );
+    assert_eq!(app.send(&earn, &hotel.key).await.status, 201);
+    assert_eq!(hotel.client.available_points(&card).await, 110);
+    // Members with the same history, each held in both instances' memory.
+    let mut members = Vec::new();
+    for _ in 0..6 {
+        let member = hotel.member().with_points(100).await.card;
+        assert_eq!(hotel.client.available_points(&member).await, 100);
+        assert_eq!(at_second.available_points(&member).await, 100);
+        members.push(member);
+    }
+
+    redis.stop();
+    redis = PrivateRedis::start(port);
+
+    let expected = (401, "signature_replayed".to_owned());
+    for signed in [&check, &earn] {
+        assert_eq!(
+            replayed(&app.send_to(&second, signed, &hotel.key).await),
+            expected
+        );
+        assert_eq!(replayed(&app.send(signed, &hotel.key).await), expected);
+    }
+    // Counters starting again at zero would, after as many writes as before the restart, meet
+    // the number a view was stored under; so each member gets a different number of writes.
+    for (writes, member) in (1..).zip(&members) {
+        for _ in 0..writes {
+            hotel.earn_points(member, 10).await;
+        }
+    }
+    for (writes, member) in (1..).zip(&members) {
+        let points = 100 + 10 * writes;
+        assert_eq!(
+            at_second.available_points(member).await,
+            points,
+            "after {writes} writes"
+        );
+        assert_eq!(hotel.client.available_points(member).await, points);
+    }
+    drop(app);
+    drop(redis);
+}
+
+#[tokio::test]
+async fn the_first_command_after_redis_restarts_is_sent_again_on_a_fresh_connection() {
+    let port = free_port();
+    let mut redis = PrivateRedis::start(port);
+    let app = TestApp::spawn_with(TestConfig {
+        redis_url: Some(format!("redis://127.0.0.1:{port}/0")),
+        ..TestConfig::default()
+    })
+    .await;
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(100).await.card;
+    assert_eq!(hotel.client.available_points(&card).await, 100);
+    redis.stop();
+    redis = PrivateRedis::start(port);
+    // Readiness pings Redis: its command is the first after the restart.
+    assert_eq!(readiness(&app).await, "ready");
+    assert_eq!(hotel.client.available_points(&card).await, 100);
     drop(app);
     drop(redis);
 }

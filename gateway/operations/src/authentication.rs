@@ -7,7 +7,6 @@
 //! error so that partners can tell what to fix. The key names the principal:
 //! a partner, or an operator with a role (`domain::keys`).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -19,6 +18,7 @@ use domain::partners::{Code, PartnerId, PartnerStatus};
 use storage::{Storage, StorageError};
 
 use crate::idempotency::{IdempotencyKey, InvalidIdempotencyKey};
+use crate::nonces::NonceRegister;
 
 /// Time limits of the signature policy.
 #[derive(Debug, Clone, Copy)]
@@ -201,47 +201,7 @@ pub struct Authenticator {
     storage: Storage,
     settings: AuthSettings,
     keys: Cache<String, Option<Signer>>,
-    replay_guard: Arc<Mutex<ReplayGuard>>,
-}
-
-/// Where nonces are checked: Redis normally; PostgreSQL during an outage and, if the outage put
-/// nonces there, for one window after.
-#[derive(Debug, Default)]
-struct ReplayGuard {
-    /// When this instance first saw Redis fail (UNIX seconds), while it is failing.
-    redis_down_since: Option<i64>,
-    /// Whether a nonce went to PostgreSQL since then.
-    recorded_in_database: bool,
-    /// Until when PostgreSQL must be checked as well (UNIX seconds).
-    check_database_until: i64,
-}
-
-impl ReplayGuard {
-    /// Redis answered at `now`; returns whether PostgreSQL must still be checked.
-    ///
-    /// Only nonces recorded in PostgreSQL need it: a slow reply on a saturated machine (answered
-    /// 503, recorded nowhere but perhaps in Redis) costs no window of double checks, which would
-    /// load the machine further.
-    fn redis_answered(&mut self, now: i64, window: i64) -> bool {
-        self.redis_down_since = None;
-        // Marked before the nonce is written, so one recorded while Redis already answered
-        // others still opens the window at the next answer (its replay's, at the latest).
-        if std::mem::take(&mut self.recorded_in_database) {
-            tracing::warn!("Redis is back: nonces are checked in PostgreSQL too for {window} s");
-            self.check_database_until = now.saturating_add(window);
-        }
-        now < self.check_database_until
-    }
-
-    /// Redis failed at `now`; returns when the outage began.
-    fn redis_failed(&mut self, now: i64) -> i64 {
-        *self.redis_down_since.get_or_insert(now)
-    }
-
-    /// A nonce was recorded in PostgreSQL during the outage.
-    fn recorded_in_database(&mut self) {
-        self.recorded_in_database = true;
-    }
+    nonces: NonceRegister,
 }
 
 impl From<partners::digest::DigestError> for AuthError {
@@ -258,69 +218,20 @@ fn malformed(err: SignatureError) -> AuthError {
 }
 
 impl Authenticator {
-    /// An authenticator reading keys from `storage`.
+    /// An authenticator reading keys from `storage` and recording nonces there (starts the
+    /// nonce register, so it must run inside a Tokio runtime).
     pub fn new(storage: Storage, settings: AuthSettings) -> Self {
         let keys = Cache::builder()
             .max_capacity(100_000)
             .time_to_live(settings.key_cache_ttl)
             .build();
+        // A nonce must outlive every moment its signature could still be accepted.
+        let nonce_ttl = settings.window + settings.clock_skew * 2;
         Self {
+            nonces: NonceRegister::start(storage.clone(), nonce_ttl),
             storage,
             settings,
             keys,
-            replay_guard: Arc::new(Mutex::new(ReplayGuard::default())),
-        }
-    }
-
-    /// Records the nonce; `false` if it was seen before (a replay).
-    ///
-    /// Nonces live in Redis. While Redis is unreachable they go to PostgreSQL, and only
-    /// signatures created after the outage began are accepted (older ones may have nonces that
-    /// only Redis knows). For one signature window after Redis returns, PostgreSQL is checked
-    /// too, so a nonce recorded during the outage cannot be replayed against Redis.
-    async fn remember_nonce(
-        &self,
-        kid: &str,
-        nonce: &str,
-        created: i64,
-        now: i64,
-    ) -> Result<bool, AuthError> {
-        // A nonce must outlive every moment its signature could still be accepted.
-        let ttl = self.settings.window + self.settings.clock_skew * 2;
-        let ttl_secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
-        match storage::nonces::remember(&self.storage, kid, nonce, ttl).await {
-            Ok(is_new) => {
-                let check_database = match self.replay_guard.lock() {
-                    Ok(mut guard) => guard.redis_answered(now, ttl_secs),
-                    Err(_) => true,
-                };
-                if is_new
-                    && check_database
-                    && storage::nonces::seen_in_database(&self.storage, kid, nonce).await?
-                {
-                    return Ok(false);
-                }
-                Ok(is_new)
-            }
-            Err(err) => {
-                let outage_began = match self.replay_guard.lock() {
-                    Ok(mut guard) => guard.redis_failed(now),
-                    Err(_) => now,
-                };
-                let skew = i64::try_from(self.settings.clock_skew.as_secs()).unwrap_or(i64::MAX);
-                if created < outage_began.saturating_add(skew) {
-                    return Err(AuthError::Storage(err));
-                }
-                tracing::warn!("Redis unreachable: recording the nonce in PostgreSQL");
-                if let Ok(mut guard) = self.replay_guard.lock() {
-                    guard.recorded_in_database();
-                }
-                let expires_at = chrono::Utc::now() + chrono::Duration::seconds(ttl_secs);
-                Ok(
-                    storage::nonces::remember_in_database(&self.storage, kid, nonce, expires_at)
-                        .await?,
-                )
-            }
         }
     }
 
@@ -457,7 +368,7 @@ impl Authenticator {
             other => malformed(other),
         })?;
 
-        if !self.remember_nonce(&kid, &nonce, created, now).await? {
+        if !self.nonces.record(&kid, &nonce).await? {
             return Err(AuthError::Replayed);
         }
         Ok(match signer {
@@ -474,54 +385,5 @@ impl Authenticator {
                 idempotency_key,
             }),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ReplayGuard;
-
-    const WINDOW: i64 = 320;
-
-    #[test]
-    fn a_slow_reply_that_put_no_nonce_in_postgresql_costs_no_window_of_double_checks() {
-        let mut guard = ReplayGuard::default();
-        assert_eq!(guard.redis_failed(100), 100);
-        assert!(
-            !guard.redis_answered(101, WINDOW),
-            "nothing to check in PostgreSQL"
-        );
-        assert_eq!(
-            guard.redis_failed(200),
-            200,
-            "the next failure is a new outage"
-        );
-    }
-
-    #[test]
-    fn nonces_recorded_in_postgresql_are_checked_there_for_a_window_after_redis_answers() {
-        let mut guard = ReplayGuard::default();
-        assert_eq!(guard.redis_failed(100), 100);
-        assert_eq!(
-            guard.redis_failed(120),
-            100,
-            "one outage, from its first failure"
-        );
-        guard.recorded_in_database();
-        assert!(guard.redis_answered(130, WINDOW));
-        assert!(guard.redis_answered(130 + WINDOW - 1, WINDOW));
-        assert!(!guard.redis_answered(130 + WINDOW, WINDOW));
-    }
-
-    #[test]
-    fn a_nonce_recorded_after_redis_answered_again_opens_the_window_at_the_next_answer() {
-        let mut guard = ReplayGuard::default();
-        guard.redis_failed(100);
-        assert!(
-            !guard.redis_answered(101, WINDOW),
-            "answered before the nonce was recorded"
-        );
-        guard.recorded_in_database();
-        assert!(guard.redis_answered(102, WINDOW));
     }
 }

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod ledger;
 pub mod members;
 pub mod messages;
+mod nonces;
 pub mod occasions;
 pub mod partners;
 pub mod portal;

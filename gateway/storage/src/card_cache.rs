@@ -2,14 +2,18 @@
 //! front of PostgreSQL.
 //!
 //! Entries are versioned per member: every committed change to a member's
-//! points or cards increments `member:{id}:version` in Redis *before* the writer
-//! answers. A cached view is used only while its version equals the current one,
-//! so the next read after any acknowledged write (on this instance or another)
-//! sees it. The version check costs one Redis round trip and saves the database
-//! queries of a card check. If Redis cannot be reached, reads go to PostgreSQL
-//! and nothing is cached; a version increment that failed is retried until Redis
-//! is back. Redis is never the authority for a redemption: writes always decide
-//! in PostgreSQL.
+//! points or cards replaces `member:{id}:version` in Redis with a new random token
+//! *before* the writer answers (and a retry answered from the first attempt's
+//! record replaces it again, in case the first writer died before it could). A
+//! cached view is used only while its token equals the current one, so the next
+//! read after any acknowledged write (on this instance or another) sees it. Tokens
+//! are random, not counters, so a Redis that lost its memory never hands out a
+//! token an old view was stored under: the first read finds none, makes one, and
+//! loads from PostgreSQL. The check costs one Redis round trip and saves the
+//! database queries of a card check. If Redis cannot be reached, reads go to
+//! PostgreSQL and nothing is cached; a token change that failed is retried until
+//! Redis is back. Redis is never the authority for a redemption: writes always
+//! decide in PostgreSQL.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -29,6 +33,9 @@ use super::{Storage, StorageError};
 /// How long a view lives, in Redis and in memory. Versions keep views correct; this bounds how long
 /// a view could outlive a writer that crashed between its commit and its version increment.
 const VIEW_TTL_SECS: u64 = 60;
+/// How long a member's token lives in Redis without a change: far longer than a view, so a view
+/// is never orphaned early, and bounded, so quiet members cost Redis nothing forever.
+const VERSION_TTL_SECS: u64 = 86_400;
 /// How long a branch's point rule is cached (a rule change takes effect within this time).
 const RULE_TTL_SECS: u64 = 10;
 
@@ -104,13 +111,18 @@ fn hit(outcome: &'static str) {
     super::count_cache_lookup("card_view", outcome);
 }
 
-async fn version(storage: &Storage, member_id: MemberId) -> Result<i64, StorageError> {
+/// The member's current token; `None` if Redis has none (never made, expired, or forgotten).
+async fn version(storage: &Storage, member_id: MemberId) -> Result<Option<i64>, StorageError> {
     let mut redis = storage.redis();
-    let version: Option<i64> = redis::cmd("GET")
+    Ok(redis::cmd("GET")
         .arg(storage.keys.member_version(member_id))
         .query_async(&mut redis)
-        .await?;
-    Ok(version.unwrap_or(0))
+        .await?)
+}
+
+fn new_token() -> i64 {
+    // Two 64-bit halves of a v4 UUID: random, and unique in practice.
+    uuid::Uuid::new_v4().as_u64_pair().0.cast_signed()
 }
 
 /// A cached view of the card that is still current at `now`, if there is one.
@@ -126,7 +138,7 @@ pub async fn lookup(storage: &Storage, number: &str, now: DateTime<Utc>) -> Opti
     let cache = storage.card_cache();
     if let Some(local) = cache.local.get(number).await.filter(|v| usable(v)) {
         match version(storage, local.view.member_id).await {
-            Ok(current) if current == local.version => {
+            Ok(Some(current)) if current == local.version => {
                 hit("local");
                 return Some(local.view);
             }
@@ -147,7 +159,7 @@ pub async fn lookup(storage: &Storage, number: &str, now: DateTime<Utc>) -> Opti
     if let Some(shared) = shared
         .and_then(|s| serde_json::from_str::<Versioned>(&s).ok())
         .filter(|v| usable(v))
-        && let Ok(current) = version(storage, shared.view.member_id).await
+        && let Ok(Some(current)) = version(storage, shared.view.member_id).await
         && current == shared.version
     {
         hit("shared");
@@ -158,10 +170,24 @@ pub async fn lookup(storage: &Storage, number: &str, now: DateTime<Utc>) -> Opti
     None
 }
 
-/// The member's current version, read *before* loading a view from PostgreSQL
-/// (so a write racing the load makes the stored view stale, never wrong); `None` if Redis is down.
+/// The member's current token, read *before* loading a view from PostgreSQL (so a write racing
+/// the load makes the stored view stale, never wrong), made now if Redis has none; `None` if Redis
+/// is down.
 pub async fn version_before_load(storage: &Storage, member_id: MemberId) -> Option<i64> {
-    version(storage, member_id).await.ok()
+    let mut redis = storage.redis();
+    let token = new_token();
+    // `NX GET`: the existing token if there is one, else ours, set atomically.
+    let existing: Option<i64> = redis::cmd("SET")
+        .arg(storage.keys.member_version(member_id))
+        .arg(token)
+        .arg("NX")
+        .arg("GET")
+        .arg("EX")
+        .arg(VERSION_TTL_SECS)
+        .query_async(&mut redis)
+        .await
+        .ok()?;
+    Some(existing.unwrap_or(token))
 }
 
 /// Stores a view loaded from PostgreSQL under the version read before loading it.
@@ -190,8 +216,11 @@ pub async fn store(storage: &Storage, number: &str, version: i64, view: CardView
 /// Marks a member's cached views stale after a committed change; call before answering the writer.
 pub async fn bump(storage: &Storage, member_id: MemberId) {
     let mut redis = storage.redis();
-    let bumped: Result<i64, _> = redis::cmd("INCR")
+    let bumped: Result<(), _> = redis::cmd("SET")
         .arg(storage.keys.member_version(member_id))
+        .arg(new_token())
+        .arg("EX")
+        .arg(VERSION_TTL_SECS)
         .query_async(&mut redis)
         .await;
     if let Err(err) = bumped {
@@ -211,8 +240,11 @@ pub async fn bump_many(storage: &Storage, member_ids: &[MemberId]) {
     }
     let mut pipe = redis::pipe();
     for member_id in member_ids {
-        pipe.cmd("INCR")
+        pipe.cmd("SET")
             .arg(storage.keys.member_version(*member_id))
+            .arg(new_token())
+            .arg("EX")
+            .arg(VERSION_TTL_SECS)
             .ignore();
     }
     let mut redis = storage.redis();

@@ -29,11 +29,6 @@ impl RedisKeys {
         format!("{}:card:{number}", self.prefix)
     }
 
-    /// The replay-protection marker of one request-signature nonce of one key.
-    pub fn signature_nonce(&self, key_id: &str, nonce: &str) -> String {
-        format!("{}:nonce:{key_id}:{nonce}", self.prefix)
-    }
-
     /// A page session, by the hash of its cookie's secret (the secret itself is never stored).
     pub(crate) fn session(&self, secret_hash: &str) -> String {
         format!("{}:session:{secret_hash}", self.prefix)

@@ -269,8 +269,8 @@ impl Storage {
     }
 
     /// A handle to the shared, multiplexed Redis connection.
-    pub fn redis(&self) -> ConnectionManager {
-        self.redis.clone()
+    pub fn redis(&self) -> Redis {
+        Redis(self.redis.clone())
     }
 
     /// Checks that PostgreSQL answers a query.
@@ -286,6 +286,51 @@ impl Storage {
         let mut redis = self.redis();
         redis::cmd("PING").query_async::<String>(&mut redis).await?;
         Ok(())
+    }
+}
+
+/// The shared Redis connection, sending a command once more when the connection it went out on
+/// had been lost (Redis restarted, a proxy dropped it): the manager reconnects on that failure,
+/// and the second try goes out on the new connection, so a request after Redis returns is served
+/// instead of answered 503. Timeouts are not tried again: under load that would double it.
+#[derive(Clone)]
+pub struct Redis(ConnectionManager);
+
+impl redis::aio::ConnectionLike for Redis {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(async move {
+            match self.0.req_packed_command(cmd).await {
+                Err(err) if err.is_unrecoverable_error() => {
+                    metrics::counter!("redis_commands_retried_total").increment(1);
+                    self.0.req_packed_command(cmd).await
+                }
+                reply => reply,
+            }
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        Box::pin(async move {
+            match self.0.req_packed_commands(pipeline, offset, count).await {
+                Err(err) if err.is_unrecoverable_error() => {
+                    metrics::counter!("redis_commands_retried_total").increment(1);
+                    self.0.req_packed_commands(pipeline, offset, count).await
+                }
+                reply => reply,
+            }
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
     }
 }
 

@@ -1,68 +1,53 @@
-//! Request-signature nonces seen within the signature window: in Redis, and in
-//! PostgreSQL while Redis is unreachable (see `operations::authentication`).
+//! Request-signature nonces seen within the signature window, in PostgreSQL (see
+//! `operations::authentication`): the record that survives a Redis loss, so no signature is
+//! accepted twice.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, Double, Text};
 use diesel::{ExpressionMethods as _, QueryDsl as _};
 use diesel_async::RunQueryDsl as _;
 
+use super::prepared::prepared;
 use super::schema::signature_nonces;
-use super::{Storage, StorageError};
+use super::{Connection, Storage, StorageError};
 
-/// Records a nonce in Redis for `ttl`; returns `false` if it was already recorded (a replay).
+#[derive(diesel::QueryableByName)]
+struct Recorded {
+    #[diesel(sql_type = Text)]
+    key_id: String,
+    #[diesel(sql_type = Text)]
+    nonce: String,
+}
+
+/// Records each (key, nonce) for `ttl` in one statement; returns the ones that were new.
 ///
-/// `SET NX EX` is atomic, so two instances racing on the same nonce cannot both win.
-pub async fn remember(
-    storage: &Storage,
-    key_id: &str,
-    nonce: &str,
+/// A nonce whose row has expired (its window passed, the row not yet deleted) counts as new again,
+/// as it would have in a store that forgets on time. `pairs` must not repeat a pair: PostgreSQL
+/// refuses to touch one row twice in a statement.
+pub async fn record(
+    conn: &mut Connection,
+    pairs: &[(&str, &str)],
     ttl: Duration,
-) -> Result<bool, StorageError> {
-    let mut redis = storage.redis();
-    let reply: Option<String> = redis::cmd("SET")
-        .arg(storage.keys.signature_nonce(key_id, nonce))
-        .arg(1)
-        .arg("NX")
-        .arg("EX")
-        .arg(ttl.as_secs().max(1))
-        .query_async(&mut redis)
-        .await?;
-    Ok(reply.is_some())
-}
-
-/// Records a nonce in PostgreSQL until `expires_at`; returns `false` if it was already recorded.
-pub async fn remember_in_database(
-    storage: &Storage,
-    key_id: &str,
-    nonce: &str,
-    expires_at: DateTime<Utc>,
-) -> Result<bool, StorageError> {
-    let inserted = diesel::insert_into(signature_nonces::table)
-        .values((
-            signature_nonces::key_id.eq(key_id),
-            signature_nonces::nonce.eq(nonce),
-            signature_nonces::expires_at.eq(expires_at),
-        ))
-        .on_conflict_do_nothing()
-        .execute(&mut *storage.db().await?)
-        .await?;
-    Ok(inserted == 1)
-}
-
-/// Whether PostgreSQL holds this nonce (recorded during a Redis outage).
-pub async fn seen_in_database(
-    storage: &Storage,
-    key_id: &str,
-    nonce: &str,
-) -> Result<bool, StorageError> {
-    let unexpired = signature_nonces::table
-        .filter(signature_nonces::key_id.eq(key_id))
-        .filter(signature_nonces::nonce.eq(nonce))
-        .filter(signature_nonces::expires_at.gt(diesel::dsl::now));
-    Ok(diesel::select(diesel::dsl::exists(unexpired))
-        .get_result(&mut *storage.db().await?)
-        .await?)
+) -> Result<HashSet<(String, String)>, StorageError> {
+    let (key_ids, nonces): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
+    let recorded: Vec<Recorded> = prepared(
+        diesel::sql_query(
+            "INSERT INTO signature_nonces (key_id, nonce, expires_at) \
+         SELECT key_id, nonce, now() + make_interval(secs => $3) \
+         FROM unnest($1::text[], $2::text[]) AS n(key_id, nonce) \
+         ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+             WHERE signature_nonces.expires_at <= now() \
+         RETURNING key_id, nonce",
+        )
+        .bind::<Array<Text>, _>(key_ids)
+        .bind::<Array<Text>, _>(nonces)
+        .bind::<Double, _>(ttl.as_secs_f64()),
+    )
+    .load(conn)
+    .await?;
+    Ok(recorded.into_iter().map(|r| (r.key_id, r.nonce)).collect())
 }
 
 /// Deletes nonces whose window has passed.

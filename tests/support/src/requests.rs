@@ -200,6 +200,12 @@ impl TestApp {
 
     /// Signs `draft` with `key` and sends it.
     pub async fn send(&self, draft: &Draft, key: &PrivateKey) -> TestResponse {
+        self.send_to(&self.address, draft, key).await
+    }
+
+    /// Signs `draft` with `key` for this gateway's authority, as a load balancer's clients
+    /// would, and sends it to the instance at `address` (byte-identical to [`Self::send`]'s).
+    pub async fn send_to(&self, address: &str, draft: &Draft, key: &PrivateKey) -> TestResponse {
         let authority = format!("127.0.0.1:{}", self.port);
         let scheme = self.address.split("://").next().unwrap_or("https");
         let mut message = MessageParts::request(
@@ -240,7 +246,12 @@ impl TestApp {
             Some(q) => format!("{}?{q}", draft.path),
             None => draft.path.clone(),
         };
-        let mut response = self.send_raw(&draft.method, &path, &headers, body).await;
+        if address != self.address {
+            headers.push(("host".to_owned(), authority));
+        }
+        let mut response = self
+            .send_raw_to(address, &draft.method, &path, &headers, body)
+            .await;
         response.request_nonce = draft.params.nonce.clone();
         response.request_idempotency_key = draft
             .headers
@@ -258,11 +269,23 @@ impl TestApp {
         headers: &[(String, String)],
         body: Vec<u8>,
     ) -> TestResponse {
+        self.send_raw_to(&self.address, method, path_and_query, headers, body)
+            .await
+    }
+
+    async fn send_raw_to(
+        &self,
+        address: &str,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> TestResponse {
         let method =
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         let mut request = self
             .http
-            .request(method, format!("{}{path_and_query}", self.address));
+            .request(method, format!("{address}{path_and_query}"));
         for (name, value) in headers {
             request = request.header(name, value);
         }

@@ -324,16 +324,16 @@ impl Worker {
                 if let Ok(mut known) = self.partner_accounts.lock() {
                     known.extend(&decided.partners);
                 }
-                storage::card_cache::bump_many(&self.storage, &decided.changed_members).await;
                 #[cfg(feature = "fault-injection")]
                 if self
                     .crash_next_batch
                     .swap(false, std::sync::atomic::Ordering::SeqCst)
                 {
                     panic!(
-                        "fault injection: a committer crashes between its commit and its answers"
+                        "fault injection: a committer crashes between its commit and its cache bump"
                     );
                 }
+                storage::card_cache::bump_many(&self.storage, &decided.changed_members).await;
                 release_batch(&mut batch);
                 for (submission, decision) in batch.into_iter().zip(decisions) {
                     let reply = match decision {
@@ -433,6 +433,7 @@ impl Worker {
         let mut seen: HashSet<(PartnerId, &str)> = HashSet::with_capacity(batch.len());
         let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(batch.len());
         let mut to_apply: Vec<(usize, &LedgerOp)> = Vec::new();
+        let mut replayed_members = Vec::new();
         for (i, submission) in batch.iter().enumerate() {
             let key = (keys[i].0, keys[i].1.to_owned());
             // A key met earlier in this batch is still in flight there.
@@ -445,6 +446,12 @@ impl Worker {
                     record,
                     &submission.scope.fingerprint,
                 ))));
+                // The first attempt may have died between its commit and its cache bump: the
+                // retry bumps, so no card check shows the balance from before what it answers.
+                if let Ok(op) = &submission.op {
+                    replayed_members.push(op.member_id());
+                    replayed_members.extend(op.other_members());
+                }
             } else {
                 match &submission.op {
                     Ok(op) => {
@@ -466,6 +473,7 @@ impl Worker {
             }
         };
         let mut decided = books::decide(snapshot, &ops, program, &tiers, now);
+        decided.changed_members.extend(replayed_members);
         stamp_staff(batch, &mut decided);
         for ((i, _), result) in to_apply.iter().zip(decided.results.drain(..)) {
             decisions[*i] = Some(match result {
