@@ -11,12 +11,13 @@ SERVICES_ENV := .data/services.env
 WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) && \
 	{ [ -n "$${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="$${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"; } &&
 
-.PHONY: help run test stop services build migrate demo lint check-deps check-schema interop-deps browser-deps clean-data bench bench-reconcile
+.PHONY: help run test faults stop services build migrate demo lint check-deps check-schema interop-deps browser-deps clean-data bench bench-reconcile
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL + Redis, migrate, load the demo network, serve"
 	@echo "make test    the same set-up, then the whole test suite against real PostgreSQL and Redis"
 	@echo "make lint    cargo fmt --check, the domain crate's dependencies, clippy -D warnings"
+	@echo "make faults   only the fault tests: gateways killed, PostgreSQL restarted and stopped, Redis lost (make test runs them too)"
 	@echo "make check-schema   migrations both ways and schema.rs against diesel print-schema (make test runs it)"
 	@echo "make stop    stop the project-local PostgreSQL and Redis"
 	@echo "make bench   baseline + load test against a release gateway (after make run has loaded the demo)"
@@ -74,6 +75,13 @@ test: services interop-deps browser-deps check-schema build
 	@$(WITH_SERVICES) export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" \
 	  TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}" INTEROP_PYTHON="$(CURDIR)/.data/venv/bin/python" && \
 	  cargo test --workspace --locked
+
+# The fault tests alone (tests/faults/): each starts its own PostgreSQL cluster, Redis and gateway
+# processes, so it needs only the installed packages, not the shared services.
+faults: services build
+	@$(WITH_SERVICES) export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" \
+	  TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}" && \
+	  cargo test -p gateway-tests --test faults --locked -- --nocapture
 
 # The domain crate stays pure: no actix, diesel, redis or tokio-postgres in its tree.
 check-deps:

@@ -80,6 +80,17 @@ impl Body {
     }
 }
 
+/// A request signed by [`Client::sign`], ready to send (and send again, unchanged).
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    method: Method,
+    url: Url,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+    nonce: String,
+    idempotency_key: Option<String>,
+}
+
 /// A verified answer from the gateway.
 #[derive(Debug, Clone)]
 pub struct Receipt<T> {
@@ -204,14 +215,15 @@ impl Client {
         Ok(receipt.with_body(body))
     }
 
-    /// [`Client::send`] without a copy of the body.
-    async fn exchange(
+    /// Signs a request without sending it: [`Client::send_signed`] sends it, as often as asked,
+    /// byte for byte (a retry on a lost connection, or a test of the gateway's replay refusal).
+    pub fn sign(
         &self,
         method: Method,
         path_and_query: &str,
         body: Option<Body>,
         idempotency_key: Option<&str>,
-    ) -> Result<Receipt<()>, ClientError> {
+    ) -> Result<SignedRequest, ClientError> {
         let url = self.base.join(path_and_query)?;
         let authority = match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
@@ -224,19 +236,17 @@ impl Client {
             url.path(),
             url.query(),
         );
-        let mut request = self.http.request(method.clone(), url.clone());
+        let mut headers = Vec::new();
         let has_body = body.is_some();
-        if let Some(body) = body {
+        if let Some(body) = &body {
             let content_digest = digest::content_digest(&body.bytes);
             message.add_header("content-digest", &content_digest);
-            request = request
-                .header("content-type", body.content_type)
-                .header("content-digest", content_digest)
-                .body(body.bytes);
+            headers.push(("content-type", body.content_type.to_owned()));
+            headers.push(("content-digest", content_digest));
         }
         if let Some(key) = idempotency_key {
             message.add_header(protocol::IDEMPOTENCY_KEY, key);
-            request = request.header(protocol::IDEMPOTENCY_KEY, key);
+            headers.push((protocol::IDEMPOTENCY_KEY, key.to_owned()));
         }
         let nonce = signatures::new_nonce();
         let params = SignatureParams {
@@ -255,11 +265,31 @@ impl Client {
             &params,
             &self.key.key,
         )?;
-        let response = request
-            .header("signature-input", &signed.signature_input)
-            .header("signature", &signed.signature)
-            .send()
-            .await?;
+        headers.push(("signature-input", signed.signature_input));
+        headers.push(("signature", signed.signature));
+        Ok(SignedRequest {
+            method,
+            url,
+            headers,
+            body: body.map(|b| b.bytes),
+            nonce,
+            idempotency_key: idempotency_key.map(str::to_owned),
+        })
+    }
+
+    /// Sends a signed request and verifies the receipt; problems come back as `Ok` with status
+    /// >= 400.
+    pub async fn send_signed(&self, request: &SignedRequest) -> Result<Receipt<()>, ClientError> {
+        let mut builder = self
+            .http
+            .request(request.method.clone(), request.url.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let response = builder.send().await?;
         let status = response.status().as_u16();
         let mut parts = MessageParts::response(status);
         for (name, value) in response.headers() {
@@ -271,8 +301,8 @@ impl Client {
             &raw_body,
             &self.decoded_keys,
             &ExpectedReceipt {
-                idempotency_key,
-                request_nonce: Some(&nonce),
+                idempotency_key: request.idempotency_key.as_deref(),
+                request_nonce: Some(&request.nonce),
             },
         )?;
         Ok(Receipt {
@@ -284,6 +314,18 @@ impl Client {
             signature_input: parts.header("signature-input").unwrap_or_default(),
             signature: parts.header("signature").unwrap_or_default(),
         })
+    }
+
+    /// [`Client::send`] without a copy of the body.
+    async fn exchange(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Body>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Receipt<()>, ClientError> {
+        let request = self.sign(method, path_and_query, body, idempotency_key)?;
+        self.send_signed(&request).await
     }
 
     async fn call<T: DeserializeOwned>(

@@ -2,60 +2,11 @@
 //! accepts a replay (nonces live in PostgreSQL), never shows a balance from before an
 //! acknowledged write, and uses Redis again once it returns.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use test_support::app::unique_code;
+use test_support::services::{PrivateRedis, free_port};
 use test_support::{CardChecks as _, TestApp, TestConfig};
-
-struct PrivateRedis {
-    port: u16,
-    child: Child,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (make test installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { port, child }
-    }
-
-    fn stop(&mut self) {
-        let _killed = self.child.kill();
-        let _reaped = self.child.wait();
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn readiness(app: &TestApp) -> String {
     let res = app.send_raw("GET", "/ready", &[], Vec::new()).await;
@@ -78,7 +29,7 @@ async fn the_gateway_serves_through_a_redis_outage_without_accepting_replays() {
     let port = free_port();
     let mut redis = PrivateRedis::start(port);
     let app = TestApp::spawn_with(TestConfig {
-        redis_url: Some(format!("redis://127.0.0.1:{port}/0")),
+        redis_url: Some(redis.url()),
         ..TestConfig::default()
     })
     .await;
@@ -117,7 +68,7 @@ async fn the_gateway_serves_through_a_redis_outage_without_accepting_replays() {
     assert_eq!(res.json::<serde_json::Value>()["balance"]["available"], 150);
 
     // Redis returns (empty: it kept nothing); the gateway uses it again.
-    redis = PrivateRedis::start(redis.port);
+    redis.start_again();
     let deadline = Instant::now() + Duration::from_secs(20);
     while readiness(&app).await != "ready" {
         assert!(
@@ -145,7 +96,7 @@ async fn a_redis_that_restarts_empty_forgets_no_nonce_and_no_balance() {
     let port = free_port();
     let mut redis = PrivateRedis::start(port);
     let app = TestApp::spawn_with(TestConfig {
-        redis_url: Some(format!("redis://127.0.0.1:{port}/0")),
+        redis_url: Some(redis.url()),
         ..TestConfig::default()
     })
     .await;
@@ -177,7 +128,7 @@ async fn a_redis_that_restarts_empty_forgets_no_nonce_and_no_balance() {
     }
 
     redis.stop();
-    redis = PrivateRedis::start(port);
+    redis.start_again();
 
     let expected = (401, "signature_replayed".to_owned());
     for signed in [&check, &earn] {
@@ -212,7 +163,7 @@ async fn the_first_command_after_redis_restarts_is_sent_again_on_a_fresh_connect
     let port = free_port();
     let mut redis = PrivateRedis::start(port);
     let app = TestApp::spawn_with(TestConfig {
-        redis_url: Some(format!("redis://127.0.0.1:{port}/0")),
+        redis_url: Some(redis.url()),
         ..TestConfig::default()
     })
     .await;
@@ -220,7 +171,7 @@ async fn the_first_command_after_redis_restarts_is_sent_again_on_a_fresh_connect
     let card = hotel.member().with_points(100).await.card;
     assert_eq!(hotel.client.available_points(&card).await, 100);
     redis.stop();
-    redis = PrivateRedis::start(port);
+    redis.start_again();
     // Readiness pings Redis: its command is the first after the restart.
     assert_eq!(readiness(&app).await, "ready");
     assert_eq!(hotel.client.available_points(&card).await, 100);

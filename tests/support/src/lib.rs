@@ -9,6 +9,7 @@
 //! - [`protocol`]: request bodies with fresh references, and the codes of refusals.
 //! - [`requests::Draft`]: signed requests a test can break one rule at a time.
 //! - [`till::DirectTill`]: the ledger's operations at times the test picks.
+//! - [`services`]: private PostgreSQL and Redis servers a test may stop, restart or destroy.
 //! - [`eventually`]: waits for an effect a cache's lifetime delays, polling instead of sleeping.
 //!
 //! If a service is missing the tests fail; they never skip.
@@ -21,6 +22,7 @@ pub mod facts;
 pub mod fixtures;
 pub mod protocol;
 pub mod requests;
+pub mod services;
 pub mod till;
 
 pub use app::TestApp;

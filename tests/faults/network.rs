@@ -1,0 +1,234 @@
+//! A small network on servers of its own: a private PostgreSQL cluster and Redis, one partner
+//! set up through the operator's CLI, and gateway processes (the real `clubgate serve`, so one
+//! can be killed with SIGKILL).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
+use partners::client::{Client, ClientOptions};
+use partners::jwk::Jwk;
+use test_support::services::{PrivatePostgres, PrivateRedis, free_port, run};
+
+/// The workspace, where the development configuration and keys are.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The `clubgate` binary `make test` built beside this test.
+fn clubgate_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/faults-… → target/<profile>/clubgate
+    let binary = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("clubgate"))
+        .unwrap_or_default();
+    assert!(
+        binary.exists(),
+        "{} is missing: build the workspace first (`make test` does)",
+        binary.display()
+    );
+    binary
+}
+
+/// The partner the loops act for.
+pub const PARTNER: &str = "fault-hotel";
+/// Its branch.
+pub const BRANCH: &str = "main";
+
+/// The servers, the partner, and the gateways.
+pub struct Network {
+    pub postgres: PrivatePostgres,
+    pub redis: PrivateRedis,
+    pub database_url: String,
+    dir: PathBuf,
+    pub gateways: Vec<Gateway>,
+}
+
+impl Network {
+    /// Starts the servers, migrates, sets up the partner and starts `instances` gateways.
+    pub async fn start(instances: usize) -> Self {
+        let postgres = PrivatePostgres::start("");
+        let redis = PrivateRedis::start(free_port());
+        let database_url = postgres.url("clubgate");
+        let mut admin = AsyncPgConnection::establish(&postgres.url("postgres"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        diesel::sql_query("CREATE DATABASE clubgate")
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = postgres.dir.join("gateway");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let mut network = Self {
+            postgres,
+            redis,
+            database_url,
+            dir,
+            gateways: Vec::new(),
+        };
+        network.cli(&["migrate"]);
+        network.cli(&[
+            "partners",
+            "add",
+            "--code",
+            PARTNER,
+            "--name",
+            "Fault Hotel",
+            "--kind",
+            "hotel",
+        ]);
+        network.cli(&[
+            "branches",
+            "add",
+            "--partner",
+            PARTNER,
+            "--code",
+            BRANCH,
+            "--name",
+            "Main",
+        ]);
+        network.cli(&[
+            "keys",
+            "register",
+            "--partner",
+            PARTNER,
+            "keys/dev/hotel.pub.jwk",
+        ]);
+        network.cli(&[
+            "rules",
+            "set",
+            "--partner",
+            PARTNER,
+            "--earn-points",
+            "1",
+            "--per-amount",
+            "10000",
+            "--point-value",
+            "1000",
+        ]);
+        for _ in 0..instances {
+            let gateway = Gateway::start(&network, free_port());
+            network.gateways.push(gateway);
+        }
+        network
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(clubgate_binary());
+        command
+            .current_dir(workspace())
+            .env("CLUBGATE_CONFIG", "gateway/config/development.toml")
+            .env("DATABASE_URL", &self.database_url)
+            .env("REDIS_URL", self.redis.url())
+            .env("MEMBER_DATA_KEY_FILE", "keys/dev/member-data.jwk")
+            .env("GATEWAY__REDIS__KEY_PREFIX", "faults")
+            .env("GATEWAY__SERVER__TLS_DIR", self.dir.join("tls"))
+            .env("GATEWAY__LOG__FILTER", "warn")
+            .env_remove("DATABASE_URL_FILE")
+            .env_remove("REDIS_URL_FILE")
+            .env_remove("MEMBER_DATA_KEY");
+        command
+    }
+
+    /// Runs an operator's command; panics if it fails.
+    pub fn cli(&self, args: &[&str]) -> String {
+        run(self.command().args(args))
+    }
+
+    /// A signing client for the partner at gateway `i`.
+    pub async fn client(&self, i: usize) -> Client {
+        let key = Jwk::read(&workspace().join("keys/dev/hotel.jwk"))
+            .and_then(|jwk| jwk.private_key())
+            .unwrap_or_else(|e| panic!("keys/dev/hotel.jwk: {e}"));
+        Client::connect(ClientOptions {
+            gateway_url: self.gateways[i]
+                .url()
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+            key,
+            ca_certificate_pem: Some(self.ca()),
+            gateway_keys: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("connecting to gateway {i}: {e}"))
+    }
+
+    fn ca(&self) -> Vec<u8> {
+        std::fs::read(self.dir.join("tls").join(gateway::tls::DEV_CA_FILE))
+            .unwrap_or_else(|e| panic!("the gateways' CA: {e}"))
+    }
+
+    /// Kills gateway `i` with SIGKILL: no shutdown, no flush, nothing answered.
+    pub fn kill(&mut self, i: usize) {
+        self.gateways[i].kill();
+    }
+
+    /// Starts gateway `i` again on its port and waits until it is ready.
+    pub fn restart(&mut self, i: usize) {
+        let port = self.gateways[i].port;
+        self.gateways[i] = Gateway::start(self, port);
+    }
+}
+
+/// One `clubgate serve` process.
+pub struct Gateway {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    fn start(network: &Network, port: u16) -> Self {
+        let log = std::fs::File::create(network.dir.join(format!("gateway-{port}.log")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let child = network
+            .command()
+            .arg("serve")
+            .env("GATEWAY__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("clubgate serve: {e}"));
+        let gateway = Self {
+            port,
+            child: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the gateway on {port} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        gateway
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _killed = child.kill();
+            let _reaped = child.wait();
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
