@@ -11,12 +11,14 @@ SERVICES_ENV := .data/services.env
 WITH_SERVICES := source $(SERVICES_ENV) && export CLUBGATE_CONFIG=$(CONFIG) && \
 	{ [ -n "$${MEMBER_DATA_KEY:-}" ] || export MEMBER_DATA_KEY_FILE="$${MEMBER_DATA_KEY_FILE:-keys/dev/member-data.jwk}"; } &&
 
-.PHONY: help run test faults stop services build migrate demo lint check-deps check-schema interop-deps browser-deps clean-data bench bench-reconcile
+.PHONY: help run test faults backup restore-drill stop services build migrate demo lint check-deps check-schema interop-deps browser-deps clean-data bench bench-reconcile
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL + Redis, migrate, load the demo network, serve"
 	@echo "make test    the same set-up, then the whole test suite against real PostgreSQL and Redis"
 	@echo "make lint    cargo fmt --check, the domain crate's dependencies, clippy -D warnings"
+	@echo "make backup  stream the WAL (commits then wait for it) and take a base backup into .data/backups"
+	@echo "make restore-drill   restore the latest backup into a scratch cluster and prove it identical to the live ledger"
 	@echo "make faults   only the fault tests: gateways killed, PostgreSQL restarted and stopped, Redis lost (make test runs them too)"
 	@echo "make check-schema   migrations both ways and schema.rs against diesel print-schema (make test runs it)"
 	@echo "make stop    stop the project-local PostgreSQL and Redis"
@@ -75,6 +77,14 @@ test: services interop-deps browser-deps check-schema build
 	@$(WITH_SERVICES) export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}" \
 	  TEST_REDIS_URL="$${TEST_REDIS_URL:-$$REDIS_URL}" INTEROP_PYTHON="$(CURDIR)/.data/venv/bin/python" && \
 	  cargo test --workspace --locked
+
+# Backups (scripts/backup.sh, docs/operations.md): base backups plus the WAL streamed
+# synchronously, so a restore loses no acknowledged transaction; the drill proves a restore exact.
+backup: services build
+	@$(WITH_SERVICES) scripts/backup.sh backup
+
+restore-drill: services build
+	@$(WITH_SERVICES) scripts/backup.sh drill
 
 # The fault tests alone (tests/faults/): each starts its own PostgreSQL cluster, Redis and gateway
 # processes, so it needs only the installed packages, not the shared services.

@@ -102,6 +102,10 @@ EOF
     "$bindir/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE $PG_DB" >&2
   fi
   DATABASE_URL="postgres://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB"
+  # With backups on (`make backup`), commits wait for the WAL stream: start it with the server.
+  if [ "$("$bindir/psql" "$DATABASE_URL" -tAc 'SHOW synchronous_standby_names')" = clubgate_backup ]; then
+    DATABASE_URL="$DATABASE_URL" "$ROOT/scripts/backup.sh" start
+  fi
 }
 
 start_redis() {
@@ -140,6 +144,8 @@ down() {
   bindir=$(pg_bindir || true)
   pgdata=$(pg_data_dir)
   if [ -n "$bindir" ] && [ -s "$pgdata/PG_VERSION" ] && pg_run "$bindir/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    # The WAL stream, if backups are on, goes first; `up` starts it again.
+    pkill -f "pg_receivewal -D $DATA/backups/wal" || true
     log "stopping PostgreSQL"
     pg_run "$bindir/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
   fi

@@ -117,6 +117,14 @@ impl Load {
         }
     }
 
+    /// Stops the loops at once, wherever they are (the database is gone).
+    pub fn abort(&self, loops: Vec<tokio::task::JoinHandle<()>>) {
+        self.stop.store(true, Ordering::SeqCst);
+        for handle in loops {
+            handle.abort();
+        }
+    }
+
     fn record(&self, sent: Instant, status: u16, code: &str) {
         let window = self.window.lock().map(|w| *w).unwrap_or_default();
         let during = window.contains(sent);

@@ -12,7 +12,7 @@ use partners::jwk::Jwk;
 use test_support::services::{PrivatePostgres, PrivateRedis, free_port, run};
 
 /// The workspace, where the development configuration and keys are.
-fn workspace() -> PathBuf {
+pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -20,7 +20,7 @@ fn workspace() -> PathBuf {
 }
 
 /// The `clubgate` binary `make test` built beside this test.
-fn clubgate_binary() -> PathBuf {
+pub fn clubgate_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     // target/<profile>/deps/faults-… → target/<profile>/clubgate
     let binary = exe
@@ -117,6 +117,31 @@ impl Network {
             network.gateways.push(gateway);
         }
         network
+    }
+
+    /// `scripts/backup.sh` for this network's database, keeping its backups in `backups/`.
+    pub fn backup_script(&self, args: &[&str]) -> String {
+        run(Command::new(workspace().join("scripts/backup.sh"))
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("REDIS_URL", self.redis.url())
+            .env("BACKUP_DIR", self.backups())
+            .env("PG_BINDIR", self.postgres.program(""))
+            .env("CLUBGATE", clubgate_binary())
+            .env(
+                "CLUBGATE_CONFIG",
+                workspace().join("gateway/config/development.toml"),
+            )
+            .env(
+                "MEMBER_DATA_KEY_FILE",
+                workspace().join("keys/dev/member-data.jwk"),
+            )
+            .env("GATEWAY__LOG__FILTER", "warn"))
+    }
+
+    /// Where [`Self::backup_script`] keeps the backups.
+    pub fn backups(&self) -> PathBuf {
+        self.postgres.dir.join("backups")
     }
 
     fn command(&self) -> Command {
@@ -224,6 +249,16 @@ impl Gateway {
             let _killed = child.kill();
             let _reaped = child.wait();
         }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        // A WAL stream outlives the script that started it: stop it with the network.
+        let _stopped = Command::new("pkill")
+            .arg("-f")
+            .arg(format!("pg_receivewal -D {}/wal", self.backups().display()))
+            .status();
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod activity;
 pub mod analytics;
 pub mod audit;
+pub mod backup;
 pub mod bonuses;
 pub mod branches;
 pub mod card_cache;
@@ -78,21 +79,8 @@ impl StorageError {
     /// or failing-over server, a timeout, a lost race), rather than being broken data or a
     /// statement PostgreSQL refuses.
     pub fn is_transient(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind, Error};
         match self {
-            Self::Database(
-                Error::DatabaseError(
-                    DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
-                    _,
-                )
-                | Error::BrokenTransactionManager,
-            ) => true,
-            Self::Database(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
-                TRANSIENT_MESSAGES
-                    .iter()
-                    .any(|m| info.message().starts_with(m))
-            }
-            Self::Database(_) => self.is_conflict(),
+            Self::Database(err) => is_transient_database(err) || self.is_conflict(),
             Self::Corrupt(_) => false,
             Self::Pool(_) | Self::Redis(_) | Self::Contention | Self::NotCommitted(_) => true,
         }
@@ -123,6 +111,28 @@ impl StorageError {
             Self::Database(Error::DatabaseError(DatabaseErrorKind::Unknown, info))
                 if OUT_OF_RANGE.iter().any(|m| info.message().starts_with(m))
         )
+    }
+}
+
+/// A lost connection, a stopping or starting server, a timeout (see [`TRANSIENT_MESSAGES`]).
+fn is_transient_database(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        Error::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+            _,
+        )
+        | Error::BrokenTransactionManager => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => TRANSIENT_MESSAGES
+            .iter()
+            .any(|m| info.message().starts_with(m)),
+        // A COMMIT on a connection the server is closing, whose ROLLBACK then fails too: the
+        // server went away under the transaction, which did not commit.
+        Error::RollbackErrorOnCommit {
+            commit_error,
+            rollback_error,
+        } => is_transient_database(commit_error) || is_transient_database(rollback_error),
+        _ => false,
     }
 }
 
@@ -382,6 +392,16 @@ mod tests {
             ),
             database(DatabaseErrorKind::UniqueViolation, "duplicate key value"),
             StorageError::Database(Error::BrokenTransactionManager),
+            StorageError::Database(Error::RollbackErrorOnCommit {
+                commit_error: Box::new(Error::DatabaseError(
+                    DatabaseErrorKind::Unknown,
+                    Box::new("terminating connection due to administrator command".to_owned()),
+                )),
+                rollback_error: Box::new(Error::DatabaseError(
+                    DatabaseErrorKind::UnableToSendCommand,
+                    Box::new("connection closed".to_owned()),
+                )),
+            }),
         ] {
             assert!(error.is_transient(), "{error}");
         }

@@ -5,6 +5,7 @@
 //! Amounts are printed as people read them (the currency's decimals, grouped
 //! digits); `--json` output, where a command has it, stays exact.
 
+mod backup;
 mod cards;
 mod demo;
 mod keys;
@@ -64,6 +65,12 @@ enum Command {
     },
     /// Prove the ledger exact: recompute every balance from the transfers and check every invariant.
     Check,
+    /// The restore drill's two ends: a restore point with the ledger as it stood there, and
+    /// the comparison of a restored copy with it (scripts/backup.sh drill runs both).
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
+    },
     /// Run ledger maintenance now: void expired holds, release due pending earns, expire lots.
     Maintain,
     /// The programme's rules: categories, tiers, earn rules, bonuses, campaigns (versioned).
@@ -229,6 +236,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo::demo(&club, command).await?;
         }
         Command::Check => ledger::check(&storage(&config).await?, &config.program).await?,
+        Command::Backup { command } => backup::backup(&storage(&config).await?, command).await?,
         Command::Maintain => ledger::maintain(&storage(&config).await?, &config.program).await?,
         Command::Cards { command } => {
             cards::cards(&storage(&config).await?, &config.program, command).await?;
