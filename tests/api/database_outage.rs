@@ -46,18 +46,21 @@ async fn a_connection_dropped_mid_request_answers_503_and_the_retry_succeeds() {
         .execute(&mut holder)
         .await
         .unwrap();
-    let listing = tokio::spawn({
-        let client = hotel.client.clone();
-        async move { client.transactions("limit=1").await }
+    let draft = app.draft(&hotel.key, "GET", "/v1/transactions?limit=1", None, None);
+    let (listing, ()) = tokio::join!(app.send(&draft, &hotel.key), async {
+        end_the_backend_waiting_for_a_lock(&app).await;
+        drop(holder);
     });
-    end_the_backend_waiting_for_a_lock(&app).await;
-    drop(holder);
-
-    let problem = problem(listing.await.unwrap().unwrap_err());
     assert_eq!(
-        (problem.status, problem.code.as_str()),
+        (listing.status, listing.error_code().as_str()),
         (503, "service_unavailable"),
-        "{problem:?}"
+        "{}",
+        String::from_utf8_lossy(&listing.body)
+    );
+    assert_eq!(
+        listing.header("retry-after").as_deref(),
+        Some("1"),
+        "a 503 says when to retry"
     );
     let page = hotel.client.transactions("limit=1").await.unwrap();
     assert_eq!(page.body.transactions.len(), 1, "the retry is served");

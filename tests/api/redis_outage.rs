@@ -20,19 +20,25 @@ async fn readiness(app: &TestApp) -> String {
         .to_owned()
 }
 
+/// A gateway whose Redis the test may stop and start (the app is dropped first: its drop checks
+/// the ledger, which needs that Redis).
+async fn on_private_redis() -> (PrivateRedis, TestApp) {
+    let redis = PrivateRedis::start(free_port());
+    let app = TestApp::spawn_with(TestConfig {
+        redis_url: Some(redis.url()),
+        ..TestConfig::default()
+    })
+    .await;
+    (redis, app)
+}
+
 fn replayed(res: &test_support::TestResponse) -> (u16, String) {
     (res.status, res.error_code())
 }
 
 #[tokio::test]
 async fn the_gateway_serves_through_a_redis_outage_without_accepting_replays() {
-    let port = free_port();
-    let mut redis = PrivateRedis::start(port);
-    let app = TestApp::spawn_with(TestConfig {
-        redis_url: Some(redis.url()),
-        ..TestConfig::default()
-    })
-    .await;
+    let (mut redis, app) = on_private_redis().await;
     let hotel = app.partner().with_default_rule().await;
     let card = hotel.member().with_points(100).await.card;
     let check =
@@ -93,13 +99,7 @@ async fn the_gateway_serves_through_a_redis_outage_without_accepting_replays() {
 /// request after it is served (its command is sent again on a fresh connection).
 #[tokio::test]
 async fn a_redis_that_restarts_empty_forgets_no_nonce_and_no_balance() {
-    let port = free_port();
-    let mut redis = PrivateRedis::start(port);
-    let app = TestApp::spawn_with(TestConfig {
-        redis_url: Some(redis.url()),
-        ..TestConfig::default()
-    })
-    .await;
+    let (mut redis, app) = on_private_redis().await;
     let second = app.spawn_instance().await;
     let hotel = app.partner().with_default_rule().await;
     let at_second = app.client_at(&second, &hotel.key).await;
@@ -160,13 +160,7 @@ async fn a_redis_that_restarts_empty_forgets_no_nonce_and_no_balance() {
 
 #[tokio::test]
 async fn the_first_command_after_redis_restarts_is_sent_again_on_a_fresh_connection() {
-    let port = free_port();
-    let mut redis = PrivateRedis::start(port);
-    let app = TestApp::spawn_with(TestConfig {
-        redis_url: Some(redis.url()),
-        ..TestConfig::default()
-    })
-    .await;
+    let (mut redis, app) = on_private_redis().await;
     let hotel = app.partner().with_default_rule().await;
     let card = hotel.member().with_points(100).await.card;
     assert_eq!(hotel.client.available_points(&card).await, 100);

@@ -366,8 +366,9 @@ async fn postgresql_stopped_for_15_s_answers_503_in_time_and_serves_within_a_sec
     );
 }
 
-/// Redis killed under load, kept down for `outage`, started again empty.
-async fn redis_lost_for(outage: Duration, name: &'static str) -> (Network, Report) {
+/// Redis killed under load, kept down for `outage`, started again empty; the figures must be
+/// exact and at least 95 % of the requests sent meanwhile served.
+async fn redis_lost_for(outage: Duration, name: &'static str) -> Network {
     let mut network = Network::start(2).await;
     let (load, replays) = under_load(&mut network, async |network: &mut Network, load: Load| {
         load.fault_begins();
@@ -380,18 +381,19 @@ async fn redis_lost_for(outage: Duration, name: &'static str) -> (Network, Repor
     let report = Report::of(name, &network, &load, replays).await;
     report.print();
     report.assert_exact();
-    (network, report)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_5_s_redis_outage_serves_signed_requests_and_lets_no_replay_in() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let (network, report) = redis_lost_for(Duration::from_secs(5), "Redis lost for 5 s").await;
+    // Redis is a cache: losing it costs speed, not service.
     assert!(
         report.share_served() >= 0.95,
         "{:.1} % served during the outage",
         report.share_served() * 100.0
     );
+    network
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5_s_redis_outage_serves_signed_requests_and_lets_no_replay_in() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let network = redis_lost_for(Duration::from_secs(5), "Redis lost for 5 s").await;
     // A gateway that lived through the loss serves bursts as a fresh one would.
     let refused = bursts(&network, 0).await;
     assert_eq!(refused, 0, "503s in bursts after Redis returned");
@@ -406,12 +408,7 @@ async fn a_redis_restart_between_two_requests_lets_no_replay_in_and_shows_no_old
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_60_s_redis_outage_still_serves_writes() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (_, report) = redis_lost_for(Duration::from_secs(60), "Redis lost for 60 s").await;
-    assert!(
-        report.share_served() >= 0.95,
-        "{:.1} % served during the outage",
-        report.share_served() * 100.0
-    );
+    redis_lost_for(Duration::from_secs(60), "Redis lost for 60 s").await;
 }
 
 /// Four bursts of 100 parallel redemptions at gateway `i`; how many were answered 503.

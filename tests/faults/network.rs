@@ -113,7 +113,7 @@ impl Network {
             "1000",
         ]);
         for _ in 0..instances {
-            let gateway = Gateway::start(&network, free_port());
+            let gateway = Gateway::start(&network);
             network.gateways.push(gateway);
         }
         network
@@ -197,7 +197,8 @@ impl Network {
     /// Starts gateway `i` again on its port and waits until it is ready.
     pub fn restart(&mut self, i: usize) {
         let port = self.gateways[i].port;
-        self.gateways[i] = Gateway::start(self, port);
+        self.gateways[i] = Gateway::try_start(self, port)
+            .unwrap_or_else(|| panic!("gateway {i} did not start again on its port {port}"));
     }
 }
 
@@ -208,9 +209,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    fn start(network: &Network, port: u16) -> Self {
-        let log = std::fs::File::create(network.dir.join(format!("gateway-{port}.log")))
-            .unwrap_or_else(|e| panic!("{e}"));
+    /// Starts `clubgate serve` on `port` and waits until it listens; `None` if it exited first
+    /// (the port was taken meanwhile by some other process).
+    fn try_start(network: &Network, port: u16) -> Option<Self> {
+        let log_path = network.dir.join(format!("gateway-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("{e}"));
         let child = network
             .command()
             .arg("serve")
@@ -219,19 +222,38 @@ impl Gateway {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("clubgate serve: {e}"));
-        let gateway = Self {
+        let mut gateway = Self {
             port,
             child: Some(child),
         };
+        let ca = network.dir.join("tls").join(gateway::tls::DEV_CA_FILE);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Its own CA written and its port open: another process's port would not do.
+        while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+            if let Some(child) = gateway.child.as_mut()
+                && child.try_wait().ok().flatten().is_some()
+            {
+                eprintln!(
+                    "the gateway on {port} exited: {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+                gateway.child = None;
+                return None;
+            }
             assert!(
                 Instant::now() < deadline,
                 "the gateway on {port} did not start"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        gateway
+        Some(gateway)
+    }
+
+    /// Starts one on a free port.
+    fn start(network: &Network) -> Self {
+        (0..3)
+            .find_map(|_| Self::try_start(network, free_port()))
+            .unwrap_or_else(|| panic!("no gateway started on three free ports"))
     }
 
     /// Its base URL.

@@ -176,9 +176,13 @@ impl ResponseError for ApiError {
     // Logged once, by tracing-actix-web's request span (5xx at error, 4xx at warn),
     // with this Debug form: the internal cause is in it, the client never sees it.
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .content_type(PROBLEM_JSON)
-            .body(self.body())
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // The failures answered 503 pass within a second or two (a restart, a failover, a
+            // lost connection): a client's retry loop may pace itself on this.
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        response.content_type(PROBLEM_JSON).body(self.body())
     }
 }
 
