@@ -85,7 +85,10 @@ stop() {
   psql_live "ALTER SYSTEM RESET synchronous_standby_names" || true
   psql_live "SELECT pg_reload_conf()" >/dev/null || true
   pkill -f "pg_receivewal -D $BACKUP_DIR/wal" || true
-  log "WAL streaming stopped; the slot $SLOT keeps the server's WAL until 'start' or until dropped"
+  # A slot nobody reads keeps every WAL segment on the server's disk: drop it. The stream then
+  # has a gap from here, so the base backups taken so far restore only up to this point.
+  psql_live "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null || true
+  log "WAL streaming stopped; after 'start', take a new base backup (make backup)"
 }
 
 latest() { ls -d "$BACKUP_DIR"/base/*/ 2>/dev/null | sort | tail -n 1 | sed 's:/$::'; }
@@ -179,9 +182,13 @@ drill() {
   done
   [ "$("$BIN/psql" "$url" -qAtX -c 'SELECT pg_is_in_recovery()')" = f ] || die "recovery did not finish (see $scratch/server.log)"
   echo "restore drill: $(basename "$(latest)") and the streamed WAL, restored to $name"
-  DATABASE_URL="$url" "$CLUBGATE" check
-  DATABASE_URL="$url" "$CLUBGATE" backup verify --expected "$scratch/live.json"
+  # Both are reported: a copy identical to an inexact live ledger is a sound backup of a ledger
+  # with another problem.
+  local failed=0
+  DATABASE_URL="$url" "$CLUBGATE" backup verify --expected "$scratch/live.json" || failed=1
+  DATABASE_URL="$url" "$CLUBGATE" check || failed=1
   echo "the drill took $(( $(date +%s) - started )) s"
+  [ "$failed" -eq 0 ] || die "the restore drill failed (see above)"
 }
 
 status() {
