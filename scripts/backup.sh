@@ -87,6 +87,10 @@ stop() {
   pkill -f "pg_receivewal -D $BACKUP_DIR/wal" || true
   # A slot nobody reads keeps every WAL segment on the server's disk: drop it. The stream then
   # has a gap from here, so the base backups taken so far restore only up to this point.
+  for _ in $(seq 1 50); do  # the stream's session ends a moment after the process
+    [ "$(psql_live "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$SLOT' AND active")" = 0 ] && break
+    sleep 0.1
+  done
   psql_live "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null || true
   log "WAL streaming stopped; after 'start', take a new base backup (make backup)"
 }
