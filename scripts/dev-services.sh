@@ -131,6 +131,8 @@ start_redis() {
 
 up() {
   mkdir -p "$DATA"
+  # pgrep/pkill: the backups' WAL stream (scripts/backup.sh) and the fault tests find it by them.
+  command -v pkill >/dev/null || apt_install procps
   if [ -n "${DATABASE_URL:-}" ]; then log "using DATABASE_URL as given"; else start_postgres; fi
   if [ -n "${REDIS_URL:-}" ]; then log "using REDIS_URL as given"; else start_redis; fi
   cat >"$DATA/services.env" <<EOF
