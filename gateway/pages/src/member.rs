@@ -597,7 +597,16 @@ pub(crate) async fn save_photo(
 /// The member's own photo.
 #[get("/member/photo")]
 pub(crate) async fn show_photo(member: SignedInMember) -> Result<HttpResponse, PageError> {
-    let (media_type, bytes) = operations::members::photo(&member.pages.club, member.id)
+    photo_of(&member.pages.club, member.id).await
+}
+
+/// A member's photo as an answer (to the member, or to the till their card is on); not found if
+/// they have none.
+pub(crate) async fn photo_of(
+    club: &operations::Club,
+    member_id: domain::ids::MemberId,
+) -> Result<HttpResponse, PageError> {
+    let (media_type, bytes) = operations::members::photo(club, member_id)
         .await?
         .ok_or_else(|| PageError::new(Failure::NotFound))?;
     Ok(HttpResponse::Ok().content_type(media_type).body(bytes))

@@ -1045,10 +1045,7 @@ pub(crate) async fn show_photo(staff: Staff) -> Result<HttpResponse, PageError> 
     let check = check(&staff, &till, &number)
         .await?
         .map_err(|_| PageError::new(Failure::NotFound))?;
-    let (media_type, bytes) = operations::members::photo(&staff.pages.club, check.member_id)
-        .await?
-        .ok_or_else(|| PageError::new(Failure::NotFound))?;
-    Ok(HttpResponse::Ok().content_type(media_type).body(bytes))
+    crate::member::photo_of(&staff.pages.club, check.member_id).await
 }
 
 #[derive(Debug, Deserialize)]

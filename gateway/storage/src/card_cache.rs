@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use super::{Storage, StorageError};
 
 /// How long a view lives, in Redis and in memory. Versions keep views correct; this bounds how long
-/// a view could outlive a writer that crashed between its commit and its version increment.
+/// a view could outlive a writer that crashed between its commit and its token change.
 const VIEW_TTL_SECS: u64 = 60;
 /// How long a member's token lives in Redis without a change: far longer than a view, so a view
 /// is never orphaned early, and bounded, so quiet members cost Redis nothing forever.
@@ -77,7 +77,7 @@ pub struct CardCache {
     /// Members whose purchases reward no referrer: never referred, or bought before (neither
     /// ever changes back).
     pub no_referral_due: Cache<MemberId, ()>,
-    /// Members whose version increment failed (Redis down), retried later.
+    /// Members whose token change failed (Redis down), retried later.
     unbumped: Arc<Mutex<HashSet<MemberId>>>,
 }
 
@@ -215,25 +215,10 @@ pub async fn store(storage: &Storage, number: &str, version: i64, view: CardView
 
 /// Marks a member's cached views stale after a committed change; call before answering the writer.
 pub async fn bump(storage: &Storage, member_id: MemberId) {
-    let mut redis = storage.redis();
-    let bumped: Result<(), _> = redis::cmd("SET")
-        .arg(storage.keys.member_version(member_id))
-        .arg(new_token())
-        .arg("EX")
-        .arg(VERSION_TTL_SECS)
-        .query_async(&mut redis)
-        .await;
-    if let Err(err) = bumped {
-        tracing::warn!(member.id = %member_id, error = %err, "cache version not bumped; retried when Redis is back");
-        if let Ok(mut pending) = storage.card_cache().unbumped.lock() {
-            pending.insert(member_id);
-        }
-        // Until then, this instance must not serve the member from its own memory.
-        storage.card_cache().local.invalidate_all();
-    }
+    bump_many(storage, &[member_id]).await;
 }
 
-/// [`bump`] for several members in one Redis round trip (a batch's commit).
+/// [`bump`] for several members in one Redis round trip (a batch's commit): a new token each.
 pub async fn bump_many(storage: &Storage, member_ids: &[MemberId]) {
     if member_ids.is_empty() {
         return;
@@ -253,11 +238,12 @@ pub async fn bump_many(storage: &Storage, member_ids: &[MemberId]) {
         if let Ok(mut pending) = storage.card_cache().unbumped.lock() {
             pending.extend(member_ids);
         }
+        // Until then, this instance must not serve these members from its own memory.
         storage.card_cache().local.invalidate_all();
     }
 }
 
-/// Retries the version increments that failed while Redis was down.
+/// Retries the token changes that failed while Redis was down.
 pub async fn retry_bumps(storage: &Storage) {
     let pending: Vec<MemberId> = match storage.card_cache().unbumped.lock() {
         Ok(mut set) => set.drain().collect(),
