@@ -172,3 +172,61 @@ async fn the_first_command_after_redis_restarts_is_sent_again_on_a_fresh_connect
     drop(app);
     drop(redis);
 }
+
+/// One instance cut off from Redis while another still reaches it: what either accepted is
+/// refused by the other (the cut-off one accepts in PostgreSQL only, and while it does, the other
+/// checks PostgreSQL too).
+#[tokio::test]
+async fn an_instance_cut_off_from_redis_and_one_that_is_not_accept_no_signature_twice() {
+    let app = TestApp::spawn().await;
+    let mut cut_redis = PrivateRedis::start(free_port());
+    let cut_off = app.spawn_instance_on_redis(&cut_redis.url()).await;
+    cut_redis.stop();
+    let hotel = app.partner().with_default_rule().await;
+    let card = hotel.member().with_points(100).await.card;
+    let check = || app.draft(&hotel.key, "GET", &format!("/v1/cards/{card}"), None, None);
+    let expected = (401, "signature_replayed".to_owned());
+
+    let at_connected = check();
+    assert_eq!(app.send(&at_connected, &hotel.key).await.status, 200);
+    let res = app.send_to(&cut_off, &at_connected, &hotel.key).await;
+    assert_eq!(
+        replayed(&res),
+        expected,
+        "accepted in Redis, replayed where it is unreachable"
+    );
+
+    // Signed when the loss the cut-off instance announced is past the clock skew: only because
+    // it still accepts in PostgreSQL alone must the connected one ask PostgreSQL.
+    let mut at_cut_off = check();
+    at_cut_off.params.created = Some(announced_loss(&app).await);
+    while at_cut_off.params.created > Some(chrono::Utc::now().timestamp() + 10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let res = app.send_to(&cut_off, &at_cut_off, &hotel.key).await;
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    let res = app.send(&at_cut_off, &hotel.key).await;
+    assert_eq!(
+        replayed(&res),
+        expected,
+        "accepted in PostgreSQL, replayed where Redis answers"
+    );
+    drop(app);
+    drop(cut_redis);
+}
+
+/// The `check_before` the instance that cannot reach Redis published when it found so.
+async fn announced_loss(app: &TestApp) -> i64 {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Announced {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        check_before: i64,
+    }
+    let announced: Announced =
+        diesel::sql_query("SELECT check_before FROM nonce_mirrors WHERE redis_unreachable")
+            .get_result(&mut app.storage.db().await.unwrap())
+            .await
+            .unwrap();
+    announced.check_before
+}

@@ -18,7 +18,7 @@ use domain::partners::{Code, PartnerId, PartnerStatus};
 use storage::{Storage, StorageError};
 
 use crate::idempotency::{IdempotencyKey, InvalidIdempotencyKey};
-use crate::nonces::NonceRegister;
+use crate::replays::ReplayGuard;
 
 /// Time limits of the signature policy.
 #[derive(Debug, Clone, Copy)]
@@ -201,7 +201,7 @@ pub struct Authenticator {
     storage: Storage,
     settings: AuthSettings,
     keys: Cache<String, Option<Signer>>,
-    nonces: NonceRegister,
+    replays: ReplayGuard,
 }
 
 impl From<partners::digest::DigestError> for AuthError {
@@ -219,7 +219,7 @@ fn malformed(err: SignatureError) -> AuthError {
 
 impl Authenticator {
     /// An authenticator reading keys from `storage` and recording nonces there (starts the
-    /// nonce register, so it must run inside a Tokio runtime).
+    /// replay guard's mirror, so it must run inside a Tokio runtime).
     pub fn new(storage: Storage, settings: AuthSettings) -> Self {
         let keys = Cache::builder()
             .max_capacity(100_000)
@@ -228,7 +228,7 @@ impl Authenticator {
         // A nonce must outlive every moment its signature could still be accepted.
         let nonce_ttl = settings.window + settings.clock_skew * 2;
         Self {
-            nonces: NonceRegister::start(storage.clone(), nonce_ttl),
+            replays: ReplayGuard::start(storage.clone(), nonce_ttl, settings.clock_skew),
             storage,
             settings,
             keys,
@@ -368,7 +368,7 @@ impl Authenticator {
             other => malformed(other),
         })?;
 
-        if !self.nonces.record(&kid, &nonce).await? {
+        if !self.replays.accept(&kid, &nonce, created, now).await? {
             return Err(AuthError::Replayed);
         }
         Ok(match signer {

@@ -31,6 +31,7 @@ pub mod partners;
 pub mod portal;
 pub mod pricing;
 pub mod program;
+mod replays;
 pub mod settlement;
 pub mod staff;
 

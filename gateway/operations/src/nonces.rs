@@ -1,12 +1,7 @@
-//! The nonce register: every accepted signature's nonce is written to PostgreSQL before the
-//! request is accepted, so no signature is accepted twice, whatever Redis forgets.
-//!
-//! Redis used to hold the nonces, with PostgreSQL as the fallback during an outage; a Redis that
-//! restarted empty forgot them all, and an outage refused every signature made before it (their
-//! nonces might have been known only to Redis). PostgreSQL is already the ledger's authority, so
-//! it is the nonces' too. Requests arriving together share one `INSERT … ON CONFLICT` (group
-//! commit): the cost is a share of one statement per request and one round trip of latency, no
-//! Redis command (`docs/architecture.md`, "Replay protection").
+//! The nonce register: nonces written to PostgreSQL before their request is accepted, when Redis
+//! alone cannot tell (see `crate::replays`). Requests arriving together share one
+//! `INSERT … ON CONFLICT` (group commit): the cost is a share of one statement per request and one
+//! round trip of latency.
 
 use std::collections::HashSet;
 use std::sync::Arc;

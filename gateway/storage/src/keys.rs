@@ -29,6 +29,16 @@ impl RedisKeys {
         format!("{}:card:{number}", self.prefix)
     }
 
+    /// The mark of one accepted request-signature nonce of one key.
+    pub(crate) fn signature_nonce(&self, key_id: &str, nonce: &str) -> String {
+        format!("{}:nonce:{key_id}:{nonce}", self.prefix)
+    }
+
+    /// The nonce epoch Redis holds; its absence says Redis forgot its nonces.
+    pub(crate) fn nonce_epoch(&self) -> String {
+        format!("{}:nonce-epoch", self.prefix)
+    }
+
     /// A page session, by the hash of its cookie's secret (the secret itself is never stored).
     pub(crate) fn session(&self, secret_hash: &str) -> String {
         format!("{}:session:{secret_hash}", self.prefix)

@@ -174,6 +174,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    nonce_mirrors (instance_id) {
+        instance_id -> Text,
+        epoch -> Int8,
+        redis_unreachable -> Bool,
+        check_before -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     operator_keys (kid) {
         kid -> Text,
         name -> Text,
@@ -425,6 +435,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_photos,
     member_tier_changes,
     members,
+    nonce_mirrors,
     operator_keys,
     partner_keys,
     partner_terms,

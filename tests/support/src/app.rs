@@ -109,7 +109,19 @@ impl TestApp {
     /// Starts a second gateway instance on the same database and Redis prefix (its own
     /// in-process caches, its own port) and returns its base URL.
     pub async fn spawn_instance(&self) -> String {
-        let (gateway, _) = GatewayThread::start(&self.config);
+        self.start_instance(&self.config)
+    }
+
+    /// Starts a second gateway instance like [`Self::spawn_instance`], but on the Redis at
+    /// `redis_url` (stop that one, and the instance is cut off from Redis while others are not).
+    pub async fn spawn_instance_on_redis(&self, redis_url: &str) -> String {
+        let mut config = self.config.clone();
+        config.redis_url = secrecy::SecretString::from(redis_url.to_owned());
+        self.start_instance(&config)
+    }
+
+    fn start_instance(&self, config: &Config) -> String {
+        let (gateway, _) = GatewayThread::start(config);
         let address = format!("{}://127.0.0.1:{}", gateway.scheme, gateway.port);
         if let Ok(mut gateways) = self.gateways.lock() {
             gateways.push(gateway);

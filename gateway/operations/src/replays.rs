@@ -1,0 +1,421 @@
+//! Replay protection: a signature's nonce is accepted once, across any Redis loss, on any instance
+//! (`docs/architecture.md`, "Replay protection").
+//!
+//! The fast path is one Redis round trip: `SET nonce NX` with a `GET` of the nonce epoch. The nonce
+//! is then mirrored to PostgreSQL behind the request, within a tick. PostgreSQL is asked at the
+//! request (through the [`NonceRegister`]) only when Redis may not know a nonce that was accepted:
+//!
+//! - Redis lost its memory (the epoch is gone or changed, noticed by a request or by the tick):
+//!   signatures created before the loss plus the clock skew may have been accepted into the old
+//!   memory, so they are checked in PostgreSQL, once every instance's mirror has caught up (its row
+//!   in `nonce_mirrors` names the new epoch, or it stopped writing long enough ago that nothing it
+//!   accepted could still be signed that late);
+//! - an instance cannot reach Redis: it accepts in PostgreSQL only, after drawing a new epoch that
+//!   every instance must adopt (so all have seen it and mirrored what they hold), and while it
+//!   does, and for the skew after, every instance checks PostgreSQL too.
+//!
+//! An instance uses the fast path only while its last mirror write is recent (a lease), so one that
+//! lost PostgreSQL or died holds back no nonce beyond the lease.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use storage::nonces::MirrorRow;
+use storage::{Storage, StorageError};
+use tokio::sync::Notify;
+
+use crate::nonces::NonceRegister;
+
+/// How often an instance mirrors its nonces and looks at Redis's epoch.
+const TICK: Duration = Duration::from_millis(100);
+/// How long after its last mirror write an instance still accepts in Redis alone.
+const LEASE: Duration = Duration::from_secs(2);
+/// A row is written at least this often, so others can tell a live instance from a dead one.
+const HEARTBEAT: Duration = Duration::from_millis(500);
+/// How far the instances' clocks may be from PostgreSQL's, seconds.
+const CLOCK_MARGIN: i64 = 1;
+/// How long a request waits for the mirrors to catch up before it is answered 503.
+const CATCH_UP: Duration = Duration::from_secs(2);
+/// Nonces accepted in Redis and not yet mirrored, at most; beyond, PostgreSQL is asked directly.
+const UNMIRRORED_MAX: usize = 100_000;
+/// Nonces in one mirror statement.
+const MIRROR_BATCH: usize = 5_000;
+
+/// Accepts each signature's nonce once; one per process, shared by all workers.
+#[derive(Clone)]
+pub(crate) struct ReplayGuard {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    storage: Storage,
+    register: NonceRegister,
+    ttl: Duration,
+    /// The signature policy's clock skew, seconds.
+    skew: i64,
+    instance_id: String,
+    state: Mutex<State>,
+    /// Woken after each mirror write, for requests waiting for the mirrors to catch up.
+    caught_up: Notify,
+    waiting: AtomicUsize,
+}
+
+#[derive(Default)]
+struct State {
+    /// The epoch the fast path accepts under: Redis must hold it. `None` until the tick settles one.
+    epoch: Option<i64>,
+    /// Accepted in Redis, not yet in PostgreSQL.
+    unmirrored: Vec<(String, String)>,
+    /// The fast path is open until then (the last mirror write's start plus the lease).
+    lease_until: Option<Instant>,
+    redis_unreachable: bool,
+    /// Some other live instance could not reach Redis at the last read: while one cannot, every
+    /// signature is checked in PostgreSQL (`check_before` keeps moving).
+    others_unreachable: bool,
+    /// Signatures created before this (UNIX seconds) are checked in PostgreSQL.
+    check_before: i64,
+    /// Every instance's row, as last read.
+    rows: Vec<MirrorRow>,
+}
+
+impl State {
+    fn fast_path_open(&self, created: i64) -> bool {
+        self.epoch.is_some()
+            && !self.redis_unreachable
+            && created >= self.check_before
+            && self.unmirrored.len() < UNMIRRORED_MAX
+            && self.lease_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Whether every instance has mirrored what it accepted before this instance's epoch, as far
+    /// as a signature created at `created` could be among it.
+    fn caught_up(&self, created: i64, skew: i64) -> bool {
+        let Some(epoch) = self.epoch else {
+            return false;
+        };
+        let reach = LEASE.as_secs() as i64 + skew + CLOCK_MARGIN;
+        !self.rows.is_empty()
+            && self
+                .rows
+                .iter()
+                .all(|row| row.epoch >= epoch || created as f64 >= row.updated_at + reach as f64)
+    }
+
+    /// Redis may have forgotten nonces accepted until `now`: older signatures go to PostgreSQL.
+    fn distrust_until(&mut self, now: i64, skew: i64) {
+        self.check_before = self.check_before.max(now + skew + CLOCK_MARGIN);
+    }
+}
+
+impl ReplayGuard {
+    /// Starts the guard's mirror (inside a Tokio runtime); nonces are kept for `ttl`, and
+    /// signatures may be created up to `clock_skew` ahead of the gateway's clock.
+    pub(crate) fn start(storage: Storage, ttl: Duration, clock_skew: Duration) -> Self {
+        let shared = Arc::new(Shared {
+            register: NonceRegister::start(storage.clone(), ttl),
+            storage,
+            ttl,
+            skew: i64::try_from(clock_skew.as_secs()).unwrap_or(i64::MAX / 4),
+            instance_id: uuid::Uuid::new_v4().simple().to_string(),
+            state: Mutex::new(State::default()),
+            caught_up: Notify::new(),
+            waiting: AtomicUsize::new(0),
+        });
+        tokio::spawn(mirror(Arc::downgrade(&shared)));
+        Self { shared }
+    }
+
+    /// Accepts the nonce of a signature by `key_id` created at `created`; `false` if it was
+    /// accepted before (a replay). `now` is the gateway's clock (UNIX seconds).
+    pub(crate) async fn accept(
+        &self,
+        key_id: &str,
+        nonce: &str,
+        created: i64,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        let shared = &self.shared;
+        if shared.lock().fast_path_open(created) {
+            match storage::nonces::claim_in_redis(&shared.storage, key_id, nonce, shared.ttl).await
+            {
+                Ok((claimed, epoch)) => {
+                    let mut state = shared.lock();
+                    if epoch.is_some() && epoch == state.epoch {
+                        if !claimed {
+                            return Ok(false);
+                        }
+                        if state.fast_path_open(created) {
+                            state.unmirrored.push((key_id.to_owned(), nonce.to_owned()));
+                            count_check("redis");
+                            return Ok(true);
+                        }
+                    } else {
+                        tracing::warn!(
+                            held = ?epoch, expected = ?state.epoch,
+                            "Redis's nonce epoch changed: it may have forgotten nonces"
+                        );
+                        state.epoch = None;
+                        state.distrust_until(now, shared.skew);
+                        if !claimed {
+                            // Marked in this Redis since it came back: accepted before.
+                            return Ok(false);
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "Redis failed: nonces are accepted in PostgreSQL");
+                    let mut state = shared.lock();
+                    state.redis_unreachable = true;
+                    state.epoch = None;
+                }
+            }
+        }
+        self.accept_in_database(key_id, nonce, created).await
+    }
+
+    /// Accepts the nonce in PostgreSQL, once every mirror has caught up.
+    async fn accept_in_database(
+        &self,
+        key_id: &str,
+        nonce: &str,
+        created: i64,
+    ) -> Result<bool, StorageError> {
+        let shared = &self.shared;
+        let deadline = tokio::time::Instant::now() + CATCH_UP;
+        shared.waiting.fetch_add(1, Ordering::Relaxed);
+        let caught_up = loop {
+            let notified = shared.caught_up.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if shared.lock().caught_up(created, shared.skew) {
+                break true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break false;
+            }
+        };
+        shared.waiting.fetch_sub(1, Ordering::Relaxed);
+        if !caught_up {
+            return Err(StorageError::NotCommitted(
+                "the gateway instances' nonce records are catching up after a Redis loss".into(),
+            ));
+        }
+        count_check("postgresql");
+        shared.register.record(key_id, nonce).await
+    }
+}
+
+fn count_check(store: &'static str) {
+    metrics::counter!("signature_nonce_checks_total", "store" => store).increment(1);
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One tick: mirrors what was accepted, writes and reads the rows, then settles the epoch
+    /// with Redis.
+    async fn tick(
+        &self,
+        last_write: &mut Option<(Instant, MirrorRow)>,
+    ) -> Result<(), StorageError> {
+        let now = unix_now();
+        let started = Instant::now();
+        let (unmirrored, row) = {
+            let mut state = self.lock();
+            let row = MirrorRow {
+                instance_id: self.instance_id.clone(),
+                epoch: state.epoch.unwrap_or(0),
+                redis_unreachable: state.redis_unreachable,
+                check_before: state.check_before,
+                updated_at: 0.0,
+                read_at: 0.0,
+            };
+            (std::mem::take(&mut state.unmirrored), row)
+        };
+        let due = !unmirrored.is_empty()
+            || self.waiting.load(Ordering::Relaxed) > 0
+            || last_write.as_ref().is_none_or(|(at, written)| {
+                at.elapsed() >= HEARTBEAT
+                    || written.epoch != row.epoch
+                    || written.redis_unreachable != row.redis_unreachable
+                    || written.check_before != row.check_before
+            });
+        if due {
+            if let Err(err) = self.write(&unmirrored, &row, started).await {
+                self.lock().unmirrored.extend(unmirrored);
+                return Err(err);
+            }
+            *last_write = Some((started, row));
+        }
+        self.settle_epoch(now).await
+    }
+
+    /// Mirrors `unmirrored`, then writes this instance's row and reads everyone's.
+    async fn write(
+        &self,
+        unmirrored: &[(String, String)],
+        row: &MirrorRow,
+        started: Instant,
+    ) -> Result<(), StorageError> {
+        let mut conn = self.storage.db().await?;
+        for chunk in unmirrored.chunks(MIRROR_BATCH) {
+            let pairs: Vec<(&str, &str)> = chunk
+                .iter()
+                .map(|(k, n)| (k.as_str(), n.as_str()))
+                .collect();
+            metrics::histogram!("nonce_mirror_batch_size").record(pairs.len() as f64);
+            let new = storage::nonces::record(&mut conn, &pairs, self.ttl).await?;
+            if new.len() < pairs.len() {
+                // Each was new in Redis: one already here was accepted twice.
+                metrics::counter!("signature_replays_missed_total")
+                    .increment((pairs.len() - new.len()) as u64);
+                tracing::error!(
+                    count = pairs.len() - new.len(),
+                    "nonces accepted in Redis were already recorded: a replay was accepted"
+                );
+            }
+        }
+        // Nobody keeps a signature longer than its window: rows older are no use to anyone.
+        let forget_after = self.ttl + LEASE + Duration::from_secs(60);
+        let rows = storage::nonces::write_mirror_row(&mut conn, row, forget_after).await?;
+        drop(conn);
+        let mut state = self.lock();
+        state.lease_until = Some(started + LEASE);
+        let live = |r: &&MirrorRow| {
+            r.instance_id != self.instance_id
+                && r.read_at - r.updated_at < (LEASE.as_secs() + CLOCK_MARGIN as u64) as f64
+        };
+        let others_unreachable = rows.iter().filter(live).any(|r| r.redis_unreachable);
+        let newest_loss = rows.iter().map(|r| r.check_before).max().unwrap_or(0);
+        state.check_before = state.check_before.max(newest_loss);
+        if others_unreachable || state.others_unreachable {
+            // Nonces they accepted are in PostgreSQL only, up to the moment they stop.
+            state.distrust_until(unix_now(), self.skew);
+        }
+        state.others_unreachable = others_unreachable;
+        state.rows = rows;
+        metrics::gauge!("nonce_mirror_unmirrored").set(state.unmirrored.len() as f64);
+        drop(state);
+        self.caught_up.notify_waiters();
+        Ok(())
+    }
+
+    /// Compares Redis's epoch with this instance's and the newest any instance has drawn; draws a
+    /// new one when Redis lost its memory or cannot be reached.
+    async fn settle_epoch(&self, now: i64) -> Result<(), StorageError> {
+        let (epoch, newest, unreachable) = {
+            let state = self.lock();
+            let newest = state.rows.iter().map(|r| r.epoch).max();
+            (state.epoch, newest, state.redis_unreachable)
+        };
+        let Some(newest) = newest else {
+            return Ok(()); // No row read yet: nothing to compare with.
+        };
+        let distrusted = now + self.skew + CLOCK_MARGIN;
+        let held = match storage::nonces::redis_epoch(&self.storage).await {
+            Ok(held) => held,
+            Err(err) => {
+                if !unreachable {
+                    tracing::warn!(error = %err, "Redis is unreachable: nonces are accepted in PostgreSQL");
+                }
+                let epoch = match epoch {
+                    Some(epoch) if unreachable => epoch.max(newest),
+                    // Others adopt the new epoch, and see this instance's mark with it.
+                    _ => self.draw_epoch(distrusted).await?,
+                };
+                let mut state = self.lock();
+                state.redis_unreachable = true;
+                state.distrust_until(now, self.skew);
+                state.epoch = Some(epoch);
+                return Ok(());
+            }
+        };
+        let settled = match (held, epoch) {
+            // As it was; catch up with an epoch drawn by an instance that cannot reach Redis,
+            // without calling it a loss: this Redis kept its memory.
+            (Some(held), Some(epoch)) if held == epoch && !unreachable => {
+                if newest > epoch {
+                    let raised = storage::nonces::raise_redis_epoch(&self.storage, newest).await?;
+                    Some((raised, false))
+                } else {
+                    None
+                }
+            }
+            // The first look: Redis holds the newest epoch drawn, so it lost nothing since (losses
+            // before are in the rows' `check_before`).
+            (Some(held), None) if held == newest && !unreachable => Some((held, false)),
+            // The first epoch ever: nothing was accepted before it.
+            (None, None) if newest == 0 => {
+                let drawn = self.draw_epoch(0).await?;
+                Some((
+                    storage::nonces::raise_redis_epoch(&self.storage, drawn).await?,
+                    false,
+                ))
+            }
+            // Drawn elsewhere after a loss there.
+            (Some(held), _) if held > newest => Some((held, true)),
+            // Forgotten, or behind: a new epoch.
+            _ => {
+                let drawn = self.draw_epoch(distrusted).await?;
+                Some((
+                    storage::nonces::raise_redis_epoch(&self.storage, drawn).await?,
+                    true,
+                ))
+            }
+        };
+        let mut state = self.lock();
+        if unreachable {
+            tracing::info!("Redis is reachable again: nonces are accepted there");
+            state.redis_unreachable = false;
+            state.distrust_until(now, self.skew);
+        }
+        if let Some((epoch, lost)) = settled {
+            if lost {
+                tracing::warn!(
+                    epoch,
+                    "Redis may have forgotten nonces: older signatures are checked in PostgreSQL"
+                );
+                state.distrust_until(now, self.skew);
+            }
+            state.epoch = Some(epoch);
+            metrics::gauge!("nonce_epoch").set(epoch as f64);
+        }
+        Ok(())
+    }
+
+    async fn draw_epoch(&self, check_before: i64) -> Result<i64, StorageError> {
+        let mut conn = self.storage.db().await?;
+        storage::nonces::draw_epoch(&mut conn, &self.instance_id, check_before).await
+    }
+}
+
+/// The mirror's loop; ends when the guard is dropped.
+async fn mirror(shared: std::sync::Weak<Shared>) {
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_write = None;
+    let mut failing = false;
+    loop {
+        ticks.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        match shared.tick(&mut last_write).await {
+            Ok(()) => failing = false,
+            Err(err) if !failing => {
+                failing = true;
+                tracing::warn!(error = %err, "the nonce mirror failed; Redis alone is trusted until the lease ends");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,2 @@
+DROP TABLE nonce_mirrors;
+DROP SEQUENCE nonce_epochs;
