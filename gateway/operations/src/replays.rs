@@ -71,7 +71,7 @@ struct State {
     lease_until: Option<Instant>,
     redis_unreachable: bool,
     /// Some other live instance could not reach Redis at the last read: while one cannot, every
-    /// signature is checked in PostgreSQL (`check_before` keeps moving).
+    /// signature is checked in PostgreSQL, and for the skew after (`check_before`).
     others_unreachable: bool,
     /// Signatures created before this (UNIX seconds) are checked in PostgreSQL.
     check_before: i64,
@@ -83,6 +83,7 @@ impl State {
     fn fast_path_open(&self, created: i64) -> bool {
         self.epoch.is_some()
             && !self.redis_unreachable
+            && !self.others_unreachable
             && created >= self.check_before
             && self.unmirrored.len() < UNMIRRORED_MAX
             && self.lease_until.is_some_and(|until| Instant::now() < until)
@@ -162,6 +163,11 @@ impl ReplayGuard {
                             return Ok(false);
                         }
                     }
+                }
+                // A slow answer on a busy machine is no outage: this request is answered 503,
+                // and the tick's own look decides whether Redis is gone.
+                Err(err) if matches!(&err, StorageError::Redis(e) if e.is_timeout()) => {
+                    return Err(err);
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "Redis failed: nonces are accepted in PostgreSQL");
@@ -357,8 +363,8 @@ impl Shared {
                     false,
                 ))
             }
-            // Drawn elsewhere after a loss there.
-            (Some(held), _) if held > newest => Some((held, true)),
+            // Drawn elsewhere after a loss there, or while this instance could not reach Redis.
+            (Some(held), _) if held >= newest => Some((held, true)),
             // Forgotten, or behind: a new epoch.
             _ => {
                 let drawn = self.draw_epoch(distrusted).await?;
