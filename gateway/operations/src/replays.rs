@@ -152,10 +152,12 @@ impl ReplayGuard {
                             return Ok(true);
                         }
                     } else {
-                        tracing::warn!(
-                            held = ?epoch, expected = ?state.epoch,
-                            "Redis's nonce epoch changed: it may have forgotten nonces"
-                        );
+                        if state.epoch.is_some() {
+                            tracing::warn!(
+                                held = ?epoch, expected = ?state.epoch,
+                                "Redis's nonce epoch changed: it may have forgotten nonces"
+                            );
+                        }
                         state.epoch = None;
                         state.distrust_until(now, shared.skew);
                         if !claimed {
@@ -170,8 +172,10 @@ impl ReplayGuard {
                     return Err(err);
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, "Redis failed: nonces are accepted in PostgreSQL");
                     let mut state = shared.lock();
+                    if !state.redis_unreachable {
+                        tracing::warn!(error = %err, "Redis failed: nonces are accepted in PostgreSQL");
+                    }
                     state.redis_unreachable = true;
                     state.epoch = None;
                 }
