@@ -230,3 +230,33 @@ async fn announced_loss(app: &TestApp) -> i64 {
             .unwrap();
     announced.check_before
 }
+
+/// The mirror's plain insert, and its fallback when a nonce is already recorded: counted, never
+/// an error, the rest of the batch recorded.
+#[tokio::test]
+async fn a_mirrored_nonce_already_recorded_is_counted_and_the_rest_recorded() {
+    let app = TestApp::spawn().await;
+    let ttl = Duration::from_secs(60);
+    let mut conn = app.storage.db().await.unwrap();
+    let first: &[(&str, &str)] = &[("k", "a"), ("k", "b")];
+    assert_eq!(
+        storage::nonces::mirror(&mut conn, first, ttl)
+            .await
+            .unwrap(),
+        0
+    );
+    let second: &[(&str, &str)] = &[("k", "b"), ("k", "c"), ("other", "a")];
+    assert_eq!(
+        storage::nonces::mirror(&mut conn, second, ttl)
+            .await
+            .unwrap(),
+        1
+    );
+    let recorded = storage::nonces::record(&mut conn, &[("k", "c"), ("k", "d")], ttl)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded.into_iter().collect::<Vec<_>>(),
+        [("k".to_owned(), "d".to_owned())]
+    );
+}

@@ -17,6 +17,7 @@
 //! An instance uses the fast path only while its last mirror write is recent (a lease), so one that
 //! lost PostgreSQL or died holds back no nonce beyond the lease.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -274,18 +275,22 @@ impl Shared {
     ) -> Result<(), StorageError> {
         let mut conn = self.storage.db().await?;
         for chunk in unmirrored.chunks(MIRROR_BATCH) {
+            // Never twice in one statement (PostgreSQL refuses it); twice would be a replay
+            // accepted, counted below.
             let pairs: Vec<(&str, &str)> = chunk
                 .iter()
                 .map(|(k, n)| (k.as_str(), n.as_str()))
+                .collect::<HashSet<_>>()
+                .into_iter()
                 .collect();
             metrics::histogram!("nonce_mirror_batch_size").record(pairs.len() as f64);
-            let new = storage::nonces::record(&mut conn, &pairs, self.ttl).await?;
-            if new.len() < pairs.len() {
+            let seen = storage::nonces::mirror(&mut conn, &pairs, self.ttl).await?
+                + (chunk.len() - pairs.len());
+            if seen > 0 {
                 // Each was new in Redis: one already here was accepted twice.
-                metrics::counter!("signature_replays_missed_total")
-                    .increment((pairs.len() - new.len()) as u64);
+                metrics::counter!("signature_replays_missed_total").increment(seen as u64);
                 tracing::error!(
-                    count = pairs.len() - new.len(),
+                    count = seen,
                     "nonces accepted in Redis were already recorded: a replay was accepted"
                 );
             }
@@ -428,4 +433,74 @@ async fn mirror(shared: std::sync::Weak<Shared>) {
 
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SKEW: i64 = 10;
+
+    fn row(epoch: i64, updated_at: f64) -> MirrorRow {
+        MirrorRow {
+            instance_id: format!("instance-{epoch}-{updated_at}"),
+            epoch,
+            redis_unreachable: false,
+            check_before: 0,
+            updated_at,
+            read_at: updated_at,
+        }
+    }
+
+    fn state(epoch: Option<i64>, rows: Vec<MirrorRow>) -> State {
+        State {
+            epoch,
+            rows,
+            lease_until: Some(Instant::now() + LEASE),
+            ..State::default()
+        }
+    }
+
+    #[test]
+    fn a_check_in_postgresql_waits_for_every_instance_to_mirror_up_to_the_epoch() {
+        let now = 1_800_000_000.0;
+        let behind = state(Some(7), vec![row(7, now), row(6, now)]);
+        assert!(!behind.caught_up(now as i64, SKEW));
+        let caught_up = state(Some(7), vec![row(7, now), row(8, now)]);
+        assert!(caught_up.caught_up(now as i64, SKEW));
+        assert!(!state(None, vec![row(7, now)]).caught_up(now as i64, SKEW));
+        assert!(!state(Some(7), Vec::new()).caught_up(now as i64, SKEW));
+    }
+
+    #[test]
+    fn a_dead_instance_holds_back_only_signatures_it_could_have_accepted() {
+        let died = 1_800_000_000.0;
+        let with_dead = state(Some(7), vec![row(7, died + 30.0), row(6, died)]);
+        // It accepted in Redis alone until its last write plus the lease, signed up to the skew
+        // ahead, on a clock up to the margin off.
+        let reach = LEASE.as_secs() as i64 + SKEW + CLOCK_MARGIN;
+        assert!(!with_dead.caught_up(died as i64 + reach - 1, SKEW));
+        assert!(with_dead.caught_up(died as i64 + reach, SKEW));
+    }
+
+    #[test]
+    fn the_fast_path_is_shut_after_a_loss_during_an_outage_and_without_a_lease() {
+        let now = 1_800_000_000;
+        let mut open = state(Some(7), Vec::new());
+        assert!(open.fast_path_open(now));
+        open.distrust_until(now, SKEW);
+        assert!(!open.fast_path_open(now + SKEW));
+        assert!(open.fast_path_open(now + SKEW + CLOCK_MARGIN));
+
+        let mut shut = state(Some(7), Vec::new());
+        shut.others_unreachable = true;
+        assert!(!shut.fast_path_open(now));
+        let mut shut = state(Some(7), Vec::new());
+        shut.redis_unreachable = true;
+        assert!(!shut.fast_path_open(now));
+        let mut shut = state(Some(7), Vec::new());
+        shut.lease_until = Some(Instant::now());
+        assert!(!shut.fast_path_open(now));
+        assert!(!state(None, Vec::new()).fast_path_open(now));
+    }
 }

@@ -49,6 +49,39 @@ pub async fn record(
     Ok(recorded.into_iter().map(|r| (r.key_id, r.nonce)).collect())
 }
 
+/// Records nonces already accepted elsewhere (in Redis) for `ttl`; returns how many were recorded
+/// before, which is a replay accepted (or a nonce reused after its window). A plain `INSERT`
+/// costs a third of [`record`]'s `ON CONFLICT` per row, and a conflict is the rare case: only then
+/// does the batch go through [`record`].
+pub async fn mirror(
+    conn: &mut Connection,
+    pairs: &[(&str, &str)],
+    ttl: Duration,
+) -> Result<usize, StorageError> {
+    let (key_ids, nonces): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
+    let inserted = prepared(
+        diesel::sql_query(
+            "INSERT INTO signature_nonces (key_id, nonce, expires_at) \
+             SELECT key_id, nonce, now() + make_interval(secs => $3) \
+             FROM unnest($1::text[], $2::text[]) AS n(key_id, nonce)",
+        )
+        .bind::<Array<Text>, _>(key_ids)
+        .bind::<Array<Text>, _>(nonces)
+        .bind::<Double, _>(ttl.as_secs_f64()),
+    )
+    .execute(conn)
+    .await
+    .map_err(StorageError::from);
+    match inserted {
+        Ok(_) => Ok(0),
+        Err(err) if err.is_conflict() => {
+            let new = record(conn, pairs, ttl).await?;
+            Ok(pairs.len() - new.len())
+        }
+        Err(err) => Err(err),
+    }
+}
+
 /// Deletes nonces whose window has passed.
 pub async fn forget_expired(storage: &Storage) -> Result<usize, StorageError> {
     Ok(diesel::delete(
