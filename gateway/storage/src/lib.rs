@@ -300,15 +300,16 @@ impl Storage {
     }
 }
 
-/// The Redis thread: a runtime of its own for the one Redis connection.
+/// The Redis thread: a runtime of its own for the one Redis connection's driver.
 ///
-/// redis-rs spawns a connection's driver, and a reconnection's, on the runtime of the task that
-/// made or lost it. At start that is the main runtime; but after Redis came back, it was the
-/// HTTP worker whose request first failed, and from then on that worker read every Redis reply
-/// between its own requests: under a burst, replies waited past the 500 ms timeout and requests
-/// were answered 503 (issue 17, measured: 189–264 of 400 redemptions in four bursts, against 0
-/// for a gateway started afresh, and 0 with this thread). Every command runs here, so the driver
-/// always does too.
+/// redis-rs spawns a connection's driver, and a reconnection's, on the runtime current where the
+/// command that made or lost it is polled. At start that is the main runtime; but after Redis came
+/// back, it was the HTTP worker whose request first failed, and from then on that worker read
+/// every Redis reply between its own requests: under a burst, replies waited past the 500 ms
+/// timeout and requests were answered 503 (issue 17, measured: 189–264 of 400 redemptions in four
+/// bursts, against 0 for a gateway started afresh, and 0 with this thread). Every command is
+/// polled with this runtime as the current one ([`in_redis_context`]), so whatever it spawns, and
+/// the timers and sockets it makes, belong here; the command itself stays on its caller's task.
 fn redis_runtime() -> &'static tokio::runtime::Handle {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -325,23 +326,25 @@ fn redis_runtime() -> &'static tokio::runtime::Handle {
     })
 }
 
-/// The shared Redis connection. Each command runs on the Redis thread ([`redis_runtime`]), and
-/// is sent once more when the connection it went out on had been lost (Redis restarted, a proxy
-/// dropped it): the manager reconnects on that failure, and the second try goes out on the new
-/// connection, so a request after Redis returns is served instead of answered 503. Timeouts are
-/// not tried again: under load that would double it.
+/// The shared Redis connection. Each command is polled in the Redis thread's context
+/// ([`redis_runtime`]), and is sent once more when the connection it went out on had been lost
+/// (Redis restarted, a proxy dropped it): the manager reconnects on that failure, and the second
+/// try goes out on the new connection, so a request after Redis returns is served instead of
+/// answered 503. Timeouts are not tried again: under load that would double it.
 #[derive(Clone)]
 pub struct Redis(ConnectionManager);
 
-fn on_redis_thread<T: Send + 'static>(
-    command: impl Future<Output = redis::RedisResult<T>> + Send + 'static,
-) -> redis::RedisFuture<'static, T> {
-    Box::pin(async move {
-        redis_runtime()
-            .spawn(command)
-            .await
-            .unwrap_or_else(|e| Err(redis::RedisError::from(std::io::Error::other(e))))
-    })
+/// Polls `command` with the Redis runtime as the current one. Spawning every command onto that
+/// runtime instead did the same for the driver, at the price of a task, a copy of the command and
+/// a thread hop per command (about a tenth of a signed read's CPU, measured).
+fn in_redis_context<'a, T>(
+    command: impl Future<Output = redis::RedisResult<T>> + Send + 'a,
+) -> redis::RedisFuture<'a, T> {
+    let mut command = Box::pin(command);
+    Box::pin(std::future::poll_fn(move |cx| {
+        let _context = redis_runtime().enter();
+        command.as_mut().poll(cx)
+    }))
 }
 
 impl redis::aio::ConnectionLike for Redis {
@@ -349,12 +352,12 @@ impl redis::aio::ConnectionLike for Redis {
         &'a mut self,
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
-        let (mut conn, cmd) = (self.0.clone(), cmd.clone());
-        on_redis_thread(async move {
-            match conn.req_packed_command(&cmd).await {
+        let conn = &mut self.0;
+        in_redis_context(async move {
+            match conn.req_packed_command(cmd).await {
                 Err(err) if err.is_unrecoverable_error() => {
                     metrics::counter!("redis_commands_retried_total").increment(1);
-                    conn.req_packed_command(&cmd).await
+                    conn.req_packed_command(cmd).await
                 }
                 reply => reply,
             }
@@ -367,12 +370,12 @@ impl redis::aio::ConnectionLike for Redis {
         offset: usize,
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        let (mut conn, pipeline) = (self.0.clone(), pipeline.clone());
-        on_redis_thread(async move {
-            match conn.req_packed_commands(&pipeline, offset, count).await {
+        let conn = &mut self.0;
+        in_redis_context(async move {
+            match conn.req_packed_commands(pipeline, offset, count).await {
                 Err(err) if err.is_unrecoverable_error() => {
                     metrics::counter!("redis_commands_retried_total").increment(1);
-                    conn.req_packed_commands(&pipeline, offset, count).await
+                    conn.req_packed_commands(pipeline, offset, count).await
                 }
                 reply => reply,
             }
