@@ -106,7 +106,7 @@ impl State {
 
     /// Redis may have forgotten nonces accepted until `now`: older signatures go to PostgreSQL.
     fn distrust_until(&mut self, now: i64, skew: i64) {
-        self.check_before = self.check_before.max(now + skew + CLOCK_MARGIN);
+        self.check_before = self.check_before.max(distrusted_before(now, skew));
     }
 }
 
@@ -250,12 +250,9 @@ impl Shared {
         };
         let due = !unmirrored.is_empty()
             || self.waiting.load(Ordering::Relaxed) > 0
-            || last_write.as_ref().is_none_or(|(at, written)| {
-                at.elapsed() >= HEARTBEAT
-                    || written.epoch != row.epoch
-                    || written.redis_unreachable != row.redis_unreachable
-                    || written.check_before != row.check_before
-            });
+            || last_write
+                .as_ref()
+                .is_none_or(|(at, written)| at.elapsed() >= HEARTBEAT || *written != row);
         if due {
             if let Err(err) = self.write(&unmirrored, &row, started).await {
                 self.lock().unmirrored.extend(unmirrored);
@@ -331,7 +328,7 @@ impl Shared {
         let Some(newest) = newest else {
             return Ok(()); // No row read yet: nothing to compare with.
         };
-        let distrusted = now + self.skew + CLOCK_MARGIN;
+        let distrusted = distrusted_before(now, self.skew);
         let held = match storage::nonces::redis_epoch(&self.storage).await {
             Ok(held) => held,
             Err(err) => {
@@ -365,23 +362,11 @@ impl Shared {
             // before are in the rows' `check_before`).
             (Some(held), None) if held == newest && !unreachable => Some((held, false)),
             // The first epoch ever: nothing was accepted before it.
-            (None, None) if newest == 0 => {
-                let drawn = self.draw_epoch(0).await?;
-                Some((
-                    storage::nonces::raise_redis_epoch(&self.storage, drawn).await?,
-                    false,
-                ))
-            }
+            (None, None) if newest == 0 => Some((self.new_epoch(0).await?, false)),
             // Drawn elsewhere after a loss there, or while this instance could not reach Redis.
             (Some(held), _) if held >= newest => Some((held, true)),
             // Forgotten, or behind: a new epoch.
-            _ => {
-                let drawn = self.draw_epoch(distrusted).await?;
-                Some((
-                    storage::nonces::raise_redis_epoch(&self.storage, drawn).await?,
-                    true,
-                ))
-            }
+            _ => Some((self.new_epoch(distrusted).await?, true)),
         };
         let mut state = self.lock();
         if unreachable {
@@ -407,6 +392,13 @@ impl Shared {
         let mut conn = self.storage.db().await?;
         storage::nonces::draw_epoch(&mut conn, &self.instance_id, check_before).await
     }
+
+    /// Draws an epoch and sets it in Redis; the one Redis holds after (a later one, if another
+    /// instance drew and set it first).
+    async fn new_epoch(&self, check_before: i64) -> Result<i64, StorageError> {
+        let drawn = self.draw_epoch(check_before).await?;
+        storage::nonces::raise_redis_epoch(&self.storage, drawn).await
+    }
 }
 
 /// The mirror's loop; ends when the guard is dropped.
@@ -429,6 +421,12 @@ async fn mirror(shared: std::sync::Weak<Shared>) {
             Err(_) => {}
         }
     }
+}
+
+/// Signatures created before this may have been accepted by `now` (`skew` ahead of the clock, on a
+/// clock up to the margin off).
+fn distrusted_before(now: i64, skew: i64) -> i64 {
+    now + skew + CLOCK_MARGIN
 }
 
 fn unix_now() -> i64 {
