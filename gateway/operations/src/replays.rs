@@ -17,8 +17,7 @@
 //! An instance uses the fast path only while its last mirror write is recent (a lease), so one that
 //! lost PostgreSQL or died holds back no nonce beyond the lease.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -60,14 +59,16 @@ struct Shared {
     /// Woken after each mirror write, for requests waiting for the mirrors to catch up.
     caught_up: Notify,
     waiting: AtomicUsize,
+    /// The minute (since the UNIX epoch) the mirror's partitions were last kept in.
+    partitions_kept_in: AtomicI64,
 }
 
 #[derive(Default)]
 struct State {
     /// The epoch the fast path accepts under: Redis must hold it. `None` until the tick settles one.
     epoch: Option<i64>,
-    /// Accepted in Redis, not yet in PostgreSQL.
-    unmirrored: Vec<(String, String)>,
+    /// Digests of nonces accepted in Redis, not yet in PostgreSQL.
+    unmirrored: Vec<i64>,
     /// The fast path is open until then (the last mirror write's start plus the lease).
     lease_until: Option<Instant>,
     redis_unreachable: bool,
@@ -123,6 +124,7 @@ impl ReplayGuard {
             state: Mutex::new(State::default()),
             caught_up: Notify::new(),
             waiting: AtomicUsize::new(0),
+            partitions_kept_in: AtomicI64::new(i64::MIN),
         });
         tokio::spawn(mirror(Arc::downgrade(&shared)));
         Self { shared }
@@ -148,7 +150,7 @@ impl ReplayGuard {
                             return Ok(false);
                         }
                         if state.fast_path_open(created) {
-                            state.unmirrored.push((key_id.to_owned(), nonce.to_owned()));
+                            state.unmirrored.push(storage::nonces::digest(key_id, nonce));
                             count_check("redis");
                             return Ok(true);
                         }
@@ -266,25 +268,25 @@ impl Shared {
     /// Mirrors `unmirrored`, then writes this instance's row and reads everyone's.
     async fn write(
         &self,
-        unmirrored: &[(String, String)],
+        unmirrored: &[i64],
         row: &MirrorRow,
         started: Instant,
     ) -> Result<(), StorageError> {
         let mut conn = self.storage.db().await?;
+        let minute = unix_now().div_euclid(60);
+        if self.partitions_kept_in.load(Ordering::Relaxed) != minute {
+            // The next two minutes' partitions exist already: a failure here waits for the next
+            // tick without holding up the mirror.
+            match storage::nonces::keep_mirror_partitions(&mut conn, self.ttl).await {
+                Ok(()) => self.partitions_kept_in.store(minute, Ordering::Relaxed),
+                Err(err) => tracing::warn!(error = %err, "the nonce mirror's partitions were not kept"),
+            }
+        }
         for chunk in unmirrored.chunks(MIRROR_BATCH) {
-            // Never twice in one statement (PostgreSQL refuses it); twice would be a replay
-            // accepted, counted below.
-            let pairs: Vec<(&str, &str)> = chunk
-                .iter()
-                .map(|(k, n)| (k.as_str(), n.as_str()))
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            metrics::histogram!("nonce_mirror_batch_size").record(pairs.len() as f64);
-            let seen = storage::nonces::mirror(&mut conn, &pairs, self.ttl).await?
-                + (chunk.len() - pairs.len());
+            metrics::histogram!("nonce_mirror_batch_size").record(chunk.len() as f64);
+            let seen = storage::nonces::mirror(&mut conn, chunk).await?;
             if seen > 0 {
-                // Each was new in Redis: one already here was accepted twice.
+                // Each was new in Redis: one recorded in PostgreSQL was accepted twice.
                 metrics::counter!("signature_replays_missed_total").increment(seen as u64);
                 tracing::error!(
                     count = seen,

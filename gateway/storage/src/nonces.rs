@@ -7,6 +7,7 @@ use std::time::Duration;
 use diesel::sql_types::{Array, BigInt, Bool, Double, Text};
 use diesel::{ExpressionMethods as _, QueryDsl as _};
 use diesel_async::RunQueryDsl as _;
+use sha2::{Digest as _, Sha256};
 
 use super::prepared::prepared;
 use super::schema::signature_nonces;
@@ -20,7 +21,21 @@ struct Recorded {
     nonce: String,
 }
 
-/// Records each (key, nonce) for `ttl` in one statement; returns the ones that were new.
+/// The nonce's digest, by which PostgreSQL keeps nonces accepted in Redis: the first 8 bytes of
+/// SHA-256(key_id, 0x00, nonce), big-endian (the `nonce_digest` SQL function computes the same).
+pub fn digest(key_id: &str, nonce: &str) -> i64 {
+    let hash = Sha256::new()
+        .chain_update(key_id)
+        .chain_update([0])
+        .chain_update(nonce)
+        .finalize();
+    let mut first = [0; 8];
+    first.copy_from_slice(&hash[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// Records each (key, nonce) for `ttl` in one statement; returns the ones that were new: neither
+/// recorded here nor mirrored from Redis within `ttl`.
 ///
 /// A nonce whose row has expired (its window passed, the row not yet deleted) counts as new again,
 /// as it would have in a store that forgets on time. `pairs` must not repeat a pair: PostgreSQL
@@ -34,11 +49,14 @@ pub async fn record(
     let recorded: Vec<Recorded> = prepared(
         diesel::sql_query(
             "INSERT INTO signature_nonces (key_id, nonce, expires_at) \
-         SELECT key_id, nonce, now() + make_interval(secs => $3) \
-         FROM unnest($1::text[], $2::text[]) AS n(key_id, nonce) \
-         ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-             WHERE signature_nonces.expires_at <= now() \
-         RETURNING key_id, nonce",
+             SELECT key_id, nonce, now() + make_interval(secs => $3) \
+             FROM unnest($1::text[], $2::text[]) AS n(key_id, nonce) \
+             WHERE NOT EXISTS (SELECT 1 FROM mirrored_nonces m \
+                 WHERE m.digest = nonce_digest(n.key_id, n.nonce) \
+                     AND m.mirrored_at > now() - make_interval(secs => $3)) \
+             ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+                 WHERE signature_nonces.expires_at <= now() \
+             RETURNING key_id, nonce",
         )
         .bind::<Array<Text>, _>(key_ids)
         .bind::<Array<Text>, _>(nonces)
@@ -49,40 +67,44 @@ pub async fn record(
     Ok(recorded.into_iter().map(|r| (r.key_id, r.nonce)).collect())
 }
 
-/// Records nonces already accepted elsewhere (in Redis) for `ttl`; returns how many were recorded
-/// before, which is a replay accepted (or a nonce reused after its window). A plain `INSERT`
-/// costs a third of [`record`]'s `ON CONFLICT` per row, and a conflict is the rare case: only then
-/// does the batch go through [`record`].
-pub async fn mirror(
-    conn: &mut Connection,
-    pairs: &[(&str, &str)],
-    ttl: Duration,
-) -> Result<usize, StorageError> {
-    let (key_ids, nonces): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
-    let inserted = prepared(
-        diesel::sql_query(
-            "INSERT INTO signature_nonces (key_id, nonce, expires_at) \
-             SELECT key_id, nonce, now() + make_interval(secs => $3) \
-             FROM unnest($1::text[], $2::text[]) AS n(key_id, nonce)",
-        )
-        .bind::<Array<Text>, _>(key_ids)
-        .bind::<Array<Text>, _>(nonces)
-        .bind::<Double, _>(ttl.as_secs_f64()),
-    )
-    .execute(conn)
-    .await
-    .map_err(StorageError::from);
-    match inserted {
-        Ok(_) => Ok(0),
-        Err(err) if err.is_conflict() => {
-            let new = record(conn, pairs, ttl).await?;
-            Ok(pairs.len() - new.len())
-        }
-        Err(err) => Err(err),
+/// Keeps the digests of nonces accepted in Redis (see [`digest`]); returns how many of them were
+/// recorded here before (by [`record`]), each a replay accepted. The partition of this minute
+/// must exist ([`keep_mirror_partitions`]).
+pub async fn mirror(conn: &mut Connection, digests: &[i64]) -> Result<usize, StorageError> {
+    #[derive(diesel::QueryableByName)]
+    struct Seen {
+        #[diesel(sql_type = BigInt)]
+        seen: i64,
     }
+    let seen: Seen = prepared(
+        diesel::sql_query(
+            "WITH mirrored AS ( \
+                 INSERT INTO mirrored_nonces (digest, mirrored_at) \
+                 SELECT digest, now() FROM unnest($1::bigint[]) AS digest) \
+             SELECT count(*) AS seen FROM signature_nonces \
+             WHERE digest = ANY($1) AND expires_at > now()",
+        )
+        .bind::<Array<BigInt>, _>(digests),
+    )
+    .get_result(conn)
+    .await?;
+    Ok(usize::try_from(seen.seen).unwrap_or(0))
 }
 
-/// Deletes nonces whose window has passed.
+/// Creates the mirror's partitions of this minute and the next two, and drops those older than
+/// `ttl`.
+pub async fn keep_mirror_partitions(
+    conn: &mut Connection,
+    ttl: Duration,
+) -> Result<(), StorageError> {
+    diesel::sql_query("SELECT keep_mirrored_nonce_partitions(make_interval(secs => $1))")
+        .bind::<Double, _>(ttl.as_secs_f64())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes nonces whose window has passed (the mirror's leave with their partition).
 pub async fn forget_expired(storage: &Storage) -> Result<usize, StorageError> {
     Ok(diesel::delete(
         signature_nonces::table.filter(signature_nonces::expires_at.le(diesel::dsl::now)),

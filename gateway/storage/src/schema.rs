@@ -283,6 +283,7 @@ diesel::table! {
         key_id -> Text,
         nonce -> Text,
         expires_at -> Timestamptz,
+        digest -> Int8,
     }
 }
 
