@@ -21,9 +21,9 @@ CREATE INDEX mirrored_nonces_digest_idx ON mirrored_nonces (digest);
 
 -- Creates the partitions of this minute and the next two (named by their minute since the UNIX
 -- epoch) and drops those wholly older than `lifetime`. A partition is only ever inserted into,
--- then dropped within minutes: vacuum and analyze would be work for nothing (they were a third of
--- PostgreSQL's time on the mirror), so autovacuum leaves them alone. Each gateway instance calls it before its
--- first mirror write and then once a minute; two at once are harmless. It gives up after a second
+-- then dropped within minutes: vacuum and analyze would be work for nothing (each ran twice per
+-- partition), so autovacuum leaves them alone. Each gateway instance calls it before its first
+-- mirror write and then once a minute; two at once are harmless. It gives up after a second
 -- of waiting for a lock rather than hold up the inserts queued behind it: the next two minutes
 -- already exist.
 CREATE FUNCTION keep_mirrored_nonce_partitions(lifetime interval) RETURNS void

@@ -274,3 +274,47 @@ async fn nonces_mirrored_from_redis_and_recorded_in_postgresql_see_each_other() 
         1
     );
 }
+
+/// The mirror's partitions: this minute's and the next two made, one wholly past the lifetime
+/// dropped, one still within it kept.
+#[tokio::test]
+async fn the_mirror_keeps_partitions_ahead_and_drops_expired_ones() {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Partition {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let app = TestApp::spawn().await;
+    let mut conn = app.storage.db().await.unwrap();
+    let minute = chrono::Utc::now().timestamp().div_euclid(60);
+    for old in [minute - 10, minute - 3] {
+        diesel::sql_query(format!(
+            "CREATE TABLE mirrored_nonces_{old} PARTITION OF mirrored_nonces \
+             FOR VALUES FROM (to_timestamp({})) TO (to_timestamp({}))",
+            old * 60,
+            (old + 1) * 60
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    storage::nonces::keep_mirror_partitions(&mut conn, Duration::from_secs(320))
+        .await
+        .unwrap();
+    let partitions: Vec<Partition> = diesel::sql_query(
+        "SELECT c.relname::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'mirrored_nonces'::regclass ORDER BY 1",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let names: Vec<String> = partitions.into_iter().map(|p| p.name).collect();
+    let made = |m: i64| names.contains(&format!("mirrored_nonces_{m}"));
+    // Three made from the minute of the call (this one, or the next if it turned meanwhile).
+    assert!(
+        made(minute - 3) && !made(minute - 10) && made(minute + 1) && made(minute + 2),
+        "{names:?}"
+    );
+    assert_eq!(names.len(), 4, "{names:?}");
+}
