@@ -255,13 +255,10 @@ async fn nonces_mirrored_from_redis_and_recorded_in_postgresql_see_each_other() 
         0
     );
     // The checked path refuses what the mirror holds (the digests agree, in any script) ...
-    let recorded = storage::nonces::record(
-        &mut conn,
-        &[("k", "b"), ("کلید", "نانس"), ("k", "c")],
-        ttl,
-    )
-    .await
-    .unwrap();
+    let recorded =
+        storage::nonces::record(&mut conn, &[("k", "b"), ("کلید", "نانس"), ("k", "c")], ttl)
+            .await
+            .unwrap();
     assert_eq!(
         recorded.into_iter().collect::<Vec<_>>(),
         [("k".to_owned(), "c".to_owned())]

@@ -150,7 +150,9 @@ impl ReplayGuard {
                             return Ok(false);
                         }
                         if state.fast_path_open(created) {
-                            state.unmirrored.push(storage::nonces::digest(key_id, nonce));
+                            state
+                                .unmirrored
+                                .push(storage::nonces::digest(key_id, nonce));
                             count_check("redis");
                             return Ok(true);
                         }
@@ -279,7 +281,9 @@ impl Shared {
             // tick without holding up the mirror.
             match storage::nonces::keep_mirror_partitions(&mut conn, self.ttl).await {
                 Ok(()) => self.partitions_kept_in.store(minute, Ordering::Relaxed),
-                Err(err) => tracing::warn!(error = %err, "the nonce mirror's partitions were not kept"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the nonce mirror's partitions were not kept")
+                }
             }
         }
         for chunk in unmirrored.chunks(MIRROR_BATCH) {
