@@ -140,6 +140,7 @@ impl ReplayGuard {
         now: i64,
     ) -> Result<bool, StorageError> {
         let shared = &self.shared;
+        let mut marked = false;
         if shared.lock().fast_path_open(created) {
             match storage::nonces::claim_in_redis(&shared.storage, key_id, nonce, shared.ttl).await
             {
@@ -170,51 +171,45 @@ impl ReplayGuard {
                             return Ok(false);
                         }
                     }
+                    marked = true;
                 }
-                // A slow answer on a busy machine is no outage: this request is answered 503,
-                // and the tick's own look decides whether Redis is gone.
-                Err(err) if matches!(&err, StorageError::Redis(e) if e.is_timeout()) => {
-                    return Err(err);
-                }
-                Err(err) => {
-                    let mut state = shared.lock();
-                    if !state.redis_unreachable {
-                        tracing::warn!(error = %err, "Redis failed: nonces are accepted in PostgreSQL");
-                    }
-                    state.redis_unreachable = true;
-                    state.epoch = None;
-                }
+                Err(err) => shared.redis_failed(err)?,
             }
         }
-        self.accept_in_database(key_id, nonce, created).await
+        self.accept_in_database(key_id, nonce, created, marked)
+            .await
     }
 
-    /// Accepts the nonce in PostgreSQL, once every mirror has caught up.
+    /// Accepts the nonce in PostgreSQL, once every mirror has caught up; marks it in Redis first
+    /// unless `marked` already or Redis is unreachable, so that a later request with the same
+    /// signature on the fast path (on any instance) finds it there.
     async fn accept_in_database(
         &self,
         key_id: &str,
         nonce: &str,
         created: i64,
+        mut marked: bool,
     ) -> Result<bool, StorageError> {
         let shared = &self.shared;
         let deadline = tokio::time::Instant::now() + CATCH_UP;
-        shared.waiting.fetch_add(1, Ordering::Relaxed);
-        let caught_up = loop {
-            let notified = shared.caught_up.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if shared.lock().caught_up(created, shared.skew) {
-                break true;
+        loop {
+            if !shared.wait_until_caught_up(created, deadline).await {
+                return Err(StorageError::NotCommitted(
+                    "the gateway instances' nonce records are catching up after a Redis loss"
+                        .into(),
+                ));
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                break false;
+            if marked || shared.lock().redis_unreachable {
+                break;
             }
-        };
-        shared.waiting.fetch_sub(1, Ordering::Relaxed);
-        if !caught_up {
-            return Err(StorageError::NotCommitted(
-                "the gateway instances' nonce records are catching up after a Redis loss".into(),
-            ));
+            match storage::nonces::claim_in_redis(&shared.storage, key_id, nonce, shared.ttl).await
+            {
+                Ok((claimed, _)) if !claimed => return Ok(false),
+                Ok(_) => marked = true,
+                // Unreachable now: accepted in PostgreSQL alone once the epoch that says so is
+                // adopted everywhere.
+                Err(err) => shared.redis_failed(err)?,
+            }
         }
         count_check("postgresql");
         shared.register.record(key_id, nonce).await
@@ -230,6 +225,41 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A Redis command failed. A slow answer on a busy machine is no outage: that request is
+    /// answered 503 (the error comes back), and the tick's own look decides whether Redis is gone.
+    /// Otherwise Redis is unreachable from here, and nonces are accepted in PostgreSQL.
+    fn redis_failed(&self, err: StorageError) -> Result<(), StorageError> {
+        if matches!(&err, StorageError::Redis(e) if e.is_timeout()) {
+            return Err(err);
+        }
+        let mut state = self.lock();
+        if !state.redis_unreachable {
+            tracing::warn!(error = %err, "Redis failed: nonces are accepted in PostgreSQL");
+        }
+        state.redis_unreachable = true;
+        state.epoch = None;
+        Ok(())
+    }
+
+    /// Waits until every mirror has caught up for a signature created at `created`; `false` at
+    /// `deadline`.
+    async fn wait_until_caught_up(&self, created: i64, deadline: tokio::time::Instant) -> bool {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let caught_up = loop {
+            let notified = self.caught_up.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.lock().caught_up(created, self.skew) {
+                break true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break false;
+            }
+        };
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        caught_up
     }
 
     /// One tick: mirrors what was accepted, writes and reads the rows, then settles the epoch
