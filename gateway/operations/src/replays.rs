@@ -145,15 +145,15 @@ impl ReplayGuard {
             match storage::nonces::claim_in_redis(&shared.storage, key_id, nonce, shared.ttl).await
             {
                 Ok((claimed, epoch)) => {
+                    // Hashed before the lock every request and the tick take, not under it.
+                    let digest = storage::nonces::digest(key_id, nonce);
                     let mut state = shared.lock();
                     if epoch.is_some() && epoch == state.epoch {
                         if !claimed {
                             return Ok(false);
                         }
                         if state.fast_path_open(created) {
-                            state
-                                .unmirrored
-                                .push(storage::nonces::digest(key_id, nonce));
+                            state.unmirrored.push(digest);
                             count_check("redis");
                             return Ok(true);
                         }

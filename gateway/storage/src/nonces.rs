@@ -104,7 +104,7 @@ pub async fn keep_mirror_partitions(
     Ok(())
 }
 
-/// Deletes nonces whose window has passed (the mirror's leave with their partition).
+/// Deletes nonces whose window has passed (mirrored digests leave with their partition).
 pub async fn forget_expired(storage: &Storage) -> Result<usize, StorageError> {
     Ok(diesel::delete(
         signature_nonces::table.filter(signature_nonces::expires_at.le(diesel::dsl::now)),
