@@ -231,8 +231,9 @@ async fn announced_loss(app: &TestApp) -> i64 {
     announced.check_before
 }
 
-/// The two stores of accepted nonces: digests mirrored from Redis, and nonces recorded while
-/// Redis could not tell. Neither accepts what the other holds.
+/// The two stores of accepted nonces: digests mirrored from Redis, read back whole for the checked
+/// path, and nonces recorded while Redis could not tell, which the mirror counts as replays if
+/// Redis accepted them too (the gateway's digests and PostgreSQL's agree, in any script).
 #[tokio::test]
 async fn nonces_mirrored_from_redis_and_recorded_in_postgresql_see_each_other() {
     let app = TestApp::spawn().await;
@@ -244,74 +245,68 @@ async fn nonces_mirrored_from_redis_and_recorded_in_postgresql_see_each_other() 
             .collect()
     };
     let mut conn = app.storage.db().await.unwrap();
-    storage::nonces::keep_mirror_partitions(&mut conn, ttl)
-        .await
-        .unwrap();
     let accepted_in_redis: &[(&str, &str)] = &[("k", "a"), ("k", "b"), ("کلید", "نانس")];
     assert_eq!(
-        storage::nonces::mirror(&mut conn, &digests(accepted_in_redis))
+        storage::nonces::mirror(&mut conn, &digests(accepted_in_redis), ttl)
             .await
             .unwrap(),
         0
     );
-    // The checked path refuses what the mirror holds (the digests agree, in any script) ...
-    let recorded =
-        storage::nonces::record(&mut conn, &[("k", "b"), ("کلید", "نانس"), ("k", "c")], ttl)
-            .await
-            .unwrap();
+    let recorded = storage::nonces::record(&mut conn, &[("k", "c"), ("کلید", "دیگر")], ttl)
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 2);
+    let accepted_twice: &[(&str, &str)] = &[("k", "c"), ("کلید", "دیگر"), ("other", "a")];
     assert_eq!(
-        recorded.into_iter().collect::<Vec<_>>(),
-        [("k".to_owned(), "c".to_owned())]
-    );
-    // ... and the mirror counts a nonce the checked path accepted as a replay.
-    assert_eq!(
-        storage::nonces::mirror(&mut conn, &digests(&[("k", "c"), ("other", "a")]))
+        storage::nonces::mirror(&mut conn, &digests(accepted_twice), ttl)
             .await
             .unwrap(),
-        1
+        2
     );
+    let mirrored = storage::nonces::mirrored(&mut conn).await.unwrap();
+    for digest in digests(accepted_in_redis)
+        .into_iter()
+        .chain(digests(accepted_twice))
+    {
+        assert!(mirrored.contains(&digest));
+    }
+    assert!(!mirrored.contains(&storage::nonces::digest("k", "never")));
 }
 
-/// The mirror's partitions: this minute's and the next two made, one wholly past the lifetime
-/// dropped, one still within it kept.
+/// A mirrored row lives as long as its nonces: past their lifetime it is no longer read, and
+/// maintenance deletes it.
 #[tokio::test]
-async fn the_mirror_keeps_partitions_ahead_and_drops_expired_ones() {
+async fn mirrored_nonces_expire_with_their_lifetime() {
     use diesel_async::RunQueryDsl as _;
     #[derive(diesel::QueryableByName)]
-    struct Partition {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        name: String,
+    struct Rows {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        rows: i64,
     }
     let app = TestApp::spawn().await;
     let mut conn = app.storage.db().await.unwrap();
-    let minute = chrono::Utc::now().timestamp().div_euclid(60);
-    for old in [minute - 10, minute - 3] {
-        diesel::sql_query(format!(
-            "CREATE TABLE mirrored_nonces_{old} PARTITION OF mirrored_nonces \
-             FOR VALUES FROM (to_timestamp({})) TO (to_timestamp({}))",
-            old * 60,
-            (old + 1) * 60
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
-    storage::nonces::keep_mirror_partitions(&mut conn, Duration::from_secs(320))
-        .await
-        .unwrap();
-    let partitions: Vec<Partition> = diesel::sql_query(
-        "SELECT c.relname::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-         WHERE i.inhparent = 'mirrored_nonces'::regclass ORDER BY 1",
+    let expired = storage::nonces::digest("k", &unique_code("expired"));
+    let kept = storage::nonces::digest("k", &unique_code("kept"));
+    diesel::sql_query(
+        "INSERT INTO mirrored_nonces (expires_at, digests) VALUES (now() - interval '1 second', ARRAY[$1])",
     )
-    .load(&mut conn)
+    .bind::<diesel::sql_types::BigInt, _>(expired)
+    .execute(&mut conn)
     .await
     .unwrap();
-    let names: Vec<String> = partitions.into_iter().map(|p| p.name).collect();
-    let made = |m: i64| names.contains(&format!("mirrored_nonces_{m}"));
-    // Three made from the minute of the call (this one, or the next if it turned meanwhile).
-    assert!(
-        made(minute - 3) && !made(minute - 10) && made(minute + 1) && made(minute + 2),
-        "{names:?}"
-    );
-    assert_eq!(names.len(), 4, "{names:?}");
+    storage::nonces::mirror(&mut conn, &[kept], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let mirrored = storage::nonces::mirrored(&mut conn).await.unwrap();
+    assert!(mirrored.contains(&kept) && !mirrored.contains(&expired));
+    storage::nonces::forget_expired(&app.storage).await.unwrap();
+    let left: Rows = diesel::sql_query(
+        "SELECT count(*) AS rows FROM mirrored_nonces WHERE $1 = ANY(digests) OR $2 = ANY(digests)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(expired)
+    .bind::<diesel::sql_types::BigInt, _>(kept)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(left.rows, 1);
 }

@@ -17,7 +17,8 @@
 //! An instance uses the fast path only while its last mirror write is recent (a lease), so one that
 //! lost PostgreSQL or died holds back no nonce beyond the lease.
 
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -59,8 +60,18 @@ struct Shared {
     /// Woken after each mirror write, for requests waiting for the mirrors to catch up.
     caught_up: Notify,
     waiting: AtomicUsize,
-    /// The minute (since the UNIX epoch) the mirror's partitions were last kept in.
-    partitions_kept_in: AtomicI64,
+    /// The digests every instance mirrored, read for the checked path once the mirrors caught up.
+    mirrored: tokio::sync::Mutex<Option<Mirrored>>,
+}
+
+/// The mirrored digests as read once every mirror had caught up with `epoch`: all a signature
+/// checked under that epoch or a later one can have been accepted with through a Redis that may
+/// have forgotten it (what was accepted through Redis after the read, Redis still holds, and the
+/// checked path marks its nonces there).
+struct Mirrored {
+    epoch: i64,
+    read_at: Instant,
+    digests: Arc<HashSet<i64>>,
 }
 
 #[derive(Default)]
@@ -124,7 +135,7 @@ impl ReplayGuard {
             state: Mutex::new(State::default()),
             caught_up: Notify::new(),
             waiting: AtomicUsize::new(0),
-            partitions_kept_in: AtomicI64::new(i64::MIN),
+            mirrored: tokio::sync::Mutex::new(None),
         });
         tokio::spawn(mirror(Arc::downgrade(&shared)));
         Self { shared }
@@ -192,15 +203,15 @@ impl ReplayGuard {
     ) -> Result<bool, StorageError> {
         let shared = &self.shared;
         let deadline = tokio::time::Instant::now() + CATCH_UP;
-        loop {
-            if !shared.wait_until_caught_up(created, deadline).await {
+        let epoch = loop {
+            let Some(epoch) = shared.wait_until_caught_up(created, deadline).await else {
                 return Err(StorageError::NotCommitted(
                     "the gateway instances' nonce records are catching up after a Redis loss"
                         .into(),
                 ));
-            }
+            };
             if marked || shared.lock().redis_unreachable {
-                break;
+                break epoch;
             }
             match storage::nonces::claim_in_redis(&shared.storage, key_id, nonce, shared.ttl).await
             {
@@ -210,6 +221,10 @@ impl ReplayGuard {
                 // adopted everywhere.
                 Err(err) => shared.redis_failed(err)?,
             }
+        };
+        let digest = storage::nonces::digest(key_id, nonce);
+        if shared.mirrored(epoch).await?.contains(&digest) {
+            return Ok(false);
         }
         count_check("postgresql");
         shared.register.record(key_id, nonce).await
@@ -243,23 +258,52 @@ impl Shared {
         Ok(())
     }
 
-    /// Waits until every mirror has caught up for a signature created at `created`; `false` at
-    /// `deadline`.
-    async fn wait_until_caught_up(&self, created: i64, deadline: tokio::time::Instant) -> bool {
+    /// Waits until every mirror has caught up for a signature created at `created`; the epoch they
+    /// caught up with, or `None` at `deadline`.
+    async fn wait_until_caught_up(
+        &self,
+        created: i64,
+        deadline: tokio::time::Instant,
+    ) -> Option<i64> {
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let caught_up = loop {
             let notified = self.caught_up.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.lock().caught_up(created, self.skew) {
-                break true;
+            {
+                let state = self.lock();
+                if state.caught_up(created, self.skew) {
+                    break state.epoch;
+                }
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                break false;
+                break None;
             }
         };
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         caught_up
+    }
+
+    /// The digests mirrored by every instance, read once they caught up with `epoch` (or a later
+    /// one). One request reads them; the others checked meanwhile wait for it.
+    async fn mirrored(&self, epoch: i64) -> Result<Arc<HashSet<i64>>, StorageError> {
+        let mut held = self.mirrored.lock().await;
+        if let Some(mirrored) = held.as_ref().filter(|m| m.epoch >= epoch) {
+            return Ok(mirrored.digests.clone());
+        }
+        let read_at = Instant::now();
+        let digests = Arc::new(storage::nonces::mirrored(&mut *self.storage.db().await?).await?);
+        tracing::info!(
+            epoch,
+            digests = digests.len(),
+            "read the mirrored nonces for signatures checked in PostgreSQL"
+        );
+        *held = Some(Mirrored {
+            epoch,
+            read_at,
+            digests: digests.clone(),
+        });
+        Ok(digests)
     }
 
     /// One tick: mirrors what was accepted, writes and reads the rows, then settles the epoch
@@ -305,20 +349,9 @@ impl Shared {
         started: Instant,
     ) -> Result<(), StorageError> {
         let mut conn = self.storage.db().await?;
-        let minute = unix_now().div_euclid(60);
-        if self.partitions_kept_in.load(Ordering::Relaxed) != minute {
-            // The next two minutes' partitions exist already: a failure here waits for the next
-            // tick without holding up the mirror.
-            match storage::nonces::keep_mirror_partitions(&mut conn, self.ttl).await {
-                Ok(()) => self.partitions_kept_in.store(minute, Ordering::Relaxed),
-                Err(err) => {
-                    tracing::warn!(error = %err, "the nonce mirror's partitions were not kept")
-                }
-            }
-        }
         for chunk in unmirrored.chunks(MIRROR_BATCH) {
             metrics::histogram!("nonce_mirror_batch_size").record(chunk.len() as f64);
-            let seen = storage::nonces::mirror(&mut conn, chunk).await?;
+            let seen = storage::nonces::mirror(&mut conn, chunk, self.ttl).await?;
             if seen > 0 {
                 // Each was new in Redis: one recorded in PostgreSQL was accepted twice.
                 metrics::counter!("signature_replays_missed_total").increment(seen as u64);
@@ -350,6 +383,13 @@ impl Shared {
         metrics::gauge!("nonce_mirror_unmirrored").set(state.unmirrored.len() as f64);
         drop(state);
         self.caught_up.notify_waiters();
+        if let Ok(mut held) = self.mirrored.try_lock()
+            && held
+                .as_ref()
+                .is_some_and(|m| m.read_at.elapsed() > self.ttl)
+        {
+            *held = None; // Every nonce in it has expired.
+        }
         Ok(())
     }
 

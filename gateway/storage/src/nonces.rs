@@ -34,8 +34,8 @@ pub fn digest(key_id: &str, nonce: &str) -> i64 {
     i64::from_be_bytes(first)
 }
 
-/// Records each (key, nonce) for `ttl` in one statement; returns the ones that were new: neither
-/// recorded here nor mirrored from Redis within `ttl`.
+/// Records each (key, nonce) for `ttl` in one statement; returns the ones that were new here (the
+/// caller looks for them among the mirrored digests, [`mirrored`]).
 ///
 /// A nonce whose row has expired (its window passed, the row not yet deleted) counts as new again,
 /// as it would have in a store that forgets on time. `pairs` must not repeat a pair: PostgreSQL
@@ -51,9 +51,6 @@ pub async fn record(
             "INSERT INTO signature_nonces (key_id, nonce, expires_at) \
              SELECT key_id, nonce, now() + make_interval(secs => $3) \
              FROM unnest($1::text[], $2::text[]) AS n(key_id, nonce) \
-             WHERE NOT EXISTS (SELECT 1 FROM mirrored_nonces m \
-                 WHERE m.digest = nonce_digest(n.key_id, n.nonce) \
-                     AND m.mirrored_at > now() - make_interval(secs => $3)) \
              ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
                  WHERE signature_nonces.expires_at <= now() \
              RETURNING key_id, nonce",
@@ -67,10 +64,13 @@ pub async fn record(
     Ok(recorded.into_iter().map(|r| (r.key_id, r.nonce)).collect())
 }
 
-/// Keeps the digests of nonces accepted in Redis (see [`digest`]); returns how many of them were
-/// recorded here before (by [`record`]), each a replay accepted. The partition of this minute
-/// must exist ([`keep_mirror_partitions`]).
-pub async fn mirror(conn: &mut Connection, digests: &[i64]) -> Result<usize, StorageError> {
+/// Keeps the digests of nonces accepted in Redis (see [`digest`]) for `ttl`, as one row; returns
+/// how many of them were recorded here before (by [`record`]), each a replay accepted.
+pub async fn mirror(
+    conn: &mut Connection,
+    digests: &[i64],
+    ttl: Duration,
+) -> Result<usize, StorageError> {
     #[derive(diesel::QueryableByName)]
     struct Seen {
         #[diesel(sql_type = BigInt)]
@@ -79,38 +79,47 @@ pub async fn mirror(conn: &mut Connection, digests: &[i64]) -> Result<usize, Sto
     let seen: Seen = prepared(
         diesel::sql_query(
             "WITH mirrored AS ( \
-                 INSERT INTO mirrored_nonces (digest, mirrored_at) \
-                 SELECT digest, now() FROM unnest($1::bigint[]) AS digest) \
+                 INSERT INTO mirrored_nonces (expires_at, digests) \
+                 VALUES (now() + make_interval(secs => $2), $1)) \
              SELECT count(*) AS seen FROM signature_nonces \
              WHERE digest = ANY($1) AND expires_at > now()",
         )
-        .bind::<Array<BigInt>, _>(digests),
+        .bind::<Array<BigInt>, _>(digests)
+        .bind::<Double, _>(ttl.as_secs_f64()),
     )
     .get_result(conn)
     .await?;
     Ok(usize::try_from(seen.seen).unwrap_or(0))
 }
 
-/// Creates the mirror's partitions of this minute and the next two, and drops those older than
-/// `ttl`.
-pub async fn keep_mirror_partitions(
-    conn: &mut Connection,
-    ttl: Duration,
-) -> Result<(), StorageError> {
-    diesel::sql_query("SELECT keep_mirrored_nonce_partitions(make_interval(secs => $1))")
-        .bind::<Double, _>(ttl.as_secs_f64())
-        .execute(conn)
-        .await?;
-    Ok(())
+/// The digests of every nonce mirrored and not yet expired.
+pub async fn mirrored(conn: &mut Connection) -> Result<HashSet<i64>, StorageError> {
+    #[derive(diesel::QueryableByName)]
+    struct Mirrored {
+        #[diesel(sql_type = Array<BigInt>)]
+        digests: Vec<i64>,
+    }
+    let rows: Vec<Mirrored> =
+        diesel::sql_query("SELECT digests FROM mirrored_nonces WHERE expires_at > now()")
+            .load(conn)
+            .await?;
+    let mut digests = HashSet::with_capacity(rows.iter().map(|row| row.digests.len()).sum());
+    digests.extend(rows.into_iter().flat_map(|row| row.digests));
+    Ok(digests)
 }
 
-/// Deletes nonces whose window has passed (mirrored digests leave with their partition).
+/// Deletes nonces whose window has passed, recorded or mirrored.
 pub async fn forget_expired(storage: &Storage) -> Result<usize, StorageError> {
-    Ok(diesel::delete(
+    let mut conn = storage.db().await?;
+    let recorded = diesel::delete(
         signature_nonces::table.filter(signature_nonces::expires_at.le(diesel::dsl::now)),
     )
-    .execute(&mut *storage.db().await?)
-    .await?)
+    .execute(&mut conn)
+    .await?;
+    diesel::sql_query("DELETE FROM mirrored_nonces WHERE expires_at <= now()")
+        .execute(&mut conn)
+        .await?;
+    Ok(recorded)
 }
 
 /// Marks a nonce in Redis for `ttl` and reads the nonce epoch in the same round trip: whether the
