@@ -70,6 +70,9 @@ struct Shared {
 /// checked path marks its nonces there).
 struct Mirrored {
     epoch: i64,
+    /// Some instances were behind the epoch at the read: it holds what they mirrored of signatures
+    /// created from this time on (UNIX seconds).
+    serves_from: f64,
     read_at: Instant,
     digests: Arc<HashSet<i64>>,
 }
@@ -108,12 +111,20 @@ impl State {
         let Some(epoch) = self.epoch else {
             return false;
         };
-        let reach = LEASE.as_secs() as i64 + skew + CLOCK_MARGIN;
-        !self.rows.is_empty()
-            && self
-                .rows
-                .iter()
-                .all(|row| row.epoch >= epoch || created as f64 >= row.updated_at + reach as f64)
+        !self.rows.is_empty() && created as f64 >= self.behind(epoch, skew)
+    }
+
+    /// Signatures created from this time on (UNIX seconds) cannot be among what the instances whose
+    /// rows are behind `epoch` accepted and have not mirrored: each accepted in Redis alone until
+    /// its last write plus the lease, signatures up to the skew ahead, on a clock up to the margin
+    /// off.
+    fn behind(&self, epoch: i64, skew: i64) -> f64 {
+        let reach = (LEASE.as_secs() as i64 + skew + CLOCK_MARGIN) as f64;
+        self.rows
+            .iter()
+            .filter(|row| row.epoch < epoch)
+            .map(|row| row.updated_at + reach)
+            .fold(f64::NEG_INFINITY, f64::max)
     }
 
     /// Redis may have forgotten nonces accepted until `now`: older signatures go to PostgreSQL.
@@ -223,7 +234,7 @@ impl ReplayGuard {
             }
         };
         let digest = storage::nonces::digest(key_id, nonce);
-        if shared.mirrored(epoch).await?.contains(&digest) {
+        if shared.mirrored(epoch, created).await?.contains(&digest) {
             return Ok(false);
         }
         count_check("postgresql");
@@ -285,12 +296,18 @@ impl Shared {
     }
 
     /// The digests mirrored by every instance, read once they caught up with `epoch` (or a later
-    /// one). One request reads them; the others checked meanwhile wait for it.
-    async fn mirrored(&self, epoch: i64) -> Result<Arc<HashSet<i64>>, StorageError> {
+    /// one) for a signature created at `created`. One request reads them; the others checked
+    /// meanwhile wait for it.
+    async fn mirrored(&self, epoch: i64, created: i64) -> Result<Arc<HashSet<i64>>, StorageError> {
         let mut held = self.mirrored.lock().await;
-        if let Some(mirrored) = held.as_ref().filter(|m| m.epoch >= epoch) {
+        if let Some(mirrored) = held
+            .as_ref()
+            .filter(|m| m.epoch >= epoch && created as f64 >= m.serves_from)
+        {
             return Ok(mirrored.digests.clone());
         }
+        // Rows as they are before the read: what they say was mirrored is in it.
+        let serves_from = self.lock().behind(epoch, self.skew);
         let read_at = Instant::now();
         let digests = Arc::new(storage::nonces::mirrored(&mut *self.storage.db().await?).await?);
         tracing::info!(
@@ -300,6 +317,7 @@ impl Shared {
         );
         *held = Some(Mirrored {
             epoch,
+            serves_from,
             read_at,
             digests: digests.clone(),
         });
@@ -555,6 +573,19 @@ mod tests {
         let reach = LEASE.as_secs() as i64 + SKEW + CLOCK_MARGIN;
         assert!(!with_dead.caught_up(died as i64 + reach - 1, SKEW));
         assert!(with_dead.caught_up(died as i64 + reach, SKEW));
+    }
+
+    #[test]
+    fn mirrored_digests_read_while_an_instance_is_behind_serve_only_what_it_cannot_hold_back() {
+        let now = 1_800_000_000.0;
+        let reach = (LEASE.as_secs() as i64 + SKEW + CLOCK_MARGIN) as f64;
+        let behind = state(
+            Some(7),
+            vec![row(7, now), row(6, now - 30.0), row(5, now - 60.0)],
+        );
+        assert_eq!(behind.behind(7, SKEW), now - 30.0 + reach);
+        let none_behind = state(Some(7), vec![row(7, now), row(8, now)]);
+        assert_eq!(none_behind.behind(7, SKEW), f64::NEG_INFINITY);
     }
 
     #[test]
