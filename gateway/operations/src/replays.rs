@@ -64,10 +64,9 @@ struct Shared {
     mirrored: tokio::sync::Mutex<Option<Mirrored>>,
 }
 
-/// The mirrored digests as read once every mirror had caught up with `epoch`: all a signature
-/// checked under that epoch or a later one can have been accepted with through a Redis that may
-/// have forgotten it (what was accepted through Redis after the read, Redis still holds, and the
-/// checked path marks its nonces there).
+/// The mirrored digests as read once every mirror had caught up with `epoch`: every nonce accepted
+/// through Redis under an earlier epoch, which Redis may have forgotten. Those it accepts later it
+/// still holds, and the checked path marks its own there.
 struct Mirrored {
     epoch: i64,
     /// Some instances were behind the epoch at the read: it holds what they mirrored of signatures
