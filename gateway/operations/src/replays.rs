@@ -42,6 +42,8 @@ const CATCH_UP: Duration = Duration::from_secs(2);
 const UNMIRRORED_MAX: usize = 100_000;
 /// Nonces in one mirror statement.
 const MIRROR_BATCH: usize = 5_000;
+/// How long a request checked in PostgreSQL waits for the mirrored nonces to be read.
+const MIRRORED_READ: Duration = Duration::from_secs(5);
 
 /// Accepts each signature's nonce once; one per process, shared by all workers.
 #[derive(Clone)]
@@ -101,7 +103,12 @@ impl State {
             && !self.others_unreachable
             && created >= self.check_before
             && self.unmirrored.len() < UNMIRRORED_MAX
-            && self.lease_until.is_some_and(|until| Instant::now() < until)
+            && self.lease_open()
+    }
+
+    /// This instance's last mirror write is recent enough for the others to count it live.
+    fn lease_open(&self) -> bool {
+        self.lease_until.is_some_and(|until| Instant::now() < until)
     }
 
     /// Whether every instance has mirrored what it accepted before this instance's epoch, as far
@@ -124,6 +131,19 @@ impl State {
             .filter(|row| row.epoch < epoch)
             .map(|row| row.updated_at + reach)
             .fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    /// Redis holds the epoch `held`, not this instance's: it lost its memory, or moved on. Until the
+    /// tick settles an epoch, nonces are checked in PostgreSQL.
+    fn epoch_moved(&mut self, held: Option<i64>, now: i64, skew: i64) {
+        if self.epoch.is_some() {
+            tracing::warn!(
+                ?held, expected = ?self.epoch,
+                "Redis's nonce epoch changed: it may have forgotten nonces"
+            );
+        }
+        self.epoch = None;
+        self.distrust_until(now, skew);
     }
 
     /// Redis may have forgotten nonces accepted until `now`: older signatures go to PostgreSQL.
@@ -179,14 +199,7 @@ impl ReplayGuard {
                             return Ok(true);
                         }
                     } else {
-                        if state.epoch.is_some() {
-                            tracing::warn!(
-                                held = ?epoch, expected = ?state.epoch,
-                                "Redis's nonce epoch changed: it may have forgotten nonces"
-                            );
-                        }
-                        state.epoch = None;
-                        state.distrust_until(now, shared.skew);
+                        state.epoch_moved(epoch, now, shared.skew);
                         if !claimed {
                             // Marked in this Redis since it came back: accepted before.
                             return Ok(false);
@@ -197,7 +210,7 @@ impl ReplayGuard {
                 Err(err) => shared.redis_failed(err)?,
             }
         }
-        self.accept_in_database(key_id, nonce, created, marked)
+        self.accept_in_database(key_id, nonce, created, now, marked)
             .await
     }
 
@@ -209,6 +222,7 @@ impl ReplayGuard {
         key_id: &str,
         nonce: &str,
         created: i64,
+        now: i64,
         mut marked: bool,
     ) -> Result<bool, StorageError> {
         let shared = &self.shared;
@@ -225,15 +239,28 @@ impl ReplayGuard {
             }
             match storage::nonces::claim_in_redis(&shared.storage, key_id, nonce, shared.ttl).await
             {
-                Ok((claimed, _)) if !claimed => return Ok(false),
-                Ok(_) => marked = true,
+                Ok((false, _)) => return Ok(false),
+                Ok((true, held)) => {
+                    marked = true;
+                    if held == Some(epoch) {
+                        break epoch;
+                    }
+                    // Redis forgot since the mirrors caught up (and this instance's tick has not
+                    // seen it yet): what it forgot is read once they catch up with a new epoch.
+                    shared.lock().epoch_moved(held, now, shared.skew);
+                }
                 // Unreachable now: accepted in PostgreSQL alone once the epoch that says so is
                 // adopted everywhere.
                 Err(err) => shared.redis_failed(err)?,
             }
         };
         let digest = storage::nonces::digest(key_id, nonce);
-        if shared.mirrored(epoch, created).await?.contains(&digest) {
+        let mirrored = tokio::time::timeout(MIRRORED_READ, shared.mirrored(epoch, created))
+            .await
+            .map_err(|_| {
+                StorageError::NotCommitted("the mirrored nonces could not be read in time".into())
+            })??;
+        if mirrored.contains(&digest) {
             return Ok(false);
         }
         count_check("postgresql");
@@ -282,7 +309,11 @@ impl Shared {
             notified.as_mut().enable();
             {
                 let state = self.lock();
-                if state.caught_up(created, self.skew) {
+                // Without Redis, accepted in PostgreSQL alone only while the others count this
+                // instance live (its row is recent), and so keep checking there too.
+                if state.caught_up(created, self.skew)
+                    && (!state.redis_unreachable || state.lease_open())
+                {
                     break state.epoch;
                 }
             }
