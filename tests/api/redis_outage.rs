@@ -1,5 +1,5 @@
 //! Redis down and back, or restarted empty: the gateway keeps serving from PostgreSQL, never
-//! accepts a replay (nonces live in PostgreSQL), never shows a balance from before an
+//! accepts a replay (nonces are mirrored to PostgreSQL), never shows a balance from before an
 //! acknowledged write, and uses Redis again once it returns.
 
 use std::time::{Duration, Instant};
